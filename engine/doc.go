@@ -1,0 +1,81 @@
+// Package engine is Floodgate's in-memory rate limiter: per-(key, limit)
+// counters in packed 64-bit cells of a sharded, lock-free table (package
+// shard), judged by the sliding-window counter or the fixed window.
+//
+// # Semantics
+//
+// Time is the engine clock's monotonic reading in nanoseconds, now ≥ 0
+// (negative readings count as 0). For a limit of count L per period P,
+// window number e = ⌊now/P⌋ starts at e·P, and r = now − e·P is the time
+// into it. Each (key, limit) pair keeps cur, the cost counted in window e,
+// and prev, the cost counted in window e−1 (windows are epoch-aligned, not
+// aligned to the key's first request).
+//
+// Fixed window: a request of cost n is allowed iff cur + n ≤ L.
+//
+// Sliding-window counter (the default): the previous window still weighs
+// the fraction of it that overlaps the last P, so a request of cost n is
+// allowed iff
+//
+//	prev·(P−r)/P + cur + n ≤ L
+//
+// evaluated exactly in integers as prev·(P−r) ≤ (L−cur−n)·P.
+//
+// An allowed request adds n to cur. A denied request changes nothing. A
+// cost n < 1 or a zero Limit is denied with RetryAfter limit.Never and
+// counts nothing; so is a cost n > L, which can never fit.
+//
+// The Decision of a request (Peek: of a cost-1 request that is not
+// counted) is, with cur including n when allowed:
+//
+//	Remaining  = max(0, L − cur − ⌈prev·(P−r)/P⌉)   (fixed: prev = 0)
+//	ResetAfter = 2P − r  if cur > 0 (sliding);   P − r if cur > 0 (fixed)
+//	           = P − r   if cur = 0 and prev > 0 (sliding)
+//	           = 0       if nothing is counted
+//	RetryAfter = 0 when allowed; when denied, the least wait after which
+//	             the same cost is allowed:
+//	   fixed:                  P − r
+//	   sliding, cur+n ≤ L:     P − ⌊(L−cur−n)·P / prev⌋ − r
+//	   sliding, cur+n > L:     (P − r) + P − ⌊(L−n)·P / cur⌋
+//
+// For several limits at once (AllowN with a list), every limit must allow
+// the request; if one denies, nothing is counted against any of them, and
+// the Decision is the first denying limit's. When all allow, the Decision
+// is that of the limit with the fewest Remaining (the first on ties).
+//
+// # Accuracy
+//
+// The fixed window never allows more than L in one epoch-aligned window,
+// but up to 2L in a period that straddles a boundary. The sliding-window
+// counter never allows more than L in one epoch-aligned window either,
+// and its estimate assumes the previous window's requests were spread
+// evenly: in any period-long interval it allows at most 2L in the worst
+// case (all of the previous window's L requests in its last instant, then
+// L more as the weight allows), and exactly matches a true sliding log
+// when traffic is uniform. TestSlidingWorstCase checks the bound.
+//
+// # Clock steps back
+//
+// A clock reading older than a cell's window (a goroutine that read the
+// clock before another one rolled the window, or a fake clock moved back)
+// is judged as at the start of the cell's window: the most conservative
+// instant that cell has seen. It never panics and never grants a fresh
+// burst.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. A decision on a known key takes
+// no lock: it loads the cell, decides, and publishes the new count with
+// one compare-and-swap, retrying if another request got there first; the
+// deny path performs no write at all. Only the first request of a key (or
+// of a key whose table shard is being rebuilt) takes a shard lock.
+//
+// # Memory and eviction
+//
+// A live (key, limit) pair costs one 16-byte slot; tables keep at most
+// three quarters of their slots used and shrink as keys go, so a live key
+// costs 21 to 43 bytes, about 33 at one million keys. The key itself is
+// not stored (see package shard). A background sweeper (WithSweepInterval)
+// evicts pairs whose windows have expired, one shard at a time, and
+// shrinks the tables. WithMaxKeys bounds the number of live keys.
+package engine

@@ -1,0 +1,327 @@
+package engine
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/floodgate-go/floodgate/shard"
+)
+
+// Engine is an in-memory rate limiter: it answers whether a key may make a
+// request under one or more limits, counting per (key, limit) pair.
+//
+// The zero Engine is not usable; call [New]. An Engine is safe for
+// concurrent use and must not be copied. Close it to stop its background
+// goroutines.
+type Engine struct {
+	clk      clock.Clock
+	coarse   *clock.Coarse // owned, stopped by Close; nil with WithClock
+	sliding  bool
+	strategy limit.Strategy
+	cfg      shard.Config
+	every    time.Duration
+
+	// tables is a copy-on-write list of the limits seen so far, each with
+	// its own key table. Lookups scan it without locks; applications use
+	// a handful of distinct limits, and a scan of a few 16-byte values
+	// beats a map lookup.
+	tables  atomic.Pointer[[]limitTable]
+	tableMu sync.Mutex
+
+	full      atomic.Uint64 // requests denied because a table was full
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	_         noCopy
+}
+
+type limitTable struct {
+	l limit.Limit
+	t *shard.Table
+}
+
+// New returns an Engine with the given options, and starts its sweeper.
+func New(opts ...Option) *Engine {
+	c := config{every: 10 * time.Second}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	e := &Engine{
+		clk:      c.clk,
+		sliding:  c.strategy == limit.SlidingWindow,
+		strategy: c.strategy,
+		cfg:      shard.Config{Shards: c.shards, MaxKeys: c.maxKeys},
+		every:    c.every,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if e.clk == nil {
+		e.coarse = clock.NewCoarse(time.Millisecond)
+		e.clk = e.coarse
+	}
+	e.tables.Store(new([]limitTable))
+	go e.sweepLoop()
+	return e
+}
+
+// Strategy returns the algorithm the engine applies to every limit.
+func (e *Engine) Strategy() limit.Strategy { return e.strategy }
+
+// Now returns the engine clock's current reading, the time base of the
+// *At methods.
+func (e *Engine) Now() time.Duration { return e.clk.Now() }
+
+// Allow reports whether key may make one request under l, and counts it if
+// so. It is AllowN(key, 1, l).Allowed without computing the rest of the
+// Decision, and does not allocate once the key is known.
+func (e *Engine) Allow(key string, l limit.Limit) bool {
+	return e.allow(shard.Hash(key), l, uint64(e.clk.Now()))
+}
+
+// AllowAt is Allow at engine time now instead of the clock's reading.
+func (e *Engine) AllowAt(now time.Duration, key string, l limit.Limit) bool {
+	return e.allow(shard.Hash(key), l, clampNow(now))
+}
+
+func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
+	t := e.table(l)
+	if t == nil {
+		return false
+	}
+	cnt, p := uint64(l.Count()), uint64(l.Period())
+	c := t.Find(h)
+	for {
+		if c == nil {
+			var err error
+			if c, err = t.FindOrInsert(h); err != nil {
+				e.full.Add(1)
+				return false
+			}
+		}
+		v := c.Load()
+		if v&shard.Frozen != 0 {
+			// Moved by a rebuild or evicted: find the key's current cell.
+			c = nil
+			continue
+		}
+		w := e.load(v, now, p)
+		if !w.fits(e.sliding, 1, cnt, p) {
+			// Denied requests change nothing, so the deny path has no CAS.
+			return false
+		}
+		w.cur++
+		if c.CompareAndSwap(v, w.pack()) {
+			return true
+		}
+	}
+}
+
+// AllowN reports whether key may make a request of cost n under every one
+// of limits, and counts n against all of them if so. A request denied by
+// one limit consumes none of the others. The Decision describes the limit
+// that denied, or, when all allowed, the one with the fewest units left.
+//
+// Requests are judged atomically per limit. Across several limits, a
+// request denied by a later limit briefly holds units of the earlier ones
+// before giving them back, and a concurrent request may be denied in that
+// instant; no request is ever allowed beyond a limit.
+//
+// A cost n < 1 and a zero (unvalidated) Limit are never allowed and count
+// nothing; their RetryAfter is limit.Never. With no limits at all the
+// request is allowed.
+func (e *Engine) AllowN(key string, n int64, limits ...limit.Limit) limit.Decision {
+	return e.AllowNAt(e.clk.Now(), key, n, limits...)
+}
+
+// AllowNAt is AllowN at engine time now instead of the clock's reading.
+func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
+	h, t := shard.Hash(key), clampNow(now)
+	if len(limits) == 1 {
+		d, _ := e.take(h, limits[0], n, t, true)
+		return d
+	}
+	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
+	var buf [8]uint64
+	epochs := buf[:0] // the window each limit counted in, for refunds
+	for i, l := range limits {
+		d, epoch := e.take(h, l, n, t, true)
+		if !d.Allowed {
+			for j := range i {
+				e.refund(h, limits[j], uint64(n), epochs[j])
+			}
+			return d
+		}
+		epochs = append(epochs, epoch)
+		if d.Remaining < best.Remaining {
+			best = d
+		}
+	}
+	if len(limits) == 0 {
+		best.Remaining = 0
+	}
+	return best
+}
+
+// Peek reports the Decision that AllowN(key, 1, limits...) would return,
+// without counting anything.
+func (e *Engine) Peek(key string, limits ...limit.Limit) limit.Decision {
+	return e.PeekAt(e.clk.Now(), key, limits...)
+}
+
+// PeekAt is Peek at engine time now instead of the clock's reading.
+func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
+	h, t := shard.Hash(key), clampNow(now)
+	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
+	for _, l := range limits {
+		d, _ := e.take(h, l, 1, t, false)
+		if !d.Allowed {
+			return d
+		}
+		if d.Remaining < best.Remaining {
+			best = d
+		}
+	}
+	if len(limits) == 0 {
+		best.Remaining = 0
+	}
+	return best
+}
+
+// take judges cost n under one limit and, when commit is set and the cost
+// fits, counts it. It returns the decision and the window epoch in which
+// the cost was counted, for refunds.
+func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool) (limit.Decision, uint64) {
+	t := e.table(l)
+	if t == nil || n < 1 {
+		return limit.Decision{Limit: l, RetryAfter: limit.Never}, 0
+	}
+	cnt, p := uint64(l.Count()), uint64(l.Period())
+	c := t.Find(h)
+	if c == nil && !commit {
+		// Unknown key: nothing counted. Do not insert on a peek.
+		w := e.load(0, now, p)
+		return w.decide(e.sliding, w.fits(e.sliding, uint64(n), cnt, p), uint64(n), l), w.epoch
+	}
+	for {
+		if c == nil {
+			var err error
+			if c, err = t.FindOrInsert(h); err != nil {
+				e.full.Add(1)
+				return limit.Decision{Limit: l, RetryAfter: l.Period()}, 0
+			}
+		}
+		v := c.Load()
+		if v&shard.Frozen != 0 {
+			c = nil
+			continue
+		}
+		w := e.load(v, now, p)
+		if !w.fits(e.sliding, uint64(n), cnt, p) {
+			return w.decide(e.sliding, false, uint64(n), l), w.epoch
+		}
+		if !commit {
+			return w.decide(e.sliding, true, uint64(n), l), w.epoch
+		}
+		w.cur += uint64(n)
+		if c.CompareAndSwap(v, w.pack()) {
+			return w.decide(e.sliding, true, uint64(n), l), w.epoch
+		}
+	}
+}
+
+// refund gives back n units that take counted in window epoch.
+func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
+	t := e.table(l)
+	c := t.Find(h)
+	for c != nil {
+		v := c.Load()
+		if v&shard.Frozen != 0 {
+			c = t.Find(h) // evicted or moved; a fresh cell holds nothing of ours
+			if c == nil {
+				var err error
+				if c, err = t.FindOrInsert(h); err != nil {
+					return
+				}
+			}
+			continue
+		}
+		if c.CompareAndSwap(v, refund(v, epoch, n)) {
+			return
+		}
+	}
+}
+
+// load decodes a cell for this engine's strategy.
+func (e *Engine) load(v, now, p uint64) window {
+	w := load(v, now, p)
+	if !e.sliding {
+		w.prev = 0 // the fixed window ignores the previous window
+	}
+	return w
+}
+
+// Reset forgets key's usage of each of limits, so that its next request
+// sees the whole limit.
+func (e *Engine) Reset(key string, limits ...limit.Limit) {
+	h := shard.Hash(key)
+	for _, l := range limits {
+		if t := e.table(l); t != nil {
+			t.Delete(h)
+		}
+	}
+}
+
+// Len returns the number of live (key, limit) pairs.
+func (e *Engine) Len() int {
+	n := 0
+	for _, lt := range *e.tables.Load() {
+		n += lt.t.Len()
+	}
+	return n
+}
+
+// Full returns how many requests were denied because a limit's table had
+// reached its key cap (see WithMaxKeys).
+func (e *Engine) Full() uint64 { return e.full.Load() }
+
+// table returns the key table of l, creating it on first use, or nil when
+// l is invalid.
+func (e *Engine) table(l limit.Limit) *shard.Table {
+	for _, lt := range *e.tables.Load() {
+		if lt.l == l {
+			return lt.t
+		}
+	}
+	if !l.Valid() {
+		return nil
+	}
+	return e.addTable(l)
+}
+
+func (e *Engine) addTable(l limit.Limit) *shard.Table {
+	e.tableMu.Lock()
+	defer e.tableMu.Unlock()
+	old := *e.tables.Load()
+	for _, lt := range old {
+		if lt.l == l {
+			return lt.t
+		}
+	}
+	t := shard.New(e.cfg)
+	next := make([]limitTable, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, limitTable{l: l, t: t})
+	e.tables.Store(&next)
+	return t
+}
+
+func clampNow(now time.Duration) uint64 {
+	if now < 0 {
+		return 0
+	}
+	return uint64(now)
+}

@@ -1,0 +1,30 @@
+// Package limit is Floodgate's shared vocabulary: the [Limit] value type,
+// its constructors, the parser and formatter for strings such as
+// "5/minute" or "10/second;1000/day", the [Strategy] names, and the
+// [Decision] that every backend returns.
+//
+// # Grammar
+//
+// One limit is a count, a separator and a period, with optional spaces
+// anywhere between the parts and around the whole:
+//
+//	limit  = count ( "/" | "per" ) [ multiplier ] unit
+//	count  = digits      1 ≤ count ≤ MaxCount
+//	multiplier = digits  ≥ 1, and multiplier×unit ≤ MaxPeriod
+//	unit   = ( "second" | "minute" | "hour" | "day" | "month" | "year" ) [ "s" ]
+//
+// Words are case-insensitive. A month is 30 days and a year is 360 days,
+// as in the Python limits library. Several limits are joined by ";", ","
+// or "|": "10/second;1000/day", "100/day, 500/7days". Empty items,
+// fractions, signs, unknown units ("1/sec", "1/week") and trailing text
+// ("1/second 2/minute") are rejected with an error that quotes the
+// offending part and wraps [ErrSyntax], [ErrCount] or [ErrPeriod].
+//
+// [Limit.String] prints the canonical form, which parses back to an equal
+// Limit: "5/minute", "1/2 seconds", "500/7 days".
+//
+// # Concurrency
+//
+// Every type here is an immutable value, safe to copy and to share
+// between goroutines.
+package limit

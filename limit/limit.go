@@ -1,0 +1,148 @@
+package limit
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Bounds on a Limit. They keep every backend's arithmetic exact: the memory
+// engine packs two window counts of MaxCount into one 64-bit word.
+const (
+	// MaxCount is the largest count a Limit may allow per period.
+	MaxCount = 1<<20 - 1
+	// MinPeriod is the shortest period, one second. Periods are whole seconds
+	// so that every Limit has a canonical string that parses back.
+	MinPeriod = time.Second
+	// MaxPeriod is the longest period: ten years of 360 days.
+	MaxPeriod = 10 * 360 * 24 * time.Hour
+)
+
+// Errors wrapped by every constructor and parser error, for errors.Is.
+var (
+	// ErrSyntax reports text that is not a limit.
+	ErrSyntax = errors.New("limit: syntax error")
+	// ErrCount reports a count outside 1..MaxCount.
+	ErrCount = errors.New("limit: count out of range")
+	// ErrPeriod reports a period that is not a whole number of seconds
+	// between MinPeriod and MaxPeriod.
+	ErrPeriod = errors.New("limit: period out of range")
+)
+
+// Limit is a number of requests (more exactly, of cost units) allowed per
+// period. Build one with [New], [PerSecond], [PerMinute], [PerHour],
+// [PerDay], [Parse] or [MustParse].
+//
+// The zero Limit is invalid: [Limit.Valid] reports false, and every backend
+// denies requests against it instead of panicking. Limits are small
+// comparable values, safe to copy and to use as map keys.
+type Limit struct {
+	count  int64
+	period time.Duration
+}
+
+// New returns a limit of count per period. It fails with an error wrapping
+// ErrCount or ErrPeriod when count is not in 1..MaxCount or period is not a
+// whole number of seconds in MinPeriod..MaxPeriod.
+func New(count int64, period time.Duration) (Limit, error) {
+	if count < 1 || count > MaxCount {
+		return Limit{}, countError(strconv.FormatInt(count, 10))
+	}
+	if period < MinPeriod || period > MaxPeriod || period%time.Second != 0 {
+		return Limit{}, periodError(period.String())
+	}
+	return Limit{count: count, period: period}, nil
+}
+
+// PerSecond returns a limit of n per second. It panics when n is not in
+// 1..MaxCount, like regexp.MustCompile; use [New] for computed values.
+func PerSecond(n int64) Limit { return must(New(n, time.Second)) }
+
+// PerMinute returns a limit of n per minute. It panics like [PerSecond].
+func PerMinute(n int64) Limit { return must(New(n, time.Minute)) }
+
+// PerHour returns a limit of n per hour. It panics like [PerSecond].
+func PerHour(n int64) Limit { return must(New(n, time.Hour)) }
+
+// PerDay returns a limit of n per day. It panics like [PerSecond].
+func PerDay(n int64) Limit { return must(New(n, 24*time.Hour)) }
+
+func must(l Limit, err error) Limit {
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// Count returns how many cost units the limit allows per period; 0 for the
+// zero Limit.
+func (l Limit) Count() int64 { return l.count }
+
+// Period returns the length of the limit's window; 0 for the zero Limit.
+func (l Limit) Period() time.Duration { return l.period }
+
+// Valid reports whether l was built by a constructor or the parser, that
+// is, whether it is not the zero Limit.
+func (l Limit) Valid() bool { return l.count > 0 && l.period > 0 }
+
+// String returns the canonical form of l, such as "5/minute" or
+// "500/7 days", which [Parse] turns back into l. The zero Limit prints as
+// "invalid".
+func (l Limit) String() string {
+	if !l.Valid() {
+		return "invalid"
+	}
+	b := strconv.AppendInt(make([]byte, 0, 24), l.count, 10)
+	b = append(b, '/')
+	for i := len(units) - 1; i >= 0; i-- {
+		u := units[i]
+		if l.period%u.d != 0 {
+			continue
+		}
+		m := int64(l.period / u.d)
+		if m == 1 {
+			return string(append(b, u.name...))
+		}
+		b = strconv.AppendInt(b, m, 10)
+		b = append(b, ' ')
+		b = append(b, u.name...)
+		return string(append(b, 's'))
+	}
+	panic("unreachable: periods are whole seconds")
+}
+
+// Human returns l in words, as used in error messages and 429 bodies:
+// "5 per 1 minute", "500 per 7 days".
+func (l Limit) Human() string {
+	if !l.Valid() {
+		return "invalid"
+	}
+	for i := len(units) - 1; i >= 0; i-- {
+		u := units[i]
+		if l.period%u.d != 0 {
+			continue
+		}
+		m := int64(l.period / u.d)
+		s := strconv.FormatInt(l.count, 10) + " per " + strconv.FormatInt(m, 10) + " " + u.name
+		if m != 1 {
+			s += "s"
+		}
+		return s
+	}
+	panic("unreachable: periods are whole seconds")
+}
+
+type unit struct {
+	name string
+	d    time.Duration
+}
+
+// units is ordered from the shortest to the longest.
+var units = [...]unit{
+	{"second", time.Second},
+	{"minute", time.Minute},
+	{"hour", time.Hour},
+	{"day", 24 * time.Hour},
+	{"month", 30 * 24 * time.Hour},
+	{"year", 360 * 24 * time.Hour},
+}

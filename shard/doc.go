@@ -1,0 +1,41 @@
+// Package shard owns Floodgate's key table: hashing of attacker-chosen
+// keys, a power-of-two array of cache-line-padded shards, each an
+// open-addressing hash table of 16-byte slots, the life cycle of the 64-bit
+// cell that each key owns, and the eviction of idle cells. It knows nothing
+// about rate-limit algorithms: a cell is an opaque atomic word whose top
+// bit ([Frozen]) the table reserves, and time reaches it only through the
+// caller's idle predicate.
+//
+// # Keys
+//
+// A key is identified by its 64-bit [Hash], computed with hash/maphash
+// under a seed drawn once per process, so that nobody can choose keys that
+// land on one shard or one probe chain. The table stores the hash, never
+// the key bytes: that is what keeps a live key at 16 bytes of slot plus
+// the table's free space. Two different keys share a cell only if their
+// seeded 64-bit hashes are equal; among n live keys that happens with
+// probability about n²/2⁶⁵ (3·10⁻⁸ at one million keys), and an attacker
+// who does not know the seed cannot aim for it.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. [Table.Find] is lock-free: it
+// loads the shard's slot array and probes it with atomic loads. Only
+// [Table.FindOrInsert] of a new key, [Table.Delete], [Table.Sweep] and the
+// rebuilds they trigger take the shard's mutex, one shard at a time.
+//
+// A rebuild (growth, shrinking, or purging tombstones) and an eviction set
+// the Frozen bit of each cell they move or remove, by compare-and-swap,
+// before publishing the new slot array or the tombstone. A caller that
+// finds Frozen set in a cell must not write it; it calls FindOrInsert,
+// which waits for the rebuild and returns the key's current cell. So no
+// update is ever lost: a CAS that lands before the freeze is copied, and a
+// CAS after it fails. Tombstoned slots are never reused in place, only
+// dropped by the next rebuild, so a cell found for one key never comes to
+// hold another key's state.
+//
+// # Limits
+//
+// The table may be capped (Config.MaxKeys). At the cap, FindOrInsert
+// returns [ErrFull] for new keys; existing keys keep their cells.
+package shard
