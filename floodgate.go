@@ -18,6 +18,10 @@ var (
 	ErrURI = errors.New("floodgate: invalid storage uri")
 	// ErrClosed reports a call on a closed Limiter.
 	ErrClosed = errors.New("floodgate: limiter closed")
+	// ErrStorage wraps a storage failure (Redis down, timeout, error
+	// reply). A call that returns it still returns a usable Decision, the
+	// one chosen by the storage's failure policy.
+	ErrStorage = errors.New("floodgate: storage failed")
 )
 
 // backend is one storage. Every method honours ctx and never panics.
