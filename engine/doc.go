@@ -5,7 +5,7 @@
 // # Semantics
 //
 // Time is the engine clock's monotonic reading in nanoseconds, now ≥ 0
-// (negative readings count as 0). For a limit of count L per period P,
+// (negative readings count as 0). The *At methods take it explicitly. For a limit of count L per period P,
 // window number e = ⌊now/P⌋ starts at e·P, and r = now − e·P is the time
 // into it. Each (key, limit) pair keeps cur, the cost counted in window e,
 // and prev, the cost counted in window e−1 (windows are epoch-aligned, not
@@ -56,11 +56,13 @@
 //
 // # Clock steps back
 //
-// A clock reading older than a cell's window (a goroutine that read the
-// clock before another one rolled the window, or a fake clock moved back)
-// is judged as at the start of the cell's window: the most conservative
-// instant that cell has seen. It never panics and never grants a fresh
-// burst.
+// Each limit remembers hw, the newest window number that any request or
+// sweep of it has used. A reading in an older window (a goroutine that
+// read the clock just before another one rolled the window, or a fake
+// clock moved back, or an AllowAt with an old time) is judged as at the
+// start of window hw: r = 0 in window hw. It never panics and never
+// grants a fresh burst, because no count is ever older than what window
+// hw already sees.
 //
 // # Concurrency
 //
@@ -76,6 +78,11 @@
 // three quarters of their slots used and shrink as keys go, so a live key
 // costs 21 to 43 bytes, about 33 at one million keys. The key itself is
 // not stored (see package shard). A background sweeper (WithSweepInterval)
-// evicts pairs whose windows have expired, one shard at a time, and
-// shrinks the tables. WithMaxKeys bounds the number of live keys.
+// evicts pairs whose newest count is three or more windows old, one shard
+// at a time, and shrinks the tables. WithMaxKeys bounds the number of live
+// keys. A cell stores its window number in five bits, which is exact
+// because every limit is swept at least every sweepBarrier (10) windows:
+// when the background sweeper falls that far behind (it was stopped by
+// Close, or starved of CPU), the request that notices sweeps that limit
+// in the foreground first.
 package engine

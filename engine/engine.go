@@ -29,7 +29,7 @@ type Engine struct {
 	// its own key table. Lookups scan it without locks; applications use
 	// a handful of distinct limits, and a scan of a few 16-byte values
 	// beats a map lookup.
-	tables  atomic.Pointer[[]limitTable]
+	tables  atomic.Pointer[[]*limitState]
 	tableMu sync.Mutex
 
 	full      atomic.Uint64 // requests denied because a table was full
@@ -37,11 +37,6 @@ type Engine struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	_         noCopy
-}
-
-type limitTable struct {
-	l limit.Limit
-	t *shard.Table
 }
 
 // New returns an Engine with the given options, and starts its sweeper.
@@ -63,7 +58,7 @@ func New(opts ...Option) *Engine {
 		e.coarse = clock.NewCoarse(time.Millisecond)
 		e.clk = e.coarse
 	}
-	e.tables.Store(new([]limitTable))
+	e.tables.Store(new([]*limitState))
 	go e.sweepLoop()
 	return e
 }
@@ -88,16 +83,17 @@ func (e *Engine) AllowAt(now time.Duration, key string, l limit.Limit) bool {
 }
 
 func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
-	t := e.table(l)
-	if t == nil {
+	st := e.state(l)
+	if st == nil {
 		return false
 	}
-	cnt, p := uint64(l.Count()), uint64(l.Period())
-	c := t.Find(h)
+	cnt, p := uint64(l.Count()), st.p
+	ep, r := st.clamp(now)
+	c := st.t.Find(h)
 	for {
 		if c == nil {
 			var err error
-			if c, err = t.FindOrInsert(h); err != nil {
+			if c, err = st.t.FindOrInsert(h); err != nil {
 				e.full.Add(1)
 				return false
 			}
@@ -108,7 +104,7 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 			c = nil
 			continue
 		}
-		w := e.load(v, now, p)
+		w := e.load(v, ep, r)
 		if !w.fits(e.sliding, 1, cnt, p) {
 			// Denied requests change nothing, so the deny path has no CAS.
 			return false
@@ -195,21 +191,22 @@ func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) li
 // fits, counts it. It returns the decision and the window epoch in which
 // the cost was counted, for refunds.
 func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool) (limit.Decision, uint64) {
-	t := e.table(l)
-	if t == nil || n < 1 {
+	st := e.state(l)
+	if st == nil || n < 1 {
 		return limit.Decision{Limit: l, RetryAfter: limit.Never}, 0
 	}
-	cnt, p := uint64(l.Count()), uint64(l.Period())
-	c := t.Find(h)
+	cnt, p := uint64(l.Count()), st.p
+	ep, r := st.clamp(now)
+	c := st.t.Find(h)
 	if c == nil && !commit {
 		// Unknown key: nothing counted. Do not insert on a peek.
-		w := e.load(0, now, p)
-		return w.decide(e.sliding, w.fits(e.sliding, uint64(n), cnt, p), uint64(n), l), w.epoch
+		w := window{epoch: ep, r: r}
+		return w.decide(e.sliding, w.fits(e.sliding, uint64(n), cnt, p), uint64(n), l), ep
 	}
 	for {
 		if c == nil {
 			var err error
-			if c, err = t.FindOrInsert(h); err != nil {
+			if c, err = st.t.FindOrInsert(h); err != nil {
 				e.full.Add(1)
 				return limit.Decision{Limit: l, RetryAfter: l.Period()}, 0
 			}
@@ -219,7 +216,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 			c = nil
 			continue
 		}
-		w := e.load(v, now, p)
+		w := e.load(v, ep, r)
 		if !w.fits(e.sliding, uint64(n), cnt, p) {
 			return w.decide(e.sliding, false, uint64(n), l), w.epoch
 		}
@@ -235,7 +232,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 
 // refund gives back n units that take counted in window epoch.
 func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
-	t := e.table(l)
+	t := e.state(l).t
 	c := t.Find(h)
 	for c != nil {
 		v := c.Load()
@@ -256,8 +253,8 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
 }
 
 // load decodes a cell for this engine's strategy.
-func (e *Engine) load(v, now, p uint64) window {
-	w := load(v, now, p)
+func (e *Engine) load(v, ep, r uint64) window {
+	w := load(v, ep, r)
 	if !e.sliding {
 		w.prev = 0 // the fixed window ignores the previous window
 	}
@@ -269,8 +266,8 @@ func (e *Engine) load(v, now, p uint64) window {
 func (e *Engine) Reset(key string, limits ...limit.Limit) {
 	h := shard.Hash(key)
 	for _, l := range limits {
-		if t := e.table(l); t != nil {
-			t.Delete(h)
+		if st := e.state(l); st != nil {
+			st.t.Delete(h)
 		}
 	}
 }
@@ -278,8 +275,8 @@ func (e *Engine) Reset(key string, limits ...limit.Limit) {
 // Len returns the number of live (key, limit) pairs.
 func (e *Engine) Len() int {
 	n := 0
-	for _, lt := range *e.tables.Load() {
-		n += lt.t.Len()
+	for _, st := range *e.tables.Load() {
+		n += st.t.Len()
 	}
 	return n
 }
@@ -288,35 +285,41 @@ func (e *Engine) Len() int {
 // reached its key cap (see WithMaxKeys).
 func (e *Engine) Full() uint64 { return e.full.Load() }
 
-// table returns the key table of l, creating it on first use, or nil when
-// l is invalid.
-func (e *Engine) table(l limit.Limit) *shard.Table {
-	for _, lt := range *e.tables.Load() {
-		if lt.l == l {
-			return lt.t
+// state returns the state of l, creating it on first use, or nil when l
+// is invalid.
+func (e *Engine) state(l limit.Limit) *limitState {
+	for _, st := range *e.tables.Load() {
+		if st.l == l {
+			return st
 		}
 	}
 	if !l.Valid() {
 		return nil
 	}
-	return e.addTable(l)
+	return e.addState(l)
 }
 
-func (e *Engine) addTable(l limit.Limit) *shard.Table {
+func (e *Engine) addState(l limit.Limit) *limitState {
 	e.tableMu.Lock()
 	defer e.tableMu.Unlock()
 	old := *e.tables.Load()
-	for _, lt := range old {
-		if lt.l == l {
-			return lt.t
+	for _, st := range old {
+		if st.l == l {
+			return st
 		}
 	}
-	t := shard.New(e.cfg)
-	next := make([]limitTable, len(old), len(old)+1)
+	st := &limitState{l: l, p: uint64(l.Period()), t: shard.New(e.cfg)}
+	// Start at the current window, so that the first requests take the
+	// fast path of clamp and the first sweep is due sweepBarrier windows
+	// from now.
+	cur := uint64(e.clk.Now()) / st.p
+	st.hw.Store(cur)
+	st.swept.Store(cur)
+	next := make([]*limitState, len(old), len(old)+1)
 	copy(next, old)
-	next = append(next, limitTable{l: l, t: t})
+	next = append(next, st)
 	e.tables.Store(&next)
-	return t
+	return st
 }
 
 func clampNow(now time.Duration) uint64 {

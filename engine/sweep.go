@@ -6,54 +6,62 @@ import (
 
 // Sweep evicts every (key, limit) pair whose windows have all expired, one
 // shard at a time, and returns how many it evicted. The background sweeper
-// calls it every sweep interval; call it directly to reclaim memory now.
+// calls it; call it directly to reclaim memory now.
 func (e *Engine) Sweep() int { return e.SweepAt(e.clk.Now()) }
 
 // SweepAt is Sweep at engine time now.
 //
 // A pair is idle when nothing it counted can affect a decision at now or
-// during the following period: its newest count is at least two windows
-// old for the fixed window, three for the sliding window. The extra
-// period of slack keeps a request whose clock reading is a little older
-// than the sweeper's from losing counts that still applied at its time.
+// during the following period: its newest count is at least three windows
+// old. The spare window keeps a request whose clock reading is a little
+// older than the sweeper's from losing counts that still applied at its
+// time. Evicting never changes an answer.
 func (e *Engine) SweepAt(now time.Duration) int {
 	t := clampNow(now)
-	age := uint64(2)
-	if e.sliding {
-		age = 3
-	}
 	removed := 0
-	for _, lt := range *e.tables.Load() {
-		cur := t / uint64(lt.l.Period())
-		removed += lt.t.Sweep(func(v uint64) bool {
-			d := (cur - v>>(2*countBits)) & epochMask
-			return d >= age && d < epochHalf || v&(1<<(2*countBits)-1) == 0
-		})
+	for _, st := range *e.tables.Load() {
+		removed += st.sweep(t/st.p, true)
 	}
 	return removed
 }
 
+// sweepLoop is the background sweeper. It wakes at most every 2 s (or the
+// sweep interval, if shorter) and sweeps each limit whose last sweep is a
+// whole interval old, or sweepBarrier/2 windows old, so that short limits
+// are swept before clamp would have to sweep in the foreground.
 func (e *Engine) sweepLoop() {
 	defer close(e.done)
 	if e.every < 0 {
 		<-e.stop
 		return
 	}
-	tick := time.NewTicker(e.every)
+	tick := time.NewTicker(min(e.every, 2*time.Second))
 	defer tick.Stop()
+	last := e.clk.Now()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-tick.C:
-			e.Sweep()
+		}
+		now := e.clk.Now()
+		all := now-last >= e.every
+		if all {
+			last = now
+		}
+		t := clampNow(now)
+		for _, st := range *e.tables.Load() {
+			if cur := t / st.p; all || cur >= st.swept.Load()+sweepBarrier/2 {
+				st.sweep(cur, true)
+			}
 		}
 	}
 }
 
 // Close stops the sweeper and the engine's own clock, and waits for them
-// to exit. The engine keeps answering afterwards, without eviction. Close
-// is idempotent and always returns nil.
+// to exit. The engine keeps answering afterwards; idle keys are then only
+// evicted by calls to Sweep, or when a limit's windows run far ahead of
+// its last sweep. Close is idempotent and always returns nil.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.stop)

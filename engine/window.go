@@ -11,54 +11,57 @@ import (
 // 64-bit word that package shard hands out:
 //
 //	bit  63     Frozen (owned by package shard; always 0 here)
-//	bits 62..40 epoch: the window number now/period, modulo 2^23
-//	bits 39..20 prev:  cost counted in window epoch-1 (sliding window only)
-//	bits 19..0  cur:   cost counted in window epoch
+//	bits 62..58 epoch: the window number now/period, modulo 2^5
+//	bits 57..29 prev:  cost counted in window epoch-1 (sliding window only)
+//	bits 28..0  cur:   cost counted in window epoch
 //
-// The counts fit because limit.MaxCount is 2^20-1 and a denied request
-// adds nothing. The zero cell is "nothing counted".
+// The counts fit because limit.MaxCount is 2^29-1 and a denied request
+// adds nothing. Five bits of epoch are enough because of two invariants
+// that limitState keeps (see clamp and sweep): a cell's window is never
+// newer than the limit's high-water window hw, and never more than
+// maxLag windows older than hw, because cells that old are evicted first.
+// The zero cell is "nothing counted".
 const (
-	countBits = 20
+	countBits = 29
 	countMask = 1<<countBits - 1
-	epochBits = 23
+	epochBits = 5
 	epochMask = 1<<epochBits - 1
-	// An epoch difference below half the epoch space is a step forward; at
-	// or above it, a step backward (a caller whose clock reading is older
-	// than the cell's). A key left untouched for 2^22 periods is read as
-	// "backward", which only ever denies; the sweeper evicts idle keys long
-	// before that.
-	epochHalf = 1 << (epochBits - 1)
+	// maxLag bounds hw − (a live cell's window): the sweeper evicts cells
+	// idleAge windows old, and clamp sweeps in the foreground before hw
+	// may run more than sweepBarrier windows past the last sweep.
+	sweepBarrier = 10
+	idleAge      = 3 // windows; see Engine.SweepAt
+	maxLag       = sweepBarrier + idleAge
+	// A difference of windows at or above aheadGuard can only come from a
+	// cell written by a caller that moved hw past the sweeper's window
+	// while it ran; such a cell is new, not idle.
+	aheadGuard = 1 << (epochBits - 1)
 )
 
 func pack(epoch, prev, cur uint64) uint64 {
 	return (epoch&epochMask)<<(2*countBits) | prev<<countBits | cur
 }
 
+func cellEpoch(v uint64) uint64 { return v >> (2 * countBits) & epochMask }
+
 // window is one key's view of a window strategy at one instant.
 type window struct {
-	epoch uint64 // full epoch of now (or of the cell, when the clock is behind it)
-	r     uint64 // nanoseconds since the window started
+	epoch uint64 // window number at which the request is judged
+	r     uint64 // nanoseconds into that window
 	prev  uint64
 	cur   uint64
 }
 
-// load decodes cell v as seen at time now for a limit of period p (both in
-// nanoseconds), rolling the counts forward when windows have passed.
-func load(v uint64, now, p uint64) window {
-	e, r := now/p, now%p
-	ce := v >> (2 * countBits) & epochMask
+// load decodes cell v as seen in window e at offset r, rolling the counts
+// forward when windows have passed. The caller guarantees e is not older
+// than the cell's window and at most maxLag windows newer (clamp).
+func load(v, e, r uint64) window {
 	w := window{epoch: e, r: r}
-	switch d := (e - ce) & epochMask; {
-	case d == 0:
+	switch (e - cellEpoch(v)) & epochMask {
+	case 0:
 		w.prev, w.cur = v>>countBits&countMask, v&countMask
-	case d == 1:
+	case 1:
 		w.prev = v & countMask
-	case d >= epochHalf:
-		// The clock is behind the cell. Judge as at the start of the cell's
-		// window: the most conservative instant that the cell has seen, so
-		// a clock that steps back never grants a fresh burst.
-		w.epoch, w.r = e+(epochMask+1-d), 0
-		w.prev, w.cur = v>>countBits&countMask, v&countMask
 	}
 	return w
 }
@@ -151,7 +154,7 @@ func floorDiv(a, b, c uint64) uint64 {
 // have passed since: if the cell has moved on by one window, the units now
 // sit in prev; after that they no longer count.
 func refund(v, e, n uint64) uint64 {
-	ce := v >> (2 * countBits) & epochMask
+	ce := cellEpoch(v)
 	prev, cur := v>>countBits&countMask, v&countMask
 	switch (ce - e) & epochMask {
 	case 0:

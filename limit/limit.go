@@ -7,10 +7,11 @@ import (
 )
 
 // Bounds on a Limit. They keep every backend's arithmetic exact: the memory
-// engine packs two window counts of MaxCount into one 64-bit word.
+// engine packs two window counts of up to MaxCount into one 64-bit word.
 const (
-	// MaxCount is the largest count a Limit may allow per period.
-	MaxCount = 1<<20 - 1
+	// MaxCount is the largest count a Limit may allow per period,
+	// 536,870,911 (2^29−1).
+	MaxCount = 1<<29 - 1
 	// MinPeriod is the shortest period, one second. Periods are whole seconds
 	// so that every Limit has a canonical string that parses back.
 	MinPeriod = time.Second

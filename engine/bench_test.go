@@ -1,0 +1,111 @@
+package engine_test
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// unreachable is a limit no benchmark can exhaust, so every call is allowed.
+var unreachable = limit.MustParse("500000000/day")
+
+func strategies() []limit.Strategy { return []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} }
+
+// BenchmarkFloor is a padded atomic increment: the hardware floor that
+// the hot-key target is measured against.
+func BenchmarkFloor(b *testing.B) {
+	b.ReportAllocs()
+	var c struct {
+		_ [64]byte
+		n atomic.Int64
+		_ [56]byte
+	}
+	for b.Loop() {
+		c.n.Add(1)
+	}
+}
+
+func BenchmarkAllowHotKey(b *testing.B) {
+	for _, s := range strategies() {
+		b.Run("strategy="+s.String(), func(b *testing.B) {
+			e := engine.New(engine.WithStrategy(s))
+			b.Cleanup(func() { e.Close() })
+			if !e.Allow("hot", unreachable) {
+				b.Fatal("fixture: first Allow denied")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !e.Allow("hot", unreachable) {
+					b.Fatal("Allow denied under an unreachable limit")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAllowHotKeyParallel(b *testing.B) {
+	for _, s := range strategies() {
+		b.Run("strategy="+s.String(), func(b *testing.B) {
+			e := engine.New(engine.WithStrategy(s))
+			b.Cleanup(func() { e.Close() })
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					e.Allow("hot", unreachable)
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkAllowDeny(b *testing.B) {
+	e := engine.New()
+	b.Cleanup(func() { e.Close() })
+	l := limit.PerDay(1)
+	if !e.Allow("spent", l) || e.Allow("spent", l) {
+		b.Fatal("fixture: want one allow then a deny")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if e.Allow("spent", l) {
+			b.Fatal("Allow allowed an exhausted key")
+		}
+	}
+}
+
+func BenchmarkAllowN(b *testing.B) {
+	e := engine.New()
+	b.Cleanup(func() { e.Close() })
+	two := []limit.Limit{limit.MustParse("500000000/hour"), limit.MustParse("500000000/day")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !e.AllowN("k", 1, two...).Allowed {
+			b.Fatal("AllowN denied under unreachable limits")
+		}
+	}
+}
+
+func BenchmarkAllowManyKeys(b *testing.B) {
+	const n = 1 << 20
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "10." + strconv.Itoa(i>>16) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
+	}
+	e := engine.New(engine.WithSweepInterval(-1))
+	b.Cleanup(func() { e.Close() })
+	for _, k := range keys {
+		e.Allow(k, unreachable)
+	}
+	if got := e.Len(); got != n {
+		b.Fatalf("fixture: Len() = %d after inserting %d keys", got, n)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e.Allow(keys[i&(n-1)], unreachable)
+		i += 7919 // a prime stride visits the keys in scattered order
+	}
+}

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/floodgate-go/floodgate/shard"
+)
+
+// limitState is everything the engine keeps for one distinct Limit: its
+// key table and the two window numbers that let a cell store its window
+// in five bits.
+type limitState struct {
+	l limit.Limit
+	p uint64 // period in nanoseconds
+	t *shard.Table
+
+	// hw is the newest window any caller or sweep of this limit has used.
+	// Readings in older windows are judged at the start of window hw, so no
+	// cell is ever newer than hw. Written once per period.
+	hw atomic.Uint64
+	// swept is the window of the last completed sweep. clamp never lets hw
+	// run more than sweepBarrier windows past it, so no live cell is more
+	// than maxLag windows older than hw.
+	swept   atomic.Uint64
+	sweepMu sync.Mutex // one sweep of this limit at a time
+}
+
+// clamp returns the window number and the offset into it at which a
+// reading now is judged: its own window, or the start of window hw when
+// the reading is older (a goroutine that read the clock before another
+// rolled the window, or a clock moved back). It moves hw forward when now
+// is in a newer window, first sweeping in the foreground if the
+// background sweeper has fallen sweepBarrier windows behind.
+func (st *limitState) clamp(now uint64) (e, r uint64) {
+	hw := st.hw.Load()
+	start := hw * st.p
+	switch {
+	case now < start:
+		return hw, 0
+	case now-start < st.p:
+		// The common case, without a division: now is in window hw.
+		return hw, now - start
+	}
+	e = now / st.p
+	if e > st.swept.Load()+sweepBarrier {
+		st.sweep(e, false)
+	}
+	for {
+		if st.hw.CompareAndSwap(hw, e) {
+			return e, now % st.p
+		}
+		if hw = st.hw.Load(); hw >= e {
+			if hw == e {
+				return e, now % st.p
+			}
+			return hw, 0
+		}
+	}
+}
+
+// sweep evicts the cells of this limit that are idle at window e (or at
+// hw, if newer), records the sweep, and returns how many it evicted. A
+// sweep that is not forced is skipped when another already covered e.
+func (st *limitState) sweep(e uint64, force bool) int {
+	st.sweepMu.Lock()
+	defer st.sweepMu.Unlock()
+	if !force && e <= st.swept.Load()+sweepBarrier {
+		return 0 // a concurrent foreground sweep got here first
+	}
+	// Raise hw to e first: from here on every writer stores windows ≥ e,
+	// so the cells this sweep keeps stay within maxLag of hw.
+	hw := st.hw.Load()
+	for hw < e && !st.hw.CompareAndSwap(hw, e) {
+		hw = st.hw.Load()
+	}
+	e = max(e, hw)
+	n := st.t.Sweep(func(v uint64) bool {
+		if v&(1<<(2*countBits)-1) == 0 {
+			return true // nothing counted
+		}
+		d := (e - cellEpoch(v)) & epochMask
+		return d >= idleAge && d < aheadGuard
+	})
+	for s := st.swept.Load(); s < e && !st.swept.CompareAndSwap(s, e); s = st.swept.Load() {
+	}
+	return n
+}
