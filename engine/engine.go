@@ -74,7 +74,7 @@ func (e *Engine) Now() time.Duration { return e.clk.Now() }
 // so. It is AllowN(key, 1, l).Allowed without computing the rest of the
 // Decision, and does not allocate once the key is known.
 func (e *Engine) Allow(key string, l limit.Limit) bool {
-	return e.allow(shard.Hash(key), l, uint64(e.clk.Now()))
+	return e.allow(shard.Hash(key), l, clampNow(e.clk.Now()))
 }
 
 // AllowAt is Allow at engine time now instead of the clock's reading.
@@ -312,7 +312,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	// Start at the current window, so that the first requests take the
 	// fast path of clamp and the first sweep is due sweepBarrier windows
 	// from now.
-	cur := uint64(e.clk.Now()) / st.p
+	cur := clampNow(e.clk.Now()) / st.p
 	st.hw.Store(cur)
 	st.swept.Store(cur)
 	next := make([]*limitState, len(old), len(old)+1)

@@ -60,30 +60,43 @@ func (st *limitState) clamp(now uint64) (e, r uint64) {
 	}
 }
 
-// sweep evicts the cells of this limit that are idle at window e (or at
-// hw, if newer), records the sweep, and returns how many it evicted. A
-// sweep that is not forced is skipped when another already covered e.
+// sweep evicts the cells of this limit that are idle at window e, records
+// the sweep, and returns how many it evicted. A sweep that is not forced
+// is skipped when another one already made e safe.
+//
+// While sweepMu is held, swept cannot move, so clamp keeps hw (and so
+// every cell written meanwhile) at most sweepBarrier windows past it, and
+// the cells the previous sweep kept are at most idleAge−1 windows before
+// it: every live cell's window lies in [swept−idleAge+1, swept+sweepBarrier],
+// fewer than 2^epochBits windows, and decodes exactly from five bits.
+//
+// One race is left, and it only ever errs towards denying: a caller that
+// loaded hw just before a sweep far ahead of it (possible only with
+// explicit times or a clock jump) may store an old window after the sweep
+// passed; a later reader may then count that cell's units in a window
+// that is a multiple of 32 newer.
 func (st *limitState) sweep(e uint64, force bool) int {
 	st.sweepMu.Lock()
 	defer st.sweepMu.Unlock()
-	if !force && e <= st.swept.Load()+sweepBarrier {
+	swept := st.swept.Load()
+	if !force && e <= swept+sweepBarrier {
 		return 0 // a concurrent foreground sweep got here first
 	}
-	// Raise hw to e first: from here on every writer stores windows ≥ e,
-	// so the cells this sweep keeps stay within maxLag of hw.
-	hw := st.hw.Load()
-	for hw < e && !st.hw.CompareAndSwap(hw, e) {
-		hw = st.hw.Load()
+	if e < swept {
+		return 0 // a reading older than the last sweep finds nothing new
 	}
-	e = max(e, hw)
+	base := swept - (idleAge - 1)
 	n := st.t.Sweep(func(v uint64) bool {
 		if v&(1<<(2*countBits)-1) == 0 {
 			return true // nothing counted
 		}
-		d := (e - cellEpoch(v)) & epochMask
-		return d >= idleAge && d < aheadGuard
+		ce := base + (cellEpoch(v)-base)&epochMask
+		return e >= ce+idleAge
 	})
-	for s := st.swept.Load(); s < e && !st.swept.CompareAndSwap(s, e); s = st.swept.Load() {
+	st.swept.Store(e)
+	// Writers from here on judge at window e or later, so the cells they
+	// store lie within the range that the next sweep decodes.
+	for hw := st.hw.Load(); hw < e && !st.hw.CompareAndSwap(hw, e); hw = st.hw.Load() {
 	}
 	return n
 }

@@ -32,9 +32,10 @@ const (
 	sweepBarrier = 10
 	idleAge      = 3 // windows; see Engine.SweepAt
 	maxLag       = sweepBarrier + idleAge
-	// A difference of windows at or above aheadGuard can only come from a
-	// cell written by a caller that moved hw past the sweeper's window
-	// while it ran; such a cell is new, not idle.
+	// A cell can also be up to sweepBarrier windows newer than a caller's
+	// window: another caller moved hw on between this caller's load of hw
+	// and its load of the cell. Differences at or above aheadGuard mean
+	// that, and never age.
 	aheadGuard = 1 << (epochBits - 1)
 )
 
@@ -53,15 +54,20 @@ type window struct {
 }
 
 // load decodes cell v as seen in window e at offset r, rolling the counts
-// forward when windows have passed. The caller guarantees e is not older
-// than the cell's window and at most maxLag windows newer (clamp).
+// forward when windows have passed. clamp guarantees that e is at most
+// maxLag windows newer than the cell's window, or at most sweepBarrier
+// windows older; a cell newer than e is judged at the start of its own
+// window, as clamp would have done had it loaded hw a moment later.
 func load(v, e, r uint64) window {
 	w := window{epoch: e, r: r}
-	switch (e - cellEpoch(v)) & epochMask {
-	case 0:
+	switch d := (e - cellEpoch(v)) & epochMask; {
+	case d == 0:
 		w.prev, w.cur = v>>countBits&countMask, v&countMask
-	case 1:
+	case d == 1:
 		w.prev = v & countMask
+	case d >= aheadGuard:
+		w.epoch, w.r = e+(epochMask+1-d), 0
+		w.prev, w.cur = v>>countBits&countMask, v&countMask
 	}
 	return w
 }

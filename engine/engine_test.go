@@ -1,0 +1,361 @@
+package engine_test
+
+import (
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// newEngine returns an engine on a manual clock reading start, without a
+// background sweeper, closed at the end of the test.
+func newEngine(t testing.TB, s limit.Strategy, start time.Duration, opts ...engine.Option) (*engine.Engine, *clock.Manual) {
+	t.Helper()
+	c := clock.NewManual(start)
+	e := engine.New(append([]engine.Option{engine.WithClock(c), engine.WithStrategy(s), engine.WithSweepInterval(-1)}, opts...)...)
+	t.Cleanup(func() { e.Close() })
+	return e, c
+}
+
+// step is one row of a time scenario: at time at, key asks for cost n
+// (0 means a Peek) and must get want.
+type step struct {
+	at   time.Duration
+	key  string
+	n    int64
+	want limit.Decision
+}
+
+// run plays steps against e and reports the first failing step by index.
+func run(t *testing.T, e *engine.Engine, l limit.Limit, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		var got limit.Decision
+		if s.n == 0 {
+			got = e.PeekAt(s.at, s.key, l)
+		} else {
+			got = e.AllowNAt(s.at, s.key, s.n, l)
+		}
+		want := s.want
+		want.Limit = l
+		if got != want {
+			t.Fatalf("step %d: AllowNAt(%v, %q, %d, %v) = %+v, want %+v", i, s.at, s.key, s.n, l, got, want)
+		}
+	}
+}
+
+func ok(remaining int64, reset time.Duration) limit.Decision {
+	return limit.Decision{Allowed: true, Remaining: remaining, ResetAfter: reset}
+}
+
+func no(remaining int64, retry, reset time.Duration) limit.Decision {
+	return limit.Decision{Remaining: remaining, RetryAfter: retry, ResetAfter: reset}
+}
+
+const (
+	sec = time.Second
+	min = time.Minute
+)
+
+func TestSlidingWindowSteps(t *testing.T) {
+	l := limit.PerMinute(5)
+	t.Run("five then deny", func(t *testing.T) {
+		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		run(t, e, l, []step{
+			{0, "ip", 1, ok(4, 2*min)},
+			{1 * sec, "ip", 1, ok(3, 2*min-1*sec)},
+			{2 * sec, "ip", 1, ok(2, 2*min-2*sec)},
+			{3 * sec, "ip", 1, ok(1, 2*min-3*sec)},
+			{4 * sec, "ip", 1, ok(0, 2*min-4*sec)},
+			// 6th: window 0 is full, so wait for window 1 where the 5 weigh
+			// (60−r)/60 and one more fits once 5·(60−r) ≤ 4·60: r = 12 s.
+			{5 * sec, "ip", 1, no(0, 55*sec+12*sec, 2*min-5*sec)},
+			// Peeks count nothing.
+			{5 * sec, "ip", 0, no(0, 55*sec+12*sec, 2*min-5*sec)},
+			{5 * sec, "other", 0, ok(5, 0)},
+		})
+	})
+	t.Run("a quarter into the next window", func(t *testing.T) {
+		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		for i := range 5 {
+			require.True(t, e.AllowAt(time.Duration(i)*sec, "ip", l), "request %d in window 0", i)
+		}
+		// At 75 s, r = 15 s: the previous 5 weigh 5·45/60 = 3.75, so one
+		// request fits (4.75 ≤ 5) and the next does not (5.75 > 5).
+		run(t, e, l, []step{
+			{75 * sec, "ip", 0, ok(1, 45*sec)},
+			{75 * sec, "ip", 1, ok(0, 2*min-15*sec)},
+			// Next fits when 5·(60−r) ≤ 3·60: r = 24 s, so 9 s from now.
+			{75 * sec, "ip", 1, no(0, 9*sec, 2*min-15*sec)},
+			{84 * sec, "ip", 1, ok(0, 2*min-24*sec)},
+			{84 * sec, "ip", 1, no(0, 12*sec, 2*min-24*sec)},
+		})
+	})
+	t.Run("silence restores the limit", func(t *testing.T) {
+		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		for range 5 {
+			require.True(t, e.AllowAt(30*sec, "ip", l))
+		}
+		run(t, e, l, []step{
+			{30 * sec, "ip", 1, no(0, 30*sec+12*sec, 90*sec)},
+			// One full period of silence after window 0 ends: nothing weighs.
+			{120 * sec, "ip", 0, ok(5, 0)},
+			{120 * sec, "ip", 5, ok(0, 2*min)},
+		})
+	})
+	t.Run("cost", func(t *testing.T) {
+		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		run(t, e, l, []step{
+			{0, "ip", 3, ok(2, 2*min)},
+			{0, "ip", 3, no(2, 60*sec+60*sec-40*sec, 2*min)},
+			{0, "ip", 2, ok(0, 2*min)},
+			{0, "ip", 6, no(0, limit.Never, 2*min)},
+		})
+	})
+}
+
+func TestFixedWindowSteps(t *testing.T) {
+	l := limit.PerMinute(5)
+	e, _ := newEngine(t, limit.FixedWindow, 0)
+	run(t, e, l, []step{
+		{10 * sec, "ip", 0, ok(5, 0)},
+		{10 * sec, "ip", 4, ok(1, 50*sec)},
+		{20 * sec, "ip", 1, ok(0, 40*sec)},
+		{59 * sec, "ip", 1, no(0, 1*sec, 1*sec)},
+		{60 * sec, "ip", 1, ok(4, 60*sec)},
+		{61 * sec, "ip", 5, no(4, 59*sec, 59*sec)},
+		{200 * sec, "ip", 5, ok(0, 40*sec)},
+	})
+}
+
+// TestHammerFixedWindowExact: N goroutines on one key inside one window
+// get exactly L allowed, never more, never fewer.
+func TestHammerFixedWindowExact(t *testing.T) {
+	for _, procs := range []int{1, 2, 4} {
+		for _, g := range []int{2, 8, 32} {
+			t.Run("procs="+itoa(procs)+"/goroutines="+itoa(g), func(t *testing.T) {
+				prev := runtime.GOMAXPROCS(procs)
+				t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+				for _, s := range []limit.Strategy{limit.FixedWindow, limit.SlidingWindow} {
+					e, _ := newEngine(t, s, 5*sec)
+					const L = 500
+					l := limit.PerHour(L)
+					var allowed atomic.Int64
+					var wg sync.WaitGroup
+					for range g {
+						wg.Go(func() {
+							for range 2 * L / g {
+								if e.Allow("hot", l) {
+									allowed.Add(1)
+								}
+							}
+						})
+					}
+					wg.Wait()
+					assert.EqualValues(t, L, allowed.Load(), "%v: allowed with %d goroutines each trying %d", s, g, 2*L/g)
+					assert.False(t, e.Allow("hot", l), "%v: Allow after exhaustion", s)
+				}
+			})
+		}
+	}
+}
+
+// TestMultiLimitDenialConsumesNothing: a request denied by one limit
+// leaves the others untouched.
+func TestMultiLimitDenialConsumesNothing(t *testing.T) {
+	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	perSec, perDay := limit.PerSecond(2), limit.PerDay(3)
+	both := []limit.Limit{perSec, perDay}
+
+	d := e.AllowNAt(0, "k", 1, both...)
+	require.True(t, d.Allowed)
+	assert.Equal(t, perSec, d.Limit, "the limit with the fewest remaining describes the decision")
+	assert.EqualValues(t, 1, d.Remaining)
+
+	require.True(t, e.AllowNAt(0, "k", 1, both...).Allowed)
+	d = e.AllowNAt(0, "k", 1, both...)
+	require.False(t, d.Allowed, "third request in one second")
+	assert.Equal(t, perSec, d.Limit, "the denying limit describes the decision")
+	// The day limit must still have exactly one unit left.
+	assert.EqualValues(t, 1, e.PeekAt(0, "k", perDay).Remaining, "day budget after a denial by the second limit")
+
+	// Denied by the day limit (the second one): the second limit must not
+	// keep the unit that the first took before the denial.
+	require.True(t, e.AllowNAt(3*sec, "k", 1, both...).Allowed)
+	d = e.AllowNAt(6*sec, "k", 1, both...)
+	require.False(t, d.Allowed)
+	assert.Equal(t, perDay, d.Limit)
+	assert.EqualValues(t, 2, e.PeekAt(6*sec, "k", perSec).Remaining, "second budget after a denial by the day limit")
+
+	assert.True(t, e.AllowN("k", 1).Allowed, "no limits at all allows")
+}
+
+// TestSlidingWorstCase checks the documented accuracy bound: in any
+// interval of one period the sliding-window counter allows at most 2L,
+// and in any epoch-aligned window at most L.
+func TestSlidingWorstCase(t *testing.T) {
+	const L = 10
+	l := limit.New
+	lim, err := l(L, 10*sec)
+	require.NoError(t, err)
+	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	var times []time.Duration
+	// Adversary: try a request every 10 ms for 100 s.
+	for at := time.Duration(0); at < 100*sec; at += 10 * time.Millisecond {
+		if e.AllowAt(at, "k", lim) {
+			times = append(times, at)
+		}
+	}
+	require.NotEmpty(t, times)
+	maxInPeriod, maxInWindow := 0, map[time.Duration]int{}
+	for i, a := range times {
+		n := 0
+		for _, b := range times[i:] {
+			if b-a < 10*sec {
+				n++
+			}
+		}
+		maxInPeriod = max(maxInPeriod, n)
+		maxInWindow[a/(10*sec)]++
+	}
+	assert.LessOrEqual(t, maxInPeriod, 2*L, "allowed in one period-long interval")
+	for w, n := range maxInWindow {
+		assert.LessOrEqual(t, n, L, "allowed in aligned window %d", w)
+	}
+	// Uniform traffic: steady state allows L per period.
+	assert.InDelta(t, 100*L/10, len(times), L, "total over 10 periods")
+}
+
+func TestClockBackwardsNeverGrantsBurst(t *testing.T) {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+		t.Run(s.String(), func(t *testing.T) {
+			e, c := newEngine(t, s, 10*min)
+			l := limit.PerMinute(3)
+			for range 3 {
+				require.True(t, e.Allow("k", l))
+			}
+			for _, back := range []time.Duration{time.Millisecond, sec, min, time.Hour, 100 * time.Hour, 10 * min} {
+				c.Set(10*min - back)
+				assert.False(t, e.Allow("k", l), "Allow after the clock moved back %v", back)
+				d := e.AllowN("k", 1, l)
+				assert.False(t, d.Allowed)
+				assert.Positive(t, d.RetryAfter)
+			}
+			c.Set(-time.Hour)
+			assert.False(t, e.Allow("k", l), "Allow at a negative time")
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	l := limit.PerMinute(2)
+	t.Run("empty key is an ordinary key", func(t *testing.T) {
+		assert.True(t, e.Allow("", l))
+		assert.True(t, e.Allow("", l))
+		assert.False(t, e.Allow("", l))
+		assert.True(t, e.Allow("x", l), "another key is unaffected")
+	})
+	t.Run("1 MiB key", func(t *testing.T) {
+		big := strings.Repeat("k", 1<<20)
+		assert.True(t, e.Allow(big, l))
+		assert.True(t, e.Allow(big, l))
+		assert.False(t, e.Allow(big, l))
+		assert.True(t, e.Allow(big[:len(big)-1], l), "a key one byte shorter is a different key")
+	})
+	t.Run("zero and negative cost", func(t *testing.T) {
+		for _, n := range []int64{0, -1, -1 << 62} {
+			d := e.AllowN("cost", n, l)
+			assert.False(t, d.Allowed, "AllowN cost %d", n)
+			assert.Equal(t, limit.Never, d.RetryAfter, "AllowN cost %d", n)
+		}
+		assert.EqualValues(t, 2, e.Peek("cost", l).Remaining, "bad costs consumed nothing")
+	})
+	t.Run("zero limit", func(t *testing.T) {
+		var zero limit.Limit
+		assert.False(t, e.Allow("z", zero))
+		d := e.AllowN("z", 1, zero)
+		assert.False(t, d.Allowed)
+		assert.Equal(t, limit.Never, d.RetryAfter)
+		assert.False(t, e.Peek("z", zero).Allowed)
+		assert.False(t, e.AllowN("z", 1, l, zero).Allowed)
+		assert.EqualValues(t, 2, e.Peek("z", l).Remaining, "a zero limit in a list consumed nothing of the others")
+		e.Reset("z", zero) // must not panic
+	})
+}
+
+func TestReset(t *testing.T) {
+	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	l, other := limit.PerMinute(1), limit.PerHour(1)
+	require.True(t, e.Allow("k", l))
+	require.True(t, e.Allow("k", other))
+	require.False(t, e.Allow("k", l))
+	e.Reset("k", l)
+	assert.True(t, e.Allow("k", l), "Allow after Reset")
+	assert.False(t, e.Allow("k", other), "Reset of one limit leaves the others")
+}
+
+func TestKeysPerLimitAreSeparate(t *testing.T) {
+	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	a, b := limit.MustParse("1/second"), limit.MustParse("1/day")
+	assert.True(t, e.Allow("k", a))
+	assert.True(t, e.Allow("k", b), "the same key under another limit counts separately")
+	assert.Equal(t, 2, e.Len())
+}
+
+func TestZeroAllocsKnownKey(t *testing.T) {
+	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	l, day := limit.MustParse("500000000/hour"), limit.PerDay(500000000)
+	e.Allow("known", l)
+	e.AllowN("known", 1, l, day)
+	for name, f := range map[string]func(){
+		"Allow":      func() { e.Allow("known", l) },
+		"AllowN":     func() { e.AllowN("known", 1, l) },
+		"AllowN two": func() { e.AllowN("known", 1, l, day) },
+		"Peek":       func() { e.Peek("known", l) },
+	} {
+		assert.Zero(t, testing.AllocsPerRun(1000, f), "allocations per %s on a known key", name)
+	}
+}
+
+func TestMaxKeys(t *testing.T) {
+	e, c := newEngine(t, limit.SlidingWindow, 0, engine.WithMaxKeys(64), engine.WithShards(8))
+	l := limit.PerSecond(1)
+	allowed := 0
+	for i := range 1000 {
+		if e.Allow("k"+itoa(i), l) {
+			allowed++
+		}
+	}
+	assert.LessOrEqual(t, e.Len(), 64, "live keys above the cap")
+	assert.Equal(t, e.Len(), allowed, "every tracked key got its first request, no other did")
+	assert.EqualValues(t, 1000-allowed, e.Full())
+	// A tracked key still never gets more than its limit.
+	assert.False(t, e.Allow("k0", l), "a tracked key at the cap")
+	// Once idle keys are swept, new keys are admitted again.
+	c.Set(10 * sec)
+	require.Equal(t, allowed, e.Sweep())
+	assert.True(t, e.Allow("newcomer", l))
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	for ; i > 0; i /= 10 {
+		n--
+		b[n] = byte('0' + i%10)
+	}
+	return string(b[n:])
+}

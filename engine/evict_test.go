@@ -1,0 +1,146 @@
+package engine_test
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestEvictionReturnsMemory: after a million keys go idle, a sweep
+// returns the heap close to where it started.
+func TestEvictionReturnsMemory(t *testing.T) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	e, c := newEngine(t, limit.SlidingWindow, 0)
+	l := limit.PerSecond(10)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "key-" + itoa(i)
+	}
+	e.Allow("warm-up", l) // create the limit's table before the baseline
+	base := heapAlloc()
+	for _, k := range keys {
+		require.True(t, e.Allow(k, l))
+	}
+	full := heapAlloc()
+	require.Equal(t, n+1, e.Len())
+	perKey := float64(full-base) / float64(n)
+	t.Logf("%d keys: %.1f bytes per live key", n, perKey)
+	assert.LessOrEqual(t, perKey, 48.0, "bytes per live key")
+
+	c.Set(3 * time.Second) // three windows later: everything is idle
+	assert.Equal(t, n+1, e.Sweep(), "keys evicted")
+	assert.Zero(t, e.Len())
+	after := heapAlloc()
+	t.Logf("heap: base %d, full %d, after sweep %d", base, full, after)
+	assert.Less(t, int64(after)-int64(base), int64(64<<10), "heap growth left after evicting every key")
+	runtime.KeepAlive(keys)
+}
+
+// TestEvictionNeverLosesLiveCounts: sweeps that evict thousands of idle
+// keys, and rebuild the shards under the hot keys' feet, run while
+// goroutines hammer live keys; every live key still gets exactly its
+// limit in the window.
+func TestEvictionNeverLosesLiveCounts(t *testing.T) {
+	for _, s := range []limit.Strategy{limit.FixedWindow, limit.SlidingWindow} {
+		t.Run(s.String(), func(t *testing.T) {
+			e, c := newEngine(t, s, 0, engine.WithShards(8))
+			l := limit.PerHour(200)
+			for i := range 20_000 {
+				e.Allow("idle-"+itoa(i), l)
+			}
+			c.Set(10 * time.Hour) // the idle keys' windows have expired
+			const live = 16
+			var allowed [live]atomic.Int64
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			swept := make(chan int)
+			go func() {
+				total := 0
+				for {
+					select {
+					case <-stop:
+						swept <- total
+						return
+					default:
+						total += e.Sweep()
+						runtime.Gosched()
+					}
+				}
+			}()
+			for g := range 8 {
+				wg.Go(func() {
+					for i := range 600 {
+						k := (g + i) % live
+						if e.Allow("live-"+itoa(k), l) {
+							allowed[k].Add(1)
+						}
+						if i%50 == 0 {
+							// New keys force inserts and growth while sweeps shrink.
+							e.Allow("churn-"+itoa(g)+"-"+itoa(i), l)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(stop)
+			total := <-swept
+			assert.GreaterOrEqual(t, total, 20_000, "the idle keys were evicted")
+			for k := range live {
+				assert.EqualValues(t, 200, allowed[k].Load(), "live key %d allowed", k)
+				assert.False(t, e.Allow("live-"+itoa(k), l), "live key %d after its limit", k)
+			}
+		})
+	}
+}
+
+// TestForegroundSweepKeepsWindowsExact: with the background sweeper off,
+// a clock that jumps far ahead still sees exact answers: the first
+// request that notices the jump sweeps first, so a cell's five-bit window
+// number is never ambiguous.
+func TestForegroundSweepKeepsWindowsExact(t *testing.T) {
+	e, _ := newEngine(t, limit.FixedWindow, 0)
+	l := limit.PerSecond(2)
+	for _, at := range []time.Duration{0, 32 * time.Second, 64 * time.Second, 1000 * time.Hour, 1000*time.Hour + 31*time.Second} {
+		assert.True(t, e.AllowAt(at, "k", l), "first request at %v", at)
+		assert.True(t, e.AllowAt(at, "k", l), "second request at %v", at)
+		assert.False(t, e.AllowAt(at, "k", l), "third request at %v", at)
+	}
+}
+
+// TestBackgroundSweeper runs the real sweeper goroutine in a synctest
+// bubble, where time is virtual.
+func TestBackgroundSweeper(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := engine.New(engine.WithSweepInterval(5 * time.Second))
+		l := limit.PerSecond(1)
+		for i := range 100 {
+			e.Allow("k"+itoa(i), l)
+		}
+		require.Equal(t, 100, e.Len())
+		time.Sleep(6*time.Second + time.Millisecond)
+		synctest.Wait()
+		assert.Zero(t, e.Len(), "idle keys left after the sweeper ran")
+		e.Close()
+		e.Close() // idempotent
+	})
+}

@@ -1,0 +1,36 @@
+package limit_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+func ExampleParse() {
+	l, err := limit.Parse("5 per minute")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(l, l.Count(), l.Period())
+	_, err = limit.Parse("1/week")
+	fmt.Println(err)
+	// Output:
+	// 5/minute 5 1m0s
+	// limit: syntax error: "1/week": unknown unit "week" (want second, minute, hour, day, month or year)
+}
+
+func ExampleParseMany() {
+	ls, err := limit.ParseMany("10/second; 1000/day")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(ls), limit.FormatMany(ls))
+	// Output: 2 10/second;1000/day
+}
+
+func ExampleNew() {
+	l, err := limit.New(100, 90*time.Second)
+	fmt.Println(l, err)
+	// Output: 100/90 seconds <nil>
+}

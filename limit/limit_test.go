@@ -1,0 +1,160 @@
+package limit_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+func TestParseAccepts(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		in     string
+		count  int64
+		period time.Duration
+		canon  string
+	}{
+		{"5/minute", 5, time.Minute, "5/minute"},
+		{"5 per minute", 5, time.Minute, "5/minute"},
+		{"5 PER MINUTE", 5, time.Minute, "5/minute"},
+		{"100/hour", 100, time.Hour, "100/hour"},
+		{"1/2 seconds", 1, 2 * time.Second, "1/2 seconds"},
+		{"5/10minutes", 5, 10 * time.Minute, "5/10 minutes"},
+		{"  3/hour  ", 3, time.Hour, "3/hour"},
+		{"2/days", 2, day, "2/day"},
+		{"7/month", 7, 30 * day, "7/month"},
+		{"7/years", 7, 360 * day, "7/year"},
+		{"1/60 seconds", 1, time.Minute, "1/minute"},
+		{"536870911/second", limit.MaxCount, time.Second, "536870911/second"},
+		{"1/10 years", 1, limit.MaxPeriod, "1/10 years"},
+		{"10 / Second", 10, time.Second, "10/second"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			l, err := limit.Parse(tc.in)
+			require.NoError(t, err, "Parse(%q)", tc.in)
+			assert.Equal(t, tc.count, l.Count(), "Parse(%q).Count()", tc.in)
+			assert.Equal(t, tc.period, l.Period(), "Parse(%q).Period()", tc.in)
+			assert.Equal(t, tc.canon, l.String(), "Parse(%q).String()", tc.in)
+			back, err := limit.Parse(l.String())
+			require.NoError(t, err, "Parse(%q) of the canonical form", l.String())
+			assert.Equal(t, l, back, "round trip of %q", tc.in)
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want error
+		part string // the error must quote this part of the input
+	}{
+		{"1/sec", limit.ErrSyntax, "sec"},
+		{"1/week", limit.ErrSyntax, "week"},
+		{"1.5/second", limit.ErrSyntax, "1.5/second"},
+		{"-1/second", limit.ErrSyntax, "-1/second"},
+		{"0/second", limit.ErrCount, "0"},
+		{"1/0 seconds", limit.ErrPeriod, "0"},
+		{"1/second 2/minute", limit.ErrSyntax, "second 2/minute"},
+		{"meow", limit.ErrSyntax, "meow"},
+		{"", limit.ErrSyntax, "empty"},
+		{"   ", limit.ErrSyntax, "empty"},
+		{"536870912/second", limit.ErrCount, "536870912"},
+		{"99999999999999999999999/second", limit.ErrCount, "99999999999999999999999"},
+		{"1/11 years", limit.ErrPeriod, "1/11 years"},
+		{"1/99999999999999999999 days", limit.ErrPeriod, "99999999999999999999"},
+		{"5 minute", limit.ErrSyntax, "5 minute"},
+		{"5/", limit.ErrSyntax, `""`},
+		{"/minute", limit.ErrSyntax, "/minute"},
+		{"1/second;2/minute", limit.ErrSyntax, "several"},
+		{"5/s", limit.ErrSyntax, `"s"`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			l, err := limit.Parse(tc.in)
+			require.Error(t, err, "Parse(%q) = %v, want an error", tc.in, l)
+			assert.ErrorIs(t, err, tc.want, "Parse(%q)", tc.in)
+			assert.Contains(t, err.Error(), tc.part, "Parse(%q) error should name the offending part", tc.in)
+			assert.True(t, strings.HasPrefix(err.Error(), "limit: "), "error %q should start with the package name", err)
+		})
+	}
+}
+
+func TestParseMany(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // canonical, or "" when an error is wanted
+	}{
+		{"10/second;1000/day", "10/second;1000/day"},
+		{"100/day, 500/7days", "100/day;500/7 days"},
+		{"1/second|2/minute", "1/second;2/minute"},
+		{"5/minute", "5/minute"},
+		{"1/second;", ""},
+		{"1/second;;2/minute", ""},
+		{";", ""},
+		{"", ""},
+		{"1/second 2/minute", ""},
+		{"1/second;meow", ""},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			ls, err := limit.ParseMany(tc.in)
+			if tc.want == "" {
+				require.Error(t, err, "ParseMany(%q) = %v, want an error", tc.in, ls)
+				assert.ErrorIs(t, err, limit.ErrSyntax)
+				return
+			}
+			require.NoError(t, err, "ParseMany(%q)", tc.in)
+			assert.Equal(t, tc.want, limit.FormatMany(ls))
+		})
+	}
+}
+
+func TestConstructors(t *testing.T) {
+	assert.Equal(t, limit.MustParse("3/second"), limit.PerSecond(3))
+	assert.Equal(t, limit.MustParse("3/minute"), limit.PerMinute(3))
+	assert.Equal(t, limit.MustParse("3/hour"), limit.PerHour(3))
+	assert.Equal(t, limit.MustParse("3/day"), limit.PerDay(3))
+	assert.Equal(t, "3 per 1 day", limit.PerDay(3).Human())
+	assert.Equal(t, "500 per 7 days", limit.MustParse("500/7 days").Human())
+	assert.Panics(t, func() { limit.PerSecond(0) }, "PerSecond(0)")
+	assert.Panics(t, func() { limit.MustParse("meow") }, "MustParse(meow)")
+
+	for _, tc := range []struct {
+		count  int64
+		period time.Duration
+		want   error
+	}{
+		{0, time.Second, limit.ErrCount},
+		{-3, time.Second, limit.ErrCount},
+		{limit.MaxCount + 1, time.Second, limit.ErrCount},
+		{1, 0, limit.ErrPeriod},
+		{1, -time.Second, limit.ErrPeriod},
+		{1, 1500 * time.Millisecond, limit.ErrPeriod},
+		{1, limit.MaxPeriod + time.Second, limit.ErrPeriod},
+	} {
+		_, err := limit.New(tc.count, tc.period)
+		assert.True(t, errors.Is(err, tc.want), "New(%d, %v) = %v, want %v", tc.count, tc.period, err, tc.want)
+	}
+}
+
+func TestZeroLimit(t *testing.T) {
+	var l limit.Limit
+	assert.False(t, l.Valid())
+	assert.Equal(t, "invalid", l.String())
+	assert.Equal(t, "invalid", l.Human())
+	assert.True(t, limit.PerSecond(1).Valid())
+}
+
+func TestStrategyNames(t *testing.T) {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+		got, ok := limit.ParseStrategy(s.String())
+		assert.True(t, ok, "ParseStrategy(%q)", s)
+		assert.Equal(t, s, got)
+	}
+	_, ok := limit.ParseStrategy("leaky")
+	assert.False(t, ok)
+}
