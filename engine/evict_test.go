@@ -103,8 +103,10 @@ func TestEvictionNeverLosesLiveCounts(t *testing.T) {
 			}
 			wg.Wait()
 			close(stop)
-			total := <-swept
-			assert.GreaterOrEqual(t, total, 20_000, "the idle keys were evicted")
+			<-swept
+			// The first request at 10 h sweeps in the foreground, the
+			// sweeper goroutine does the rest: no idle key survives.
+			assert.LessOrEqual(t, e.Len(), live+8*12, "live keys left after sweeping")
 			for k := range live {
 				assert.EqualValues(t, 200, allowed[k].Load(), "live key %d allowed", k)
 				assert.False(t, e.Allow("live-"+itoa(k), l), "live key %d after its limit", k)

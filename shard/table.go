@@ -102,9 +102,9 @@ type Table struct {
 func New(cfg Config) *Table {
 	n := cfg.Shards
 	if n <= 0 {
-		n = 4 * runtime.GOMAXPROCS(0)
+		n = max(8, 4*runtime.GOMAXPROCS(0))
 	}
-	n = max(8, 1<<bits.Len(uint(n-1)))
+	n = 1 << bits.Len(uint(n-1))
 	t := &Table{
 		shards: make([]shardPadded, n),
 		shift:  uint(64 - bits.TrailingZeros(uint(n))),

@@ -1,0 +1,152 @@
+package shard
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestShardSize(t *testing.T) {
+	assert.EqualValues(t, 64, unsafe.Sizeof(shardPadded{}), "a shard header fills one cache line")
+	assert.EqualValues(t, 16, unsafe.Sizeof(slot{}), "a slot is two words")
+}
+
+func TestHashIsSeededAndStable(t *testing.T) {
+	assert.Equal(t, Hash("192.0.2.1"), Hash("192.0.2.1"))
+	assert.NotEqual(t, Hash("192.0.2.1"), Hash("192.0.2.2"))
+	assert.NotEqual(t, Hash(""), Hash(" "))
+}
+
+func TestFindOrInsertAndDelete(t *testing.T) {
+	tb := New(Config{Shards: 2})
+	for _, h := range []uint64{0, 1, 42, 1 << 63, ^uint64(0)} {
+		require.Nil(t, tb.Find(h), "Find(%#x) before insert", h)
+		c, err := tb.FindOrInsert(h)
+		require.NoError(t, err)
+		assert.Zero(t, c.Load(), "a new cell holds 0")
+		c.Store(h &^ Frozen)
+		assert.Same(t, c, tb.Find(h), "Find(%#x) after insert", h)
+	}
+	// Hashes 0 and 2 share the fingerprint 2 by design (documented).
+	assert.Same(t, tb.Find(0), tb.Find(2))
+	assert.Same(t, tb.Find(1), tb.Find(3))
+	assert.Equal(t, 5, tb.Len())
+	assert.True(t, tb.Delete(42))
+	assert.False(t, tb.Delete(42))
+	assert.Nil(t, tb.Find(42))
+	assert.NotNil(t, tb.Find(1<<63), "others survive a delete")
+}
+
+// TestNoLostUpdatesAcrossRebuilds hammers compare-and-swap increments on
+// a few cells while other goroutines insert thousands of keys (forcing
+// growth) and sweep them away (forcing shrinking): every increment must
+// survive the moves.
+func TestNoLostUpdatesAcrossRebuilds(t *testing.T) {
+	for _, procs := range []int{1, 2, 4} {
+		t.Run("procs="+string(rune('0'+procs)), func(t *testing.T) {
+			prev := runtime.GOMAXPROCS(procs)
+			t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+			tb := New(Config{Shards: 1}) // one shard: every insert rebuilds under the hot keys
+			const hot, incs, writers = 4, 2000, 4
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					for i := range incs {
+						h := uint64(1000 + (w+i)%hot)
+						c := tb.Find(h)
+						for {
+							if c == nil {
+								var err error
+								c, err = tb.FindOrInsert(h)
+								require.NoError(t, err)
+							}
+							v := c.Load()
+							if v&Frozen != 0 {
+								c = nil
+								continue
+							}
+							if c.CompareAndSwap(v, v+1) {
+								break
+							}
+						}
+					}
+				})
+			}
+			wg.Go(func() {
+				for round := range 20 {
+					for i := range 500 {
+						_, err := tb.FindOrInsert(uint64(1<<40 + round*1000 + i))
+						require.NoError(t, err)
+					}
+					// Evict the filler (cell 0), keep the hot cells.
+					tb.Sweep(func(v uint64) bool { return v == 0 })
+				}
+			})
+			wg.Wait()
+			total := uint64(0)
+			for i := range hot {
+				c := tb.Find(uint64(1000 + i))
+				require.NotNil(t, c)
+				total += c.Load()
+			}
+			assert.EqualValues(t, writers*incs, total, "increments that survived")
+		})
+	}
+}
+
+func TestSweepShrinksAndPurges(t *testing.T) {
+	tb := New(Config{Shards: 1})
+	for i := range 10_000 {
+		c, err := tb.FindOrInsert(uint64(i) * 0x9E3779B97F4A7C15)
+		require.NoError(t, err)
+		c.Store(uint64(i % 2))
+	}
+	grown := len(tb.shards[0].tab.Load().s)
+	assert.GreaterOrEqual(t, grown, 10_000*4/3, "slots after 10k inserts")
+	assert.Equal(t, 5000, tb.Sweep(func(v uint64) bool { return v == 0 }))
+	assert.Equal(t, 5000, tb.Len())
+	assert.Zero(t, tb.shards[0].dead, "tombstones purged by the rebuild")
+	assert.Equal(t, 5000, tb.Sweep(func(uint64) bool { return true }))
+	assert.Equal(t, minSlots, len(tb.shards[0].tab.Load().s), "an empty shard shrinks to the minimum")
+}
+
+func TestMaxKeys(t *testing.T) {
+	tb := New(Config{Shards: 8, MaxKeys: 16})
+	inserted := 0
+	for i := range 1000 {
+		if _, err := tb.FindOrInsert(Hash(string(rune(i)))); err == nil {
+			inserted++
+		} else {
+			require.ErrorIs(t, err, ErrFull)
+		}
+	}
+	assert.LessOrEqual(t, inserted, 16, "keys admitted under a cap of 16 (2 per shard)")
+	assert.Equal(t, inserted, tb.Len())
+}
+
+func BenchmarkHash(b *testing.B) {
+	b.ReportAllocs()
+	var sink uint64
+	for b.Loop() {
+		sink += Hash("203.0.113.195:login")
+	}
+	_ = sink
+}
+
+func BenchmarkFind(b *testing.B) {
+	tb := New(Config{})
+	h := Hash("hot")
+	if _, err := tb.FindOrInsert(h); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if tb.Find(h) == nil {
+			b.Fatal("Find lost the key")
+		}
+	}
+}
