@@ -12,7 +12,9 @@ import (
 // unreachable is a limit no benchmark can exhaust, so every call is allowed.
 var unreachable = limit.MustParse("500000000/day")
 
-func strategies() []limit.Strategy { return []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} }
+func strategies() []limit.Strategy {
+	return []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA}
+}
 
 // BenchmarkFloor is a padded atomic increment: the hardware floor that
 // the hot-key target is measured against.

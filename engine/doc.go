@@ -1,6 +1,6 @@
 // Package engine is Floodgate's in-memory rate limiter: per-(key, limit)
 // counters in packed 64-bit cells of a sharded, lock-free table (package
-// shard), judged by the sliding-window counter or the fixed window.
+// shard), judged by the sliding-window counter, the fixed window or GCRA.
 //
 // # Semantics
 //
@@ -37,6 +37,16 @@
 //	   fixed:                  P − r
 //	   sliding, cur+n ≤ L:     P − ⌊(L−cur−n)·P / prev⌋ − r
 //	   sliding, cur+n > L:     (P − r) + P − ⌊(L−n)·P / cur⌋
+//
+// GCRA (a token bucket of B = limit.Burst() units refilled one unit per
+// tick of P/L) keeps one number per key, tat, in ticks; with
+// tick(t) = ⌊t·L/P⌋, k = tick(now), base = max(tat, k) and at(j) =
+// ⌈j·P/L⌉, the nanosecond at which tick j begins:
+//
+//	allowed    iff base + n ≤ k + B; then tat = base + n
+//	Remaining  = max(0, k + B − tat')      (tat' = the tat after the call)
+//	ResetAfter = at(tat') − now if tat' > k, else 0
+//	RetryAfter = at(base + n − B) − now when denied; limit.Never if n > B
 //
 // For several limits at once (AllowN with a list), every limit must allow
 // the request; if one denies, nothing is counted against any of them, and

@@ -21,6 +21,7 @@ type Engine struct {
 	clk      clock.Clock
 	coarse   *clock.Coarse // owned, stopped by Close; nil with WithClock
 	sliding  bool
+	gcra     bool
 	strategy limit.Strategy
 	cfg      shard.Config
 	every    time.Duration
@@ -48,6 +49,7 @@ func New(opts ...Option) *Engine {
 	e := &Engine{
 		clk:      c.clk,
 		sliding:  c.strategy == limit.SlidingWindow,
+		gcra:     c.strategy == limit.GCRA,
 		strategy: c.strategy,
 		cfg:      shard.Config{Shards: c.shards, MaxKeys: c.maxKeys},
 		every:    c.every,
@@ -87,6 +89,9 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	if st == nil {
 		return false
 	}
+	if e.gcra {
+		return e.gcraAllow(st, h, now)
+	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
 	c := st.t.Find(h)
@@ -99,7 +104,7 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 			}
 		}
 		v := c.Load()
-		if v&shard.Frozen != 0 {
+		if v&frozen != 0 {
 			// Moved by a rebuild or evicted: find the key's current cell.
 			c = nil
 			continue
@@ -195,6 +200,9 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	if st == nil || n < 1 {
 		return limit.Decision{Limit: l, RetryAfter: limit.Never}, 0
 	}
+	if e.gcra {
+		return e.gcraTake(st, h, now, uint64(n), commit)
+	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
 	c := st.t.Find(h)
@@ -212,7 +220,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 			}
 		}
 		v := c.Load()
-		if v&shard.Frozen != 0 {
+		if v&frozen != 0 {
 			c = nil
 			continue
 		}
@@ -230,13 +238,14 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	}
 }
 
-// refund gives back n units that take counted in window epoch.
+// refund gives back n units that take counted in window epoch (for GCRA:
+// on top of bucket level epoch).
 func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
 	t := e.state(l).t
 	c := t.Find(h)
 	for c != nil {
 		v := c.Load()
-		if v&shard.Frozen != 0 {
+		if v&frozen != 0 {
 			c = t.Find(h) // evicted or moved; a fresh cell holds nothing of ours
 			if c == nil {
 				var err error
@@ -246,7 +255,11 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
 			}
 			continue
 		}
-		if c.CompareAndSwap(v, refund(v, epoch, n)) {
+		next := refund(v, epoch, n)
+		if e.gcra {
+			next = gcraRefund(v, epoch, n)
+		}
+		if c.CompareAndSwap(v, next) {
 			return
 		}
 	}
@@ -308,7 +321,17 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 			return st
 		}
 	}
-	st := &limitState{l: l, p: uint64(l.Period()), t: shard.New(e.cfg)}
+	st := &limitState{
+		l:     l,
+		p:     uint64(l.Period()),
+		cnt:   uint64(l.Count()),
+		burst: uint64(l.Burst()),
+		gcra:  e.gcra,
+		t:     shard.New(e.cfg),
+	}
+	if st.p%st.cnt == 0 {
+		st.tickNs = st.p / st.cnt
+	}
 	// Start at the current window, so that the first requests take the
 	// fast path of clamp and the first sweep is due sweepBarrier windows
 	// from now.
@@ -321,6 +344,9 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	e.tables.Store(&next)
 	return st
 }
+
+// frozen is the cell bit that package shard reserves.
+const frozen = shard.Frozen
 
 func clampNow(now time.Duration) uint64 {
 	if now < 0 {

@@ -28,11 +28,12 @@ func (f optionFunc) apply(c *config) { f(c) }
 // real time by about a millisecond. Tests pass a *clock.Manual.
 func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clk = c }) }
 
-// WithStrategy sets the algorithm applied to every limit. Default:
-// limit.SlidingWindow. An unknown strategy means SlidingWindow.
+// WithStrategy sets the algorithm applied to every limit: SlidingWindow
+// (the default), FixedWindow or GCRA. An unknown strategy means
+// SlidingWindow.
 func WithStrategy(s limit.Strategy) Option {
 	return optionFunc(func(cfg *config) {
-		if s != limit.FixedWindow {
+		if s != limit.FixedWindow && s != limit.GCRA {
 			s = limit.SlidingWindow
 		}
 		cfg.strategy = s

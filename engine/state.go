@@ -12,9 +12,13 @@ import (
 // key table and the two window numbers that let a cell store its window
 // in five bits.
 type limitState struct {
-	l limit.Limit
-	p uint64 // period in nanoseconds
-	t *shard.Table
+	l      limit.Limit
+	p      uint64 // period in nanoseconds
+	cnt    uint64 // count
+	burst  uint64 // GCRA bucket size
+	tickNs uint64 // GCRA: P/L when L divides P, else 0
+	gcra   bool
+	t      *shard.Table
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no
@@ -45,7 +49,7 @@ func (st *limitState) clamp(now uint64) (e, r uint64) {
 	}
 	e = now / st.p
 	if e > st.swept.Load()+sweepBarrier {
-		st.sweep(e, false)
+		st.sweep(now, false)
 	}
 	for {
 		if st.hw.CompareAndSwap(hw, e) {
@@ -60,9 +64,10 @@ func (st *limitState) clamp(now uint64) (e, r uint64) {
 	}
 }
 
-// sweep evicts the cells of this limit that are idle at window e, records
+// sweep evicts the cells of this limit that are idle at time now, records
 // the sweep, and returns how many it evicted. A sweep that is not forced
-// is skipped when another one already made e safe.
+// is skipped when another one already made now's window e safe. GCRA
+// cells need none of the window bookkeeping.
 //
 // While sweepMu is held, swept cannot move, so clamp keeps hw (and so
 // every cell written meanwhile) at most sweepBarrier windows past it, and
@@ -75,9 +80,16 @@ func (st *limitState) clamp(now uint64) (e, r uint64) {
 // explicit times or a clock jump) may store an old window after the sweep
 // passed; a later reader may then count that cell's units in a window
 // that is a multiple of 32 newer.
-func (st *limitState) sweep(e uint64, force bool) int {
+func (st *limitState) sweep(now uint64, force bool) int {
 	st.sweepMu.Lock()
 	defer st.sweepMu.Unlock()
+	if st.gcra {
+		k := st.tick(now)
+		n := st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })
+		st.swept.Store(max(st.swept.Load(), now/st.p)) // for the sweeper's schedule
+		return n
+	}
+	e := now / st.p
 	swept := st.swept.Load()
 	if !force && e <= swept+sweepBarrier {
 		return 0 // a concurrent foreground sweep got here first

@@ -20,7 +20,7 @@ func (e *Engine) SweepAt(now time.Duration) int {
 	t := clampNow(now)
 	removed := 0
 	for _, st := range *e.tables.Load() {
-		removed += st.sweep(t/st.p, true)
+		removed += st.sweep(t, true)
 	}
 	return removed
 }
@@ -51,8 +51,8 @@ func (e *Engine) sweepLoop() {
 		}
 		t := clampNow(now)
 		for _, st := range *e.tables.Load() {
-			if cur := t / st.p; all || cur >= st.swept.Load()+sweepBarrier/2 {
-				st.sweep(cur, true)
+			if all || t/st.p >= st.swept.Load()+sweepBarrier/2 {
+				st.sweep(t, true)
 			}
 		}
 	}

@@ -26,23 +26,29 @@ const (
 	// and exact per window, but allows up to twice the limit across a
 	// window boundary.
 	FixedWindow
+	// GCRA is the generic cell rate algorithm, a token bucket kept as one
+	// number per key: a bucket of Burst units that refills one unit every
+	// Period/Count. Smooth, never more than Burst at once.
+	GCRA
 )
 
 // String returns the strategy's name as used in storage URIs:
-// "sliding-window" or "fixed-window".
+// "sliding-window", "fixed-window" or "gcra".
 func (s Strategy) String() string {
 	switch s {
 	case SlidingWindow:
 		return "sliding-window"
 	case FixedWindow:
 		return "fixed-window"
+	case GCRA:
+		return "gcra"
 	}
 	return "unknown"
 }
 
 // ParseStrategy returns the Strategy named by s, as printed by String.
 func ParseStrategy(s string) (Strategy, bool) {
-	for _, st := range []Strategy{SlidingWindow, FixedWindow} {
+	for _, st := range []Strategy{SlidingWindow, FixedWindow, GCRA} {
 		if s == st.String() {
 			return st, true
 		}

@@ -2,6 +2,7 @@ package limit
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -40,6 +41,7 @@ var (
 type Limit struct {
 	count  int64
 	period time.Duration
+	burst  int64 // GCRA bucket size; 0 means count
 }
 
 // New returns a limit of count per period. It fails with an error wrapping
@@ -81,6 +83,31 @@ func (l Limit) Count() int64 { return l.count }
 
 // Period returns the length of the limit's window; 0 for the zero Limit.
 func (l Limit) Period() time.Duration { return l.period }
+
+// Burst returns the bucket size that the GCRA strategy uses: the value
+// given to WithBurst, or Count by default. Other strategies ignore it.
+func (l Limit) Burst() int64 {
+	if l.burst == 0 {
+		return l.count
+	}
+	return l.burst
+}
+
+// WithBurst returns l with a GCRA bucket of b units: up to b units at
+// once, refilled at Count per Period. It fails with an error wrapping
+// ErrCount when b is not in 1..MaxCount or l is invalid. The burst is not
+// part of the string form, so String of such a limit parses back to l
+// without it.
+func (l Limit) WithBurst(b int64) (Limit, error) {
+	if !l.Valid() || b < 1 || b > MaxCount {
+		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, MaxCount)
+	}
+	if b == l.count {
+		b = 0 // one representation per limit, so that equal limits compare equal
+	}
+	l.burst = b
+	return l, nil
+}
 
 // Valid reports whether l was built by a constructor or the parser, that
 // is, whether it is not the zero Limit.
