@@ -41,12 +41,12 @@ func TestGCRASteps(t *testing.T) {
 		require.NoError(t, err)
 		assert.EqualValues(t, 3, l.Burst())
 		run(t, e, l, []step{
-			{0, "k", 1, ok(2, 100 * ms)},
-			{0, "k", 2, ok(0, 300 * ms)},
+			{0, "k", 1, ok(2, 100*ms)},
+			{0, "k", 2, ok(0, 300*ms)},
 			{0, "k", 1, no(0, 100*ms, 300*ms)},
 			// Steady rate: one every 100 ms.
-			{100 * ms, "k", 1, ok(0, 300 * ms)},
-			{200 * ms, "k", 1, ok(0, 300 * ms)},
+			{100 * ms, "k", 1, ok(0, 300*ms)},
+			{200 * ms, "k", 1, ok(0, 300*ms)},
 			{250 * ms, "k", 1, no(0, 50*ms, 250*ms)},
 		})
 	})
