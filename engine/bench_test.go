@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/limit"
 )
@@ -110,4 +113,47 @@ func BenchmarkAllowManyKeys(b *testing.B) {
 		e.Allow(keys[i&(n-1)], unreachable)
 		i += 7919 // a prime stride visits the keys in scattered order
 	}
+}
+
+// BenchmarkMovingWindow measures the exact log in its steady state: the
+// clock advances Period/Count per request, so each key's log holds Count
+// entries, one expiring per request. It reports the heap bytes of one
+// full key.
+func BenchmarkMovingWindow(b *testing.B) {
+	for _, n := range []int64{10, 1000, 100_000} {
+		b.Run("limit="+strconv.FormatInt(n, 10), func(b *testing.B) {
+			c := clock.NewManual(0)
+			e := engine.New(engine.WithClock(c), engine.WithStrategy(limit.MovingWindow), engine.WithSweepInterval(-1))
+			b.Cleanup(func() { e.Close() })
+			l, err := limit.New(n, 100*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			step := 100 * time.Second / time.Duration(n)
+			e.Allow("warm", l)
+			before := heapBytes()
+			for range n {
+				if !e.Allow("k", l) {
+					b.Fatal("fixture: denied while filling the log")
+				}
+				c.Advance(step)
+			}
+			perKey := float64(heapBytes() - before)
+			b.ReportAllocs()
+			for b.Loop() {
+				if !e.Allow("k", l) {
+					b.Fatal("denied in the steady state")
+				}
+				c.Advance(step)
+			}
+			b.ReportMetric(perKey, "B/key")
+		})
+	}
+}
+
+func heapBytes() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -1,6 +1,7 @@
 // Package engine is Floodgate's in-memory rate limiter: per-(key, limit)
 // counters in packed 64-bit cells of a sharded, lock-free table (package
-// shard), judged by the sliding-window counter, the fixed window or GCRA.
+// shard), judged by the sliding-window counter, the fixed window or GCRA,
+// and exact per-key logs for the moving window.
 //
 // # Semantics
 //
@@ -47,6 +48,22 @@
 //	Remaining  = max(0, k + B − tat')      (tat' = the tat after the call)
 //	ResetAfter = at(tat') − now if tat' > k, else 0
 //	RetryAfter = at(base + n − B) − now when denied; limit.Never if n > B
+//
+// Moving window (an exact sliding log): an allowed request at time t
+// counts while now − t < P, so it stops counting at exactly t + P (the
+// boundary is exclusive, in allow, peek and every field). A request is
+// allowed iff (units counted) + n ≤ L. A reading older than the key's
+// newest entry is judged at that entry's time.
+//
+//	Remaining  = L − (units counted, after the request)
+//	ResetAfter = (newest entry's time) + P − now, or 0 when empty
+//	RetryAfter = (time of the oldest entry whose expiry frees enough
+//	             units for n) + P − now; limit.Never if n > L
+//
+// The log is exact but costs memory: about 100 bytes per key plus 16 per
+// entry, up to L entries (BenchmarkMovingWindow reports 320 B for L = 10,
+// 20 KB for L = 1,000, 1.9 MB for L = 100,000). Decisions on one key take
+// that key's mutex.
 //
 // For several limits at once (AllowN with a list), every limit must allow
 // the request; if one denies, nothing is counted against any of them, and

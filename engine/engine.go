@@ -92,6 +92,10 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	if e.gcra {
 		return e.gcraAllow(st, h, now)
 	}
+	if st.logs != nil {
+		d, _ := e.movingTake(st, h, now, 1, true)
+		return d.Allowed
+	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
 	c := st.t.Find(h)
@@ -203,6 +207,9 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	if e.gcra {
 		return e.gcraTake(st, h, now, uint64(n), commit)
 	}
+	if st.logs != nil {
+		return e.movingTake(st, h, now, uint64(n), commit)
+	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
 	c := st.t.Find(h)
@@ -241,7 +248,12 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 // refund gives back n units that take counted in window epoch (for GCRA:
 // on top of bucket level epoch).
 func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
-	t := e.state(l).t
+	st := e.state(l)
+	if st.logs != nil {
+		e.movingRefund(st, h, epoch, n)
+		return
+	}
+	t := st.t
 	c := t.Find(h)
 	for c != nil {
 		v := c.Load()
@@ -279,7 +291,11 @@ func (e *Engine) load(v, ep, r uint64) window {
 func (e *Engine) Reset(key string, limits ...limit.Limit) {
 	h := shard.Hash(key)
 	for _, l := range limits {
-		if st := e.state(l); st != nil {
+		switch st := e.state(l); {
+		case st == nil:
+		case st.logs != nil:
+			st.movingReset(h)
+		default:
 			st.t.Delete(h)
 		}
 	}
@@ -289,7 +305,11 @@ func (e *Engine) Reset(key string, limits ...limit.Limit) {
 func (e *Engine) Len() int {
 	n := 0
 	for _, st := range *e.tables.Load() {
-		n += st.t.Len()
+		if st.logs != nil {
+			n += st.logs.Len()
+		} else {
+			n += st.t.Len()
+		}
 	}
 	return n
 }
@@ -331,6 +351,9 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	}
 	if st.p%st.cnt == 0 {
 		st.tickNs = st.p / st.cnt
+	}
+	if e.strategy == limit.MovingWindow {
+		st.logs = shard.NewObjects[movingLog]()
 	}
 	// Start at the current window, so that the first requests take the
 	// fast path of clamp and the first sweep is due sweepBarrier windows

@@ -29,11 +29,11 @@ func (f optionFunc) apply(c *config) { f(c) }
 func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clk = c }) }
 
 // WithStrategy sets the algorithm applied to every limit: SlidingWindow
-// (the default), FixedWindow or GCRA. An unknown strategy means
-// SlidingWindow.
+// (the default), FixedWindow, GCRA or MovingWindow. An unknown strategy
+// means SlidingWindow.
 func WithStrategy(s limit.Strategy) Option {
 	return optionFunc(func(cfg *config) {
-		if s != limit.FixedWindow && s != limit.GCRA {
+		if s > limit.MovingWindow {
 			s = limit.SlidingWindow
 		}
 		cfg.strategy = s

@@ -19,6 +19,7 @@ type limitState struct {
 	tickNs uint64 // GCRA: P/L when L divides P, else 0
 	gcra   bool
 	t      *shard.Table
+	logs   *shard.Objects[movingLog] // moving window only; t is then unused
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no
@@ -83,6 +84,9 @@ func (st *limitState) clamp(now uint64) (e, r uint64) {
 func (st *limitState) sweep(now uint64, force bool) int {
 	st.sweepMu.Lock()
 	defer st.sweepMu.Unlock()
+	if st.logs != nil {
+		return st.logs.Sweep(func(lg *movingLog) bool { return st.movingIdle(lg, now) })
+	}
 	if st.gcra {
 		k := st.tick(now)
 		n := st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })

@@ -30,10 +30,15 @@ const (
 	// number per key: a bucket of Burst units that refills one unit every
 	// Period/Count. Smooth, never more than Burst at once.
 	GCRA
+	// MovingWindow is an exact sliding log: a request is allowed if the
+	// units allowed in the last Period, plus its own, are at most Count.
+	// An allowed request at time t stops counting at exactly t+Period.
+	// Exact, but it keeps up to Count entries per key.
+	MovingWindow
 )
 
 // String returns the strategy's name as used in storage URIs:
-// "sliding-window", "fixed-window" or "gcra".
+// "sliding-window", "fixed-window", "gcra" or "moving-window".
 func (s Strategy) String() string {
 	switch s {
 	case SlidingWindow:
@@ -42,13 +47,15 @@ func (s Strategy) String() string {
 		return "fixed-window"
 	case GCRA:
 		return "gcra"
+	case MovingWindow:
+		return "moving-window"
 	}
 	return "unknown"
 }
 
 // ParseStrategy returns the Strategy named by s, as printed by String.
 func ParseStrategy(s string) (Strategy, bool) {
-	for _, st := range []Strategy{SlidingWindow, FixedWindow, GCRA} {
+	for _, st := range []Strategy{SlidingWindow, FixedWindow, GCRA, MovingWindow} {
 		if s == st.String() {
 			return st, true
 		}
