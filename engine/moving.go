@@ -60,7 +60,8 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		lg := st.logs.Load(h)
 		if lg == nil {
 			if !commit {
-				return movingDecide(st, nil, n <= st.cnt, now, n), now
+				fits := n <= st.cnt
+				return movingDecide(st, nil, fits, now, n, 0, 0), now
 			}
 			lg = st.logs.LoadOrCreate(h, func() *movingLog { return new(movingLog) })
 		}
@@ -82,7 +83,11 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 			}
 			lg.sum += n
 		}
-		d := movingDecide(st, lg, fits, at, n)
+		sum, last := lg.sum, lg.last()
+		if fits && !commit {
+			sum, last = sum+n, at // a peek answers as if the request were counted
+		}
+		d := movingDecide(st, lg, fits, at, n, sum, last)
 		lg.mu.Unlock()
 		d.RetryAfter += time.Duration(at - now) // zero unless the clock stepped back
 		if d.ResetAfter != 0 {
@@ -92,19 +97,22 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 	}
 }
 
-// movingDecide fills a Decision at time at; lg (nil for an unknown key) is
-// locked and already includes an allowed, counted request.
-func movingDecide(st *limitState, lg *movingLog, allowed bool, at, n uint64) limit.Decision {
-	d := limit.Decision{Allowed: allowed, Limit: st.l, Remaining: int64(st.cnt)}
-	if lg == nil || lg.sum == 0 {
-		if !allowed {
-			d.RetryAfter = limit.Never
-		}
+// movingDecide fills a Decision at time at, given the units counted and
+// the newest entry's time once the request is (or, for a peek, would be)
+// counted; lg (nil for an unknown key) is locked.
+func movingDecide(st *limitState, lg *movingLog, allowed bool, at, n, sum, last uint64) limit.Decision {
+	if lg == nil && allowed {
+		sum, last = n, at
+	}
+	d := limit.Decision{Allowed: allowed, Limit: st.l, Remaining: int64(st.cnt - min(sum, st.cnt))}
+	if sum > 0 {
+		d.ResetAfter = time.Duration(last + st.p - at)
+	}
+	if allowed {
 		return d
 	}
-	d.Remaining = int64(st.cnt - lg.sum)
-	d.ResetAfter = time.Duration(lg.last() + st.p - at)
-	if allowed {
+	if lg == nil || n > st.cnt {
+		d.RetryAfter = limit.Never
 		return d
 	}
 	if n > st.cnt {

@@ -29,11 +29,11 @@ func TestMovingWindowSteps(t *testing.T) {
 		step{1300 * ms, "k", 1, no(0, 700*ms, 2*time.Second)},
 		step{2*time.Second - 1, "k", 0, no(0, 1, 1300*ms+1)},
 		// The boundary is exclusive: at exactly t = 2 s the t=0 entries are gone.
-		step{2 * time.Second, "k", 0, ok(5, 1300*ms)},
+		step{2 * time.Second, "k", 0, ok(4, 2*time.Second)},
 		step{2*time.Second + 1, "k", 5, ok(0, 2*time.Second)},
 		step{2*time.Second + 1, "k", 1, no(0, 1300*ms-1, 2*time.Second)},
 		step{2*time.Second + 1, "k", 11, no(0, limit.Never, 2*time.Second)},
-		step{10 * time.Second, "k", 0, ok(10, 0)},
+		step{10 * time.Second, "k", 0, ok(9, 2*time.Second)},
 	)
 	run(t, e, l, steps)
 }
@@ -77,8 +77,8 @@ func TestMovingWindowEvictionAndReset(t *testing.T) {
 	e.Reset("r", l)
 	assert.True(t, e.AllowN("r", 3, l).Allowed, "after Reset")
 	assert.False(t, e.AllowN("r", 1, l, limit.PerDay(5)).Allowed)
-	assert.EqualValues(t, 5, e.Peek("r", limit.PerDay(5)).Remaining, "denied by the first limit, the second is untouched")
+	assert.EqualValues(t, 4, e.Peek("r", limit.PerDay(5)).Remaining, "denied by the first limit, the second is untouched")
 	require.True(t, e.AllowN("q", 1, limit.PerDay(5), l).Allowed)
 	require.False(t, e.AllowN("q", 3, limit.PerDay(5), l).Allowed)
-	assert.EqualValues(t, 4, e.Peek("q", limit.PerDay(5)).Remaining, "refunded after a denial by the second limit")
+	assert.EqualValues(t, 3, e.Peek("q", limit.PerDay(5)).Remaining, "refunded after a denial by the second limit")
 }

@@ -60,6 +60,9 @@ type window struct {
 // window, as clamp would have done had it loaded hw a moment later.
 func load(v, e, r uint64) window {
 	w := window{epoch: e, r: r}
+	if v&(1<<(2*countBits)-1) == 0 {
+		return w // nothing counted (a new cell, or refunded): its window is moot
+	}
 	switch d := (e - cellEpoch(v)) & epochMask; {
 	case d == 0:
 		w.prev, w.cur = v>>countBits&countMask, v&countMask
