@@ -50,8 +50,10 @@ type Limiter struct {
 // Open never waits for a network: a Redis store that is unreachable at
 // start-up is opened at once and applies its failure policy until Redis
 // answers. Open fails only on a malformed URI, with an error wrapping
-// ErrURI that names the problem.
-func Open(uri string) (*Limiter, error) {
+// ErrURI that names the problem. opts configure logging and error
+// reporting of Redis stores; see the redisstore package for the query
+// parameters (strategy, prefix, timeout, backoff, failure, …).
+func Open(uri string, opts ...Option) (*Limiter, error) {
 	u, err := url.Parse(strings.TrimSpace(uri))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrURI, err)
@@ -64,7 +66,7 @@ func Open(uri string) (*Limiter, error) {
 		}
 		return &Limiter{b: memoryBackend{engine.New(opts...)}, scheme: "memory"}, nil
 	case "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster":
-		return openRedis(u)
+		return openRedis(u, opts)
 	case "":
 		return nil, fmt.Errorf("%w: %q has no scheme (want memory:// or redis://)", ErrURI, uri)
 	}

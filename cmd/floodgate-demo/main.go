@@ -1,0 +1,150 @@
+// Command floodgate-demo serves the API shape of the app Floodgate grew
+// from (sign-up, login, groups, members, exclusions and a gift draw), with
+// every route rate-limited by package httplimit. Data lives in memory; the
+// point is the limiter, not the app.
+//
+//	go run ./cmd/floodgate-demo [-addr :8080] [-storage memory://]
+//
+// Limits per client: POST /api/v1/auth/register and /login 5/minute,
+// GET /api/v1/auth/me 100/minute, POST /api/v1/auth/logout 10/minute,
+// other /api/v1/ reads 200/minute and writes 50/minute. GET /health is
+// never limited. Storage comes from -storage or FLOODGATE_STORAGE (a
+// floodgate.Open URI; the flag wins). Configuration errors stop start-up
+// with a message and exit status 1; SIGINT and SIGTERM shut down
+// gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/httplimit"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "floodgate-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the demo's configuration, from flags and the environment.
+type config struct {
+	addr       string
+	storage    string
+	authLimit  string
+	meLimit    string
+	readLimit  string
+	writeLimit string
+	trusted    string
+	ietf       bool
+}
+
+// parseConfig reads flags, falling back to FLOODGATE_* variables.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("floodgate-demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.addr, "addr", env("FLOODGATE_ADDR", ":8080"), "listen address")
+	fs.StringVar(&c.storage, "storage", env("FLOODGATE_STORAGE", "memory://"), "storage URI: memory://[?strategy=fixed-window] or redis://host:port")
+	fs.StringVar(&c.authLimit, "auth-limit", "5/minute", "limits of POST register and login, per client")
+	fs.StringVar(&c.meLimit, "me-limit", "100/minute", "limits of GET /api/v1/auth/me")
+	fs.StringVar(&c.readLimit, "read-limit", "200/minute", "default limits of other GET requests")
+	fs.StringVar(&c.writeLimit, "write-limit", "50/minute", "default limits of other POST, PUT, PATCH and DELETE requests")
+	fs.StringVar(&c.trusted, "trusted-proxies", env("FLOODGATE_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted")
+	fs.BoolVar(&c.ietf, "ietf-headers", false, "also send the IETF RateLimit and RateLimit-Policy fields")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, nil
+}
+
+// run starts the demo and serves until ctx is done, then shuts down
+// gracefully. It prints the address it listens on to stdout.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	c, err := parseConfig(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	lim, err := floodgate.Open(c.storage)
+	if err != nil {
+		return fmt.Errorf("storage %q: %w", c.storage, err)
+	}
+	defer lim.Close()
+	h, err := newHandler(lim, c)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", c.addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "floodgate-demo listening on %s (storage %s)\n", ln.Addr(), lim.Scheme())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(stdout, "floodgate-demo stopped")
+	return nil
+}
+
+// newHandler returns the demo's routes behind the rate limiter.
+func newHandler(lim *floodgate.Limiter, c config) (http.Handler, error) {
+	opts := []httplimit.Option{
+		httplimit.WithExempt("GET /health"),
+		httplimit.WithRoute("POST /api/v1/auth/register", c.authLimit),
+		httplimit.WithRoute("POST /api/v1/auth/login", c.authLimit),
+		httplimit.WithRoute("GET /api/v1/auth/me", c.meLimit),
+		httplimit.WithRoute("POST /api/v1/auth/logout", "10/minute"),
+		httplimit.WithDefaultLimits(c.readLimit,
+			httplimit.Method(http.MethodPost, c.writeLimit),
+			httplimit.Method(http.MethodPut, c.writeLimit),
+			httplimit.Method(http.MethodPatch, c.writeLimit),
+			httplimit.Method(http.MethodDelete, c.writeLimit)),
+	}
+	if c.trusted != "" {
+		opts = append(opts, httplimit.WithTrustedProxies("X-Forwarded-For", strings.Split(c.trusted, ",")...))
+	}
+	if c.ietf {
+		opts = append(opts, httplimit.WithHeaders(httplimit.HeadersXRateLimit|httplimit.HeadersIETF))
+	}
+	m, err := httplimit.New(lim, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return m.Handler(newApp().routes()), nil
+}

@@ -1,0 +1,156 @@
+package httplimit
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// maxHops bounds the proxy hops read from one request.
+const maxHops = 64
+
+// clientAddr resolves the client address of one request at most once.
+type clientAddr struct {
+	a    netip.Addr
+	done bool
+}
+
+func (c *clientAddr) get(m *Middleware, r *http.Request) netip.Addr {
+	if !c.done {
+		c.a, c.done = m.ClientIP(r), true
+	}
+	return c.a
+}
+
+// ClientIP returns the address the Middleware attributes r to, before
+// IPv6 grouping: the connection's peer, or, when the peer is a trusted
+// proxy (see [WithTrustedProxies]), the first untrusted address its header
+// names, read right to left. It returns the zero Addr when r.RemoteAddr
+// holds no address, as on a Unix socket.
+func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
+	peer := parseHost(r.RemoteAddr)
+	if !peer.IsValid() || len(m.trusted) == 0 || !contains(m.trusted, peer) {
+		return peer
+	}
+	if a, ok := m.fromHeader(r); ok {
+		return a
+	}
+	return peer
+}
+
+// fromHeader walks the proxy header right to left, skipping trusted hops.
+// It reports false for a missing, garbled or overlong header. When every
+// hop is trusted, the leftmost is the client.
+func (m *Middleware) fromHeader(r *http.Request) (netip.Addr, bool) {
+	lines := r.Header[m.proxyHdr]
+	var last netip.Addr
+	hops := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		v := lines[i]
+		for v != "" {
+			item := v
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				item, v = v[j+1:], v[:j]
+			} else {
+				v = ""
+			}
+			if hops++; hops > maxHops {
+				return netip.Addr{}, false
+			}
+			var a netip.Addr
+			if m.forwarded {
+				a = parseForwarded(item)
+			} else {
+				a = parseHost(strings.TrimSpace(item))
+			}
+			if !a.IsValid() {
+				return netip.Addr{}, false
+			}
+			if !contains(m.trusted, a) {
+				return a, true
+			}
+			last = a
+		}
+	}
+	return last, last.IsValid()
+}
+
+// parseForwarded returns the for= address of one RFC 7239 element, such as
+// `for=192.0.2.60;proto=http` or `for="[2001:db8::17]:4711"`.
+func parseForwarded(elem string) netip.Addr {
+	for elem != "" {
+		pair := elem
+		if j := strings.IndexByte(elem, ';'); j >= 0 {
+			pair, elem = elem[:j], elem[j+1:]
+		} else {
+			elem = ""
+		}
+		pair = strings.TrimSpace(pair)
+		if len(pair) < 4 || !strings.EqualFold(pair[:4], "for=") {
+			continue
+		}
+		v := pair[4:]
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		return parseHost(v)
+	}
+	return netip.Addr{}
+}
+
+// parseHost parses "addr", "addr:port", "[v6]" or "[v6]:port", dropping
+// any zone and unmapping IPv4-in-IPv6.
+func parseHost(s string) netip.Addr {
+	var a netip.Addr
+	switch {
+	case strings.HasPrefix(s, "["):
+		if s[len(s)-1] == ']' {
+			return parseHost(s[1 : len(s)-1])
+		}
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}
+		}
+		a = ap.Addr()
+	case strings.Count(s, ":") == 1: // IPv4 with a port
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}
+		}
+		a = ap.Addr()
+	default:
+		var err error
+		if a, err = netip.ParseAddr(s); err != nil {
+			return netip.Addr{}
+		}
+	}
+	return a.WithZone("").Unmap()
+}
+
+func contains(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePrefixes parses CIDR prefixes or bare addresses.
+func parsePrefixes(what string, ss []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, configError("%s: %q is not a CIDR prefix or address", what, s)
+		}
+		a = a.WithZone("").Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}

@@ -1,0 +1,79 @@
+// Package httplimit is net/http middleware on a floodgate.Limiter:
+// per-route limits, default and application-wide limits, shared budgets,
+// per-request cost, client keys that survive proxies, exemptions, standard
+// rate-limit headers and 429 responses with Retry-After.
+//
+// # Wiring
+//
+// Build a [Middleware] with [New] and either wrap a whole http.ServeMux
+// with [Middleware.Handler], naming routes by their ServeMux patterns in
+// [WithRoute], or wrap single handlers with [Middleware.Limit], which is
+// also the shape of chi middleware (func(http.Handler) http.Handler):
+//
+//	m, err := httplimit.New(limiter,
+//		httplimit.WithRoute("POST /api/v1/auth/login", "5/minute"),
+//		httplimit.WithDefaultLimits("200/minute", httplimit.Method("POST", "50/minute")),
+//		httplimit.WithExempt("GET /health"))
+//	…
+//	http.ListenAndServe(":8080", m.Handler(mux))
+//
+// # Checks
+//
+// A request that is not exempt is checked, in this order, against the
+// application-wide limits ([WithAppLimits], only under Handler), the
+// shared scopes its route joins ([Shared]) and the route's own limits
+// (from [WithRoute], [Middleware.Limit] or [WithDefaultLimits]; per method
+// with [Method]; chosen per request with [Dynamic]). Within one scope the
+// limits are checked atomically: a denial counts against none of them.
+// Across scopes the checks are separate calls, so a request denied by a
+// later scope has still been counted by the earlier ones, as in other
+// layered limiters.
+//
+// The storage key of a check is the scope (route pattern, shared scope
+// name, …) followed by the client [Key], so routes never share budgets by
+// accident.
+//
+// # Clients
+//
+// By default a client is its connection's address, IPv6 grouped by /64
+// ([WithIPv6Prefix]). Behind proxies, [WithTrustedProxies] reads
+// X-Forwarded-For or Forwarded right to left, only from trusted peers; a
+// missing, garbled or spoofed header falls back to the connection's
+// address and never means "unlimited". [KeyHeader], [KeyContext],
+// [KeyFunc] and [KeyOf] key by other values.
+//
+// # Responses
+//
+// Every checked response, allowed or denied, carries
+//
+//	X-RateLimit-Limit: 5         the limit's count
+//	X-RateLimit-Remaining: 4     units left after this request
+//	X-RateLimit-Reset: 60        seconds (a delta, not a Unix time) until
+//	                             the limit is whole again: ResetAfter
+//	                             rounded up
+//
+// describing the limit closest to exhaustion (the denying one on a
+// denial). [HeadersIETF] adds RateLimit-Policy and RateLimit in the
+// syntax of draft-ietf-httpapi-ratelimit-headers. A denied request gets
+// status 429, Retry-After in seconds (Decision.RetryAfter rounded up) and
+// the JSON body {"error":"rate limit exceeded: 5 per 1 minute"}; replace
+// it with [WithDeniedHandler].
+//
+// # Failures
+//
+// When storage fails, [WithFailurePolicy] chooses: the Decision the
+// Limiter returned ([FailStorage], the default), [FailOpen] or
+// [FailClosed]. Errors go to [WithErrorHandler] (default: log/slog), never
+// to the client, and the Middleware never panics on a request.
+//
+// # Cost
+//
+// An allowed request costs two allocations in the Middleware with the
+// default headers (the storage key and the header values), three when a
+// header number reaches 4096 or the IETF fields are on (one string shared
+// by those values). Constant header strings are computed once per limit.
+//
+// # Concurrency
+//
+// A Middleware and the handlers it returns are safe for concurrent use.
+package httplimit

@@ -1,0 +1,180 @@
+package httplimit
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// Canonical header names, assigned directly to skip canonicalisation.
+const (
+	hLimit      = "X-Ratelimit-Limit"
+	hRemaining  = "X-Ratelimit-Remaining"
+	hReset      = "X-Ratelimit-Reset"
+	hRetryAfter = "Retry-After"
+	hPolicy     = "Ratelimit-Policy"
+	hRateLimit  = "Ratelimit"
+)
+
+// writeHeaders sets the rate-limit headers for st's decision. All values
+// share one backing slice, and all numbers of smallNums or more share one
+// string, so a response costs one allocation here, two with large numbers
+// or the IETF fields.
+//
+// When an outer Middleware layer already set headers for a limit closer
+// to exhaustion, an allowed decision leaves them alone.
+func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
+	hs := m.headers
+	n := 0
+	if hs&HeadersXRateLimit != 0 {
+		n += 3
+	}
+	if hs&HeadersIETF != 0 {
+		n += 2
+	}
+	if denied {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	d, p := &st.d, st.pol
+	rem := max(d.Remaining, 0)
+	if !denied {
+		if prev, ok := existingRemaining(h); ok && prev <= rem {
+			return
+		}
+	}
+	reset := ceilSeconds(d.ResetAfter)
+	retry := int64(0)
+	if denied {
+		retry = retryAfter(d)
+	}
+
+	// Numbers below smallNums come from a static table; the others and
+	// the RateLimit value are appended to buf and cut from one string.
+	var buf [128]byte
+	b := buf[:0]
+	type span struct{ i, lo, hi int }
+	var spans [4]span
+	ns := 0
+	vals := make([]string, n)
+	i := 0
+	num := func(v int64) {
+		if v < smallNums {
+			vals[i] = small(v)
+		} else {
+			lo := len(b)
+			b = strconv.AppendInt(b, v, 10)
+			spans[ns] = span{i, lo, len(b)}
+			ns++
+		}
+		i++
+	}
+	if hs&HeadersXRateLimit != 0 {
+		vals[i] = p.count
+		i++
+		num(rem)
+		num(reset)
+	}
+	if denied {
+		num(retry)
+	}
+	if hs&HeadersIETF != 0 {
+		vals[i] = p.ietfPolicy
+		i++
+		lo := len(b)
+		b = append(b, p.ietfPrefix...)
+		b = strconv.AppendInt(b, rem, 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, reset, 10)
+		spans[ns] = span{i, lo, len(b)}
+		ns++
+		i++
+	}
+	if ns > 0 {
+		s := string(b)
+		for _, sp := range spans[:ns] {
+			vals[sp.i] = s[sp.lo:sp.hi]
+		}
+	}
+
+	// Each header gets a one-element slice of vals with capacity one, so
+	// a later Add copies instead of writing into its neighbour.
+	i = 0
+	set := func(name string) {
+		h[name] = vals[i : i+1 : i+1]
+		i++
+	}
+	if hs&HeadersXRateLimit != 0 {
+		set(hLimit)
+		set(hRemaining)
+		set(hReset)
+	}
+	if denied {
+		set(hRetryAfter)
+	}
+	if hs&HeadersIETF != 0 {
+		set(hPolicy)
+		set(hRateLimit)
+	}
+}
+
+// retryAfter is the Retry-After of a denial in whole seconds, at least
+// one. A cost that can never fit gets the limit's period.
+func retryAfter(d *limit.Decision) int64 {
+	if d.RetryAfter == limit.Never {
+		if s := ceilSeconds(d.Limit.Period()); s > 0 {
+			return s
+		}
+		return 1
+	}
+	return max(ceilSeconds(d.RetryAfter), 1)
+}
+
+// existingRemaining reads the remaining count an outer layer wrote.
+func existingRemaining(h http.Header) (int64, bool) {
+	if vs := h[hRemaining]; len(vs) > 0 {
+		n, err := strconv.ParseInt(vs[0], 10, 64)
+		return n, err == nil
+	}
+	if vs := h[hRateLimit]; len(vs) > 0 {
+		v := vs[0]
+		if j := strings.LastIndex(v, ";r="); j >= 0 {
+			v = v[j+3:]
+			if k := strings.IndexByte(v, ';'); k >= 0 {
+				v = v[:k]
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// smallNums bounds the numbers whose decimal strings are precomputed.
+const smallNums = 4096
+
+// smallDigits holds the decimal forms of 0..smallNums-1 back to back;
+// smallEnds[v] is where the form of v ends.
+var smallDigits, smallEnds = func() (string, [smallNums]uint16) {
+	var b []byte
+	var ends [smallNums]uint16
+	for v := range int64(smallNums) {
+		b = strconv.AppendInt(b, v, 10)
+		ends[v] = uint16(len(b))
+	}
+	return string(b), ends
+}()
+
+// small returns the decimal form of v, 0 ≤ v < smallNums, without
+// allocating.
+func small(v int64) string {
+	lo := uint16(0)
+	if v > 0 {
+		lo = smallEnds[v-1]
+	}
+	return smallDigits[lo:smallEnds[v]]
+}

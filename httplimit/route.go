@@ -1,0 +1,156 @@
+package httplimit
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// check is one scope of limits: the counters it names and the header and
+// body strings precomputed for each of its limits.
+type check struct {
+	scope  string // storage key prefix, such as "r:POST /login"
+	name   string // policy name in the IETF headers
+	limits []limit.Limit
+	pols   []policy
+}
+
+// policy holds the constant strings of one limit's responses.
+type policy struct {
+	l          limit.Limit
+	count      string // X-RateLimit-Limit
+	ietfPolicy string // RateLimit-Policy
+	ietfPrefix string // RateLimit, up to the r= value
+	body       []byte // default 429 body
+}
+
+// route is one route's checks.
+type route struct {
+	own        *check            // nil: no static limits
+	methods    map[string]*check // per-method replacements
+	shared     []*check
+	cost       func(*http.Request) int64
+	dynamic    func(*http.Request) []limit.Limit
+	key        *Key
+	perPattern bool // default route: the pattern is part of the key
+}
+
+// newCheck parses limits for a scope; it returns nil for an empty string.
+func newCheck(scope, name, limits string) (*check, error) {
+	if strings.TrimSpace(limits) == "" {
+		return nil, nil
+	}
+	ls, err := limit.ParseMany(limits)
+	if err != nil {
+		return nil, configError("%s: %w", name, err)
+	}
+	c := &check{scope: scope, name: name, limits: ls}
+	for _, l := range ls {
+		c.pols = append(c.pols, c.newPolicy(l))
+	}
+	return c, nil
+}
+
+func (c *check) newPolicy(l limit.Limit) policy {
+	name := c.name
+	if len(c.limits) > 1 {
+		name += " " + l.String()
+	}
+	q := quoteSF(name)
+	count := strconv.FormatInt(l.Count(), 10)
+	return policy{
+		l:          l,
+		count:      count,
+		ietfPolicy: q + ";q=" + count + ";w=" + strconv.FormatInt(ceilSeconds(l.Period()), 10),
+		ietfPrefix: q + ";r=",
+		body:       []byte(`{"error":"rate limit exceeded: ` + l.Human() + "\"}\n"),
+	}
+}
+
+// policy returns the precomputed strings for l, computing them for limits
+// chosen at request time.
+func (c *check) policy(l limit.Limit, dynamic bool) *policy {
+	if !dynamic {
+		for i := range c.pols {
+			if c.pols[i].l == l {
+				return &c.pols[i]
+			}
+		}
+	}
+	d := &check{name: c.name, limits: c.limits}
+	p := d.newPolicy(l)
+	return &p
+}
+
+// quoteSF writes s as a structured-field string, dropping bytes that one
+// cannot hold.
+func quoteSF(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= ' ' && c <= '~':
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// newRoute builds a route from its spec; scope prefixes its counters.
+func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*route, error) {
+	for _, o := range s.opts {
+		o.applyRoute(s)
+	}
+	name := s.pattern
+	if s.scope != "" {
+		name = s.scope
+		if !perPattern {
+			scope = "n:" + s.scope
+		}
+	}
+	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, perPattern: perPattern}
+	var err error
+	if rt.own, err = newCheck(scope, name, s.limits); err != nil {
+		return nil, err
+	}
+	if rt.own == nil && s.dynamic != nil {
+		rt.own = &check{scope: scope, name: name}
+	}
+	for _, ms := range s.methods {
+		if ms.method == "" {
+			return nil, configError("%s: Method with an empty method", name)
+		}
+		if rt.methods == nil {
+			rt.methods = map[string]*check{}
+		}
+		if rt.methods[ms.method] != nil {
+			return nil, configError("%s: method %s set twice", name, ms.method)
+		}
+		mc, err := newCheck(scope+" "+ms.method+" ", name+" "+ms.method, ms.limits)
+		if err != nil {
+			return nil, err
+		}
+		if mc == nil {
+			return nil, configError("%s: method %s has no limits", name, ms.method)
+		}
+		rt.methods[ms.method] = mc
+	}
+	for _, sh := range s.shared {
+		c := m.shared[sh]
+		if c == nil {
+			return nil, configError("%s: shared scope %q is not declared with WithShared", name, sh)
+		}
+		rt.shared = append(rt.shared, c)
+	}
+	if rt.own == nil && len(rt.methods) == 0 && len(rt.shared) == 0 {
+		return nil, configError("%s: no limits", name)
+	}
+	return rt, nil
+}

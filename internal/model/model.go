@@ -1,0 +1,263 @@
+package model
+
+import (
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// Limiter is the reference limiter for one strategy.
+//
+// The zero Limiter is not usable; call [New]. A Limiter is safe for
+// concurrent use and must not be copied.
+type Limiter struct {
+	mu    sync.Mutex
+	fixed bool
+	hw    map[limit.Limit]int64 // limits the model has been given, with hw
+	pairs map[pairKey]pair
+}
+
+type pairKey struct {
+	key string
+	l   limit.Limit
+}
+
+// pair is what one (key, limit) pair has counted: cur in window, prev in
+// window-1.
+type pair struct {
+	window    int64
+	prev, cur int64
+}
+
+// New returns an empty reference limiter for strategy s. Any strategy
+// other than limit.FixedWindow means limit.SlidingWindow, as in
+// engine.WithStrategy.
+func New(s limit.Strategy) *Limiter {
+	return &Limiter{
+		fixed: s == limit.FixedWindow,
+		hw:    make(map[limit.Limit]int64),
+		pairs: make(map[pairKey]pair),
+	}
+}
+
+// AllowN is engine.Engine.AllowNAt: it judges a request of cost n by key
+// at time now under every limit, in order, and counts n against all of
+// them when all allow. The Decision is the first denying limit's, or,
+// when all allow, the one with the fewest Remaining (the first on ties).
+func (m *Limiter) AllowN(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
+	return m.request(now, key, n, true, limits)
+}
+
+// Judge returns the Decision that AllowN would return, without counting
+// anything. Like a request, it moves each judged limit's hw.
+func (m *Limiter) Judge(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
+	return m.request(now, key, n, false, limits)
+}
+
+// Peek is engine.Engine.PeekAt: Judge of a cost-1 request.
+func (m *Limiter) Peek(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
+	return m.request(now, key, 1, false, limits)
+}
+
+// Reset is engine.Engine.Reset: it forgets what key counted under each of
+// limits.
+func (m *Limiter) Reset(key string, limits ...limit.Limit) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range limits {
+		if l.Valid() {
+			m.know(l)
+			delete(m.pairs, pairKey{key, l})
+		}
+	}
+}
+
+// Sweep is engine.Engine.SweepAt as far as answers go: eviction never
+// changes an answer, but a sweep at now uses now's window, so it moves hw
+// of every limit the model has been given.
+func (m *Limiter) Sweep(now time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := max(now, 0)
+	for l, hw := range m.hw {
+		m.hw[l] = max(hw, int64(t/l.Period()))
+	}
+}
+
+// Counted reports what key has counted under l: the window it last
+// counted in, and its counts in that window and the one before; ok is
+// false when it has counted nothing since it was last reset.
+func (m *Limiter) Counted(key string, l limit.Limit) (window, prev, cur int64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.pairs[pairKey{key, l}]
+	return p.window, p.prev, p.cur, ok
+}
+
+// WindowAt returns the window number in which a request under l at now
+// would be judged, without moving hw; -1 for the zero Limit.
+func (m *Limiter) WindowAt(now time.Duration, l limit.Limit) int64 {
+	if !l.Valid() {
+		return -1
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return max(int64(max(now, 0)/l.Period()), m.hw[l])
+}
+
+func (m *Limiter) know(l limit.Limit) {
+	if _, ok := m.hw[l]; !ok {
+		m.hw[l] = 0
+	}
+}
+
+// judged is one limit's view of a request.
+type judged struct {
+	l       limit.Limit
+	window  int64
+	r       int64 // nanoseconds into window
+	prev    int64 // counted in window-1 (0 for the fixed window)
+	cur     int64 // counted in window, before this request
+	allowed bool
+}
+
+func (m *Limiter) request(now time.Duration, key string, n int64, commit bool, limits []limit.Limit) limit.Decision {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(limits) == 0 {
+		return limit.Decision{Allowed: true}
+	}
+	var all []judged
+	var best limit.Decision
+	seen := make(map[limit.Limit]bool)
+	for i, l := range limits {
+		if !l.Valid() || n < 1 {
+			return limit.Decision{Limit: l, RetryAfter: limit.Never}
+		}
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
+		j := m.judge(now, key, n, l)
+		d := j.decision(m.fixed, n)
+		if !j.allowed {
+			return d
+		}
+		all = append(all, j)
+		if i == 0 || d.Remaining < best.Remaining {
+			best = d
+		}
+	}
+	if commit {
+		for _, j := range all {
+			m.pairs[pairKey{key, j.l}] = pair{window: j.window, prev: j.prev, cur: j.cur + n}
+		}
+	}
+	return best
+}
+
+// judge places a request at time now in its window, moving hw, reads the
+// pair's counts there, and decides whether cost n fits.
+func (m *Limiter) judge(now time.Duration, key string, n int64, l limit.Limit) judged {
+	m.know(l)
+	t := int64(max(now, 0))
+	P := int64(l.Period())
+	j := judged{l: l, window: t / P, r: t % P}
+	if hw := m.hw[l]; j.window < hw {
+		// Clock steps back: judge as at the start of window hw.
+		j.window, j.r = hw, 0
+	}
+	m.hw[l] = j.window
+	if p, ok := m.pairs[pairKey{key, l}]; ok {
+		switch j.window - p.window {
+		case 0:
+			j.prev, j.cur = p.prev, p.cur
+		case 1:
+			j.prev = p.cur
+		default:
+			if j.window < p.window {
+				panic("model: a pair counted in a window newer than its limit's hw")
+			}
+		}
+	}
+	if m.fixed {
+		j.prev = 0
+		// Fixed window: allowed iff cur + n ≤ L.
+		j.allowed = cmp(add(big.NewInt(j.cur), big.NewInt(n)), big.NewInt(l.Count())) <= 0
+		return j
+	}
+	// Sliding window: allowed iff prev·(P−r)/P + cur + n ≤ L, in rationals.
+	used := new(big.Rat).SetFrac(mul(big.NewInt(j.prev), big.NewInt(P-j.r)), big.NewInt(P))
+	used.Add(used, new(big.Rat).SetInt(add(big.NewInt(j.cur), big.NewInt(n))))
+	j.allowed = used.Cmp(new(big.Rat).SetInt64(l.Count())) <= 0
+	return j
+}
+
+// decision writes out the documented Decision of cost n at this view.
+func (j judged) decision(fixed bool, n int64) limit.Decision {
+	L, P := big.NewInt(j.l.Count()), big.NewInt(int64(j.l.Period()))
+	r, prev := big.NewInt(j.r), big.NewInt(j.prev)
+	cur := big.NewInt(j.cur)
+	if j.allowed {
+		cur = add(cur, big.NewInt(n))
+	}
+	d := limit.Decision{Allowed: j.allowed, Limit: j.l}
+
+	// Remaining = max(0, L − cur − ⌈prev·(P−r)/P⌉).
+	rem := sub(sub(L, cur), ceilDiv(mul(prev, sub(P, r)), P))
+	if rem.Sign() > 0 {
+		d.Remaining = rem.Int64()
+	}
+
+	// ResetAfter.
+	switch {
+	case cur.Sign() > 0 && !fixed:
+		d.ResetAfter = duration(sub(mul(big.NewInt(2), P), r))
+	case cur.Sign() > 0 && fixed, prev.Sign() > 0 && !fixed:
+		d.ResetAfter = duration(sub(P, r))
+	}
+
+	// RetryAfter.
+	N := big.NewInt(n)
+	switch {
+	case j.allowed:
+	case cmp(N, L) > 0:
+		d.RetryAfter = limit.Never
+	case fixed:
+		d.RetryAfter = duration(sub(P, r))
+	case cmp(add(cur, N), L) <= 0:
+		// P − ⌊(L−cur−n)·P / prev⌋ − r
+		d.RetryAfter = duration(sub(sub(P, floorDiv(mul(sub(sub(L, cur), N), P), prev)), r))
+	default:
+		// (P − r) + P − ⌊(L−n)·P / cur⌋
+		d.RetryAfter = duration(sub(add(sub(P, r), P), floorDiv(mul(sub(L, N), P), cur)))
+	}
+	return d
+}
+
+func add(a, b *big.Int) *big.Int { return new(big.Int).Add(a, b) }
+func sub(a, b *big.Int) *big.Int { return new(big.Int).Sub(a, b) }
+func mul(a, b *big.Int) *big.Int { return new(big.Int).Mul(a, b) }
+func cmp(a, b *big.Int) int      { return a.Cmp(b) }
+
+// floorDiv returns ⌊a/b⌋ for b > 0.
+func floorDiv(a, b *big.Int) *big.Int {
+	if b.Sign() <= 0 {
+		panic("model: division by a non-positive number")
+	}
+	return new(big.Int).Div(a, b) // Euclidean: the floor when b > 0
+}
+
+// ceilDiv returns ⌈a/b⌉ for b > 0.
+func ceilDiv(a, b *big.Int) *big.Int {
+	return new(big.Int).Neg(floorDiv(new(big.Int).Neg(a), b))
+}
+
+func duration(x *big.Int) time.Duration {
+	if !x.IsInt64() || x.Sign() < 0 {
+		panic("model: a duration out of range: " + x.String())
+	}
+	return time.Duration(x.Int64())
+}

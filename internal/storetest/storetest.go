@@ -1,0 +1,378 @@
+// Package storetest is the one behavioural contract that every Floodgate
+// storage satisfies: the memory engine, a single Redis and a Redis
+// Cluster run the same suite, unchanged, through the small [Store]
+// interface.
+//
+// Stores that take explicit times ([AtStore]) run exact step tables, whose
+// expected Decisions follow engine/doc.go to the nanosecond; times are
+// offsets from T0, a multiple of every period used, so that windows align
+// in any time base (engine time or Unix time). Every store also runs
+// real-clock checks whose expectations hold whatever the clock reads:
+// periods of a day, so that windows do not roll during a test, and
+// bounds rather than exact durations.
+package storetest
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Store is the part of a storage that the suite drives on the storage's
+// own clock.
+type Store interface {
+	AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error)
+	Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error)
+	Reset(ctx context.Context, key string, limits ...limit.Limit) error
+}
+
+// AtStore is a Store that also takes explicit times, measured in the
+// store's time base (engine time for the memory engine, time since the
+// Unix epoch for Redis).
+type AtStore interface {
+	Store
+	AllowNAt(ctx context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error)
+	PeekAt(ctx context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error)
+}
+
+// Factory returns a fresh, empty store judging by strategy s, closed by
+// t.Cleanup. Stores of one factory may share a backend: the suite gives
+// every sub-test its own keys.
+type Factory func(t *testing.T, s limit.Strategy) Store
+
+// T0 is the time base of the step tables: 18 000 days, a multiple of
+// every period they use (and, as Unix time, a day in 2019).
+const T0 = 18000 * 24 * time.Hour
+
+// Run runs the contract suite against the stores that newStore makes, for
+// both strategies.
+func Run(t *testing.T, newStore Factory) {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			tables := stepTables[s]
+			for _, tc := range tables {
+				t.Run("steps/"+tc.name, func(t *testing.T) {
+					st := atStore(t, newStore(t, s))
+					runSteps(t, st, uniqueKey(t), tc.steps)
+				})
+			}
+			t.Run("multi", func(t *testing.T) { testMulti(t, atStore(t, newStore(t, s))) })
+			t.Run("clock-back", func(t *testing.T) { testClockBack(t, atStore(t, newStore(t, s)), s) })
+			t.Run("keys", func(t *testing.T) { testKeys(t, newStore(t, s)) })
+			t.Run("real-clock", func(t *testing.T) { testRealClock(t, newStore(t, s), s) })
+			t.Run("peek-reset", func(t *testing.T) { testPeekReset(t, newStore(t, s)) })
+			t.Run("bad-requests", func(t *testing.T) { testBadRequests(t, newStore(t, s)) })
+			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newStore(t, s)) })
+		})
+	}
+}
+
+func atStore(t *testing.T, s Store) AtStore {
+	t.Helper()
+	at, ok := s.(AtStore)
+	if !ok {
+		t.Skipf("%T takes no explicit times; the step tables need an AtStore", s)
+	}
+	return at
+}
+
+var keySeq atomic.Int64
+
+// uniqueKey returns a key no other test of this process uses, so that
+// stores sharing a Redis do not see each other's counts.
+func uniqueKey(t *testing.T) string {
+	return t.Name() + "#" + strconv.FormatInt(time.Now().UnixNano(), 36) + "." + strconv.FormatInt(keySeq.Add(1), 10)
+}
+
+// step is one call of a step table and the Decision it must return.
+type step struct {
+	at   time.Duration // offset from T0
+	n    int64         // cost; 0 means a Peek
+	want limit.Decision
+}
+
+var l3s10 = mustLimit(3, 10*time.Second)
+
+const sec = time.Second
+
+// stepTables follow engine/doc.go for a limit of 3 per 10 s.
+var stepTables = map[limit.Strategy][]struct {
+	name  string
+	steps []step
+}{
+	limit.SlidingWindow: {{"fill-deny-slide", []step{
+		{0, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 20 * sec}},
+		{1 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 1, ResetAfter: 19 * sec}},
+		{2 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 18 * sec}},
+		// cur+n > L: (P−r) + P − ⌊(L−n)·P/cur⌋ = 7s + 10s − 6.666666666s.
+		{3 * sec, 1, limit.Decision{Limit: l3s10, ResetAfter: 17 * sec, RetryAfter: 10333333334}},
+		// Next window, r = 2s: prev weighs ⌈3·8/10⌉ = 3; P − ⌊2·P/3⌋ − r.
+		{12 * sec, 0, limit.Decision{Limit: l3s10, ResetAfter: 8 * sec, RetryAfter: 1333333334}},
+		// r = 4s: 3·6 ≤ 2·10 fits; Remaining 3 − 1 − ⌈1.8⌉ = 0.
+		{14 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 16 * sec}},
+		{14 * sec, 4, limit.Decision{Limit: l3s10, ResetAfter: 16 * sec, RetryAfter: limit.Never}},
+		// Window 3: windows 1 is gone.
+		{35 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 15 * sec}},
+		{35*sec + 500*time.Millisecond, 2, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 14500 * time.Millisecond}},
+	}}},
+	limit.FixedWindow: {{"fill-deny-next", []step{
+		{0, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 10 * sec}},
+		{1 * sec, 2, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 9 * sec}},
+		{2 * sec, 1, limit.Decision{Limit: l3s10, ResetAfter: 8 * sec, RetryAfter: 8 * sec}},
+		{2 * sec, 0, limit.Decision{Limit: l3s10, ResetAfter: 8 * sec, RetryAfter: 8 * sec}},
+		{10 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 10 * sec}},
+		{15 * sec, 0, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 1, ResetAfter: 5 * sec}},
+		{15 * sec, 4, limit.Decision{Limit: l3s10, Remaining: 2, ResetAfter: 5 * sec, RetryAfter: limit.Never}},
+		{29*sec + 999*time.Millisecond, 2, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 1, ResetAfter: time.Millisecond}},
+	}}},
+}
+
+// runSteps runs a step table, reporting the failing step.
+func runSteps(t *testing.T, st AtStore, key string, steps []step) {
+	t.Helper()
+	ctx := context.Background()
+	for i, sp := range steps {
+		var d limit.Decision
+		var err error
+		want := sp.want
+		if sp.n == 0 {
+			d, err = st.PeekAt(ctx, T0+sp.at, key, l3s10)
+		} else {
+			d, err = st.AllowNAt(ctx, T0+sp.at, key, sp.n, l3s10)
+		}
+		require.NoError(t, err, "step %d at T0+%v", i, sp.at)
+		assert.Equal(t, want, d, "step %d: AllowNAt(T0+%v, n=%d) (n=0: PeekAt) returned %+v, want %+v", i, sp.at, sp.n, d, want)
+	}
+}
+
+func testMulti(t *testing.T, st AtStore) {
+	ctx := context.Background()
+	a := mustLimit(2, 10*time.Second)
+	b := limit.PerHour(5)
+	k := uniqueKey(t)
+	at := func(key string, n int64, ls ...limit.Limit) limit.Decision {
+		t.Helper()
+		d, err := st.AllowNAt(ctx, T0, key, n, ls...)
+		require.NoError(t, err)
+		return d
+	}
+	// peek returns what key has left under l before a request.
+	peek := func(key string, l limit.Limit) int64 {
+		t.Helper()
+		d, err := st.PeekAt(ctx, T0, key, l)
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+		return peekLeft(d)
+	}
+
+	d := at(k, 1, a, b)
+	assert.Equal(t, a, d.Limit, "a has 1 left, b 4: the fewest remaining decides")
+	assert.True(t, d.Allowed)
+	assert.EqualValues(t, 1, d.Remaining)
+	d = at(k, 1, b, a)
+	assert.Equal(t, a, d.Limit, "a has 0 left, b 3: a decides even when listed second")
+	assert.True(t, d.Allowed)
+	d = at(k, 1, b, a)
+	assert.False(t, d.Allowed, "a is exhausted")
+	assert.Equal(t, a, d.Limit, "the first denying limit decides")
+	assert.EqualValues(t, 3, peek(k, b), "the denied request must not consume b, listed before a")
+
+	// A request denied by a later limit consumes none of the earlier ones.
+	c, one := limit.PerHour(10), limit.PerHour(1)
+	k2 := uniqueKey(t)
+	assert.True(t, at(k2, 1, c, one).Allowed)
+	d = at(k2, 1, c, one)
+	assert.False(t, d.Allowed)
+	assert.Equal(t, one, d.Limit)
+	assert.EqualValues(t, 9, peek(k2, c), "denied by the second limit, the first keeps 9")
+
+	// Ties go to the first limit.
+	e, f := limit.PerHour(5), limit.PerDay(5)
+	d = at(uniqueKey(t), 1, e, f)
+	assert.Equal(t, e, d.Limit, "equal Remaining: the first limit decides")
+
+	// A zero Limit denies with Never after the valid ones allowed, and
+	// nothing is counted.
+	k3 := uniqueKey(t)
+	d = at(k3, 1, a, limit.Limit{})
+	assert.Equal(t, limit.Decision{RetryAfter: limit.Never}, d)
+	assert.EqualValues(t, 2, peek(k3, a), "a request denied by a zero Limit counts nothing")
+	require.True(t, at(k3, 2, a).Allowed)
+	d = at(k3, 1, a, limit.Limit{})
+	assert.Equal(t, a, d.Limit, "a denies first, before the zero Limit")
+	assert.False(t, d.Allowed)
+}
+
+func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {
+	ctx := context.Background()
+	k := uniqueKey(t)
+	d, err := st.AllowNAt(ctx, T0+15*sec, k, 3, l3s10)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	// A reading in an older window is judged at the start of the key's
+	// newest window: no fresh burst.
+	d, err = st.AllowNAt(ctx, T0+5*sec, k, 1, l3s10)
+	require.NoError(t, err)
+	want := limit.Decision{Limit: l3s10, ResetAfter: 10 * sec, RetryAfter: 10 * sec}
+	if strat == limit.SlidingWindow {
+		want = limit.Decision{Limit: l3s10, ResetAfter: 20 * sec, RetryAfter: 20*sec - 6666666666}
+	}
+	assert.Equal(t, want, d, "AllowNAt(T0+5s) after 3 at T0+15s")
+}
+
+func testKeys(t *testing.T, st Store) {
+	ctx := context.Background()
+	l := limit.PerDay(1)
+	base := uniqueKey(t)
+	long := strings.Repeat("k", 1<<20)
+	keys := []string{
+		"", "a b", "{x}", "a}b{", "{", "}", "line\nbreak", "tab\tcr\r", "#abc", "ключ 🔑",
+		long, long[:len(long)-1] + "j", strings.Repeat("{", 200), "\x00nul",
+	}
+	for i, k := range keys {
+		k = base + k
+		d, err := st.AllowN(ctx, k, 1, l)
+		require.NoError(t, err, "key %d", i)
+		assert.True(t, d.Allowed, "key %d (%.20q…, %d bytes): first request must be allowed, so no other key shares its counter", i, k, len(k))
+		d, err = st.AllowN(ctx, k, 1, l)
+		require.NoError(t, err, "key %d", i)
+		assert.False(t, d.Allowed, "key %d (%.20q…): second request of 1/day must be denied", i, k)
+		d, err = st.Peek(ctx, k, l, limit.PerHour(5))
+		require.NoError(t, err, "key %d", i)
+		assert.False(t, d.Allowed, "key %d: multi-limit Peek must see the same counter", i)
+	}
+}
+
+func testRealClock(t *testing.T, st Store, strat limit.Strategy) {
+	ctx := context.Background()
+	l := limit.PerDay(3)
+	k := uniqueKey(t)
+	for i := int64(0); i < 3; i++ {
+		d, err := st.AllowN(ctx, k, 1, l)
+		require.NoError(t, err)
+		assert.True(t, d.Allowed, "request %d of 3/day", i+1)
+		assert.Equal(t, 2-i, d.Remaining, "Remaining after request %d", i+1)
+		assert.Greater(t, d.ResetAfter, time.Duration(0))
+		assert.LessOrEqual(t, d.ResetAfter, 2*l.Period())
+	}
+	d, err := st.AllowN(ctx, k, 1, l)
+	require.NoError(t, err)
+	assert.False(t, d.Allowed, "4th request of 3/day")
+	assert.Greater(t, d.RetryAfter, time.Duration(0))
+	if strat == limit.FixedWindow {
+		assert.LessOrEqual(t, d.RetryAfter, l.Period())
+		assert.Equal(t, d.ResetAfter, d.RetryAfter, "fixed window: both are P − r")
+	} else {
+		// (P−r) + P − ⌊2P/3⌋ for a key with no previous window.
+		assert.Greater(t, d.RetryAfter, l.Period()/3)
+		assert.LessOrEqual(t, d.RetryAfter, 2*l.Period())
+		assert.Greater(t, d.ResetAfter, l.Period())
+	}
+	assert.Equal(t, l, d.Limit)
+}
+
+func testPeekReset(t *testing.T, st Store) {
+	ctx := context.Background()
+	l := limit.PerDay(2)
+	k := uniqueKey(t)
+	d, err := st.Peek(ctx, k, l)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "Peek of an unknown key")
+	assert.Equal(t, l, d.Limit)
+	assert.EqualValues(t, 2, peekLeft(d), "Peek of an unknown key: Remaining after the request it describes")
+	for range 3 {
+		d, err = st.Peek(ctx, k, l)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, peekLeft(d), "Peek must not count")
+	}
+	for range 2 {
+		d, err = st.AllowN(ctx, k, 1, l)
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+	}
+	d, err = st.Peek(ctx, k, l)
+	require.NoError(t, err)
+	assert.False(t, d.Allowed, "Peek of an exhausted key")
+	require.NoError(t, st.Reset(ctx, k, l, limit.Limit{}))
+	d, err = st.AllowN(ctx, k, 1, l)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "after Reset")
+	assert.EqualValues(t, 1, d.Remaining, "after Reset and one request")
+	require.NoError(t, st.Reset(ctx, uniqueKey(t)), "Reset of nothing")
+}
+
+func testBadRequests(t *testing.T, st Store) {
+	ctx := context.Background()
+	l := limit.PerDay(5)
+	k := uniqueKey(t)
+	for _, tc := range []struct {
+		name   string
+		n      int64
+		limits []limit.Limit
+		want   limit.Decision
+	}{
+		{"no-limits", 1, nil, limit.Decision{Allowed: true}},
+		{"zero-cost", 0, []limit.Limit{l}, limit.Decision{Limit: l, RetryAfter: limit.Never}},
+		{"negative-cost", -3, []limit.Limit{l}, limit.Decision{Limit: l, RetryAfter: limit.Never}},
+		{"zero-limit", 1, []limit.Limit{{}}, limit.Decision{RetryAfter: limit.Never}},
+		{"cost-over-limit", 6, []limit.Limit{l}, limit.Decision{Limit: l, Remaining: 5, RetryAfter: limit.Never}},
+		{"huge-cost", 1 << 62, []limit.Limit{l}, limit.Decision{Limit: l, Remaining: 5, RetryAfter: limit.Never}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := st.AllowN(ctx, k, tc.n, tc.limits...)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, d, "AllowN(n=%d, %v)", tc.n, tc.limits)
+		})
+	}
+	d, err := st.Peek(ctx, k, l)
+	require.NoError(t, err)
+	assert.EqualValues(t, 5, peekLeft(d), "bad requests must count nothing")
+}
+
+func testConcurrent(t *testing.T, st Store) {
+	ctx := context.Background()
+	l := limit.PerDay(100)
+	k := uniqueKey(t)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 40 {
+				d, err := st.AllowN(ctx, k, 1, l)
+				if !assert.NoError(t, err) {
+					return
+				}
+				if d.Allowed {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 100, allowed.Load(), "320 concurrent requests under 100/day")
+}
+
+func mustLimit(n int64, p time.Duration) limit.Limit {
+	l, err := limit.New(n, p)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// peekLeft returns the units left before the cost-1 request that an
+// allowed Peek describes.
+func peekLeft(d limit.Decision) int64 {
+	if !d.Allowed {
+		return d.Remaining
+	}
+	return d.Remaining + 1
+}

@@ -1,0 +1,318 @@
+package floodgate_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/model"
+	"github.com/floodgate-go/floodgate/internal/storetest"
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/floodgate-go/floodgate/redisstore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// engineStore adapts an engine to storetest.AtStore.
+type engineStore struct{ e *engine.Engine }
+
+func (s engineStore) AllowN(_ context.Context, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
+	return s.e.AllowN(key, n, ls...), nil
+}
+
+func (s engineStore) AllowNAt(_ context.Context, now time.Duration, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
+	return s.e.AllowNAt(now, key, n, ls...), nil
+}
+
+func (s engineStore) Peek(_ context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
+	return s.e.Peek(key, ls...), nil
+}
+
+func (s engineStore) PeekAt(_ context.Context, now time.Duration, key string, ls ...limit.Limit) (limit.Decision, error) {
+	return s.e.PeekAt(now, key, ls...), nil
+}
+
+func (s engineStore) Reset(_ context.Context, key string, ls ...limit.Limit) error {
+	s.e.Reset(key, ls...)
+	return nil
+}
+
+// limiterStore adapts a floodgate.Limiter to storetest.Store.
+type limiterStore struct{ l *floodgate.Limiter }
+
+func (s limiterStore) AllowN(ctx context.Context, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
+	return s.l.Allow(ctx, key, n, ls...)
+}
+
+func (s limiterStore) Peek(ctx context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
+	return s.l.Peek(ctx, key, ls...)
+}
+
+func (s limiterStore) Reset(ctx context.Context, key string, ls ...limit.Limit) error {
+	return s.l.Reset(ctx, key, ls...)
+}
+
+var prefixSeq atomic.Int64
+
+// redisURI returns a URI for addrs with a fresh key prefix, the given
+// strategy and a budget generous enough for -race on two shared cores.
+func redisURI(scheme, addrs string, s limit.Strategy, extra string) string {
+	return scheme + "://" + addrs + "?timeout=2s&failure=closed&strategy=" + s.String() +
+		"&prefix=t" + strconv.FormatInt(prefixSeq.Add(1), 10) + ":" + extra
+}
+
+func openStore(t *testing.T, uri string) *redisstore.Store {
+	t.Helper()
+	st, err := redisstore.Open(uri)
+	require.NoError(t, err, "redisstore.Open(%q)", uri)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestContract(t *testing.T) {
+	t.Run("store=memory-engine", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+			e := engine.New(engine.WithStrategy(s))
+			t.Cleanup(func() { e.Close() })
+			return engineStore{e}
+		})
+	})
+	t.Run("store=memory-limiter", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+			l, err := floodgate.Open("memory://?strategy=" + s.String())
+			require.NoError(t, err)
+			t.Cleanup(func() { l.Close() })
+			return limiterStore{l}
+		})
+	})
+	t.Run("store=redis", func(t *testing.T) {
+		r := storetest.StartRedis(t)
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+			return openStore(t, redisURI("redis", r.Addr(), s, ""))
+		})
+	})
+	t.Run("store=redis-limiter", func(t *testing.T) {
+		r := storetest.StartRedis(t)
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+			l, err := floodgate.Open(redisURI("redis", r.Addr(), s, ""))
+			require.NoError(t, err)
+			t.Cleanup(func() { l.Close() })
+			return limiterStore{l}
+		})
+	})
+	t.Run("store=redis-cluster", func(t *testing.T) {
+		nodes := storetest.StartCluster(t, 3)
+		addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+			return openStore(t, redisURI("redis+cluster", addrs, s, ""))
+		})
+	})
+}
+
+// TestRedisMatchesModel runs the same random operations, at the same
+// explicit, increasing times, on the reference model (the engine's
+// semantics, engine/doc.go) and on Redis, and requires equal Decisions:
+// the Lua script and the Go decoding implement the engine's arithmetic.
+func TestRedisMatchesModel(t *testing.T) {
+	r := storetest.StartRedis(t)
+	limits := []limit.Limit{
+		limit.PerSecond(3), limit.PerMinute(7), limit.PerHour(1000),
+		limit.MustParse("5/10 seconds"), limit.MustParse("536870911/10 years"),
+	}
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			m := model.New(s)
+			st := openStore(t, redisURI("redis", r.Addr(), s, ""))
+			rng := rand.New(rand.NewPCG(1, uint64(s)))
+			ctx := context.Background()
+			now := storetest.T0
+			for i := range 1500 {
+				now += time.Duration(rng.IntN(700_000)) * time.Microsecond
+				key := "k" + strconv.Itoa(rng.IntN(4))
+				ls := []limit.Limit{limits[rng.IntN(len(limits))]}
+				if rng.IntN(3) == 0 {
+					ls = append(ls, limits[rng.IntN(len(limits))])
+				}
+				n := int64(1 + rng.IntN(3))
+				var want, got limit.Decision
+				var err error
+				if rng.IntN(5) == 0 {
+					want = m.Peek(now, key, ls...)
+					got, err = st.PeekAt(ctx, now, key, ls...)
+				} else {
+					want = m.AllowN(now, key, n, ls...)
+					got, err = st.AllowNAt(ctx, now, key, n, ls...)
+				}
+				require.NoError(t, err, "op %d", i)
+				require.Equal(t, want, got, "op %d at T0+%v: key %s n=%d limits %v: model said %+v, Redis %+v",
+					i, now-storetest.T0, key, n, ls, want, got)
+			}
+		})
+	}
+}
+
+// TestRedisManyInstances runs K limiters, each with its own connections,
+// on one shared limit: together they allow exactly the limit.
+func TestRedisManyInstances(t *testing.T) {
+	r := storetest.StartRedis(t)
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			uri := redisURI("redis", r.Addr(), s, "")
+			const k, perInstance = 4, 4
+			l := limit.PerDay(150)
+			var allowed atomic.Int64
+			var wg sync.WaitGroup
+			for range k {
+				lim, err := floodgate.Open(uri)
+				require.NoError(t, err)
+				t.Cleanup(func() { lim.Close() })
+				for range perInstance {
+					wg.Go(func() {
+						for range 20 {
+							d, err := lim.Allow(context.Background(), "shared", 1, l)
+							if !assert.NoError(t, err) {
+								return
+							}
+							if d.Allowed {
+								allowed.Add(1)
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			assert.EqualValues(t, 150, allowed.Load(), "%d instances × %d goroutines × 20 requests under 150/day", k, perInstance)
+		})
+	}
+}
+
+func TestOpenRedisURIErrors(t *testing.T) {
+	for _, uri := range []string{
+		"redis://",
+		"redis://:6379",
+		"redis://localhost",
+		"redis://localhost:0",
+		"redis://localhost:notaport",
+		"redis://localhost:6379/x",
+		"redis://localhost:6379/-1",
+		"redis://localhost:6379?timeout=fast",
+		"redis://localhost:6379?timeout=-1s",
+		"redis://localhost:6379?failure=maybe",
+		"redis://localhost:6379?strategy=leaky-bucket",
+		"redis://localhost:6379?strategy=gcra",
+		"redis://localhost:6379?strategy=moving-window",
+		"redis://localhost:6379?prefix={app}",
+		"redis://localhost:6379?pool-size=0",
+		"redis://localhost:6379?colour=blue",
+		"rediss://:6380",
+		"redis+unix://",
+		"redis+unix://host/path.sock",
+		"redis+sentinel://localhost:26379",
+		"redis+sentinel://localhost:26379/",
+		"redis+sentinel://localhost/mymaster",
+		"redis+sentinel://localhost:26379/a/b",
+		"redis+cluster://",
+		"redis+cluster://a:7000,b",
+		"redis+cluster://a:7000,:7001",
+		"redis+cluster://a:7000/1",
+		"redis+cluster://a:7000?db=1",
+	} {
+		t.Run(uri, func(t *testing.T) {
+			l, err := floodgate.Open(uri)
+			if l != nil {
+				l.Close()
+			}
+			assert.ErrorIs(t, err, floodgate.ErrURI, "Open(%q)", uri)
+		})
+	}
+}
+
+func TestOpenRedisURIForms(t *testing.T) {
+	// Each opens at once, without a server, and closes cleanly.
+	for _, uri := range []string{
+		"redis://127.0.0.1:1",
+		"redis://user:secret@127.0.0.1:1/3?timeout=10ms&backoff=50ms&prefix=app:&failure=open&pool-size=8&dial-timeout=100ms",
+		"rediss://127.0.0.1:1",
+		"redis+unix:///nonexistent/redis.sock?db=2",
+		"redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster?db=1",
+		"redis+cluster://127.0.0.1:1,127.0.0.1:2?strategy=fixed-window",
+	} {
+		t.Run(uri, func(t *testing.T) {
+			start := time.Now()
+			l, err := floodgate.Open(uri)
+			require.NoError(t, err, "Open(%q)", uri)
+			assert.Less(t, time.Since(start), 100*time.Millisecond, "Open must not wait for Redis")
+			require.NoError(t, l.Close())
+		})
+	}
+}
+
+// TestRedisFailurePolicies opens a Limiter on a port where no Redis
+// listens: Open returns at once, each policy decides, every error wraps
+// ErrStorage, and when Redis starts on that port it is used without a
+// restart.
+func TestRedisFailurePolicies(t *testing.T) {
+	storetest.RequireRedis(t)
+	l2 := limit.PerDay(2)
+	for _, tc := range []struct {
+		policy string
+		want   func(*testing.T, []limit.Decision)
+	}{
+		{"open", func(t *testing.T, ds []limit.Decision) {
+			for i, d := range ds {
+				assert.True(t, d.Allowed, "fail open: request %d", i)
+			}
+		}},
+		{"closed", func(t *testing.T, ds []limit.Decision) {
+			for i, d := range ds {
+				assert.False(t, d.Allowed, "fail closed: request %d", i)
+				assert.Equal(t, 100*time.Millisecond, d.RetryAfter, "fail closed: RetryAfter is the backoff")
+			}
+		}},
+		{"memory", func(t *testing.T, ds []limit.Decision) {
+			assert.True(t, ds[0].Allowed)
+			assert.True(t, ds[1].Allowed)
+			assert.False(t, ds[2].Allowed, "memory fallback enforces 2/day")
+			assert.EqualValues(t, 1, ds[0].Remaining)
+		}},
+	} {
+		t.Run("failure="+tc.policy, func(t *testing.T) {
+			port := storetest.FreePort(t)
+			var hooked atomic.Int64
+			start := time.Now()
+			lim, err := floodgate.Open("redis://127.0.0.1:"+strconv.Itoa(port)+"?backoff=100ms&failure="+tc.policy,
+				floodgate.WithErrorHandler(func(error) { hooked.Add(1) }))
+			require.NoError(t, err)
+			t.Cleanup(func() { lim.Close() })
+			require.Less(t, time.Since(start), 100*time.Millisecond, "Open with Redis down must return at once")
+
+			ds := make([]limit.Decision, 3)
+			for i := range ds {
+				t0 := time.Now()
+				ds[i], err = lim.Allow(context.Background(), "user", 1, l2)
+				assert.ErrorIs(t, err, floodgate.ErrStorage, "Allow with Redis down")
+				assert.ErrorIs(t, err, redisstore.ErrUnavailable)
+				assert.Less(t, time.Since(t0), time.Second, "a decision with Redis down must stay near its budget")
+			}
+			tc.want(t, ds)
+			assert.GreaterOrEqual(t, hooked.Load(), int64(3), "every error reaches the hook")
+
+			// Start Redis on that port: the limiter must use it within seconds.
+			r := storetest.StartRedisOnPort(t, port)
+			_ = r
+			require.Eventually(t, func() bool {
+				_, err := lim.Allow(context.Background(), "probe", 1, l2)
+				return err == nil
+			}, 10*time.Second, 20*time.Millisecond, "Redis started on the port; the limiter did not recover")
+			d, err := lim.Allow(context.Background(), "user", 1, l2)
+			require.NoError(t, err)
+			assert.True(t, d.Allowed, "Redis holds its own, empty counters")
+		})
+	}
+}

@@ -1,0 +1,179 @@
+package redisstore
+
+import (
+	"math/bits"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// windowScript judges one request against the counters of one or more
+// limits of one key, and counts it in all of them when every limit allows
+// it. User input reaches it only as KEYS and ARGV, never as script text.
+//
+//	KEYS[i]      the counter of limit i: a string "epoch prev cur"
+//	ARGV[1]      the cost n
+//	ARGV[2]      "1" to count an allowed request, "0" to only look (Peek)
+//	ARGV[3]      "1" for the fixed window, "0" for the sliding window
+//	ARGV[4]      now in microseconds since the Unix epoch, or "" for the
+//	             server clock (TIME)
+//	ARGV[3+2i]   the count of limit i
+//	ARGV[4+2i]   the period of limit i in microseconds
+//
+// It returns {0, prev1, cur1, r1, prev2, cur2, r2, …} when every limit
+// allows (cur includes n when counted), or {i, prev_i, cur_i, r_i} for the
+// first limit i that denies, where r is the time into the window in
+// microseconds. The caller turns these into Decisions with the same
+// integer formulas as the memory engine.
+//
+// Products such as prev·(P−r) reach 2^78, beyond the 53 bits that Lua
+// numbers hold exactly, so le compares them in three limbs of base 2^26:
+// with a count below 2^30 and a period below 2^52 µs every partial
+// product stays below 2^53.
+const windowScript = `
+local n = tonumber(ARGV[1])
+local now, slack
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = t[1] * 1000000 + t[2]
+  slack = 0
+else
+  now = tonumber(ARGV[4])
+  slack = 60000
+end
+local commit = ARGV[2] == '1'
+local fixed = ARGV[3] == '1'
+local W = 67108864
+local function mul(a, b)
+  local a1 = math.floor(a / W)
+  local a0 = a - a1 * W
+  local b1 = math.floor(b / W)
+  local b0 = b - b1 * W
+  local lo = a0 * b0
+  local mid = a1 * b0 + a0 * b1 + math.floor(lo / W)
+  return a1 * b1 + math.floor(mid / W), mid % W, lo % W
+end
+local function le(a, b, c, d)
+  local h1, m1, l1 = mul(a, b)
+  local h2, m2, l2 = mul(c, d)
+  if h1 ~= h2 then return h1 < h2 end
+  if m1 ~= m2 then return m1 < m2 end
+  return l1 <= l2
+end
+local st, last = {}, {}
+for i = 1, #KEYS do
+  local cnt, p = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+  local e = math.floor(now / p)
+  local r = now - e * p
+  local prev, cur = 0, 0
+  local j = last[KEYS[i]]
+  if j then
+    -- The same counter listed twice: like the engine, judge the second
+    -- entry after the first one's count.
+    e, r, prev, cur = st[j][1], st[j][2], st[j][3], st[j][4]
+  else
+    local v = redis.call('GET', KEYS[i])
+    if v then
+      local ce, cp, cc = string.match(v, '^(%d+) (%d+) (%d+)$')
+      if not ce then
+        return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+      end
+      ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
+      if ce == e then
+        prev, cur = cp, cc
+      elseif ce == e - 1 then
+        prev = cc
+      elseif ce > e then
+        e, r, prev, cur = ce, 0, cp, cc
+      end
+    end
+    if fixed then prev = 0 end
+  end
+  if cur + n > cnt or (prev > 0 and not le(prev, p - r, cnt - cur - n, p)) then
+    return {i, prev, cur, r}
+  end
+  if commit then
+    cur = cur + n
+    last[KEYS[i]] = i
+  end
+  st[i] = {e, r, prev, cur, p}
+end
+local out = {0}
+for i = 1, #KEYS do
+  local s = st[i]
+  if commit and last[KEYS[i]] == i then
+    local ttl = 2 * s[5] - s[2]
+    if fixed then ttl = s[5] - s[2] end
+    redis.call('SET', KEYS[i], string.format('%d %d %d', s[1], s[3], s[4]), 'PX', math.floor((ttl + 999) / 1000) + slack)
+  end
+  out[#out + 1] = s[3]
+  out[#out + 1] = s[4]
+  out[#out + 1] = s[2]
+end
+return out
+`
+
+// window is one limit's state as the script saw it, in nanoseconds.
+type window struct {
+	r, prev, cur uint64
+}
+
+// decide fills a Decision for cost n at state w; allowed says whether n
+// was (or would be) counted, already included in w.cur. It is the memory
+// engine's arithmetic (see engine/doc.go), repeated here because this
+// package may not import the engine.
+func (w window) decide(sliding, allowed bool, n uint64, l limit.Limit) limit.Decision {
+	cnt, p := uint64(l.Count()), uint64(l.Period())
+	d := limit.Decision{Allowed: allowed, Limit: l}
+	if used := w.cur + w.weightedPrev(sliding, p); used < cnt {
+		d.Remaining = int64(cnt - used)
+	}
+	switch {
+	case w.cur > 0 && sliding:
+		d.ResetAfter = time.Duration(2*p - w.r)
+	case w.cur > 0 || w.prev > 0 && sliding:
+		d.ResetAfter = time.Duration(p - w.r)
+	}
+	if !allowed {
+		d.RetryAfter = w.retryAfter(sliding, n, cnt, p)
+	}
+	return d
+}
+
+// weightedPrev returns ⌈prev·(p−r)/p⌉.
+func (w window) weightedPrev(sliding bool, p uint64) uint64 {
+	if !sliding || w.prev == 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(w.prev, p-w.r)
+	q, rem := bits.Div64(hi, lo, p)
+	if rem != 0 {
+		q++
+	}
+	return q
+}
+
+// retryAfter returns the least wait after which cost n fits, given that
+// it does not fit now.
+func (w window) retryAfter(sliding bool, n, cnt, p uint64) time.Duration {
+	if n > cnt {
+		return limit.Never
+	}
+	if !sliding {
+		return time.Duration(p - w.r)
+	}
+	if w.cur+n <= cnt {
+		return time.Duration(p - floorDiv(cnt-w.cur-n, p, w.prev) - w.r)
+	}
+	return time.Duration(p - w.r + p - floorDiv(cnt-n, p, w.cur))
+}
+
+// floorDiv returns ⌊a·b/c⌋, capped at b. c > 0.
+func floorDiv(a, b, c uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	if hi >= c {
+		return b
+	}
+	q, _ := bits.Div64(hi, lo, c)
+	return min(q, b)
+}

@@ -1,0 +1,233 @@
+package redisstore_test
+
+import (
+	"context"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/internal/storetest"
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/floodgate-go/floodgate/redisstore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var prefixSeq atomic.Int64
+
+func open(t *testing.T, r *storetest.Redis, query string, opts ...redisstore.Option) *redisstore.Store {
+	t.Helper()
+	uri := "redis://" + r.Addr() + "?prefix=t" + strconv.FormatInt(prefixSeq.Add(1), 10) + ":&" + query
+	s, err := redisstore.Open(uri, opts...)
+	require.NoError(t, err, "Open(%q)", uri)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// slack is what a loaded two-core machine under -race may add to a
+// decision's budget.
+const slack = 900 * time.Millisecond
+
+// TestKillUnderLoad kills redis-server with SIGKILL while goroutines make
+// decisions: every decision keeps to the budget, the closed policy holds,
+// nothing panics; after a restart on the same port the store recovers
+// within seconds, and Close leaves no goroutine behind.
+func TestKillUnderLoad(t *testing.T) {
+	r := storetest.StartRedis(t)
+	before := runtime.NumGoroutine()
+	s, err := redisstore.Open("redis://"+r.Addr()+"?timeout=100ms&backoff=100ms&failure=closed&prefix=kill:",
+		redisstore.WithPolicy(redisstore.FailClosed))
+	require.NoError(t, err)
+	l := limit.PerDay(1 << 20)
+	ctx := context.Background()
+	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
+
+	var failed, slow, openOnFailure atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t0 := time.Now()
+				d, err := s.AllowN(ctx, "k"+strconv.Itoa(g*1000+i%50), 1, l)
+				if took := time.Since(t0); took > 100*time.Millisecond+slack {
+					slow.Add(1)
+					t.Logf("slow decision: %v, err %v", took, err)
+				}
+				if err != nil {
+					failed.Add(1)
+					if d.Allowed {
+						openOnFailure.Add(1)
+					}
+				}
+				time.Sleep(time.Millisecond) // paced like a server, not a spin loop
+			}
+		})
+	}
+	time.Sleep(150 * time.Millisecond)
+	r.Kill(t)
+	time.Sleep(400 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Positive(t, failed.Load(), "decisions after SIGKILL must fail")
+	assert.Zero(t, openOnFailure.Load(), "fail closed: no failed decision may allow")
+	assert.Zero(t, slow.Load(), "decisions over the 100ms budget (+%v slack)", slack)
+
+	d, err := s.AllowN(ctx, "down", 1, l)
+	assert.ErrorIs(t, err, redisstore.ErrUnavailable)
+	assert.False(t, d.Allowed)
+
+	r.Restart(t)
+	start := time.Now()
+	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "back", 1, l); return err == nil },
+		10*time.Second, 10*time.Millisecond, "no recovery after restarting Redis on the same port")
+	t.Logf("recovered %v after the restart", time.Since(start))
+
+	require.NoError(t, s.Close())
+	// Poll by hand: assert.Eventually runs its condition in goroutines of
+	// its own.
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); n > before && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n > before {
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+		t.Errorf("goroutines: %d before Open, %d 5s after Close:\n%s", before, n, b.String())
+	}
+}
+
+// TestPausedRedis stops redis-server with SIGSTOP: decisions are held to
+// the budget and then follow the policy; after SIGCONT Redis is used
+// again.
+func TestPausedRedis(t *testing.T) {
+	r := storetest.StartRedis(t)
+	s := open(t, r, "timeout=100ms&backoff=100ms&failure=open")
+	l := limit.PerDay(5)
+	ctx := context.Background()
+	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
+
+	r.Pause(t)
+	for i := range 5 {
+		t0 := time.Now()
+		d, err := s.AllowN(ctx, "k", 1, l)
+		took := time.Since(t0)
+		assert.ErrorIs(t, err, redisstore.ErrUnavailable, "decision %d with Redis paused", i)
+		assert.True(t, d.Allowed, "fail open")
+		assert.Less(t, took, 100*time.Millisecond+slack, "decision %d took %v, budget 100ms", i, took)
+	}
+	r.Resume(t)
+	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "k2", 1, l); return err == nil },
+		10*time.Second, 10*time.Millisecond, "no recovery after SIGCONT")
+}
+
+// TestErrorReply puts a hash where a counter lives: Redis answers
+// WRONGTYPE, that request follows the policy with ErrReply, and other
+// keys keep working, because Redis itself is up.
+func TestErrorReply(t *testing.T) {
+	r := storetest.StartRedis(t)
+	var hooked atomic.Int64
+	s := open(t, r, "timeout=2s&failure=closed&prefix=wt:", redisstore.WithErrorHandler(func(error) { hooked.Add(1) }),
+		redisstore.WithPrefix("wt:"))
+	l := limit.PerMinute(5)
+	ctx := context.Background()
+	r.CLI(t, "HSET", "wt:{victim}:s:5/60", "f", "v")
+	for range 5 {
+		d, err := s.AllowN(ctx, "victim", 1, l)
+		assert.ErrorIs(t, err, redisstore.ErrReply)
+		assert.Contains(t, err.Error(), "WRONGTYPE")
+		assert.False(t, d.Allowed, "fail closed")
+	}
+	d, err := s.AllowN(ctx, "bystander", 1, l)
+	require.NoError(t, err, "an error reply for one key must not mark Redis down")
+	assert.True(t, d.Allowed)
+	assert.EqualValues(t, 5, hooked.Load(), "each error reaches the handler")
+
+	r.CLI(t, "SET", "wt:{foreign}:s:5/60", "not a counter")
+	_, err = s.AllowN(ctx, "foreign", 1, l)
+	assert.ErrorIs(t, err, redisstore.ErrReply, "a string that is not a counter")
+}
+
+// TestKeysAndTTL checks the Redis keys: one hash tag per user key, long
+// keys hashed, millisecond TTLs no longer than the counter matters.
+func TestKeysAndTTL(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		strategy string
+		maxTTL   int
+	}{{"sliding-window", 120_000}, {"fixed-window", 60_000}} {
+		t.Run(tc.strategy, func(t *testing.T) {
+			prefix := "ttl" + tc.strategy + ":"
+			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix(prefix))
+			_, err := s.AllowN(ctx, "user 1", 1, limit.PerMinute(5), limit.PerHour(100))
+			require.NoError(t, err)
+			_, err = s.AllowN(ctx, strings.Repeat("x", 1<<20), 1, limit.PerMinute(5))
+			require.NoError(t, err)
+			keys := strings.Split(r.CLI(t, "--scan", "--pattern", prefix+"*"), "\n")
+			require.Len(t, keys, 3, "keys: %q", keys)
+			for _, k := range keys {
+				assert.Less(t, len(k), 100, "key %.40q… must be short: long user keys are hashed", k)
+				if strings.HasSuffix(k, "/60") {
+					ttl, err := strconv.Atoi(r.CLI(t, "PTTL", k))
+					require.NoError(t, err)
+					assert.Positive(t, ttl, "PTTL %s", k)
+					assert.LessOrEqual(t, ttl, tc.maxTTL, "PTTL %s", k)
+				}
+			}
+			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":5/60")
+			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":100/3600")
+		})
+	}
+}
+
+// TestScriptFlushed flushes the script cache: the next decision reloads
+// the script (EVALSHA answers NOSCRIPT, EVAL follows) without an error.
+func TestScriptFlushed(t *testing.T) {
+	r := storetest.StartRedis(t)
+	s := open(t, r, "timeout=2s")
+	ctx := context.Background()
+	l := limit.PerMinute(3)
+	_, err := s.AllowN(ctx, "k", 1, l)
+	require.NoError(t, err)
+	r.CLI(t, "SCRIPT", "FLUSH")
+	d, err := s.AllowN(ctx, "k", 1, l)
+	require.NoError(t, err, "after SCRIPT FLUSH")
+	assert.EqualValues(t, 1, d.Remaining)
+}
+
+func TestClosed(t *testing.T) {
+	r := storetest.StartRedis(t)
+	s := open(t, r, "failure=open")
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	d, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(1))
+	assert.ErrorIs(t, err, redisstore.ErrClosed)
+	assert.True(t, d.Allowed, "the policy still decides")
+}
+
+// ExampleOpen shows a Store on a local Redis. It is compiled, not run:
+// its output would depend on a running server.
+func ExampleOpen() {
+	s, err := redisstore.Open("redis://127.0.0.1:6379/0?failure=closed&timeout=50ms")
+	if err != nil {
+		panic(err) // only a malformed URI fails; Open never waits for Redis
+	}
+	defer s.Close()
+	d, err := s.AllowN(context.Background(), "user:42", 1, limit.PerMinute(100))
+	if err != nil {
+		// Redis failed; d is the failure policy's decision.
+		_ = err
+	}
+	_ = d.Allowed
+}

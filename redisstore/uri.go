@@ -1,0 +1,183 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"fmt"
+	"math/bits"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/redis/rueidis"
+)
+
+// parseURI turns a storage URI into client options and applies its query
+// parameters to c. See the package documentation for the forms.
+func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
+	u, err := url.Parse(strings.TrimSpace(uri))
+	if err != nil {
+		return opt, fmt.Errorf("%w: %v", ErrURI, err)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: "+format, append([]any{ErrURI, u.Redacted()}, args...)...)
+	}
+	if u.Opaque != "" {
+		return opt, bad("want %s://host:port", u.Scheme)
+	}
+	if u.User != nil {
+		opt.Username = u.User.Username()
+		opt.Password, _ = u.User.Password()
+	}
+	path := strings.TrimPrefix(u.Path, "/")
+	db := ""
+	switch u.Scheme {
+	case "redis", "rediss":
+		addr, err := hostPort(u.Host)
+		if err != nil {
+			return opt, bad("%v", err)
+		}
+		opt.InitAddress = []string{addr}
+		opt.ForceSingleClient = true
+		db = path
+		if u.Scheme == "rediss" {
+			host, _, _ := net.SplitHostPort(addr)
+			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+	case "redis+unix":
+		if u.Host != "" || u.Path == "" || strings.HasSuffix(u.Path, "/") {
+			return opt, bad("want redis+unix:///path/to/redis.sock")
+		}
+		sock := u.Path
+		opt.InitAddress = []string{sock}
+		opt.ForceSingleClient = true
+		opt.DialCtxFn = dialUnix
+	case "redis+sentinel":
+		addrs, err := hostPorts(u.Host)
+		if err != nil {
+			return opt, bad("%v", err)
+		}
+		if path == "" || strings.Contains(path, "/") {
+			return opt, bad("want redis+sentinel://host:port[,host:port]/service-name")
+		}
+		opt.InitAddress = addrs
+		opt.Sentinel = rueidis.SentinelOption{MasterSet: path}
+	case "redis+cluster":
+		addrs, err := hostPorts(u.Host)
+		if err != nil {
+			return opt, bad("%v", err)
+		}
+		if path != "" {
+			return opt, bad("a cluster has no database number")
+		}
+		opt.InitAddress = addrs
+		opt.ShuffleInit = true
+	default:
+		return opt, bad("unknown scheme %q", u.Scheme)
+	}
+	q := u.Query()
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "db":
+			if u.Scheme == "redis+cluster" {
+				return opt, bad("a cluster has no database number")
+			}
+			if db != "" {
+				return opt, bad("database given twice")
+			}
+			db = v
+		case "strategy":
+			s, ok := limit.ParseStrategy(v)
+			if !ok {
+				return opt, bad("unknown strategy %q (want sliding-window or fixed-window)", v)
+			}
+			c.strategy = s
+		case "prefix":
+			c.prefix = v
+		case "failure":
+			p, ok := ParsePolicy(v)
+			if !ok {
+				return opt, bad("unknown failure policy %q (want memory, open or closed)", v)
+			}
+			c.policy = p
+		case "timeout", "dial-timeout", "backoff":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return opt, bad("%s=%q is not a positive duration such as 50ms", k, v)
+			}
+			switch k {
+			case "timeout":
+				c.timeout = d
+			case "dial-timeout":
+				c.dialTimeout = d
+			default:
+				c.backoff = d
+			}
+		case "pool-size":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 256 {
+				return opt, bad("pool-size=%q is not an integer in 1..256", v)
+			}
+			c.poolSize = n
+		case "client-name":
+			opt.ClientName = v
+		default:
+			return opt, bad("unknown option %q", k)
+		}
+	}
+	if db != "" {
+		n, err := strconv.Atoi(db)
+		if err != nil || n < 0 {
+			return opt, bad("database %q is not a non-negative integer", db)
+		}
+		opt.SelectDB = n
+	}
+	return opt, nil
+}
+
+// hostPort checks one host:port address.
+func hostPort(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("missing host:port")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not host:port", s)
+	}
+	if host == "" {
+		return "", fmt.Errorf("%q has no host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("%q has no valid port", s)
+	}
+	return s, nil
+}
+
+// hostPorts checks a comma-separated list of host:port addresses.
+func hostPorts(s string) ([]string, error) {
+	if s == "" {
+		return nil, fmt.Errorf("missing host:port")
+	}
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		a, err := hostPort(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// multiplex returns the client's PipelineMultiplex for n connections:
+// log2 of n rounded up to a power of two.
+func multiplex(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return bits.Len(uint(n - 1))
+}
