@@ -380,12 +380,9 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	if e.strategy == limit.MovingWindow {
 		st.logs = shard.NewObjects[movingLog]()
 	}
-	// Start at the current window, so that the first requests take the
-	// fast path of clamp and the first sweep is due sweepBarrier windows
-	// from now.
-	cur := clampNow(e.clk.Now()) / st.p
-	st.hw.Store(cur)
-	st.swept.Store(cur)
+	// hw and swept start at window 0: hw is the newest window a request or
+	// sweep has used, and a first request far from 0 sweeps the (empty)
+	// table in the foreground, which costs nothing.
 	next := make([]*limitState, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, st)

@@ -379,4 +379,10 @@ func TestLimitFirstUsedLate(t *testing.T) {
 	e, _ := newEngine(t, limit.SlidingWindow, 5*sec)
 	d := e.AllowNAt(5*sec+16381052*time.Microsecond, "k", 3, limit.PerSecond(3))
 	assert.Equal(t, 2*sec-381052*time.Microsecond, d.ResetAfter, "ResetAfter of a first request far ahead of the limit's creation")
+
+	// hw comes from requests, not from the clock: a first AllowNAt older
+	// than the clock is judged at its own time.
+	e, _ = newEngine(t, limit.SlidingWindow, 10*min)
+	d = e.AllowNAt(90*sec, "k", 1, limit.PerMinute(2))
+	assert.Equal(t, 2*min-30*sec, d.ResetAfter, "ResetAfter of a first request older than the clock")
 }

@@ -73,6 +73,8 @@ func TestParseRejects(t *testing.T) {
 		{"/minute", limit.ErrSyntax, "/minute"},
 		{"1/second;2/minute", limit.ErrSyntax, "several"},
 		{"5/s", limit.ErrSyntax, `"s"`},
+		{"5/ſecond", limit.ErrSyntax, "ſecond"},
+		{"5 Ker minute", limit.ErrSyntax, "minute"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			l, err := limit.Parse(tc.in)

@@ -68,7 +68,7 @@ func parseOne(item string) (Limit, error) {
 	switch {
 	case strings.HasPrefix(rest, "/"):
 		rest = rest[1:]
-	case len(rest) >= 3 && strings.EqualFold(rest[:3], "per"):
+	case len(rest) >= 3 && asciiEqualFold(rest[:3], "per"):
 		rest = rest[3:]
 	default:
 		return Limit{}, fmt.Errorf("%w: %q: expected \"/\" or \"per\" after the count", ErrSyntax, s)
@@ -117,11 +117,30 @@ func lookupUnit(w string) (time.Duration, bool) {
 		w = w[:len(w)-1]
 	}
 	for _, u := range units {
-		if strings.EqualFold(w, u.name) {
+		if asciiEqualFold(w, u.name) {
 			return u.d, true
 		}
 	}
 	return 0, false
+}
+
+// asciiEqualFold reports whether s equals the lower-case ASCII word w,
+// ignoring ASCII case only: the grammar's words are ASCII, and Unicode
+// folding would accept "ſecond" (long s) or "K" (Kelvin sign).
+func asciiEqualFold(s, w string) bool {
+	if len(s) != len(w) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != w[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func countError(c string) error {
