@@ -80,7 +80,7 @@ func TestNoLostUpdatesAcrossRebuilds(t *testing.T) {
 			wg.Go(func() {
 				for round := range 20 {
 					for i := range 500 {
-						_, err := tb.FindOrInsert(uint64(1<<40 + round*1000 + i))
+						_, err := tb.FindOrInsert(uint64(1)<<40 + uint64(round*1000+i))
 						require.NoError(t, err)
 					}
 					// Evict the filler (cell 0), keep the hot cells.
