@@ -162,7 +162,7 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 		if !d.Allowed {
 			for j := range i {
 				if !repeated(limits, j) {
-					e.refund(h, limits[j], uint64(n), epochs[j])
+					e.refund(h, limits[j], uint64(n), epochs[j], t)
 				}
 			}
 			return d
@@ -270,9 +270,9 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	}
 }
 
-// refund gives back n units that take counted in window epoch (for GCRA:
-// on top of bucket level epoch).
-func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
+// refund gives back n units that take counted at time now in window
+// epoch (GCRA: on top of the tat epoch; moving window: at time epoch).
+func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 	st := e.state(l)
 	if st.logs != nil {
 		e.movingRefund(st, h, epoch, n)
@@ -294,7 +294,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch uint64) {
 		}
 		next := refund(v, epoch, n)
 		if e.gcra {
-			next = gcraRefund(v, epoch, n)
+			next = gcraRefund(v, epoch, st.tick(now), n)
 		}
 		if c.CompareAndSwap(v, next) {
 			return

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/bits"
 	"time"
 
@@ -31,14 +32,30 @@ func (st *limitState) tick(now uint64) uint64 {
 // at returns ⌈k·P/L⌉, the nanosecond at which tick k begins.
 func (st *limitState) at(k uint64) uint64 {
 	if st.tickNs != 0 {
-		return k * st.tickNs
+		if hi, lo := bits.Mul64(k, st.tickNs); hi == 0 {
+			return lo
+		}
+		return math.MaxUint64
 	}
 	hi, lo := bits.Mul64(k, st.p)
-	q, r := bits.Div64(hi, lo, st.cnt) // k ≤ tick(now)+burst, so the quotient fits
+	if hi >= st.cnt {
+		return math.MaxUint64 // beyond 2^64 ns: saturate (see until)
+	}
+	q, r := bits.Div64(hi, lo, st.cnt)
 	if r != 0 {
 		q++
 	}
 	return q
+}
+
+// until returns the wait from now to instant a, capped at limit.Never for
+// instants beyond what a time.Duration holds (a large burst on a long
+// period).
+func until(a, now uint64) time.Duration {
+	if a <= now {
+		return 0
+	}
+	return time.Duration(min(a-now, math.MaxInt64))
 }
 
 // gcraAllow is the Allow hot path for GCRA: one tick computation, one
@@ -83,27 +100,27 @@ func (st *limitState) gcraDecide(allowed, counted bool, tat, k, n, now uint64) l
 		d.Remaining = int64(room - last)
 	}
 	if last > k {
-		d.ResetAfter = time.Duration(st.at(last) - now)
+		d.ResetAfter = until(st.at(last), now)
 	}
 	if !allowed {
 		if n > st.burst {
 			d.RetryAfter = limit.Never
 		} else {
 			// Conforms once tick(now') ≥ base + n − burst.
-			d.RetryAfter = time.Duration(st.at(base+n-st.burst) - now)
+			d.RetryAfter = until(st.at(base+n-st.burst), now)
 		}
 	}
 	return d
 }
 
-// gcraTake is take for GCRA; the returned tick is the tat before the
-// request, for refunds.
+// gcraTake is take for GCRA; it also returns the tat it found, for
+// refunds.
 func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) (limit.Decision, uint64) {
 	k := st.tick(now)
 	c := st.t.Find(h)
 	if c == nil && !commit {
 		fits := n <= st.burst
-		return st.gcraDecide(fits, fits, 0, k, n, now), k
+		return st.gcraDecide(fits, fits, 0, k, n, now), 0
 	}
 	for {
 		if c == nil {
@@ -120,19 +137,20 @@ func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) 
 		}
 		base := max(tat, k)
 		if base+n > k+st.burst {
-			return st.gcraDecide(false, false, tat, k, n, now), base
+			return st.gcraDecide(false, false, tat, k, n, now), tat
 		}
 		if !commit || c.CompareAndSwap(tat, base+n) {
-			return st.gcraDecide(true, true, tat, k, n, now), base
+			return st.gcraDecide(true, true, tat, k, n, now), tat
 		}
 	}
 }
 
-// gcraRefund gives back n units counted on top of base: the tat drops by
-// n, but never below base, the bucket level the request found.
-func gcraRefund(tat, base, n uint64) uint64 {
-	if tat < n || tat-n < base {
-		return base
+// gcraRefund gives back n units that a request counted on top of the tat
+// it found (prev), at tick k. If nothing was counted after it, the cell
+// returns to exactly prev; otherwise it drops by n, to no less than prev.
+func gcraRefund(tat, prev, k, n uint64) uint64 {
+	if tat < n || tat-n <= max(prev, k) {
+		return prev
 	}
 	return tat - n
 }

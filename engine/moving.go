@@ -89,9 +89,15 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		}
 		d := movingDecide(st, lg, fits, at, n, sum, last)
 		lg.mu.Unlock()
-		d.RetryAfter += time.Duration(at - now) // zero unless the clock stepped back
-		if d.ResetAfter != 0 {
-			d.ResetAfter += time.Duration(at - now)
+		// The decision was made at time at; the waits count from now, which
+		// is earlier when the clock stepped back.
+		if back := time.Duration(at - now); back != 0 {
+			if d.RetryAfter != 0 && d.RetryAfter != limit.Never {
+				d.RetryAfter += back
+			}
+			if d.ResetAfter != 0 {
+				d.ResetAfter += back
+			}
 		}
 		return d, at
 	}
@@ -143,6 +149,9 @@ func (e *Engine) movingRefund(st *limitState, h, at, n uint64) {
 			m := min(x.n, n)
 			x.n -= m
 			lg.sum -= m
+			if x.n == 0 { // an empty entry must not count as the newest
+				lg.e = append(lg.e[:k], lg.e[k+1:]...)
+			}
 			return
 		}
 	}
