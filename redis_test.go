@@ -119,6 +119,8 @@ func TestContract(t *testing.T) {
 // explicit, increasing times, on the reference model (the engine's
 // semantics, engine/doc.go) and on Redis, and requires equal Decisions:
 // the Lua script and the Go decoding implement the engine's arithmetic.
+// The model knows the sliding and fixed windows only;
+// TestRedisMatchesEngine covers GCRA and the moving window.
 func TestRedisMatchesModel(t *testing.T) {
 	r := storetest.StartRedis(t)
 	limits := []limit.Limit{
@@ -157,15 +159,93 @@ func TestRedisMatchesModel(t *testing.T) {
 	}
 }
 
+// TestRedisMatchesEngine is TestRedisMatchesModel for the strategies
+// that internal/model does not implement (GCRA and the moving window):
+// the memory engine is the oracle, at the same explicit times, whole
+// microseconds apart (Redis's resolution), including readings that step
+// back.
+func TestRedisMatchesEngine(t *testing.T) {
+	r := storetest.StartRedis(t)
+	burst := func(l limit.Limit, b int64) limit.Limit {
+		l, err := l.WithBurst(b)
+		require.NoError(t, err)
+		return l
+	}
+	limits := []limit.Limit{
+		limit.PerSecond(3), limit.PerMinute(7), limit.PerHour(1000),
+		limit.MustParse("5/10 seconds"), limit.MustParse("7/3 seconds"),
+		burst(limit.MustParse("3/10 seconds"), 8), burst(limit.PerSecond(10), 2),
+		limit.MustParse("536870911/10 years"), burst(limit.MustParse("7/10 years"), 40),
+	}
+	for _, s := range []limit.Strategy{limit.GCRA, limit.MovingWindow} {
+		for _, multi := range []bool{false, true} {
+			t.Run("strategy="+s.String()+"/multi="+strconv.FormatBool(multi), func(t *testing.T) {
+				e := engine.New(engine.WithStrategy(s))
+				t.Cleanup(func() { e.Close() })
+				st := openStore(t, redisURI("redis", r.Addr(), s, ""))
+				rng := rand.New(rand.NewPCG(2, uint64(s)))
+				ctx := context.Background()
+				now := storetest.T0
+				for i := range 2000 {
+					step := time.Duration(rng.IntN(700_000)) * time.Microsecond
+					if rng.IntN(10) == 0 {
+						step = -3 * step // the clock steps back
+					}
+					now += step
+					key := "k" + strconv.Itoa(rng.IntN(4))
+					ls := []limit.Limit{limits[rng.IntN(len(limits))]}
+					if multi && rng.IntN(2) == 0 {
+						ls = append(ls, limits[rng.IntN(len(limits))])
+					}
+					n := int64(1 + rng.IntN(3))
+					if rng.IntN(20) == 0 {
+						n = 9
+					}
+					var want, got limit.Decision
+					var err error
+					op := "AllowNAt"
+					if rng.IntN(5) == 0 {
+						op = "PeekAt"
+						want = e.PeekAt(now, key, ls...)
+						got, err = st.PeekAt(ctx, now, key, ls...)
+					} else {
+						want = e.AllowNAt(now, key, n, ls...)
+						got, err = st.AllowNAt(ctx, now, key, n, ls...)
+					}
+					require.NoError(t, err, "op %d", i)
+					require.Equal(t, want, got, "op %d: %s(T0+%v, %s, n=%d, %v): engine said %+v, Redis %+v",
+						i, op, now-storetest.T0, key, n, ls, want, got)
+				}
+			})
+		}
+	}
+}
+
 // TestRedisManyInstances runs K limiters, each with its own connections,
-// on one shared limit: together they allow exactly the limit.
+// on one shared limit: together they allow exactly the limit (for GCRA,
+// exactly the burst: a unit drips back every P/L, and over ten years
+// none does during the test).
 func TestRedisManyInstances(t *testing.T) {
 	r := storetest.StartRedis(t)
-	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
-		t.Run("strategy="+s.String(), func(t *testing.T) {
+	decade, err := limit.New(150, limit.MaxPeriod)
+	require.NoError(t, err)
+	burst50, err := decade.WithBurst(50)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		s    limit.Strategy
+		l    limit.Limit
+		want int64
+	}{
+		{limit.SlidingWindow, limit.PerDay(150), 150},
+		{limit.FixedWindow, limit.PerDay(150), 150},
+		{limit.MovingWindow, limit.PerDay(150), 150},
+		{limit.GCRA, decade, 150},
+		{limit.GCRA, burst50, 50},
+	} {
+		s, l := tc.s, tc.l
+		t.Run("strategy="+s.String()+"/burst="+strconv.FormatInt(l.Burst(), 10), func(t *testing.T) {
 			uri := redisURI("redis", r.Addr(), s, "")
 			const k, perInstance = 4, 4
-			l := limit.PerDay(150)
 			var allowed atomic.Int64
 			var wg sync.WaitGroup
 			for range k {
@@ -187,7 +267,7 @@ func TestRedisManyInstances(t *testing.T) {
 				}
 			}
 			wg.Wait()
-			assert.EqualValues(t, 150, allowed.Load(), "%d instances × %d goroutines × 20 requests under 150/day", k, perInstance)
+			assert.Equal(t, tc.want, allowed.Load(), "%d instances × %d goroutines × 20 requests under %v (burst %d)", k, perInstance, l, l.Burst())
 		})
 	}
 }
@@ -205,8 +285,8 @@ func TestOpenRedisURIErrors(t *testing.T) {
 		"redis://localhost:6379?timeout=-1s",
 		"redis://localhost:6379?failure=maybe",
 		"redis://localhost:6379?strategy=leaky-bucket",
-		"redis://localhost:6379?strategy=gcra",
-		"redis://localhost:6379?strategy=moving-window",
+		"redis://localhost:6379?strategy=GCRA",
+		"redis://localhost:6379?strategy=moving_window",
 		"redis://localhost:6379?prefix={app}",
 		"redis://localhost:6379?pool-size=0",
 		"redis://localhost:6379?colour=blue",
@@ -242,6 +322,8 @@ func TestOpenRedisURIForms(t *testing.T) {
 		"redis+unix:///nonexistent/redis.sock?db=2",
 		"redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster?db=1",
 		"redis+cluster://127.0.0.1:1,127.0.0.1:2?strategy=fixed-window",
+		"redis://127.0.0.1:1?strategy=gcra",
+		"redis+cluster://127.0.0.1:1,127.0.0.1:2?strategy=moving-window",
 	} {
 		t.Run(uri, func(t *testing.T) {
 			start := time.Now()

@@ -1,7 +1,8 @@
 // Package redisstore keeps Floodgate's counters in Redis, so that every
 // instance of a service behind a load balancer shares one limit. It gives
-// the memory engine's answers (the same strategies and the same integer
-// formulas, see engine/doc.go) in one round trip per decision, works on
+// the memory engine's answers (the same four strategies and the same
+// integer formulas, see engine/doc.go, at microsecond resolution) in one
+// round trip per decision, works on
 // a single Redis, Sentinel and Redis Cluster, and never stops a service
 // from starting: it has a failure policy for when Redis is down.
 //
@@ -29,7 +30,8 @@
 //
 // Query parameters, all optional:
 //
-//	strategy=sliding-window|fixed-window   default sliding-window
+//	strategy=sliding-window|fixed-window|gcra|moving-window
+//	                                       default sliding-window
 //	prefix=floodgate:                      key prefix, no braces
 //	timeout=50ms                           budget of one decision
 //	dial-timeout=1s                        connecting and health checks
@@ -51,7 +53,8 @@
 // every window; it reads each limit's counter, decides, and only if every
 // limit allows writes them all back: a request denied by one limit
 // consumes none of the others, and no other client can interleave.
-// Denied requests and Peek write nothing. User keys reach the script only
+// Denied requests and Peek write nothing, except that the moving window
+// drops members that stopped counting. User keys reach the script only
 // as KEYS, limits only as ARGV; nothing a user sends becomes script text.
 //
 // The arithmetic is the engine's, in microseconds (Redis's TIME
@@ -64,15 +67,63 @@
 // clock is behind) is judged at the start of that counter's window, per
 // key, where the engine keeps one high-water window per limit.
 //
+// Each strategy has its own script; a Store runs one. Every decision is
+// the engine's Decision at the server time truncated to the microsecond:
+// the scripts decide on whole microseconds, return the state they saw and
+// the time they read, and Go computes the durations in nanoseconds. So
+// Remaining and Allowed change only on microsecond boundaries, while
+// RetryAfter and ResetAfter keep the engine's nanosecond values (GCRA's
+// tick k starts at ⌈k·P/L⌉ ns, not on a microsecond).
+//
+// GCRA keeps the tat in ticks of P/L, exactly: tick(t) = ⌊t·L/P⌋ is the
+// same in microseconds as in nanoseconds. An absolute tick (t·L/P, up to
+// 2^80 for a count near limit.MaxCount) does not fit a Lua number, so the
+// script splits every tick as e·L + j with e = ⌊t/P⌋ and 0 ≤ j < L, and
+// computes j = ⌊r·L/P⌋ by correcting a floating-point estimate with
+// three-limb products; Go rebuilds the 64-bit ticks.
+//
+// The moving window keeps one sorted-set member per counted unit, scored
+// by its time in microseconds. Each call judges the key at the newer of
+// now and its newest member, removes the members that no longer count
+// (score ≤ at − P: the boundary is exclusive), and counts the rest with
+// ZCARD; a denial reads the member whose expiry frees enough room by rank.
+// Only this cleanup writes on a denial or a Peek, as the engine's
+// expiry does.
+//
 // # Keys
 //
-// Each (key, limit) pair is one Redis string "epoch prev cur" at
+// Each (key, limit) pair is one Redis key at
 //
-//	prefix{key}:s:count/seconds      (s: sliding window, f: fixed window)
+//	prefix{key}:X:count/seconds[/burst]
 //
-// with a millisecond TTL (SET … PX) equal to how long the counter still
-// matters: 2P − r for the sliding window, P − r for the fixed one, so idle
-// keys vanish by themselves. The user key is the hash tag, so all limits
+// where X names the strategy and /burst appears only when the limit's
+// burst (limit.Limit.Burst) differs from its count. Every key has a
+// millisecond TTL equal to how long it still matters, so idle keys vanish
+// by themselves. Measured with MEMORY USAGE on Redis 7.0 (the key name
+// included, a short user key):
+//
+//	X  strategy        value                       TTL                 memory
+//	s  sliding window  string "epoch prev cur"     2P − r              88 B
+//	f  fixed window    string "epoch prev cur"     P − r               88 B
+//	g  GCRA            string "e j" (tat = e·L+j)  until full again    88 B
+//	m  moving window   sorted set, one member      newest member + P   120 B + about
+//	                   "time:i" per counted unit                       31 B per unit up
+//	                   (at most count members)                         to 128 units, then
+//	                                                                   about 113 B per unit
+//
+// so a moving-window key of 1,000 per hour that is full costs about
+// 113 KB, against 88 B for the others: choose it for small counts.
+//
+// Cost per decision, measured as Redis's own time per EVALSHA (INFO
+// commandstats usec_per_call; 100 000 single-limit decisions over 10 000
+// keys from 32 goroutines; medians of 3 on the noisy 2-core development
+// VM, Redis 7.0): sliding window 11.2 µs, fixed window 12.4 µs, GCRA
+// 14.5 µs, moving window 18.5 µs with about ten members per key. The
+// moving window's cost grows with the logarithm of the members per key,
+// and a request of cost n adds n members. Throughput through the client is
+// bound by the round trip, not by the script (bench/redisbench).
+//
+// The user key is the hash tag, so all limits
 // of one key share a cluster slot and a multi-limit decision is one
 // script call on one node, in a cluster too. Keys longer than 128 bytes,
 // keys holding a brace and keys starting with '#' are replaced by '#' and

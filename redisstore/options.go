@@ -102,8 +102,10 @@ func (c *config) check() error {
 	if c.timeout <= 0 || c.dialTimeout <= 0 || c.backoff <= 0 {
 		return fmt.Errorf("%w: timeouts and backoff must be positive", ErrURI)
 	}
-	if c.strategy != limit.SlidingWindow && c.strategy != limit.FixedWindow {
-		return fmt.Errorf("%w: strategy %q is not available on Redis (want sliding-window or fixed-window)", ErrURI, c.strategy)
+	switch c.strategy {
+	case limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow:
+	default:
+		return fmt.Errorf("%w: unknown strategy %d (want sliding-window, fixed-window, gcra or moving-window)", ErrURI, c.strategy)
 	}
 	return nil
 }
@@ -111,10 +113,8 @@ func (c *config) check() error {
 // WithStrategy sets the algorithm for every limit (URI: strategy=). Default
 // limit.SlidingWindow. Stores sharing a prefix must share the strategy;
 // the strategy is part of each Redis key, so two that differ count
-// separately.
-//
-// Only SlidingWindow and FixedWindow are available on Redis; Open
-// refuses any other strategy.
+// separately. All four strategies are available; Open refuses an unknown
+// value. See the package documentation for what each costs in Redis.
 func WithStrategy(s limit.Strategy) Option {
 	return optionFunc(func(c *config) { c.strategy = s })
 }

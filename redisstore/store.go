@@ -49,7 +49,12 @@ const tripAfter = 3
 // longer ones, and any with a brace or a leading '#', are hashed.
 const maxPlainKey = 128
 
-var script = rueidis.NewLuaScript(windowScript)
+// The scripts, one per family of strategies; a Store uses one.
+var (
+	windowLua = rueidis.NewLuaScript(windowScript)
+	gcraLua   = rueidis.NewLuaScript(gcraScript)
+	movingLua = rueidis.NewLuaScript(movingScript)
+)
 
 // Store is a rate limiter whose counters live in Redis: one atomic
 // EVALSHA per decision, judged on the Redis server's clock, with the
@@ -62,6 +67,8 @@ type Store struct {
 	cfg     config
 	sliding bool
 	fixed   string // ARGV[3]
+	tag     string // the strategy's part of each key: "s:", "f:", "g:" or "m:"
+	script  *rueidis.Lua
 	opt     rueidis.ClientOption
 
 	client atomic.Pointer[rueidis.Client] // nil until the first connection
@@ -72,7 +79,7 @@ type Store struct {
 	logged atomic.Int64                   // unix nanos of the last logged reply error
 	warned atomic.Bool                    // "unavailable" was logged; log the recovery
 
-	args atomic.Pointer[map[limit.Limit][2]string] // cached count and period arguments
+	args atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -133,11 +140,18 @@ func Open(uri string, opts ...Option) (*Store, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	if !s.sliding {
-		s.fixed = "1"
+	switch c.strategy {
+	case limit.SlidingWindow:
+		s.tag, s.script = "s:", windowLua
+	case limit.FixedWindow:
+		s.tag, s.script, s.fixed = "f:", windowLua, "1"
+	case limit.GCRA:
+		s.tag, s.script = "g:", gcraLua
+	case limit.MovingWindow:
+		s.tag, s.script = "m:", movingLua
 	}
 	s.down.Store(true)
-	s.args.Store(new(map[limit.Limit][2]string))
+	s.args.Store(new(map[limit.Limit][3]string))
 	go s.health()
 	return s, nil
 }
@@ -312,7 +326,7 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		return limit.Decision{}, err
 	}
 	keys := make([]string, len(limits))
-	args := make([]string, 4, 4+2*len(limits))
+	args := make([]string, 4, 4+3*len(limits))
 	args[0] = strconv.FormatInt(n, 10)
 	args[1] = "0"
 	if commit {
@@ -323,15 +337,25 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	for i, l := range limits {
 		keys[i] = s.key(key, l)
 		a := s.limitArgs(l)
-		args = append(args, a[0], a[1])
+		if s.script == windowLua {
+			args = append(args, a[0], a[1])
+		} else {
+			args = append(args, a[0], a[1], a[2])
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-	vals, err := script.Exec(ctx, *c, keys, args).AsIntSlice()
+	vals, err := s.script.Exec(ctx, *c, keys, args).AsIntSlice()
 	cancel()
 	if err != nil {
 		return limit.Decision{}, s.failed(err)
 	}
 	s.succeeded()
+	switch s.cfg.strategy {
+	case limit.GCRA:
+		return decodeGCRA(vals, uint64(n), limits)
+	case limit.MovingWindow:
+		return decodeMoving(vals, uint64(n), limits)
+	}
 	return s.decode(vals, n, commit, limits)
 }
 
@@ -342,18 +366,18 @@ func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit)
 	at := func(i int) window {
 		return window{prev: uint64(vals[i]), cur: uint64(vals[i+1]), r: uint64(vals[i+2]) * uint64(time.Microsecond)}
 	}
-	bad := fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals)
+	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
 	if len(vals) == 0 {
-		return limit.Decision{}, bad
+		return limit.Decision{}, bad()
 	}
 	if i := vals[0]; i != 0 {
 		if i < 1 || int(i) > len(limits) || len(vals) != 4 {
-			return limit.Decision{}, bad
+			return limit.Decision{}, bad()
 		}
 		return at(1).decide(s.sliding, false, uint64(n), limits[i-1]), nil
 	}
 	if len(vals) != 1+3*len(limits) {
-		return limit.Decision{}, bad
+		return limit.Decision{}, bad()
 	}
 	best := limit.Decision{Remaining: math.MaxInt64}
 	for i, l := range limits {
@@ -362,6 +386,75 @@ func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit)
 			w.cur += uint64(n)
 		}
 		if d := w.decide(s.sliding, true, uint64(n), l); d.Remaining < best.Remaining {
+			best = d
+		}
+	}
+	return best, nil
+}
+
+// decodeGCRA turns the GCRA script's reply into the Decision: {0, now,
+// then e, j, be, bj per limit} when all allow, {i, now, e, j, be, bj}
+// when limit i denies. An allowed Peek answers as if counted, like
+// AllowN.
+func decodeGCRA(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, error) {
+	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
+	if len(vals) < 2 || vals[1] < 0 {
+		return limit.Decision{}, bad()
+	}
+	now := uint64(vals[1]) * uint64(time.Microsecond)
+	at := func(i int, l limit.Limit) bucket {
+		cnt := uint64(l.Count())
+		return bucket{
+			k:    uint64(vals[i])*cnt + uint64(vals[i+1]),
+			base: uint64(vals[i+2])*cnt + uint64(vals[i+3]),
+		}
+	}
+	if i := vals[0]; i != 0 {
+		if i < 1 || int(i) > len(limits) || len(vals) != 6 {
+			return limit.Decision{}, bad()
+		}
+		l := limits[i-1]
+		return at(2, l).decide(false, n, now, l), nil
+	}
+	if len(vals) != 2+4*len(limits) {
+		return limit.Decision{}, bad()
+	}
+	best := limit.Decision{Remaining: math.MaxInt64}
+	for i, l := range limits {
+		if d := at(2+4*i, l).decide(true, n, now, l); d.Remaining < best.Remaining {
+			best = d
+		}
+	}
+	return best, nil
+}
+
+// decodeMoving turns the moving-window script's reply into the Decision:
+// {0, now, then at, sum, last per limit} when all allow, {i, now, at,
+// sum, last, free} when limit i denies.
+func decodeMoving(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, error) {
+	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
+	if len(vals) < 2 || vals[1] < 0 {
+		return limit.Decision{}, bad()
+	}
+	us := func(v int64) uint64 { return uint64(v) * uint64(time.Microsecond) }
+	now := us(vals[1])
+	at := func(i int) movingLog {
+		return movingLog{at: us(vals[i]), sum: uint64(vals[i+1]), last: us(max(0, vals[i+2])), hasLast: vals[i+2] >= 0}
+	}
+	if i := vals[0]; i != 0 {
+		if i < 1 || int(i) > len(limits) || len(vals) != 6 {
+			return limit.Decision{}, bad()
+		}
+		lg := at(2)
+		lg.free, lg.hasFree = us(max(0, vals[5])), vals[5] >= 0
+		return lg.decide(false, n, now, limits[i-1]), nil
+	}
+	if len(vals) != 2+3*len(limits) {
+		return limit.Decision{}, bad()
+	}
+	best := limit.Decision{Remaining: math.MaxInt64}
+	for i, l := range limits {
+		if d := at(2+3*i).decide(true, n, now, l); d.Remaining < best.Remaining {
 			best = d
 		}
 	}
@@ -382,10 +475,13 @@ func (s *Store) policy(key string, n int64, commit bool, limits []limit.Limit) l
 	return limit.Decision{Limit: limits[0], RetryAfter: s.cfg.backoff}
 }
 
-// key returns the Redis key of (key, l): prefix{tag}:strategy:count/seconds.
-// The hash tag is the user key, so every limit of one key lives in one
-// cluster slot; keys that are long, hold a brace or start with '#' are
-// replaced by '#' and 40 hex digits of their SHA-256.
+// key returns the Redis key of (key, l):
+// prefix{tag}:strategy:count/seconds, with /burst appended when the
+// limit's burst differs from its count (limits that differ only in burst
+// are different limits, as in the engine). The hash tag is the user key,
+// so every limit of one key lives in one cluster slot; keys that are
+// long, hold a brace or start with '#' are replaced by '#' and 40 hex
+// digits of their SHA-256.
 func (s *Store) key(key string, l limit.Limit) string {
 	var b strings.Builder
 	tag := key
@@ -398,29 +494,30 @@ func (s *Store) key(key string, l limit.Limit) string {
 	b.WriteByte('{')
 	b.WriteString(tag)
 	b.WriteString("}:")
-	if s.sliding {
-		b.WriteString("s:")
-	} else {
-		b.WriteString("f:")
-	}
+	b.WriteString(s.tag)
 	var num [20]byte
 	b.Write(strconv.AppendInt(num[:0], l.Count(), 10))
 	b.WriteByte('/')
 	b.Write(strconv.AppendInt(num[:0], int64(l.Period()/time.Second), 10))
+	if l.Burst() != l.Count() {
+		b.WriteByte('/')
+		b.Write(strconv.AppendInt(num[:0], l.Burst(), 10))
+	}
 	return b.String()
 }
 
-// limitArgs returns l's count and period in microseconds as script
-// arguments, cached in a copy-on-write map: applications use a handful of
-// limits.
-func (s *Store) limitArgs(l limit.Limit) [2]string {
+// limitArgs returns l's count, period in microseconds and burst as
+// script arguments, cached in a copy-on-write map: applications use a
+// handful of limits.
+func (s *Store) limitArgs(l limit.Limit) [3]string {
 	m := s.args.Load()
 	if a, ok := (*m)[l]; ok {
 		return a
 	}
-	a := [2]string{strconv.FormatInt(l.Count(), 10), strconv.FormatInt(int64(l.Period()/time.Microsecond), 10)}
+	a := [3]string{strconv.FormatInt(l.Count(), 10), strconv.FormatInt(int64(l.Period()/time.Microsecond), 10),
+		strconv.FormatInt(l.Burst(), 10)}
 	if len(*m) < 64 {
-		next := make(map[limit.Limit][2]string, len(*m)+1)
+		next := make(map[limit.Limit][3]string, len(*m)+1)
 		for k, v := range *m {
 			next[k] = v
 		}

@@ -163,19 +163,25 @@ func TestErrorReply(t *testing.T) {
 func TestKeysAndTTL(t *testing.T) {
 	r := storetest.StartRedis(t)
 	ctx := context.Background()
+	burst, err := limit.PerMinute(5).WithBurst(2)
+	require.NoError(t, err)
 	for _, tc := range []struct {
 		strategy string
-		maxTTL   int
-	}{{"sliding-window", 120_000}, {"fixed-window", 60_000}} {
+		maxTTL   int // of a key of 5/minute after one request
+	}{
+		{"sliding-window", 120_000}, {"fixed-window", 60_000},
+		{"gcra", 12_001}, // until the bucket is full again: one tick, P/5
+		{"moving-window", 60_001},
+	} {
 		t.Run(tc.strategy, func(t *testing.T) {
 			prefix := "ttl" + tc.strategy + ":"
 			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix(prefix))
-			_, err := s.AllowN(ctx, "user 1", 1, limit.PerMinute(5), limit.PerHour(100))
+			_, err := s.AllowN(ctx, "user 1", 1, limit.PerMinute(5), limit.PerHour(100), burst)
 			require.NoError(t, err)
 			_, err = s.AllowN(ctx, strings.Repeat("x", 1<<20), 1, limit.PerMinute(5))
 			require.NoError(t, err)
 			keys := strings.Split(r.CLI(t, "--scan", "--pattern", prefix+"*"), "\n")
-			require.Len(t, keys, 3, "keys: %q", keys)
+			require.Len(t, keys, 4, "keys: %q", keys)
 			for _, k := range keys {
 				assert.Less(t, len(k), 100, "key %.40q… must be short: long user keys are hashed", k)
 				if strings.HasSuffix(k, "/60") {
@@ -187,6 +193,31 @@ func TestKeysAndTTL(t *testing.T) {
 			}
 			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":5/60")
 			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":100/3600")
+			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":5/60/2", "a burst other than the count is part of the key")
+		})
+	}
+}
+
+// TestForeignValues puts values of the wrong kind where GCRA and
+// moving-window state lives: the request gets ErrReply, others go on.
+func TestForeignValues(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	l := limit.PerMinute(5)
+	for _, tc := range []struct{ strategy, key, want string }{
+		{"gcra", "fv:{victim}:g:5/60", "foreign value"},
+		{"moving-window", "fv:{victim}:m:5/60", "WRONGTYPE"},
+	} {
+		t.Run(tc.strategy, func(t *testing.T) {
+			s := open(t, r, "timeout=2s&failure=closed&strategy="+tc.strategy, redisstore.WithPrefix("fv:"))
+			r.CLI(t, "SET", tc.key, "not a counter")
+			d, err := s.AllowN(ctx, "victim", 1, l)
+			assert.ErrorIs(t, err, redisstore.ErrReply)
+			assert.ErrorContains(t, err, tc.want)
+			assert.False(t, d.Allowed, "fail closed")
+			d, err = s.AllowN(ctx, "bystander-"+tc.strategy, 1, l)
+			require.NoError(t, err)
+			assert.True(t, d.Allowed)
 		})
 	}
 }

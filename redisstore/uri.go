@@ -93,7 +93,7 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 		case "strategy":
 			s, ok := limit.ParseStrategy(v)
 			if !ok {
-				return opt, bad("unknown strategy %q (want sliding-window or fixed-window)", v)
+				return opt, bad("unknown strategy %q (want sliding-window, fixed-window, gcra or moving-window)", v)
 			}
 			c.strategy = s
 		case "prefix":

@@ -33,7 +33,8 @@
 //   - A Peek is a request: it moves hw.
 //   - Sweep moves hw of every limit the model has been given, by any
 //     call, and changes no count: evicting never changes an answer.
-//   - A list that names one limit twice is judged as if it named it once.
+//   - A list that names one limit twice is judged and counted as if it
+//     named it once, as engine.Engine.AllowN documents.
 //
 // # Concurrency
 //

@@ -96,17 +96,6 @@ func (m *Limiter) Counted(key string, l limit.Limit) (window, prev, cur int64, o
 	return p.window, p.prev, p.cur, ok
 }
 
-// WindowAt returns the window number in which a request under l at now
-// would be judged, without moving hw; -1 for the zero Limit.
-func (m *Limiter) WindowAt(now time.Duration, l limit.Limit) int64 {
-	if !l.Valid() {
-		return -1
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return max(int64(max(now, 0)/l.Period()), m.hw[l])
-}
-
 func (m *Limiter) know(l limit.Limit) {
 	if _, ok := m.hw[l]; !ok {
 		m.hw[l] = 0

@@ -52,16 +52,23 @@ type Factory func(t *testing.T, s limit.Strategy) Store
 // every period they use (and, as Unix time, a day in 2019).
 const T0 = 18000 * 24 * time.Hour
 
+// Strategies are the strategies the suite covers: all four.
+var Strategies = []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow}
+
 // Run runs the contract suite against the stores that newStore makes, for
-// both strategies.
+// every strategy.
 func Run(t *testing.T, newStore Factory) {
-	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+	for _, s := range Strategies {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
 			tables := stepTables[s]
 			for _, tc := range tables {
 				t.Run("steps/"+tc.name, func(t *testing.T) {
 					st := atStore(t, newStore(t, s))
-					runSteps(t, st, uniqueKey(t), tc.steps)
+					l := tc.limit
+					if !l.Valid() {
+						l = l3s10
+					}
+					runSteps(t, st, uniqueKey(t), l, tc.steps)
 				})
 			}
 			t.Run("multi", func(t *testing.T) { testMulti(t, atStore(t, newStore(t, s))) })
@@ -70,7 +77,7 @@ func Run(t *testing.T, newStore Factory) {
 			t.Run("real-clock", func(t *testing.T) { testRealClock(t, newStore(t, s), s) })
 			t.Run("peek-reset", func(t *testing.T) { testPeekReset(t, newStore(t, s)) })
 			t.Run("bad-requests", func(t *testing.T) { testBadRequests(t, newStore(t, s)) })
-			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newStore(t, s)) })
+			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newStore(t, s), s) })
 		})
 	}
 }
@@ -99,16 +106,26 @@ type step struct {
 	want limit.Decision
 }
 
-var l3s10 = mustLimit(3, 10*time.Second)
+var (
+	l3s10       = mustLimit(3, 10*time.Second)
+	l3s10burst5 = mustBurst(l3s10, 5)
+	l10s2       = mustLimit(10, 2*time.Second)
+)
 
-const sec = time.Second
+const (
+	sec = time.Second
+	ms  = time.Millisecond
+	us  = time.Microsecond
+)
 
-// stepTables follow engine/doc.go for a limit of 3 per 10 s.
+// stepTables follow engine/doc.go, for a limit of 3 per 10 s unless a
+// table names another. Times are whole microseconds, Redis's resolution.
 var stepTables = map[limit.Strategy][]struct {
 	name  string
+	limit limit.Limit
 	steps []step
 }{
-	limit.SlidingWindow: {{"fill-deny-slide", []step{
+	limit.SlidingWindow: {{"fill-deny-slide", limit.Limit{}, []step{
 		{0, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 20 * sec}},
 		{1 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 1, ResetAfter: 19 * sec}},
 		{2 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 18 * sec}},
@@ -123,7 +140,7 @@ var stepTables = map[limit.Strategy][]struct {
 		{35 * sec, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 15 * sec}},
 		{35*sec + 500*time.Millisecond, 2, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 14500 * time.Millisecond}},
 	}}},
-	limit.FixedWindow: {{"fill-deny-next", []step{
+	limit.FixedWindow: {{"fill-deny-next", limit.Limit{}, []step{
 		{0, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 2, ResetAfter: 10 * sec}},
 		{1 * sec, 2, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 9 * sec}},
 		{2 * sec, 1, limit.Decision{Limit: l3s10, ResetAfter: 8 * sec, RetryAfter: 8 * sec}},
@@ -133,10 +150,56 @@ var stepTables = map[limit.Strategy][]struct {
 		{15 * sec, 4, limit.Decision{Limit: l3s10, Remaining: 2, ResetAfter: 5 * sec, RetryAfter: limit.Never}},
 		{29*sec + 999*time.Millisecond, 2, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 1, ResetAfter: time.Millisecond}},
 	}}},
+	// GCRA: ticks of P/L = 10/3 s; T0 is tick K0 exactly. at(K0+j) is
+	// T0 + ⌈j·10/3 s⌉, so at(K0+1) = T0+3.333333334s.
+	limit.GCRA: {{"burst-then-steady", l3s10burst5, []step{
+		// Burst 5: k = K0, tat' = K0+1; ResetAfter = at(K0+1) − now.
+		{0, 1, limit.Decision{Allowed: true, Limit: l3s10burst5, Remaining: 4, ResetAfter: 3333333334}},
+		{0, 4, limit.Decision{Allowed: true, Limit: l3s10burst5, Remaining: 0, ResetAfter: 16666666667}},
+		// Denied: RetryAfter = at(base + n − B) − now = at(K0+1).
+		{0, 1, limit.Decision{Limit: l3s10burst5, ResetAfter: 16666666667, RetryAfter: 3333333334}},
+		// 1 µs before tick K0+1 begins... still tick K0 (3333333 µs · 3/10 s < 1).
+		{3333333 * us, 0, limit.Decision{Limit: l3s10burst5, ResetAfter: 13333333667, RetryAfter: 334}},
+		// ...and in tick K0+1 one more unit has dripped back: tat' = K0+6.
+		{3333334 * us, 1, limit.Decision{Allowed: true, Limit: l3s10burst5, Remaining: 0, ResetAfter: 16666666 * us}},
+		// Steady rate: tick K0+1 again, the next unit is at(K0+2) = 6.666666667s.
+		{5 * sec, 1, limit.Decision{Limit: l3s10burst5, ResetAfter: 15 * sec, RetryAfter: 1666666667}},
+		{6666667 * us, 1, limit.Decision{Allowed: true, Limit: l3s10burst5, Remaining: 0, ResetAfter: 16666666334}},
+		// k = K0+12 > tat = K0+7: a full bucket; tat' = K0+14.
+		{40 * sec, 2, limit.Decision{Allowed: true, Limit: l3s10burst5, Remaining: 3, ResetAfter: 6666666667}},
+		{40 * sec, 6, limit.Decision{Limit: l3s10burst5, Remaining: 3, ResetAfter: 6666666667, RetryAfter: limit.Never}},
+		// base + n − B = K0+13: at = 43.333333334s.
+		{40 * sec, 4, limit.Decision{Limit: l3s10burst5, Remaining: 3, ResetAfter: 6666666667, RetryAfter: 3333333334}},
+		{40 * sec, 0, limit.Decision{Allowed: true, Limit: l3s10burst5, Remaining: 2, ResetAfter: 10 * sec}},
+	}}, {"default-burst", limit.Limit{}, []step{
+		// Burst = Count = 3.
+		{0, 3, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 10 * sec}},
+		{0, 1, limit.Decision{Limit: l3s10, ResetAfter: 10 * sec, RetryAfter: 3333333334}},
+		{3333334 * us, 1, limit.Decision{Allowed: true, Limit: l3s10, Remaining: 0, ResetAfter: 10*sec - 3333334*us + 3333333334}},
+	}}},
+	// The moving window, the example: 10 per 2 s.
+	limit.MovingWindow: {{"exclusive-boundary", l10s2, []step{
+		{0, 5, limit.Decision{Allowed: true, Limit: l10s2, Remaining: 5, ResetAfter: 2 * sec}},
+		{1300 * ms, 5, limit.Decision{Allowed: true, Limit: l10s2, Remaining: 0, ResetAfter: 2 * sec}},
+		// The 11th: the entry at 0 frees room at 2s.
+		{1300 * ms, 1, limit.Decision{Limit: l10s2, ResetAfter: 2 * sec, RetryAfter: 700 * ms}},
+		{2*sec - us, 0, limit.Decision{Limit: l10s2, ResetAfter: 1300*ms + us, RetryAfter: us}},
+		// At exactly 2s the entries at 0 no longer count (exclusive).
+		{2 * sec, 0, limit.Decision{Allowed: true, Limit: l10s2, Remaining: 4, ResetAfter: 2 * sec}},
+		{2 * sec, 5, limit.Decision{Allowed: true, Limit: l10s2, Remaining: 0, ResetAfter: 2 * sec}},
+		{2 * sec, 1, limit.Decision{Limit: l10s2, ResetAfter: 2 * sec, RetryAfter: 1300 * ms}},
+		{2*sec + us, 1, limit.Decision{Limit: l10s2, ResetAfter: 2*sec - us, RetryAfter: 1300*ms - us}},
+		// Cost 6 needs the units at 1.3s and at 2s to expire.
+		{2500 * ms, 6, limit.Decision{Limit: l10s2, ResetAfter: 1500 * ms, RetryAfter: 1500 * ms}},
+		{2500 * ms, 11, limit.Decision{Limit: l10s2, ResetAfter: 1500 * ms, RetryAfter: limit.Never}},
+		{3300 * ms, 5, limit.Decision{Allowed: true, Limit: l10s2, Remaining: 0, ResetAfter: 2 * sec}},
+		// Everything has expired at 5.3s.
+		{5300 * ms, 0, limit.Decision{Allowed: true, Limit: l10s2, Remaining: 9, ResetAfter: 2 * sec}},
+	}}},
 }
 
 // runSteps runs a step table, reporting the failing step.
-func runSteps(t *testing.T, st AtStore, key string, steps []step) {
+func runSteps(t *testing.T, st AtStore, key string, l limit.Limit, steps []step) {
 	t.Helper()
 	ctx := context.Background()
 	for i, sp := range steps {
@@ -144,9 +207,9 @@ func runSteps(t *testing.T, st AtStore, key string, steps []step) {
 		var err error
 		want := sp.want
 		if sp.n == 0 {
-			d, err = st.PeekAt(ctx, T0+sp.at, key, l3s10)
+			d, err = st.PeekAt(ctx, T0+sp.at, key, l)
 		} else {
-			d, err = st.AllowNAt(ctx, T0+sp.at, key, sp.n, l3s10)
+			d, err = st.AllowNAt(ctx, T0+sp.at, key, sp.n, l)
 		}
 		require.NoError(t, err, "step %d at T0+%v", i, sp.at)
 		assert.Equal(t, want, d, "step %d: AllowNAt(T0+%v, n=%d) (n=0: PeekAt) returned %+v, want %+v", i, sp.at, sp.n, d, want)
@@ -221,11 +284,30 @@ func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {
 	// newest window: no fresh burst.
 	d, err = st.AllowNAt(ctx, T0+5*sec, k, 1, l3s10)
 	require.NoError(t, err)
-	want := limit.Decision{Limit: l3s10, ResetAfter: 10 * sec, RetryAfter: 10 * sec}
-	if strat == limit.SlidingWindow {
+	var want limit.Decision
+	switch strat {
+	case limit.SlidingWindow:
 		want = limit.Decision{Limit: l3s10, ResetAfter: 20 * sec, RetryAfter: 20*sec - 6666666666}
+	case limit.FixedWindow:
+		want = limit.Decision{Limit: l3s10, ResetAfter: 10 * sec, RetryAfter: 10 * sec}
+	case limit.GCRA:
+		// No clamp: tick(T0+5s) = K0+1 against tat = K0+4+3, so the
+		// bucket looks emptier still. ResetAfter = at(K0+7) − now,
+		// RetryAfter = at(K0+7+1−3) − now.
+		want = limit.Decision{Limit: l3s10, ResetAfter: 23333333334 - 5*sec, RetryAfter: 16666666667 - 5*sec}
+	case limit.MovingWindow:
+		// Judged at the newest entry's time, T0+15s: everything counts
+		// until T0+25s.
+		want = limit.Decision{Limit: l3s10, ResetAfter: 20 * sec, RetryAfter: 20 * sec}
 	}
 	assert.Equal(t, want, d, "AllowNAt(T0+5s) after 3 at T0+15s")
+	if strat == limit.MovingWindow {
+		// An entry stops counting at exactly t+P, judged at the newest
+		// entry's time.
+		d, err = st.AllowNAt(ctx, T0+25*sec, k, 3, l3s10)
+		require.NoError(t, err)
+		assert.True(t, d.Allowed, "AllowNAt(T0+25s, 3) after 3 at T0+15s: %+v", d)
+	}
 }
 
 func testKeys(t *testing.T, st Store) {
@@ -267,10 +349,23 @@ func testRealClock(t *testing.T, st Store, strat limit.Strategy) {
 	require.NoError(t, err)
 	assert.False(t, d.Allowed, "4th request of 3/day")
 	assert.Greater(t, d.RetryAfter, time.Duration(0))
-	if strat == limit.FixedWindow {
+	switch strat {
+	case limit.FixedWindow:
 		assert.LessOrEqual(t, d.RetryAfter, l.Period())
 		assert.Equal(t, d.ResetAfter, d.RetryAfter, "fixed window: both are P − r")
-	} else {
+	case limit.GCRA:
+		// One tick (P/3) frees one unit; the bucket is full three ticks
+		// after the current one.
+		assert.LessOrEqual(t, d.RetryAfter, l.Period()/3)
+		assert.Greater(t, d.ResetAfter, 2*l.Period()/3)
+		assert.LessOrEqual(t, d.ResetAfter, l.Period())
+	case limit.MovingWindow:
+		// The first request frees its unit P after it was made.
+		assert.Greater(t, d.RetryAfter, l.Period()-time.Minute)
+		assert.LessOrEqual(t, d.RetryAfter, l.Period())
+		assert.GreaterOrEqual(t, d.ResetAfter, d.RetryAfter)
+		assert.LessOrEqual(t, d.ResetAfter, l.Period())
+	default:
 		// (P−r) + P − ⌊2P/3⌋ for a key with no previous window.
 		assert.Greater(t, d.RetryAfter, l.Period()/3)
 		assert.LessOrEqual(t, d.RetryAfter, 2*l.Period())
@@ -337,9 +432,15 @@ func testBadRequests(t *testing.T, st Store) {
 	assert.EqualValues(t, 5, peekLeft(d), "bad requests must count nothing")
 }
 
-func testConcurrent(t *testing.T, st Store) {
+func testConcurrent(t *testing.T, st Store, strat limit.Strategy) {
 	ctx := context.Background()
 	l := limit.PerDay(100)
+	if strat == limit.GCRA {
+		// GCRA refills a unit every P/L; over ten years that is every 36
+		// days, so no unit drips back during the test and exactly the
+		// burst is allowed.
+		l = mustLimit(100, limit.MaxPeriod)
+	}
 	k := uniqueKey(t)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
@@ -357,11 +458,19 @@ func testConcurrent(t *testing.T, st Store) {
 		})
 	}
 	wg.Wait()
-	assert.EqualValues(t, 100, allowed.Load(), "320 concurrent requests under 100/day")
+	assert.EqualValues(t, 100, allowed.Load(), "320 concurrent requests under %v", l)
 }
 
 func mustLimit(n int64, p time.Duration) limit.Limit {
 	l, err := limit.New(n, p)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+func mustBurst(l limit.Limit, b int64) limit.Limit {
+	l, err := l.WithBurst(b)
 	if err != nil {
 		panic(err)
 	}

@@ -1,0 +1,178 @@
+package redisstore
+
+import (
+	"math/bits"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// prelude is the start of the GCRA and moving-window scripts: the cost,
+// the commit flag, the time and exact products.
+//
+//	ARGV[1]      the cost n
+//	ARGV[2]      "1" to count an allowed request, "0" to only look (Peek)
+//	ARGV[3]      unused (the window script's strategy flag)
+//	ARGV[4]      now in microseconds since the Unix epoch, or "" for the
+//	             server clock (TIME)
+//	ARGV[2+3i]   the count of limit i
+//	ARGV[3+3i]   the period of limit i in microseconds
+//	ARGV[4+3i]   the burst of limit i
+//
+// Every number handed to redis.call is formatted with %d: Lua's own
+// conversion keeps only 14 significant digits, and times in
+// microseconds have 16.
+const prelude = `
+local n = tonumber(ARGV[1])
+local commit = ARGV[2] == '1'
+local now, slack
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = t[1] * 1000000 + t[2]
+  slack = 0
+else
+  now = tonumber(ARGV[4])
+  slack = 60000
+end
+local W = 67108864
+local function mul(a, b)
+  local a1 = math.floor(a / W)
+  local a0 = a - a1 * W
+  local b1 = math.floor(b / W)
+  local b0 = b - b1 * W
+  local lo = a0 * b0
+  local mid = a1 * b0 + a0 * b1 + math.floor(lo / W)
+  return a1 * b1 + math.floor(mid / W), mid % W, lo % W
+end
+local function le(a, b, c, d)
+  local h1, m1, l1 = mul(a, b)
+  local h2, m2, l2 = mul(c, d)
+  if h1 ~= h2 then return h1 < h2 end
+  if m1 ~= m2 then return m1 < m2 end
+  return l1 <= l2
+end
+local function ms(us)
+  return string.format('%d', math.min(math.floor(us / 1000) + 1 + slack, 1e15))
+end
+`
+
+// gcraScript judges one request against the GCRA buckets of one or more
+// limits of one key, and counts it in all of them when every limit
+// allows it. Arguments: see prelude.
+//
+// A bucket is a string "e j": its tat (see engine/doc.go) in ticks of
+// P/L, split as e·L + j with 0 ≤ j < L, because an absolute tick
+// (t·L/P, up to 2^80) does not fit the 53 bits of a Lua number while e
+// (the window number ⌊t/P⌋) and j do. The current tick k = e·L + j is
+// split the same way: e = ⌊now/P⌋ and j = ⌊r·L/P⌋ with r = now − e·P,
+// computed exactly by correcting a floating-point estimate with three-limb
+// products. A missing key is a full bucket.
+//
+// It returns {0, now, e1, j1, be1, bj1, e2, …} when every limit allows,
+// or {i, now, e, j, be, bj} for the first limit i that denies, where
+// (e, j) is k and (be, bj) is base = max(tat, k), the tat before the
+// request. The caller adds n and computes the Decision in nanoseconds
+// with the engine's formulas. A written bucket lives (PX) until it is
+// full again.
+const gcraScript = prelude + `
+local function muldiv(a, b, c)
+  local q = math.floor(a * b / c)
+  while q > 0 and not le(q, c, a, b) do q = q - 1 end
+  while le(q + 1, c, a, b) do q = q + 1 end
+  return q
+end
+local st = {}
+for i = 1, #KEYS do
+  local cnt, p, burst = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
+  local e = math.floor(now / p)
+  local r = now - e * p
+  if r < 0 then e, r = e - 1, r + p end
+  local j = muldiv(r, cnt, p)
+  local be, bj, d = e, j, 0
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local te, tj = string.match(v, '^(%d+) (%d+)$')
+    if not te then
+      return redis.error_reply('ERR floodgate: a GCRA key holds a foreign value')
+    end
+    te, tj = tonumber(te), tonumber(tj)
+    local dt = (te - e) * cnt + (tj - j)
+    if dt > 0 then be, bj, d = te, tj, dt end
+  end
+  if d + n > burst then
+    return {i, now, e, j, be, bj}
+  end
+  st[i] = {e, j, be, bj, d, cnt, p}
+end
+local out = {0, now}
+for i = 1, #KEYS do
+  local s = st[i]
+  if commit then
+    local cnt = s[6]
+    local tj = s[4] + n
+    local carry = math.floor(tj / cnt)
+    -- The bucket is full again at at(tat') ≤ now + ⌈(tat'−k)·P/L⌉ µs.
+    redis.call('SET', KEYS[i], string.format('%d %d', s[3] + carry, tj - carry * cnt), 'PX', ms((s[5] + n) * s[7] / cnt))
+  end
+  out[#out + 1] = s[1]
+  out[#out + 1] = s[2]
+  out[#out + 1] = s[3]
+  out[#out + 1] = s[4]
+end
+return out
+`
+
+// bucket is one GCRA limit's state as the script saw it: the current
+// tick k and base = max(tat, k), both absolute ticks of P/L since the
+// Unix epoch.
+type bucket struct {
+	k, base uint64
+}
+
+// gcraDecide fills a Decision for cost n at time now (nanoseconds since
+// the Unix epoch, a whole number of microseconds); counted says whether
+// n was (or, for an allowed Peek, would be) added to base. It is the
+// engine's arithmetic (see engine/doc.go), repeated here because this
+// package may not import the engine.
+func (b bucket) decide(allowed bool, n, now uint64, l limit.Limit) limit.Decision {
+	cnt, p, burst := uint64(l.Count()), uint64(l.Period()), uint64(l.Burst())
+	d := limit.Decision{Allowed: allowed, Limit: l}
+	last := b.base
+	if allowed {
+		last += n
+	}
+	if room := b.k + burst; room > last {
+		d.Remaining = int64(room - last)
+	}
+	if last > b.k {
+		d.ResetAfter = until(tickStart(last, cnt, p), now)
+	}
+	if !allowed {
+		if n > burst {
+			d.RetryAfter = limit.Never
+		} else {
+			d.RetryAfter = until(tickStart(b.base+n-burst, cnt, p), now)
+		}
+	}
+	return d
+}
+
+// tickStart returns ⌈k·p/cnt⌉, the nanosecond at which tick k begins,
+// capped at the largest uint64 when it does not fit (a bucket written by
+// a clock centuries ahead).
+func tickStart(k, cnt, p uint64) uint64 {
+	hi, lo := bits.Mul64(k, p)
+	if hi >= cnt {
+		return 1<<64 - 1
+	}
+	q, r := bits.Div64(hi, lo, cnt)
+	if r != 0 {
+		q++
+	}
+	return q
+}
+
+// until returns t − now, at most limit.Never. t > now.
+func until(t, now uint64) time.Duration {
+	return time.Duration(min(t-now, uint64(limit.Never)))
+}

@@ -1,0 +1,108 @@
+package redisstore
+
+import (
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// movingScript judges one request against the moving-window logs of one
+// or more limits of one key, and counts it in all of them when every
+// limit allows it. Arguments: see prelude.
+//
+// A log is a sorted set with one member per allowed cost unit: score the
+// time in microseconds, member "time:i", where i numbers the units
+// counted at that time (a log never holds more than Count members). The
+// key is judged at at = max(now, newest score), as in the engine; every
+// call first removes the members with score ≤ at − P (an entry at t stops
+// counting at exactly t + P), so ZCARD is the units counted. A denial
+// reads the score of the unit whose expiry frees enough room, by rank.
+//
+// It returns {0, now, at1, sum1, last1, at2, …} when every limit allows,
+// or {i, now, at, sum, last, free} for the first limit i that denies,
+// where sum is the units counted before the request, last the newest
+// score (−1 when empty) and free the score of the oldest unit whose
+// expiry lets n fit (−1 when n exceeds the count). The caller computes
+// the Decision in nanoseconds with the engine's formulas. A written log
+// lives (PEXPIRE) until its newest member stops counting.
+const movingScript = prelude + `
+local st = {}
+for i = 1, #KEYS do
+  local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  local at, last = now, -1
+  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  if top[2] then
+    last = tonumber(top[2])
+    if last > at then at = last end
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%d', at - p))
+  local sum = redis.call('ZCARD', KEYS[i])
+  if sum == 0 then last = -1 end
+  if sum + n > cnt then
+    local free = -1
+    if n <= cnt then
+      local x = sum + n - cnt - 1
+      free = tonumber(redis.call('ZRANGE', KEYS[i], x, x, 'WITHSCORES')[2])
+    end
+    return {i, now, at, sum, last, free}
+  end
+  st[i] = {at, sum, last, p}
+end
+local out = {0, now}
+for i = 1, #KEYS do
+  local s = st[i]
+  if commit then
+    local at = string.format('%d', s[1])
+    local c = redis.call('ZCOUNT', KEYS[i], at, at)
+    local args = {}
+    for j = c, c + n - 1 do
+      args[#args + 1] = at
+      args[#args + 1] = at .. ':' .. string.format('%d', j)
+      if #args >= 2000 then
+        redis.call('ZADD', KEYS[i], unpack(args))
+        args = {}
+      end
+    end
+    if #args > 0 then redis.call('ZADD', KEYS[i], unpack(args)) end
+    redis.call('PEXPIRE', KEYS[i], ms(s[1] + s[4] - now))
+  end
+  out[#out + 1] = s[1]
+  out[#out + 1] = s[2]
+  out[#out + 1] = s[3]
+end
+return out
+`
+
+// movingLog is one moving-window limit's state as the script saw it, in
+// nanoseconds since the Unix epoch: the time the key is judged at, the
+// units counted before the request, the newest entry's time (hasLast
+// false when empty) and, for a denial, the time of the entry whose expiry
+// frees enough units (hasFree false when the cost exceeds the count).
+type movingLog struct {
+	at, sum, last, free uint64
+	hasLast, hasFree    bool
+}
+
+// decide fills a Decision for cost n read at now; allowed says whether n
+// was (or, for an allowed Peek, would be) counted at log.at. It is the
+// engine's arithmetic (see engine/doc.go).
+func (lg movingLog) decide(allowed bool, n, now uint64, l limit.Limit) limit.Decision {
+	cnt, p := uint64(l.Count()), uint64(l.Period())
+	sum, last := lg.sum, lg.last
+	if allowed {
+		sum, last = sum+n, lg.at
+	}
+	d := limit.Decision{Allowed: allowed, Limit: l, Remaining: int64(cnt - min(sum, cnt))}
+	back := time.Duration(lg.at - now) // zero unless the clock stepped back
+	if sum > 0 && (allowed || lg.hasLast) {
+		d.ResetAfter = time.Duration(last+p-lg.at) + back
+	}
+	if !allowed {
+		if n > cnt || !lg.hasFree {
+			d.RetryAfter = limit.Never
+		} else {
+			d.RetryAfter = time.Duration(lg.free+p-lg.at) + back
+		}
+	}
+	return d
+}
