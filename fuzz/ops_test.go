@@ -1,0 +1,210 @@
+package fuzz_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/model"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// FuzzOps decodes its input into a sequence of operations on a few keys
+// and limits (allow with a cost, peek, reset, clock moves forward and
+// back, large jumps, sweeps) and checks after every step that the engine
+// and the model return the same Decision.
+//
+// Input: byte 0 picks the strategy and the start time, bytes 1-4 the four
+// limits in play, and each operation after that is a byte that selects it
+// followed by its operands (see opsRun.do).
+func FuzzOps(f *testing.F) {
+	for _, seed := range opsSeeds() {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		newOpsRun(t, data).run()
+	})
+}
+
+// opsSeeds are hand-written sequences; testdata/fuzz/FuzzOps holds the
+// corpus the fuzzer grew from them.
+func opsSeeds() [][]byte {
+	return [][]byte{
+		// sliding, 1/s 3/s 2/2s 5/3s: fill 3/s, cross a boundary, step back.
+		{0, 0, 1, 2, 3, 0, 0x00, 0x02, 0, 0x00, 0x02, 0, 0x00, 0x02, 0, 0x00, 0x02, 0, 3, 0, 0x02, 7, 1, 0x48, 0, 0, 0x02, 0, 9, 1, 0x30, 0, 0, 0x02, 0},
+		// fixed, with a reset, a peek and a sweep after a jump of 32 windows.
+		{1, 4, 5, 6, 10, 0, 1, 0x01, 0x60, 3, 1, 0x03, 7, 0, 0x6e, 10, 0, 0, 0, 0x01, 0, 4, 1, 0x01, 3, 1, 0x0f},
+		// multi-limit requests, with the zero Limit among them.
+		{0, 8, 9, 10, 1, 0, 2, 0x0f, 0x00, 0, 2, 0x0c, 0x80, 0, 0, 0x05, 0xa5, 11, 0, 3, 3, 0x0f},
+		// clock-based calls and negative times.
+		{2, 0, 1, 2, 3, 5, 0, 0x01, 0, 5, 0x10, 0x03, 0x02, 9, 0, 0xe5, 0, 0, 0x01, 0, 6, 1, 0, 5, 0x20, 0x01},
+		// near the end of time.
+		{5, 0, 7, 9, 1, 0, 0, 0x0f, 0x61, 7, 1, 0xbf, 0, 0, 0x0f, 0x00, 8, 3, 0xa5, 0, 0, 0x0f, 0x00},
+	}
+}
+
+type opsRun struct {
+	t      *testing.T
+	in     bytesReader
+	clk    *clock.Manual
+	eng    *engine.Engine
+	mod    *model.Limiter
+	limits []limit.Limit // the four in play
+	now    time.Duration
+	trace  []string
+}
+
+func newOpsRun(t *testing.T, data []byte) *opsRun {
+	r := &opsRun{t: t, in: bytesReader{data}}
+	h := r.in.byte()
+	strategy := limit.SlidingWindow
+	if h&1 != 0 {
+		strategy = limit.FixedWindow
+	}
+	for range 4 {
+		r.limits = append(r.limits, limitChoices[int(r.in.byte())%len(limitChoices)])
+	}
+	r.clk = clock.NewManual(0)
+	r.eng = engine.New(engine.WithClock(r.clk), engine.WithStrategy(strategy), engine.WithSweepInterval(-1))
+	t.Cleanup(func() { r.eng.Close() })
+	r.mod = model.New(strategy)
+	// Let both meet every limit first: a sweep moves hw only of the limits
+	// the engine has met (README.md, "Which calls move hw").
+	r.eng.Reset("", r.limits...)
+	r.mod.Reset("", r.limits...)
+	r.setNow(startTimes[int(h>>1)%len(startTimes)])
+	r.logf("%v, limits %v, start %v", strategy, r.limits, r.now)
+	return r
+}
+
+func (r *opsRun) run() {
+	for n := 0; r.in.more() && n < 2000; n++ {
+		r.do(r.in.byte())
+	}
+	r.checkAll()
+}
+
+func (r *opsRun) setNow(now time.Duration) {
+	r.now = now
+	r.clk.Set(now)
+}
+
+func (r *opsRun) logf(format string, args ...any) {
+	r.trace = append(r.trace, fmt.Sprintf(format, args...))
+}
+
+func (r *opsRun) fail(format string, args ...any) {
+	r.t.Helper()
+	tr := r.trace
+	if len(tr) > 40 {
+		tr = append([]string{"..."}, tr[len(tr)-40:]...)
+	}
+	r.t.Fatalf("%s\noperations:\n\t%s", fmt.Sprintf(format, args...), strings.Join(tr, "\n\t"))
+}
+
+// same fails unless the engine's Decision got equals the model's want.
+func (r *opsRun) same(call string, got, want limit.Decision) {
+	r.t.Helper()
+	if got != want {
+		r.fail("%s = %+v, want %+v (model)", call, got, want)
+	}
+}
+
+func (r *opsRun) key() string { return keyChoices[int(r.in.byte())%len(keyChoices)] }
+
+func (r *opsRun) do(op byte) {
+	r.t.Helper()
+	switch op % 12 {
+	case 0, 1, 2:
+		key, ls := r.key(), pickLimits(r.in.byte(), r.limits)
+		n := pickCost(r.in.byte(), first(ls))
+		call := fmt.Sprintf("AllowNAt(%v, %q, %d, %v)", r.now, key, n, ls)
+		r.logf("%s", call)
+		r.same(call, r.eng.AllowNAt(r.now, key, n, ls...), r.mod.AllowN(r.now, key, n, ls...))
+	case 3:
+		key, ls := r.key(), pickLimits(r.in.byte(), r.limits)
+		call := fmt.Sprintf("PeekAt(%v, %q, %v)", r.now, key, ls)
+		r.logf("%s", call)
+		r.same(call, r.eng.PeekAt(r.now, key, ls...), r.mod.Peek(r.now, key, ls...))
+	case 4:
+		key, ls := r.key(), pickLimits(r.in.byte(), r.limits)
+		r.logf("Reset(%q, %v)", key, ls)
+		r.eng.Reset(key, ls...)
+		r.mod.Reset(key, ls...)
+	case 5:
+		// The clock-reading calls, with the manual clock at now.
+		c, key := r.in.byte(), r.key()
+		ls := pickLimits(r.in.byte(), r.limits)
+		switch c % 3 {
+		case 0:
+			l := first(ls)
+			call := fmt.Sprintf("Allow(%q, %v) at clock %v", key, l, r.now)
+			r.logf("%s", call)
+			if got, want := r.eng.Allow(key, l), r.mod.AllowN(r.now, key, 1, l).Allowed; got != want {
+				r.fail("%s = %v, want %v (model)", call, got, want)
+			}
+		case 1:
+			n := pickCost(r.in.byte(), first(ls))
+			call := fmt.Sprintf("AllowN(%q, %d, %v) at clock %v", key, n, ls, r.now)
+			r.logf("%s", call)
+			r.same(call, r.eng.AllowN(key, n, ls...), r.mod.AllowN(r.now, key, n, ls...))
+		case 2:
+			call := fmt.Sprintf("Peek(%q, %v) at clock %v", key, ls, r.now)
+			r.logf("%s", call)
+			r.same(call, r.eng.Peek(key, ls...), r.mod.Peek(r.now, key, ls...))
+		}
+	case 6:
+		key, l := r.key(), r.limits[int(r.in.byte())%len(r.limits)]
+		call := fmt.Sprintf("AllowAt(%v, %q, %v)", r.now, key, l)
+		r.logf("%s", call)
+		if got, want := r.eng.AllowAt(r.now, key, l), r.mod.AllowN(r.now, key, 1, l).Allowed; got != want {
+			r.fail("%s = %v, want %v (model)", call, got, want)
+		}
+	case 7, 8, 9:
+		p := period(r.limits[int(r.in.byte())%len(r.limits)])
+		r.setNow(step(r.now, r.in.byte(), p, op%12 == 9))
+		r.logf("clock to %v", r.now)
+	case 10:
+		// A sweep at now, or at a reading a little ahead or behind.
+		c := r.in.byte()
+		at := step(r.now, c&^0xe0|0x20, period(r.limits[int(c>>6)]), c&0x10 != 0)
+		if c&0x0f == 0 {
+			at = r.now
+		}
+		r.logf("SweepAt(%v)", at)
+		r.eng.SweepAt(at)
+		r.mod.Sweep(at)
+	case 11:
+		r.logf("check all at %v", r.now)
+		r.checkAll()
+	}
+}
+
+// checkAll compares a Peek of every key under every single limit.
+func (r *opsRun) checkAll() {
+	r.t.Helper()
+	for _, key := range keyChoices {
+		for _, l := range r.limits {
+			call := fmt.Sprintf("PeekAt(%v, %q, %v)", r.now, key, l)
+			r.same(call, r.eng.PeekAt(r.now, key, l), r.mod.Peek(r.now, key, l))
+		}
+	}
+}
+
+func first(ls []limit.Limit) limit.Limit {
+	if len(ls) == 0 {
+		return limit.Limit{}
+	}
+	return ls[0]
+}
+
+// period is l's period, or a second for the zero Limit.
+func period(l limit.Limit) time.Duration {
+	if !l.Valid() {
+		return time.Second
+	}
+	return l.Period()
+}
