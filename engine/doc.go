@@ -52,8 +52,10 @@
 // Moving window (an exact sliding log): an allowed request at time t
 // counts while now − t < P, so it stops counting at exactly t + P (the
 // boundary is exclusive, in allow, peek and every field). A request is
-// allowed iff (units counted) + n ≤ L. A reading older than the key's
-// newest entry is judged at that entry's time.
+// allowed iff (units counted) + n ≤ L. A reading older than the pair's
+// newest entry is judged at that entry's time (what counts, and where the
+// request is logged), while RetryAfter and ResetAfter are measured from
+// the reading itself.
 //
 //	Remaining  = L − (units counted, after the request)
 //	ResetAfter = (newest entry's time) + P − now, or 0 when empty
@@ -107,7 +109,12 @@
 // not stored (see package shard). A background sweeper (WithSweepInterval)
 // evicts pairs whose newest count is three or more windows old, one shard
 // at a time, and shrinks the tables. WithMaxKeys bounds the number of live
-// keys. A cell stores its window number in five bits, which is exact
+// keys. Evicting never changes an answer for the window strategies; for
+// GCRA (a bucket full for a whole period) and the moving window (a log
+// whose newest entry is two periods old) it never changes the answer to a
+// reading at most one period older than the sweep, while an older reading
+// (explicit times, or a clock stepped far back) may find the key fresh.
+// A cell stores its window number in five bits, which is exact
 // because every limit is swept at least every sweepBarrier (10) windows:
 // when the background sweeper falls that far behind (it was stopped by
 // Close, or starved of CPU), the request that notices sweeps that limit

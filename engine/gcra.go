@@ -145,11 +145,16 @@ func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) 
 	}
 }
 
-// gcraRefund gives back n units that a request counted on top of the tat
-// it found (prev), at tick k. If nothing was counted after it, the cell
-// returns to exactly prev; otherwise it drops by n, to no less than prev.
+// gcraRefund gives back n units that a request counted at tick k on top
+// of the tat it found (prev): the tat drops by n, and when nothing else is
+// left on top of the request's base, max(prev, k), it returns to exactly
+// prev. Refunds of concurrent requests commute: each takes off only its
+// own n. A cell with less than n (reset or evicted since) is left alone.
 func gcraRefund(tat, prev, k, n uint64) uint64 {
-	if tat < n || tat-n <= max(prev, k) {
+	switch {
+	case tat < n:
+		return tat
+	case tat-n == max(prev, k):
 		return prev
 	}
 	return tat - n

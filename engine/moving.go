@@ -21,7 +21,7 @@ import (
 // to compute the RetryAfter of a denial.
 type movingLog struct {
 	mu   sync.Mutex
-	e    []entry // e[head:] are live, in time order
+	e    []entry // e[head:] are kept, in time order
 	head int
 	sum  uint64 // units in e[head:]
 	dead bool   // evicted or reset: callers must look the key up again
@@ -29,10 +29,15 @@ type movingLog struct {
 
 type entry struct{ t, n uint64 }
 
-// expire drops entries that no longer count at now: an entry at time t
-// counts while now − t < P, so it is gone at exactly t + P.
-func (lg *movingLog) expire(now, p uint64) {
-	for lg.head < len(lg.e) && lg.e[lg.head].t+p <= now {
+// drop frees the entries that can never count again. A reading is judged
+// no earlier than the newest entry, and an entry at time t counts while
+// the judged time is before t + P, so entries with t + P ≤ newest go; the
+// others are kept even when they no longer count at the latest reading,
+// because an older reading (judged at the newest entry's time) may still
+// see them.
+func (lg *movingLog) drop(p uint64) {
+	newest := lg.last()
+	for lg.head < len(lg.e) && lg.e[lg.head].t+p <= newest {
 		lg.sum -= lg.e[lg.head].n
 		lg.head++
 	}
@@ -45,6 +50,17 @@ func (lg *movingLog) expire(now, p uint64) {
 		lg.e = append(lg.e[:0], lg.e[lg.head:]...)
 		lg.head = 0
 	}
+}
+
+// counting returns the units that count at time at (t + P > at) and the
+// index of the first entry that counts.
+func (lg *movingLog) counting(at, p uint64) (sum uint64, first int) {
+	sum, first = lg.sum, lg.head
+	for first < len(lg.e) && lg.e[first].t+p <= at {
+		sum -= lg.e[first].n
+		first++
+	}
+	return sum, first
 }
 
 // last returns the time of the newest entry, or 0.
@@ -61,7 +77,7 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		if lg == nil {
 			if !commit {
 				fits := n <= st.cnt
-				return movingDecide(st, nil, fits, now, n, 0, 0), now
+				return movingDecide(st, nil, fits, now, n, 0, 0, 0), now
 			}
 			lg = st.logs.LoadOrCreate(h, func() *movingLog { return new(movingLog) })
 		}
@@ -73,8 +89,9 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		// A clock reading older than the newest entry is judged at that
 		// entry's time, so a clock moved back grants no fresh burst.
 		at := max(now, lg.last())
-		lg.expire(at, st.p)
-		fits := n <= st.cnt && lg.sum+n <= st.cnt
+		lg.drop(st.p)
+		sum, first := lg.counting(at, st.p)
+		fits := n <= st.cnt && sum+n <= st.cnt
 		if fits && commit {
 			if k := len(lg.e) - 1; k >= lg.head && lg.e[k].t == at {
 				lg.e[k].n += n
@@ -83,11 +100,11 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 			}
 			lg.sum += n
 		}
-		sum, last := lg.sum, lg.last()
-		if fits && !commit {
-			sum, last = sum+n, at // a peek answers as if the request were counted
+		last := lg.last()
+		if fits {
+			sum, last = sum+n, at // counted, or for a peek as if counted
 		}
-		d := movingDecide(st, lg, fits, at, n, sum, last)
+		d := movingDecide(st, lg, fits, at, n, sum, last, first)
 		lg.mu.Unlock()
 		// The decision was made at time at; the waits count from now, which
 		// is earlier when the clock stepped back.
@@ -103,10 +120,11 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 	}
 }
 
-// movingDecide fills a Decision at time at, given the units counted and
+// movingDecide fills a Decision at time at, given the units counting and
 // the newest entry's time once the request is (or, for a peek, would be)
-// counted; lg (nil for an unknown key) is locked.
-func movingDecide(st *limitState, lg *movingLog, allowed bool, at, n, sum, last uint64) limit.Decision {
+// counted, and the first counting entry; lg (nil for an unknown key) is
+// locked.
+func movingDecide(st *limitState, lg *movingLog, allowed bool, at, n, sum, last uint64, first int) limit.Decision {
 	if lg == nil && allowed {
 		sum, last = n, at
 	}
@@ -126,8 +144,8 @@ func movingDecide(st *limitState, lg *movingLog, allowed bool, at, n, sum, last 
 		return d
 	}
 	// Wait until enough of the oldest entries expire.
-	need, freed := lg.sum+n-st.cnt, uint64(0)
-	for _, x := range lg.e[lg.head:] {
+	need, freed := sum+n-st.cnt, uint64(0)
+	for _, x := range lg.e[first:] {
 		if freed += x.n; freed >= need {
 			d.RetryAfter = time.Duration(x.t + st.p - at)
 			break
@@ -163,7 +181,7 @@ func (e *Engine) movingRefund(st *limitState, h, at, n uint64) {
 func (st *limitState) movingIdle(lg *movingLog, now uint64) bool {
 	lg.mu.Lock()
 	defer lg.mu.Unlock()
-	if lg.sum == 0 || lg.last()+2*st.p <= now {
+	if lg.last()+2*st.p <= now { // also an empty log: last is 0
 		lg.dead = true
 	}
 	return lg.dead

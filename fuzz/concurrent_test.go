@@ -17,25 +17,31 @@ import (
 // FuzzConcurrent decodes its input into phases of requests that several
 // goroutines send at once to one engine whose clock is frozen for the
 // phase, then checks: no pair's window admitted more than its limit (the
-// allowed requests, replayed into the model, are all allowed); with the
-// fixed window and unit costs, exactly min(attempts, what was left) were
-// allowed; denied requests were justified and consumed nothing (every
-// pair ends where the model does).
+// allowed requests, replayed into the model, are all allowed; GCRA
+// allowed at most Burst units per pair in the frozen instant; the moving
+// window at most Count in any period, across phases); with the fixed
+// window, GCRA or the moving window and unit costs, exactly
+// min(attempts, what was left) were allowed; denied requests were
+// justified and consumed nothing (every pair ends where the model does).
 //
-// Input: byte 0 picks the strategy and the number of goroutines, bytes
-// 1-2 the two limits; then each phase is a clock step and, per
-// goroutine, a count of requests and their operands (see decodePhases).
+// Input: byte 0 picks the sliding or fixed window and the number of
+// goroutines, bytes 1-2 the two limits (for GCRA, with a burst each);
+// then each phase is a clock step and, per goroutine, a count of
+// requests and their operands (see decodePhases). A last byte of 0xf8
+// or 0xf9 selects GCRA or the moving window instead (see pickStrategy).
 func FuzzConcurrent(f *testing.F) {
 	f.Add([]byte{0, 1, 4, 0x40, 5, 0, 0, 1, 0, 0, 2, 0, 0, 3, 5, 0, 0, 1, 0, 0, 2, 0, 0, 3})
 	f.Add([]byte{3, 1, 3, 0x48, 9, 0, 1, 0, 1, 1, 0, 2, 3, 0x60, 1, 2, 0, 9, 1, 1, 0, 2, 2, 0x60})
 	f.Add([]byte{6, 0, 2, 0x21, 15, 0, 3, 0x61, 1, 3, 0, 15, 2, 3, 0x7f, 0, 1, 0, 0x80, 4, 0, 2, 0})
 	f.Add([]byte{1, 4, 0, 0x00, 12, 0, 1, 0, 1, 1, 0, 12, 0, 2, 0, 2, 2, 0, 0x6e, 3, 0, 1, 0, 12, 2, 1, 0})
+	f.Add([]byte{0, 1 + 6*2, 4 + 6*5, 0x40, 5, 0, 0, 1, 0, 0, 2, 0, 0, 3, 5, 0, 0, 1, 0, 0, 2, 0, 0, 3, 0x01, 0x23, 4, 1, 0, 0, 1, 1, 0, trailerGCRA})
+	f.Add([]byte{2, 2, 1, 0x01, 9, 0, 1, 0, 1, 1, 0, 2, 3, 0x60, 1, 2, 0, 9, 1, 1, 0, 2, 2, 0x60, 0x00, 0x5f, 3, 0, 0, 0, 1, 0, 0, trailerMoving})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := bytesReader{data}
 		h := in.byte()
-		strategy := []limit.Strategy{limit.SlidingWindow, limit.FixedWindow}[h&1]
+		strategy := pickStrategy(h, data)
 		workers := 2 + int(h>>1)%7
-		limits := []limit.Limit{smallLimits[int(in.byte())%len(smallLimits)], smallLimits[int(in.byte())%len(smallLimits)]}
+		limits := pickConcLimits(&in, strategy)
 		c := newConcRun(t, strategy, limits)
 		for _, ph := range decodePhases(&in, c, workers, false) {
 			c.phase(ph)
@@ -62,8 +68,11 @@ func TestStressConcurrent(t *testing.T) {
 					for j := range data {
 						data[j] = byte(rng.UintN(256))
 					}
-					strategy := []limit.Strategy{limit.SlidingWindow, limit.FixedWindow}[i%2]
+					strategy := allStrategies[i%4]
 					limits := []limit.Limit{smallLimits[i%len(smallLimits)], smallLimits[(i/2+1)%len(smallLimits)]}
+					if strategy == limit.GCRA {
+						limits[0], limits[1] = pickBurst(limits[0], i/4), pickBurst(limits[1], i/3)
+					}
 					c := newConcRun(t, strategy, limits)
 					in := bytesReader{data}
 					for _, ph := range decodePhases(&in, c, workers, i%3 == 0) {
@@ -88,6 +97,34 @@ var smallLimits = []limit.Limit{
 
 var concKeys = []string{"a", "b", "c"}
 
+var allStrategies = []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow}
+
+// pickConcLimits decodes the two limits of a concurrent run: each byte
+// picks one of smallLimits and, for GCRA, a burst from what is left.
+func pickConcLimits(in *bytesReader, s limit.Strategy) []limit.Limit {
+	var ls []limit.Limit
+	for range 2 {
+		c := int(in.byte())
+		l := smallLimits[c%len(smallLimits)]
+		if s == limit.GCRA {
+			l = pickBurst(l, c/len(smallLimits))
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// pairName names a (key, limit) pair; Limit.String leaves out the burst.
+func pairName(key string, l limit.Limit) string {
+	return fmt.Sprintf("%q %v burst %d", key, l, l.Burst())
+}
+
+// logged is a moving-window request that was allowed: its time and cost.
+type logged struct {
+	at time.Duration
+	n  int64
+}
+
 // cOp is one request of a phase and, after the phase, its Decision.
 type cOp struct {
 	key   string
@@ -107,17 +144,19 @@ type phase struct {
 
 // concRun is one engine and its model across phases.
 type concRun struct {
-	t      *testing.T
-	clk    *clock.Manual
-	eng    *engine.Engine
-	mod    *model.Limiter
-	fixed  bool
-	limits []limit.Limit
-	now    time.Duration
+	t        *testing.T
+	clk      *clock.Manual
+	eng      *engine.Engine
+	mod      *model.Limiter
+	strategy limit.Strategy
+	limits   []limit.Limit
+	now      time.Duration
+	allowed  map[string][]logged // moving window: every allowed request, per pair
+	multi    bool                // the last phase had a multi-limit request
 }
 
 func newConcRun(t *testing.T, s limit.Strategy, limits []limit.Limit) *concRun {
-	c := &concRun{t: t, clk: clock.NewManual(0), mod: model.New(s), fixed: s == limit.FixedWindow, limits: limits}
+	c := &concRun{t: t, clk: clock.NewManual(0), mod: model.New(s), strategy: s, limits: limits, allowed: make(map[string][]logged)}
 	c.eng = engine.New(engine.WithClock(c.clk), engine.WithStrategy(s), engine.WithSweepInterval(-1))
 	t.Cleanup(func() { c.eng.Close() })
 	c.eng.Reset("", limits...) // meet every limit (README.md, "Which calls move hw")
@@ -213,9 +252,9 @@ func (c *concRun) phase(ph phase) {
 	for _, key := range concKeys {
 		for _, l := range c.limits {
 			d := c.mod.Judge(ph.at, key, 1, l)
-			before[key+l.String()] = d.Remaining
+			before[pairName(key, l)] = d.Remaining
 			if d.Allowed {
-				before[key+l.String()]++
+				before[pairName(key, l)]++
 			}
 		}
 	}
@@ -224,7 +263,7 @@ func (c *concRun) phase(ph phase) {
 	for g, ops := range ph.work {
 		for i, op := range ops {
 			multi = multi || len(op.ls) > 1
-			attempts[op.key+op.ls[0].String()]++
+			attempts[pairName(op.key, op.ls[0])]++
 			if !op.d.Allowed {
 				continue
 			}
@@ -249,16 +288,17 @@ func (c *concRun) phase(ph phase) {
 			}
 		}
 	}
-	// Fixed window, unit costs, one limit per request: exactly
-	// min(attempts, what was left) allowed.
-	if c.fixed && !multi {
+	// Fixed window, GCRA and moving window, unit costs, one limit per
+	// request: with the clock frozen a unit either fits or not, whatever
+	// the order, so exactly min(attempts, what was left) are allowed.
+	if c.strategy != limit.SlidingWindow && !multi {
 		allowed := make(map[string]int64)
 		units := true
 		for _, ops := range ph.work {
 			for _, op := range ops {
 				units = units && op.n == 1
 				if op.d.Allowed {
-					allowed[op.key+op.ls[0].String()]++
+					allowed[pairName(op.key, op.ls[0])]++
 				}
 			}
 		}
@@ -268,9 +308,63 @@ func (c *concRun) phase(ph phase) {
 			}
 		}
 	}
+	c.checkBounds(ph)
+	c.multi = multi
 	// Denied requests consumed nothing, allowed ones counted once: every
 	// pair is where the model is.
 	c.compareAll(ph.at)
+}
+
+// checkBounds checks the strategy's own bound on what was allowed,
+// independently of the model: GCRA with a frozen clock allows at most
+// Burst units per pair in one instant; the moving window at most Count
+// units in any period-long interval, across all phases so far.
+func (c *concRun) checkBounds(ph phase) {
+	c.t.Helper()
+	units := make(map[string]int64)
+	for _, ops := range ph.work {
+		for _, op := range ops {
+			if !op.d.Allowed {
+				continue
+			}
+			seen := make(map[limit.Limit]bool) // a limit listed twice counts once
+			for _, l := range op.ls {
+				if seen[l] {
+					continue
+				}
+				seen[l] = true
+				pk := pairName(op.key, l)
+				units[pk] += op.n
+				if c.strategy == limit.MovingWindow {
+					c.allowed[pk] = append(c.allowed[pk], logged{ph.at, op.n})
+				}
+			}
+		}
+	}
+	for _, l := range c.limits {
+		for _, key := range concKeys {
+			pk := pairName(key, l)
+			switch c.strategy {
+			case limit.GCRA:
+				if units[pk] > l.Burst() {
+					c.fail("GCRA pair %s: %d units allowed at the frozen time %v, more than the burst %d", pk, units[pk], ph.at, l.Burst())
+				}
+			case limit.MovingWindow:
+				log := c.allowed[pk]
+				for i, e := range log {
+					var sum int64
+					for _, f := range log[i:] {
+						if f.at-e.at < l.Period() {
+							sum += f.n
+						}
+					}
+					if sum > l.Count() {
+						c.fail("moving-window pair %s: %d units allowed in [%v, %v), more than the count %d", pk, sum, e.at, e.at+l.Period(), l.Count())
+					}
+				}
+			}
+		}
+	}
 }
 
 func (c *concRun) compareAll(at time.Duration) {
@@ -290,7 +384,13 @@ func (c *concRun) finish() {
 	c.t.Helper()
 	var far time.Duration
 	for _, l := range c.limits {
-		far = max(far, c.now+3*l.Period())
+		// Three periods, plus the time a GCRA bucket takes to refill
+		// (Burst ticks of Period/Count) before it is full for a period.
+		refill := time.Duration(l.Burst()) * (l.Period()/time.Duration(l.Count()) + 1)
+		if c.strategy != limit.GCRA {
+			refill = 0
+		}
+		far = max(far, c.now+3*l.Period()+refill)
 	}
 	c.eng.SweepAt(far)
 	c.mod.Sweep(far)
@@ -302,5 +402,5 @@ func (c *concRun) finish() {
 
 func (c *concRun) fail(format string, args ...any) {
 	c.t.Helper()
-	c.t.Fatalf(format, args...)
+	c.t.Fatalf("%v, limits %v (bursts %d, %d): %s", c.strategy, c.limits, c.limits[0].Burst(), c.limits[1].Burst(), fmt.Sprintf(format, args...))
 }

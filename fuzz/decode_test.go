@@ -1,6 +1,7 @@
 package fuzz_test
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -54,19 +55,79 @@ func pickLimits(c byte, from []limit.Limit) []limit.Limit {
 }
 
 // pickCost decodes a request cost: mostly 1, sometimes around the count
-// of limit l, sometimes invalid or extreme.
+// (for GCRA: the burst) of limit l, sometimes invalid or extreme.
 func pickCost(c byte, l limit.Limit) int64 {
 	switch c >> 5 {
 	case 3:
 		return 1 + int64(c&7)
 	case 4:
-		return l.Count() - 1 + int64(c%3)
+		return l.Burst() - 1 + int64(c%3) // Burst is Count except for GCRA limits with a burst
 	case 5:
 		return [...]int64{0, -1, math.MinInt64, math.MaxInt64, limit.MaxCount, limit.MaxCount + 1, 2, 3}[c&7]
 	case 6:
 		return int64(c & 31)
 	}
 	return 1
+}
+
+// Trailer bytes: an input whose last byte is one of these is run with
+// GCRA or the moving window. The strategy is decoded from the end so
+// that every input written before those strategies were fuzzed (none of
+// which ends in 0xf8 or 0xf9) decodes exactly as it did: byte 0 still
+// picks the sliding or fixed window for all others.
+const (
+	trailerGCRA   = 0xf8
+	trailerMoving = 0xf9
+)
+
+// pickStrategy decodes the strategy from header byte h and the input's
+// last byte.
+func pickStrategy(h byte, data []byte) limit.Strategy {
+	if len(data) > 1 {
+		switch data[len(data)-1] {
+		case trailerGCRA:
+			return limit.GCRA
+		case trailerMoving:
+			return limit.MovingWindow
+		}
+	}
+	if h&1 != 0 {
+		return limit.FixedWindow
+	}
+	return limit.SlidingWindow
+}
+
+// pickBurst gives a valid limit l a GCRA burst decoded from q (the part
+// of a limit byte that its choice of limit does not use): the default
+// (Count), 1, 2, Count±1, 3·Count or MaxCount. Only GCRA runs use it, so
+// that the other strategies see the limits they always saw.
+func pickBurst(l limit.Limit, q int) limit.Limit {
+	if !l.Valid() {
+		return l
+	}
+	var b int64
+	switch q % 8 {
+	case 0, 1:
+		return l
+	case 2:
+		b = 1
+	case 3:
+		b = 2
+	case 4:
+		b = l.Count() + 1
+	case 5:
+		b = 3 * l.Count()
+	case 6:
+		b = limit.MaxCount
+	case 7:
+		b = l.Count() - 1
+	}
+	b = min(max(b, 1), limit.MaxCount)
+	lb, err := l.WithBurst(b)
+	if err != nil {
+		panic(fmt.Sprintf("WithBurst(%d) of %v: %v", b, l, err))
+	}
+	return lb
 }
 
 // addSat adds without wrapping.

@@ -10,8 +10,9 @@
 //     rejected one, and agrees with an independent regexp acceptor built
 //     from the grammar in package limit's documentation.
 //   - FuzzOps: a decoded sequence of allow, peek, reset, clock and sweep
-//     operations on a few keys and limits; engine and model must return
-//     the same Decision at every step.
+//     operations on a few keys and limits, under any of the four
+//     strategies (GCRA limits with decoded bursts); engine and model must
+//     return the same Decision at every step.
 //   - FuzzConcurrent: goroutines run decoded requests on one engine with a
 //     frozen clock; no window ever admits more than its limit, denied
 //     requests consume nothing, and the final state equals the model's.

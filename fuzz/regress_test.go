@@ -1,6 +1,8 @@
 package fuzz_test
 
 import (
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,4 +73,89 @@ func TestRegressHwFromClock(t *testing.T) {
 	got := e.AllowNAt(5500*time.Millisecond, "k", 1, one)
 	want := limit.Decision{Allowed: true, Limit: one, ResetAfter: 1500 * time.Millisecond}
 	assert.Equal(t, want, got, "AllowNAt(5.5s, k, 1, 1/second), the limit's first use, with the clock at 100s")
+}
+
+// TestRegressMovingForgets: a moving-window reading older than the
+// pair's newest entry is judged at that entry's time, so a Peek, a
+// denied request or a sweep at a later time must not change how it is
+// judged (README.md, finding 5).
+func TestRegressMovingForgets(t *testing.T) {
+	three := limit.PerSecond(3)
+	s := time.Second
+	// A sweep is left out: eviction may change the answer to a reading
+	// more than a period older than the sweep (sweepAheadForgets).
+	for _, between := range []string{"nothing", "peek", "denied"} {
+		t.Run(between, func(t *testing.T) {
+			e := newEngine(t, limit.MovingWindow)
+			require.True(t, e.AllowNAt(10*s, "k", 3, three).Allowed, "AllowNAt(10s, k, 3, 3/second) on a new key")
+			switch between {
+			case "peek":
+				e.PeekAt(11500*time.Millisecond, "k", three)
+			case "denied":
+				e.AllowNAt(11500*time.Millisecond, "k", 4, three) // n > L
+			}
+			// Judged at 10s, where the 3 units count; the waits run from
+			// the reading (10.5s): the entry expires at 11s.
+			got := e.AllowNAt(10500*time.Millisecond, "k", 3, three)
+			want := limit.Decision{Limit: three, RetryAfter: 500 * time.Millisecond, ResetAfter: 500 * time.Millisecond}
+			assert.Equal(t, want, got, "AllowNAt(10.5s, k, 3, 3/second) after %s at a later time", between)
+		})
+	}
+}
+
+// TestRegressGCRARefund: a GCRA multi-limit request that the second limit
+// denies counts nothing against the first, also when many such requests
+// race (README.md, finding 6). The first limit, 20/minute with the
+// largest burst, allows everything, and is only ever named together with
+// the second, 1/second with a burst of 2; so at the end it must have
+// counted exactly what was allowed. The race is timing-dependent: under
+// -race it shows in about one round in a hundred.
+func TestRegressGCRARefund(t *testing.T) {
+	old := runtime.GOMAXPROCS(4)
+	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+	wide, err := limit.PerMinute(20).WithBurst(limit.MaxCount)
+	require.NoError(t, err)
+	narrow, err := limit.PerSecond(1).WithBurst(2)
+	require.NoError(t, err)
+	for round := range 300 {
+		e := newEngine(t, limit.GCRA)
+		at := time.Duration(round) * 37 * time.Millisecond
+		var mu sync.Mutex
+		var allowed int64
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				for i := range 20 {
+					n := int64(1 + (i*g)%3)
+					if e.AllowNAt(at, "k", n, wide, narrow).Allowed {
+						mu.Lock()
+						allowed += n
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		// tick(at) of 20/minute is k = ⌊at/3s⌋; the tat is k + allowed.
+		got := e.PeekAt(at, "k", wide).Remaining
+		want := limit.MaxCount - allowed - 1
+		require.Equalf(t, want, got, "round %d: %d units allowed under %v and %v at %v: Remaining of a Peek of %v", round, allowed, wide, narrow, at, wide)
+	}
+}
+
+// TestRegressGCRASweepAhead: a sweep never changes an answer, also for a
+// reading older than the sweep (README.md, finding 7; corpus
+// FuzzOps/gcra-sweep-ahead).
+func TestRegressGCRASweepAhead(t *testing.T) {
+	if sweepAheadForgets {
+		t.Skip("sweepAheadForgets (README.md, finding 7): a GCRA sweep evicts a bucket that a reading older than the sweep still finds partly used")
+	}
+	one := limit.PerSecond(1)
+	e := newEngine(t, limit.GCRA)
+	require.True(t, e.AllowNAt(0, "k", 1, one).Allowed, "AllowNAt(0, k, 1, 1/second) on a new key")
+	e.SweepAt(3 * time.Second)
+	// k = 0, base = tat = 1, 1 + 1 > 0 + 1: denied, RetryAfter at(1) − 0.
+	got := e.AllowNAt(0, "k", 1, one)
+	want := limit.Decision{Limit: one, RetryAfter: time.Second, ResetAfter: time.Second}
+	assert.Equal(t, want, got, "AllowNAt(0, k, 1, 1/second) after SweepAt(3s)")
 }

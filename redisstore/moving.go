@@ -13,10 +13,12 @@ import (
 // A log is a sorted set with one member per allowed cost unit: score the
 // time in microseconds, member "time:i", where i numbers the units
 // counted at that time (a log never holds more than Count members). The
-// key is judged at at = max(now, newest score), as in the engine; every
-// call first removes the members with score ≤ at − P (an entry at t stops
-// counting at exactly t + P), so ZCARD is the units counted. A denial
-// reads the score of the unit whose expiry frees enough room, by rank.
+// key is judged at at = max(now, newest score), as in the engine. Every
+// call first removes the members that can never count again, score ≤
+// newest − P, and counts those with score > at − P (an entry at t stops
+// counting at exactly t + P); members in between are kept for readings
+// older than at, which are judged at the newest score. A denial reads the
+// score of the unit whose expiry frees enough room, by rank.
 //
 // It returns {0, now, at1, sum1, last1, at2, …} when every limit allows,
 // or {i, now, at, sum, last, free} for the first limit i that denies,
@@ -35,13 +37,16 @@ for i = 1, #KEYS do
     last = tonumber(top[2])
     if last > at then at = last end
   end
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%d', at - p))
-  local sum = redis.call('ZCARD', KEYS[i])
+  if last >= 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%d', last - p))
+  end
+  local kept = redis.call('ZCARD', KEYS[i])
+  local sum = redis.call('ZCOUNT', KEYS[i], '(' .. string.format('%d', at - p), '+inf')
   if sum == 0 then last = -1 end
   if sum + n > cnt then
     local free = -1
     if n <= cnt then
-      local x = sum + n - cnt - 1
+      local x = kept - sum + sum + n - cnt - 1
       free = tonumber(redis.call('ZRANGE', KEYS[i], x, x, 'WITHSCORES')[2])
     end
     return {i, now, at, sum, last, free}

@@ -6,7 +6,10 @@
 //
 // # Algorithm
 //
-// Everything lives in plain maps behind one mutex. For each limit of
+// The model knows all four strategies. Everything lives in plain maps
+// behind one mutex.
+//
+// Sliding and fixed window: for each limit of
 // count L and period P the model keeps hw, the newest window number any
 // request or sweep of the limit has used; for each (key, limit) pair it
 // keeps the window it last counted in and the counts of that window and
@@ -14,6 +17,14 @@
 // judged in window e = ⌊now/P⌋ at r = now − e·P, or, when e is older than
 // hw, at the start of window hw. All comparisons and divisions use
 // math/big, so nothing can overflow or round.
+//
+// GCRA: each (key, limit) pair keeps its tat in ticks of P/L, as a
+// math/big integer (a pair with none has tat 0); tick(t) = ⌊t·L/P⌋ and
+// at(j) = ⌈j·P/L⌉ are computed exactly.
+//
+// Moving window: each (key, limit) pair keeps a plain list of its
+// allowed requests, (time, cost), oldest first and never pruned; a
+// request sums the entries that count at the judged time.
 //
 // The model answers every question with the documented formulas, written
 // out in the order engine/doc.go gives them; see [Limiter.AllowN].
@@ -35,6 +46,15 @@
 //     call, and changes no count: evicting never changes an answer.
 //   - A list that names one limit twice is judged and counted as if it
 //     named it once, as engine.Engine.AllowN documents.
+//   - GCRA: the Decision of a denied request reads tat' as base =
+//     max(tat, k), so Remaining is at most B and a stale tat (or an
+//     evicted bucket) gives the same answer as a full bucket.
+//   - Moving window: a reading older than the pair's newest entry is
+//     judged at that entry's time (which entries count, and the time an
+//     allowed request is logged at), but ResetAfter and RetryAfter are
+//     measured from the reading itself, so that RetryAfter is the least
+//     wait after which the cost is allowed. "The key's newest entry" is
+//     read per (key, limit) pair.
 //
 // # Concurrency
 //

@@ -13,10 +13,13 @@ import (
 // The zero Limiter is not usable; call [New]. A Limiter is safe for
 // concurrent use and must not be copied.
 type Limiter struct {
-	mu    sync.Mutex
-	fixed bool
-	hw    map[limit.Limit]int64 // limits the model has been given, with hw
-	pairs map[pairKey]pair
+	mu       sync.Mutex
+	strategy limit.Strategy
+	fixed    bool
+	hw       map[limit.Limit]int64 // limits the model has been given, with hw
+	pairs    map[pairKey]pair      // sliding and fixed window
+	tats     map[pairKey]*big.Int  // GCRA: tat in ticks
+	logs     map[pairKey][]entry   // moving window: allowed requests, oldest first
 }
 
 type pairKey struct {
@@ -31,14 +34,22 @@ type pair struct {
 	prev, cur int64
 }
 
-// New returns an empty reference limiter for strategy s. Any strategy
-// other than limit.FixedWindow means limit.SlidingWindow, as in
-// engine.WithStrategy.
+// New returns an empty reference limiter for strategy s: limit.FixedWindow,
+// limit.GCRA or limit.MovingWindow; anything else means
+// limit.SlidingWindow, as in engine.WithStrategy.
 func New(s limit.Strategy) *Limiter {
+	switch s {
+	case limit.FixedWindow, limit.GCRA, limit.MovingWindow:
+	default:
+		s = limit.SlidingWindow
+	}
 	return &Limiter{
-		fixed: s == limit.FixedWindow,
-		hw:    make(map[limit.Limit]int64),
-		pairs: make(map[pairKey]pair),
+		strategy: s,
+		fixed:    s == limit.FixedWindow,
+		hw:       make(map[limit.Limit]int64),
+		pairs:    make(map[pairKey]pair),
+		tats:     make(map[pairKey]*big.Int),
+		logs:     make(map[pairKey][]entry),
 	}
 }
 
@@ -70,13 +81,16 @@ func (m *Limiter) Reset(key string, limits ...limit.Limit) {
 		if l.Valid() {
 			m.know(l)
 			delete(m.pairs, pairKey{key, l})
+			delete(m.tats, pairKey{key, l})
+			delete(m.logs, pairKey{key, l})
 		}
 	}
 }
 
 // Sweep is engine.Engine.SweepAt as far as answers go: eviction never
 // changes an answer, but a sweep at now uses now's window, so it moves hw
-// of every limit the model has been given.
+// of every limit the model has been given. GCRA and the moving window
+// keep no hw, so for them a sweep does nothing.
 func (m *Limiter) Sweep(now time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -86,9 +100,10 @@ func (m *Limiter) Sweep(now time.Duration) {
 	}
 }
 
-// Counted reports what key has counted under l: the window it last
-// counted in, and its counts in that window and the one before; ok is
-// false when it has counted nothing since it was last reset.
+// Counted reports what key has counted under l with the sliding or fixed
+// window: the window it last counted in, and its counts in that window
+// and the one before; ok is false when it has counted nothing since it
+// was last reset.
 func (m *Limiter) Counted(key string, l limit.Limit) (window, prev, cur int64, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -118,7 +133,7 @@ func (m *Limiter) request(now time.Duration, key string, n int64, commit bool, l
 	if len(limits) == 0 {
 		return limit.Decision{Allowed: true}
 	}
-	var all []judged
+	var commits []func()
 	var best limit.Decision
 	seen := make(map[limit.Limit]bool)
 	for i, l := range limits {
@@ -129,19 +144,31 @@ func (m *Limiter) request(now time.Duration, key string, n int64, commit bool, l
 			continue
 		}
 		seen[l] = true
-		j := m.judge(now, key, n, l)
-		d := j.decision(m.fixed, n)
-		if !j.allowed {
+		var d limit.Decision
+		var commitOne func()
+		switch m.strategy {
+		case limit.GCRA:
+			d, commitOne = m.gcra(now, key, n, l)
+		case limit.MovingWindow:
+			d, commitOne = m.moving(now, key, n, l)
+		default:
+			j := m.judge(now, key, n, l)
+			d = j.decision(m.fixed, n)
+			commitOne = func() {
+				m.pairs[pairKey{key, j.l}] = pair{window: j.window, prev: j.prev, cur: j.cur + n}
+			}
+		}
+		if !d.Allowed {
 			return d
 		}
-		all = append(all, j)
+		commits = append(commits, commitOne)
 		if i == 0 || d.Remaining < best.Remaining {
 			best = d
 		}
 	}
 	if commit {
-		for _, j := range all {
-			m.pairs[pairKey{key, j.l}] = pair{window: j.window, prev: j.prev, cur: j.cur + n}
+		for _, c := range commits {
+			c()
 		}
 	}
 	return best

@@ -84,10 +84,10 @@ func TestFixedSteps(t *testing.T) {
 func TestBadRequests(t *testing.T) {
 	one := limit.PerSecond(1)
 	never := limit.Decision{Limit: one, RetryAfter: limit.Never}
-	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow} {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
 			reset := 2 * time.Second // a negative time counts as 0
-			if s == limit.FixedWindow {
+			if s != limit.SlidingWindow {
 				reset = time.Second
 			}
 			run(t, s, []step{
@@ -180,7 +180,7 @@ func TestRetryAfterIsLeast(t *testing.T) {
 // TestRemainingIsAllowed checks that a cost of Remaining is allowed.
 func TestRemainingIsAllowed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow} {
 		m := New(s)
 		l := limit.PerSecond(7)
 		now := time.Duration(0)
