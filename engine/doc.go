@@ -107,7 +107,8 @@
 // three quarters of their slots used and shrink as keys go, so a live key
 // costs 21 to 43 bytes, about 33 at one million keys. The key itself is
 // not stored (see package shard). A background sweeper (WithSweepInterval)
-// evicts pairs whose newest count is three or more windows old, one shard
+// evicts pairs whose newest count is three or more windows old (two for
+// the fixed window), one shard
 // at a time, and shrinks the tables. WithMaxKeys bounds the number of live
 // keys. Evicting never changes an answer for the window strategies; for
 // GCRA (a bucket full for a whole period) and the moving window (a log

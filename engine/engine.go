@@ -367,12 +367,13 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		}
 	}
 	st := &limitState{
-		l:     l,
-		p:     uint64(l.Period()),
-		cnt:   uint64(l.Count()),
-		burst: uint64(l.Burst()),
-		gcra:  e.gcra,
-		t:     shard.New(e.cfg),
+		l:       l,
+		p:       uint64(l.Period()),
+		cnt:     uint64(l.Count()),
+		burst:   uint64(l.Burst()),
+		gcra:    e.gcra,
+		sliding: e.sliding,
+		t:       shard.New(e.cfg),
 	}
 	if st.p%st.cnt == 0 {
 		st.tickNs = st.p / st.cnt

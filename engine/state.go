@@ -12,14 +12,15 @@ import (
 // key table and the two window numbers that let a cell store its window
 // in five bits.
 type limitState struct {
-	l      limit.Limit
-	p      uint64 // period in nanoseconds
-	cnt    uint64 // count
-	burst  uint64 // GCRA bucket size
-	tickNs uint64 // GCRA: P/L when L divides P, else 0
-	gcra   bool
-	t      *shard.Table
-	logs   *shard.Objects[movingLog] // moving window only; t is then unused
+	l       limit.Limit
+	p       uint64 // period in nanoseconds
+	cnt     uint64 // count
+	burst   uint64 // GCRA bucket size
+	tickNs  uint64 // GCRA: P/L when L divides P, else 0
+	gcra    bool
+	sliding bool // the sliding window, whose cells matter one window longer
+	t       *shard.Table
+	logs    *shard.Objects[movingLog] // moving window only; t is then unused
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no
@@ -72,8 +73,9 @@ func (st *limitState) clamp(now uint64) (e, r uint64) {
 //
 // While sweepMu is held, swept cannot move, so clamp keeps hw (and so
 // every cell written meanwhile) at most sweepBarrier windows past it, and
-// the cells the previous sweep kept are at most idleAge−1 windows before
-// it: every live cell's window lies in [swept−idleAge+1, swept+sweepBarrier],
+// the cells the previous sweep kept are at most age−1 windows before it
+// (age: idleAge for the sliding window, 2 for the fixed window): every
+// live cell's window lies in [swept−age+1, swept+sweepBarrier],
 // fewer than 2^epochBits windows, and decodes exactly from five bits.
 //
 // One race is left, and it only ever errs towards denying: a caller that
@@ -101,13 +103,17 @@ func (st *limitState) sweep(now uint64, force bool) int {
 	if e < swept {
 		return 0 // a reading older than the last sweep finds nothing new
 	}
-	base := swept - (idleAge - 1)
+	age := uint64(idleAge)
+	if !st.sliding {
+		age = 2 // the fixed window needs no previous window
+	}
+	base := swept - (age - 1)
 	n := st.t.Sweep(func(v uint64) bool {
 		if v&(1<<(2*countBits)-1) == 0 {
 			return true // nothing counted
 		}
 		ce := base + (cellEpoch(v)-base)&epochMask
-		return e >= ce+idleAge
+		return e >= ce+age
 	})
 	st.swept.Store(e)
 	// Writers from here on judge at window e or later, so the cells they

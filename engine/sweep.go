@@ -13,7 +13,9 @@ func (e *Engine) Sweep() int { return e.SweepAt(e.clk.Now()) }
 //
 // A pair is idle when nothing it counted can affect a decision at now or
 // during the following period: its newest count is at least three windows
-// old. The spare window keeps a request whose clock reading is a little
+// old for the sliding window, two for the fixed window; GCRA buckets full
+// for a whole period and moving-window logs whose newest entry is two
+// periods old. The spare window keeps a request whose clock reading is a little
 // older than the sweeper's from losing counts that still applied at its
 // time. Evicting never changes an answer.
 func (e *Engine) SweepAt(now time.Duration) int {
