@@ -67,6 +67,9 @@
 // 20 KB for L = 1,000, 1.9 MB for L = 100,000). Decisions on one key take
 // that key's mutex.
 //
+// A wait longer than a time.Duration holds (about 292 years, possible
+// only with a large GCRA burst on a long period) is limit.Never.
+//
 // For several limits at once (AllowN with a list), every limit must allow
 // the request; if one denies, nothing is counted against any of them, and
 // the Decision is the first denying limit's. When all allow, the Decision

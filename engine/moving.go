@@ -108,12 +108,12 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		lg.mu.Unlock()
 		// The decision was made at time at; the waits count from now, which
 		// is earlier when the clock stepped back.
-		if back := time.Duration(at - now); back != 0 {
+		if back := at - now; back != 0 {
 			if d.RetryAfter != 0 && d.RetryAfter != limit.Never {
-				d.RetryAfter += back
+				d.RetryAfter = until(uint64(d.RetryAfter)+back, 0)
 			}
 			if d.ResetAfter != 0 {
-				d.ResetAfter += back
+				d.ResetAfter = until(uint64(d.ResetAfter)+back, 0)
 			}
 		}
 		return d, at

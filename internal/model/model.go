@@ -271,9 +271,14 @@ func ceilDiv(a, b *big.Int) *big.Int {
 	return new(big.Int).Neg(floorDiv(new(big.Int).Neg(a), b))
 }
 
+// duration converts a wait to a time.Duration; waits longer than a
+// Duration holds are limit.Never, as engine/doc.go documents.
 func duration(x *big.Int) time.Duration {
-	if !x.IsInt64() || x.Sign() < 0 {
-		panic("model: a duration out of range: " + x.String())
+	if x.Sign() < 0 {
+		panic("model: a negative duration: " + x.String())
+	}
+	if !x.IsInt64() {
+		return limit.Never
 	}
 	return time.Duration(x.Int64())
 }
