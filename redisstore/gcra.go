@@ -34,23 +34,7 @@ else
   now = tonumber(ARGV[4])
   slack = 60000
 end
-local W = 67108864
-local function mul(a, b)
-  local a1 = math.floor(a / W)
-  local a0 = a - a1 * W
-  local b1 = math.floor(b / W)
-  local b0 = b - b1 * W
-  local lo = a0 * b0
-  local mid = a1 * b0 + a0 * b1 + math.floor(lo / W)
-  return a1 * b1 + math.floor(mid / W), mid % W, lo % W
-end
-local function le(a, b, c, d)
-  local h1, m1, l1 = mul(a, b)
-  local h2, m2, l2 = mul(c, d)
-  if h1 ~= h2 then return h1 < h2 end
-  if m1 ~= m2 then return m1 < m2 end
-  return l1 <= l2
-end
+` + wideLua + `
 local function ms(us)
   return string.format('%d', math.min(math.floor(us / 1000) + 1 + slack, 1e15))
 end

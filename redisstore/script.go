@@ -30,19 +30,10 @@ import (
 // numbers hold exactly, so le compares them in three limbs of base 2^26:
 // with a count below 2^30 and a period below 2^52 µs every partial
 // product stays below 2^53.
-const windowScript = `
-local n = tonumber(ARGV[1])
-local now, slack
-if ARGV[4] == '' then
-  local t = redis.call('TIME')
-  now = t[1] * 1000000 + t[2]
-  slack = 0
-else
-  now = tonumber(ARGV[4])
-  slack = 60000
-end
-local commit = ARGV[2] == '1'
-local fixed = ARGV[3] == '1'
+// wideLua defines, for the scripts, mul(a, b): the exact product of two
+// integers below 2^53 as three limbs of base 2^26, and le(a, b, c, d):
+// whether a·b ≤ c·d, compared limb by limb.
+const wideLua = `
 local W = 67108864
 local function mul(a, b)
   local a1 = math.floor(a / W)
@@ -60,6 +51,22 @@ local function le(a, b, c, d)
   if m1 ~= m2 then return m1 < m2 end
   return l1 <= l2
 end
+`
+
+const windowScript = `
+local n = tonumber(ARGV[1])
+local now, slack
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = t[1] * 1000000 + t[2]
+  slack = 0
+else
+  now = tonumber(ARGV[4])
+  slack = 60000
+end
+local commit = ARGV[2] == '1'
+local fixed = ARGV[3] == '1'
+` + wideLua + `
 local st, last = {}, {}
 for i = 1, #KEYS do
   local cnt, p = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
