@@ -1,17 +1,46 @@
-// Package floodgate is the front door of Floodgate, a rate limiter for Go
-// services: one [Limiter] type whose storage is chosen by a URI, as in the
-// Python limits library.
+// Package floodgate is the contract of Floodgate, a rate limiter for Go
+// services: the [Store] interface that every storage and every wrapper
+// satisfies, the [Fallback] wrapper that owns failure handling, and
+// [Open], which composes stores from a URI as the Python limits library
+// does.
 //
-//	memory://                       the in-memory engine (package engine)
-//	redis://[user:pass@]host:port/db a shared Redis (package redisstore)
+//	memory://            the in-memory engine as a Store ([Memory], [NewMemory])
+//	redis://host:6379/0  a shared Redis (package redisstore, registered on import),
+//	                     wrapped in a Fallback backed by an in-memory engine
 //
-// Use package engine directly when a service only ever needs in-memory
-// limits and wants the allocation-free, error-free hot path. Use a
-// Limiter when storage is a deployment choice: the middleware in package
-// httplimit takes one.
+// # Which call should I use?
+//
+// In process, with no network and no errors, use the engine: engine.New,
+// then Engine.Allow(key, limit) (0 allocations for a known key) or
+// Engine.AllowN(key, n, limits...) for the full Decision. Where the
+// storage is a deployment choice, use a Store from Open: Store.AllowN(ctx,
+// key, n, limits...) means the same as Engine.AllowN, on any storage.
+// Package httplimit takes a Store.
+//
+// # Composition
+//
+// A wrapper is a Store that holds a Store, as a net/http middleware is a
+// Handler that holds a Handler. Open("redis://…?failure=memory") builds
+//
+//	NewFallback(redisstore.Open(…), FailMemory, NewMemory(same strategy, max-keys))
+//
+// and a service may build the same by hand, or put its own Store
+// anywhere in the chain. Schemes register themselves with [Register], as
+// database/sql drivers do, so a service that only limits in memory never
+// links a Redis client: importing package redisstore is what makes
+// redis:// known.
+//
+// # Failures
+//
+// Failures have one home, the [Fallback]: stores report errors and hold
+// no policy. A caller's own cancellation or deadline is never a store
+// failure, so a client that hangs up can neither switch a limit off
+// (under "open") nor on for everyone (under "closed"). The Fallback logs
+// one line per change of state, never one per request, and calls the one
+// error hook ([WithErrorHandler]) for every decision its policy made.
 //
 // # Concurrency
 //
-// A Limiter is safe for concurrent use. Close releases its background
+// Every Store here is safe for concurrent use. Close releases background
 // goroutines and connections.
 package floodgate

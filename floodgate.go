@@ -3,109 +3,64 @@ package floodgate
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
-	"strings"
 
-	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// Errors returned by Open and by Limiter calls, for errors.Is.
+// Errors that stores and wrappers return, for errors.Is.
 var (
-	// ErrURI reports a storage URI that cannot be used: an unknown scheme,
-	// a missing host, a bad option.
+	// ErrURI reports a storage URI that cannot be used: an unknown or
+	// unregistered scheme, a missing host, a malformed, repeated or
+	// unknown parameter. The message names the problem.
 	ErrURI = errors.New("floodgate: invalid storage uri")
-	// ErrClosed reports a call on a closed Limiter.
-	ErrClosed = errors.New("floodgate: limiter closed")
-	// ErrStorage wraps a storage failure (Redis down, timeout, error
-	// reply). A call that returns it still returns a usable Decision, the
-	// one chosen by the storage's failure policy.
-	ErrStorage = errors.New("floodgate: storage failed")
+	// ErrClosed reports a call on a closed Store.
+	ErrClosed = errors.New("floodgate: store closed")
+	// ErrUnavailable reports that a store could not answer: it could not
+	// be reached, it did not answer within its own time budget, or it
+	// answered that it cannot serve. A caller's own cancellation or
+	// deadline is never reported as ErrUnavailable.
+	ErrUnavailable = errors.New("floodgate: store unavailable")
+	// ErrStorage is wrapped by the errors of a [Fallback]: the primary
+	// store failed, and the Decision returned beside the error is the one
+	// chosen by the failure policy.
+	ErrStorage = errors.New("floodgate: storage failed; decided by the failure policy")
 )
 
-// backend is one storage. Every method honours ctx and never panics.
-type backend interface {
-	allow(ctx context.Context, key string, n int64, limits []limit.Limit) (limit.Decision, error)
-	peek(ctx context.Context, key string, limits []limit.Limit) (limit.Decision, error)
-	reset(ctx context.Context, key string, limits []limit.Limit) error
-	close() error
-}
-
-// Limiter checks requests against limits in the storage chosen by Open.
+// Store is the contract every Floodgate storage satisfies: the in-memory
+// engine (through [Memory]), the Redis store (package redisstore) and
+// every wrapper ([Fallback]). Code that limits requests, such as package
+// httplimit, takes a Store, so a store can be swapped, mocked or wrapped.
 //
-// The zero Limiter is not usable; call [Open] or [NewMemory]. A Limiter is
-// safe for concurrent use and must not be copied.
-type Limiter struct {
-	b      backend
-	scheme string
-	_      noCopy
-}
-
-// Open returns a Limiter on the storage named by uri:
+// Every method is safe for concurrent use, honours ctx and never panics.
+// The verbs mean what they mean on the engine: AllowN is
+// engine.Engine.AllowN, Peek is engine.Engine.Peek, Reset is
+// engine.Engine.Reset.
 //
-//	memory://[?strategy=fixed-window&max-keys=N]
-//	redis://…, rediss://…, redis+unix://…, redis+sentinel://…, redis+cluster://…
+// Errors: a store returns a non-nil error only when it could not decide:
+// it failed (wrapping [ErrUnavailable] or a store-specific error), it is
+// closed ([ErrClosed]), or ctx ended first (ctx.Err(), which is the
+// caller's and never the store's failure). The Decision beside an error
+// is the store's answer under its failure policy: a store without a
+// policy returns a denying Decision; a [Fallback] returns its policy's.
 //
-// Open never waits for a network: a Redis store that is unreachable at
-// start-up is opened at once and applies its failure policy until Redis
-// answers. Open fails only on a malformed URI, with an error wrapping
-// ErrURI that names the problem. opts configure logging and error
-// reporting of Redis stores; see the redisstore package for the query
-// parameters (strategy, prefix, timeout, backoff, failure, …).
-func Open(uri string, opts ...Option) (*Limiter, error) {
-	u, err := url.Parse(strings.TrimSpace(uri))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrURI, err)
-	}
-	switch u.Scheme {
-	case "memory":
-		opts, err := memoryOptions(u.Query())
-		if err != nil {
-			return nil, err
-		}
-		return &Limiter{b: memoryBackend{engine.New(opts...)}, scheme: "memory"}, nil
-	case "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster":
-		return openRedis(u, opts)
-	case "":
-		return nil, fmt.Errorf("%w: %q has no scheme (want memory:// or redis://)", ErrURI, uri)
-	}
-	return nil, fmt.Errorf("%w: unknown scheme %q (want memory:// or redis://)", ErrURI, u.Scheme)
+// Extensions (a decision over several keys at once, giving units back)
+// come as further interfaces that a Store may implement and callers
+// discover with a type assertion, as io does with io.WriterTo; wrappers
+// forward them. Adding one never breaks an existing Store.
+type Store interface {
+	// AllowN reports whether key may make a request of cost n under every
+	// one of limits, and counts n against all of them if so. A request
+	// denied by one limit consumes none of the others.
+	AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error)
+	// Peek returns the Decision that AllowN(ctx, key, 1, limits...) would
+	// return, without counting anything.
+	Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error)
+	// Reset forgets key's usage of each of limits.
+	Reset(ctx context.Context, key string, limits ...limit.Limit) error
+	// Close releases the store's goroutines and connections. It is
+	// idempotent; calls after it return ErrClosed.
+	Close() error
 }
-
-// NewMemory returns a Limiter on a new in-memory engine built with opts.
-func NewMemory(opts ...engine.Option) *Limiter {
-	return &Limiter{b: memoryBackend{engine.New(opts...)}, scheme: "memory"}
-}
-
-// Scheme returns the storage scheme the Limiter was opened with, such as
-// "memory" or "redis".
-func (l *Limiter) Scheme() string { return l.scheme }
-
-// Allow reports whether key may make a request of cost n under every one
-// of limits, and counts it against all of them if so; see
-// engine.Engine.AllowN for the exact semantics, which every storage
-// shares. The error is non-nil only when the storage failed and its
-// failure policy is to report it; the Decision then says what the policy
-// decided.
-func (l *Limiter) Allow(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
-	return l.b.allow(ctx, key, n, limits)
-}
-
-// Peek returns the Decision that Allow(ctx, key, 1, limits...) would
-// return, without counting anything.
-func (l *Limiter) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
-	return l.b.peek(ctx, key, limits)
-}
-
-// Reset forgets key's usage of each of limits.
-func (l *Limiter) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
-	return l.b.reset(ctx, key, limits)
-}
-
-// Close releases the storage's goroutines and connections. It is
-// idempotent.
-func (l *Limiter) Close() error { return l.b.close() }
 
 // noCopy makes go vet report copies of the structs that embed it.
 type noCopy struct{}

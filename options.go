@@ -1,29 +1,58 @@
 package floodgate
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
-// Option configures Open. Options are built by the With functions; with
-// none, Open uses the documented defaults.
+// Option configures [Open] and [NewFallback]. Options are built by the
+// With functions; with none, the documented defaults apply.
 type Option interface{ apply(*options) }
 
 type options struct {
 	log     *slog.Logger
 	onError func(error)
+	backoff time.Duration
+}
+
+func defaultOptions() options {
+	return options{log: slog.Default(), backoff: DefaultBackoff}
 }
 
 type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
-// WithLogger sets the logger on which a Redis store records, one line per
-// change, when Redis becomes unavailable and when it recovers, and error
-// replies at most once per backoff. Default slog.Default(). memory://
-// ignores it.
-func WithLogger(l *slog.Logger) Option { return optionFunc(func(o *options) { o.log = l }) }
+// DefaultBackoff is how long a [Fallback] waits, after its primary store
+// was marked down, before it tries the primary again with one request.
+const DefaultBackoff = time.Second
 
-// WithErrorHandler sets a function that a Redis store calls with every
-// storage error: each decision judged by the failure policy and each
-// failed background health check. Use it for metrics; it must be fast and
-// safe for concurrent use. Default none. memory:// ignores it, since the
-// memory engine never fails.
+// WithLogger sets the logger on which a [Fallback] records, one line per
+// change of state, when its primary store becomes unavailable and when it
+// recovers; it never logs per request. Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	})
+}
+
+// WithErrorHandler sets the one error hook: a [Fallback] calls it with
+// every error it answered by its failure policy (each wraps [ErrStorage]),
+// including calls answered without trying a primary that is marked
+// down. A caller's own cancellation is not an error here. Use it for
+// metrics; it must be fast and safe for concurrent use. Default none.
 func WithErrorHandler(f func(error)) Option { return optionFunc(func(o *options) { o.onError = f }) }
+
+// WithBackoff sets how long a [Fallback] keeps a failed primary marked
+// down before one request tries it again (URI: backoff=). Shorter
+// recovers sooner; longer sends fewer requests into a struggling store.
+// Default [DefaultBackoff]; values ≤ 0 keep the default.
+func WithBackoff(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d > 0 {
+			o.backoff = d
+		}
+	})
+}

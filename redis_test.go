@@ -2,8 +2,10 @@ package floodgate_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,51 +21,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// engineStore adapts an engine to storetest.AtStore.
-type engineStore struct{ e *engine.Engine }
-
-func (s engineStore) AllowN(_ context.Context, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
-	return s.e.AllowN(key, n, ls...), nil
-}
-
-func (s engineStore) AllowNAt(_ context.Context, now time.Duration, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
-	return s.e.AllowNAt(now, key, n, ls...), nil
-}
-
-func (s engineStore) Peek(_ context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
-	return s.e.Peek(key, ls...), nil
-}
-
-func (s engineStore) PeekAt(_ context.Context, now time.Duration, key string, ls ...limit.Limit) (limit.Decision, error) {
-	return s.e.PeekAt(now, key, ls...), nil
-}
-
-func (s engineStore) Reset(_ context.Context, key string, ls ...limit.Limit) error {
-	s.e.Reset(key, ls...)
-	return nil
-}
-
-// limiterStore adapts a floodgate.Limiter to storetest.Store.
-type limiterStore struct{ l *floodgate.Limiter }
-
-func (s limiterStore) AllowN(ctx context.Context, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
-	return s.l.Allow(ctx, key, n, ls...)
-}
-
-func (s limiterStore) Peek(ctx context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
-	return s.l.Peek(ctx, key, ls...)
-}
-
-func (s limiterStore) Reset(ctx context.Context, key string, ls ...limit.Limit) error {
-	return s.l.Reset(ctx, key, ls...)
-}
-
 var prefixSeq atomic.Int64
 
 // redisURI returns a URI for addrs with a fresh key prefix, the given
 // strategy and a budget generous enough for -race on two shared cores.
 func redisURI(scheme, addrs string, s limit.Strategy, extra string) string {
-	return scheme + "://" + addrs + "?timeout=2s&failure=closed&strategy=" + s.String() +
+	if !strings.Contains(extra, "timeout=") {
+		extra += "&timeout=2s"
+	}
+	return scheme + "://" + addrs + "?strategy=" + s.String() +
 		"&prefix=t" + strconv.FormatInt(prefixSeq.Add(1), 10) + ":" + extra
 }
 
@@ -76,40 +42,50 @@ func openStore(t *testing.T, uri string) *redisstore.Store {
 }
 
 func TestContract(t *testing.T) {
-	t.Run("store=memory-engine", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
-			e := engine.New(engine.WithStrategy(s))
-			t.Cleanup(func() { e.Close() })
-			return engineStore{e}
+	t.Run("store=memory", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
+			m := floodgate.NewMemory(engine.WithStrategy(s))
+			t.Cleanup(func() { m.Close() })
+			return m
 		})
 	})
-	t.Run("store=memory-limiter", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+	t.Run("store=memory-uri", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
 			l, err := floodgate.Open("memory://?strategy=" + s.String())
 			require.NoError(t, err)
 			t.Cleanup(func() { l.Close() })
-			return limiterStore{l}
+			return l
 		})
 	})
 	t.Run("store=redis", func(t *testing.T) {
 		r := storetest.StartRedis(t)
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
 			return openStore(t, redisURI("redis", r.Addr(), s, ""))
 		})
 	})
-	t.Run("store=redis-limiter", func(t *testing.T) {
+	t.Run("store=fallback/redis-up", func(t *testing.T) {
 		r := storetest.StartRedis(t)
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
 			l, err := floodgate.Open(redisURI("redis", r.Addr(), s, ""))
 			require.NoError(t, err)
 			t.Cleanup(func() { l.Close() })
-			return limiterStore{l}
+			return l
+		})
+	})
+	t.Run("store=fallback/redis-down", func(t *testing.T) {
+		storetest.RequireRedis(t)
+		port := storetest.FreePort(t)
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
+			l, err := floodgate.Open(redisURI("redis", "127.0.0.1:"+strconv.Itoa(port), s, "&failure=memory&timeout=20ms"))
+			require.NoError(t, err)
+			t.Cleanup(func() { l.Close() })
+			return policyAnswers{t, l}
 		})
 	})
 	t.Run("store=redis-cluster", func(t *testing.T) {
 		nodes := storetest.StartCluster(t, 3)
 		addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) storetest.Store {
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
 			return openStore(t, redisURI("redis+cluster", addrs, s, ""))
 		})
 	})
@@ -272,7 +248,7 @@ func TestRedisManyInstances(t *testing.T) {
 				for range perInstance {
 					wg.Go(func() {
 						for range 20 {
-							d, err := lim.Allow(context.Background(), "shared", 1, l)
+							d, err := lim.AllowN(context.Background(), "shared", 1, l)
 							if !assert.NoError(t, err) {
 								return
 							}
@@ -293,7 +269,6 @@ func TestOpenRedisURIErrors(t *testing.T) {
 	for _, uri := range []string{
 		"redis://",
 		"redis://:6379",
-		"redis://localhost",
 		"redis://localhost:0",
 		"redis://localhost:notaport",
 		"redis://localhost:6379/x",
@@ -334,6 +309,7 @@ func TestOpenRedisURIForms(t *testing.T) {
 	// Each opens at once, without a server, and closes cleanly.
 	for _, uri := range []string{
 		"redis://127.0.0.1:1",
+		"redis://localhost",
 		"redis://user:secret@127.0.0.1:1/3?timeout=10ms&backoff=50ms&prefix=app:&failure=open&pool-size=8&dial-timeout=100ms",
 		"rediss://127.0.0.1:1",
 		"redis+unix:///nonexistent/redis.sock?db=2",
@@ -350,6 +326,36 @@ func TestOpenRedisURIForms(t *testing.T) {
 			require.NoError(t, l.Close())
 		})
 	}
+}
+
+// policyAnswers is a Fallback whose primary is down: every call that
+// needs Redis must fail with ErrStorage (a bad request is answered
+// without it), and the contract suite then judges the Decisions that the
+// failure policy (here the memory backup) returned.
+type policyAnswers struct {
+	t *testing.T
+	floodgate.Store
+}
+
+func (p policyAnswers) check(err error) error {
+	if err != nil && !errors.Is(err, floodgate.ErrStorage) {
+		p.t.Errorf("with Redis down a call returned %v, want an error wrapping ErrStorage", err)
+	}
+	return nil
+}
+
+func (p policyAnswers) AllowN(ctx context.Context, key string, n int64, ls ...limit.Limit) (limit.Decision, error) {
+	d, err := p.Store.AllowN(ctx, key, n, ls...)
+	return d, p.check(err)
+}
+
+func (p policyAnswers) Peek(ctx context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
+	d, err := p.Store.Peek(ctx, key, ls...)
+	return d, p.check(err)
+}
+
+func (p policyAnswers) Reset(ctx context.Context, key string, ls ...limit.Limit) error {
+	return p.check(p.Store.Reset(ctx, key, ls...))
 }
 
 // TestRedisFailurePolicies opens a Limiter on a port where no Redis
@@ -394,9 +400,9 @@ func TestRedisFailurePolicies(t *testing.T) {
 			ds := make([]limit.Decision, 3)
 			for i := range ds {
 				t0 := time.Now()
-				ds[i], err = lim.Allow(context.Background(), "user", 1, l2)
+				ds[i], err = lim.AllowN(context.Background(), "user", 1, l2)
 				assert.ErrorIs(t, err, floodgate.ErrStorage, "Allow with Redis down")
-				assert.ErrorIs(t, err, redisstore.ErrUnavailable)
+				assert.ErrorIs(t, err, floodgate.ErrUnavailable)
 				assert.Less(t, time.Since(t0), time.Second, "a decision with Redis down must stay near its budget")
 			}
 			tc.want(t, ds)
@@ -406,10 +412,10 @@ func TestRedisFailurePolicies(t *testing.T) {
 			r := storetest.StartRedisOnPort(t, port)
 			_ = r
 			require.Eventually(t, func() bool {
-				_, err := lim.Allow(context.Background(), "probe", 1, l2)
+				_, err := lim.AllowN(context.Background(), "probe", 1, l2)
 				return err == nil
 			}, 10*time.Second, 20*time.Millisecond, "Redis started on the port; the limiter did not recover")
-			d, err := lim.Allow(context.Background(), "user", 1, l2)
+			d, err := lim.AllowN(context.Background(), "user", 1, l2)
 			require.NoError(t, err)
 			assert.True(t, d.Allowed, "Redis holds its own, empty counters")
 		})

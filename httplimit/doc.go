@@ -1,4 +1,4 @@
-// Package httplimit is net/http middleware on a floodgate.Limiter:
+// Package httplimit is net/http middleware on a floodgate.Store:
 // per-route limits, default and application-wide limits, shared budgets,
 // per-request cost, client keys that survive proxies, exemptions, standard
 // rate-limit headers and 429 responses with Retry-After.
@@ -61,10 +61,12 @@
 //
 // # Failures
 //
-// When storage fails, [WithFailurePolicy] chooses: the Decision the
-// Limiter returned ([FailStorage], the default), [FailOpen] or
-// [FailClosed]. Errors go to [WithErrorHandler] (default: log/slog), never
-// to the client, and the Middleware never panics on a request.
+// Failures are the store's to handle: the Middleware uses the Decision
+// the store returned with an error, which for a store from floodgate.Open
+// is its failure policy's (floodgate.Fallback: memory, open or closed;
+// it logs each outage once and calls the one error hook). A request whose
+// client hung up is dropped, never counted as a store failure. Errors
+// never reach the client, and the Middleware never panics on a request.
 //
 // # Cost
 //

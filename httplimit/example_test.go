@@ -14,10 +14,10 @@ import (
 	"github.com/floodgate-go/floodgate/httplimit"
 )
 
-// exampleLimiter is an in-memory Limiter on a stopped clock, so the
+// exampleLimiter is an in-memory Store on a stopped clock, so the
 // examples print the same headers every time. Services use
 // floodgate.Open("memory://") or floodgate.NewMemory().
-func exampleLimiter() *floodgate.Limiter {
+func exampleLimiter() floodgate.Store {
 	return floodgate.NewMemory(engine.WithClock(clock.NewManual(0)))
 }
 

@@ -24,14 +24,15 @@ func configError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 }
 
-// Middleware limits HTTP requests with a floodgate.Limiter. Build one with
+// Middleware limits HTTP requests with a floodgate.Store. Build one with
 // [New]; wrap a whole router with [Middleware.Handler] or single handlers
 // with [Middleware.Limit].
 //
 // The zero Middleware is not usable. A Middleware is safe for concurrent
 // use and must not be copied.
 type Middleware struct {
-	lim        *floodgate.Limiter
+	store      floodgate.Store
+	storeErr   atomic.Bool // the first store error was logged
 	enabled    atomic.Bool
 	gen        atomic.Uint64
 	limitCalls atomic.Int64
@@ -50,13 +51,11 @@ type Middleware struct {
 	key        Key
 	headers    Headers
 	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
-	onError    func(*http.Request, error)
-	fail       FailurePolicy
 	shared     map[string]*check
 	_          noCopy
 }
 
-// New returns a Middleware that counts requests in l, configured by opts.
+// New returns a Middleware that counts requests in s, configured by opts.
 // With no options it applies no limits until [Middleware.Limit] wraps a
 // handler; it keys clients by connection address and sends
 // X-RateLimit-* headers.
@@ -65,16 +64,16 @@ type Middleware struct {
 // a bad limit string, a bad CIDR prefix, an unknown proxy header, an IPv6
 // prefix outside 1..128, a duplicate route and a reference to an
 // undeclared shared scope.
-func New(l *floodgate.Limiter, opts ...Option) (*Middleware, error) {
-	if l == nil {
-		return nil, configError("nil Limiter")
+func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
+	if s == nil {
+		return nil, configError("nil Store")
 	}
 	c := config{v6bits: 64, headers: HeadersXRateLimit}
 	for _, o := range opts {
 		o.apply(&c)
 	}
 	m := &Middleware{
-		lim:        l,
+		store:      s,
 		routes:     map[string]*route{},
 		exempt:     map[string]bool{},
 		shared:     map[string]*check{},
@@ -83,15 +82,10 @@ func New(l *floodgate.Limiter, opts ...Option) (*Middleware, error) {
 		key:        c.key,
 		headers:    c.headers,
 		denied:     c.denied,
-		onError:    c.onError,
-		fail:       c.fail,
 	}
 	m.enabled.Store(true)
 	if c.v6bits < 1 || c.v6bits > 128 {
 		return nil, configError("IPv6 prefix /%d is not in 1..128", c.v6bits)
-	}
-	if c.fail > FailClosed {
-		return nil, configError("unknown failure policy %d", c.fail)
 	}
 	var err error
 	if m.allow, err = parsePrefixes("allow-list", c.allow); err != nil {
@@ -362,15 +356,12 @@ func (m *Middleware) run(ctx context.Context, r *http.Request, st *state, ch *ch
 	b = append(b, pattern...)
 	b = append(b, '|')
 	b = m.appendKey(b, k, r, ip)
-	d, err := m.lim.Allow(ctx, string(b), cost, limits...)
+	d, err := m.store.AllowN(ctx, string(b), cost, limits...)
 	if err != nil {
-		m.report(r, ch, err)
-		switch m.fail {
-		case FailOpen:
-			return true
-		case FailClosed:
-			d = limit.Decision{Limit: limits[0], RetryAfter: time.Second, ResetAfter: time.Second}
+		if ctx.Err() != nil {
+			return false // the client is gone; its request goes nowhere
 		}
+		m.report(ch, err)
 	}
 	if !d.Allowed || !st.set || d.Remaining < st.d.Remaining {
 		st.d, st.ch, st.set = d, ch, true
@@ -379,14 +370,15 @@ func (m *Middleware) run(ctx context.Context, r *http.Request, st *state, ch *ch
 	return d.Allowed
 }
 
-func (m *Middleware) report(r *http.Request, ch *check, err error) {
-	err = fmt.Errorf("httplimit: %s: %w", ch.name, err)
-	if m.onError != nil {
-		m.onError(r, err)
-		return
+// report logs the first store error, once: failures are the store's to
+// handle and log (floodgate.Fallback logs each outage once and calls the
+// error hook), and the Decision that came with the error, its failure
+// policy's, stands.
+func (m *Middleware) report(ch *check, err error) {
+	if m.storeErr.CompareAndSwap(false, true) {
+		slog.Default().Warn("httplimit: the store failed; requests are decided by its failure policy "+
+			"(this is logged once; floodgate.Fallback logs each outage)", "scope", ch.name, "error", err)
 	}
-	slog.Default().ErrorContext(r.Context(), "rate limit check failed", "err", err,
-		"method", r.Method, "path", r.URL.Path)
 }
 
 // deny writes the headers and the denied response.

@@ -31,8 +31,6 @@ type config struct {
 	key        Key
 	headers    Headers
 	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
-	onError    func(*http.Request, error)
-	fail       FailurePolicy
 }
 
 type sharedSpec struct{ name, limits string }
@@ -151,38 +149,6 @@ func WithHeaders(h Headers) Option { return optionFunc(func(c *config) { c.heade
 func WithDeniedHandler(fn func(w http.ResponseWriter, r *http.Request, d limit.Decision)) Option {
 	return optionFunc(func(c *config) { c.denied = fn })
 }
-
-// WithErrorHandler sets the function told about storage failures; err
-// wraps floodgate.ErrStorage (or floodgate.ErrClosed) and names the route.
-// It runs on the request's goroutine, once per failed check, so make it
-// cheap. Errors never reach the client. Default: log through
-// slog.Default at level Error.
-func WithErrorHandler(fn func(r *http.Request, err error)) Option {
-	return optionFunc(func(c *config) { c.onError = fn })
-}
-
-// WithFailurePolicy sets what happens when the storage fails. Default
-// [FailStorage].
-func WithFailurePolicy(p FailurePolicy) Option { return optionFunc(func(c *config) { c.fail = p }) }
-
-// FailurePolicy says what the Middleware does with a request whose check
-// failed in storage.
-type FailurePolicy uint8
-
-const (
-	// FailStorage, the default, uses the Decision the Limiter returned
-	// with the error, that is, the storage's own failure policy (the
-	// in-memory store never fails; a Redis store decides by its own
-	// configuration).
-	FailStorage FailurePolicy = iota
-	// FailOpen lets the request through without rate-limit headers for
-	// the failed check. It keeps the service up when storage is down, at
-	// the cost of no protection meanwhile.
-	FailOpen
-	// FailClosed denies the request with 429 and Retry-After: 1. It keeps
-	// abusers out when storage is down, at the cost of denying everyone.
-	FailClosed
-)
 
 // Headers selects rate-limit response headers; combine with |.
 type Headers uint8

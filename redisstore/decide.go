@@ -14,8 +14,9 @@ import (
 // the semantics, Decision included, are the memory engine's (see
 // engine.Engine.AllowN), on the Redis server's clock.
 //
-// When Redis fails, AllowN returns the failure policy's Decision and an
-// error wrapping ErrUnavailable, ErrReply or ErrClosed.
+// When it cannot decide, AllowN returns a denying Decision and an error:
+// ctx.Err() when the caller's ctx ended first, or an error wrapping
+// floodgate.ErrUnavailable, ErrReply or floodgate.ErrClosed.
 func (s *Store) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
 	return s.decide(ctx, "", key, n, true, limits)
 }
@@ -43,12 +44,8 @@ func nowArg(now time.Duration) string {
 	return strconv.FormatInt(max(0, int64(now/time.Microsecond)), 10)
 }
 
-// Reset forgets key's usage of each of limits, in Redis and in the
-// fallback.
+// Reset forgets key's usage of each of limits.
 func (s *Store) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
-	if s.cfg.fallback != nil {
-		s.cfg.fallback.Reset(key, limits...)
-	}
 	keys := make([]string, 0, len(limits))
 	for _, l := range limits {
 		if l.Valid() {
@@ -60,14 +57,13 @@ func (s *Store) Reset(ctx context.Context, key string, limits ...limit.Limit) er
 	}
 	c, err := s.conn(ctx)
 	if err != nil {
-		return s.report(err)
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	budget, cancel := s.budget(ctx)
 	defer cancel()
-	if err := (*c).Do(ctx, (*c).B().Del().Key(keys...).Build()).Error(); err != nil {
-		return s.failed(err)
+	if err := c.Do(budget, c.B().Del().Key(keys...).Build()).Error(); err != nil {
+		return failed(ctx, err)
 	}
-	s.succeeded()
 	return nil
 }
 
@@ -91,7 +87,7 @@ func (s *Store) decide(ctx context.Context, now, key string, n int64, commit boo
 	}
 	d, err := s.eval(ctx, now, key, n, commit && j == len(limits), dedup(limits[:j]))
 	if err != nil {
-		return s.policy(key, n, commit, limits), s.report(err)
+		return limit.Decision{Limit: limits[0], RetryAfter: limit.Never}, err
 	}
 	if j < len(limits) && d.Allowed {
 		return limit.Decision{Limit: limits[j], RetryAfter: limit.Never}, nil
@@ -119,6 +115,9 @@ func dedup(limits []limit.Limit) []limit.Limit {
 }
 
 func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return limit.Decision{}, err // the caller left before asking: count nothing
+	}
 	c, err := s.conn(ctx)
 	if err != nil {
 		return limit.Decision{}, err
@@ -141,13 +140,12 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 			args = append(args, a[0], a[1], a[2])
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-	vals, err := s.script.Exec(ctx, *c, keys, args).AsIntSlice()
+	budget, cancel := s.budget(ctx)
+	vals, err := s.script.Exec(budget, c, keys, args).AsIntSlice()
 	cancel()
 	if err != nil {
-		return limit.Decision{}, s.failed(err)
+		return limit.Decision{}, failed(ctx, err)
 	}
-	s.succeeded()
 	switch s.cfg.strategy {
 	case limit.GCRA:
 		return decodeGCRA(vals, uint64(n), limits)
@@ -155,18 +153,4 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		return decodeMoving(vals, uint64(n), limits)
 	}
 	return s.decode(vals, n, commit, limits)
-}
-
-// policy returns the failure policy's Decision.
-func (s *Store) policy(key string, n int64, commit bool, limits []limit.Limit) limit.Decision {
-	switch {
-	case s.cfg.policy == FailFallback && s.cfg.fallback != nil:
-		if commit {
-			return s.cfg.fallback.AllowN(key, n, limits...)
-		}
-		return s.cfg.fallback.Peek(key, limits...)
-	case s.cfg.policy == FailOpen:
-		return limit.Decision{Allowed: true, Limit: limits[0]}
-	}
-	return limit.Decision{Limit: limits[0], RetryAfter: s.cfg.backoff}
 }

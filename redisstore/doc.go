@@ -4,10 +4,16 @@
 // integer formulas, see engine/doc.go, at microsecond resolution) in one
 // round trip per decision, works on
 // a single Redis, Sentinel and Redis Cluster, and never stops a service
-// from starting: it has a failure policy for when Redis is down.
+// from starting. A [Store] satisfies floodgate.Store.
 //
-// Most users reach it through floodgate.Open("redis://…"), which adds an
-// in-memory fallback engine; [Open] here is the store alone.
+// Importing the package registers its schemes with floodgate.Open, as a
+// database/sql driver does:
+//
+//	import _ "github.com/floodgate-go/floodgate/redisstore"
+//
+// floodgate.Open("redis://…") then wraps the store in a
+// floodgate.Fallback, which owns the failure policy; [Open] here is the
+// store alone, which reports failures and has no policy.
 //
 // # When to move from memory to Redis
 //
@@ -18,12 +24,12 @@
 // quota per API key), or when counts must survive a restart. The cost is
 // a round trip per decision (about 0.1 ms on a LAN, shared with all
 // concurrent decisions thanks to pipelining) and a dependency that can
-// fail, which the failure policy handles.
+// fail, which floodgate.Fallback handles.
 //
 // # URIs
 //
-//	redis://[user:pass@]host:port[/db]
-//	rediss://[user:pass@]host:port[/db]                        TLS
+//	redis://[user:pass@]host[:port][/db]                       port 6379 by default
+//	rediss://[user:pass@]host[:port][/db]                      TLS
 //	redis+unix://[user:pass@]/path/to/redis.sock[?db=N]
 //	redis+sentinel://[user:pass@]host:port[,host:port…]/service-name[?db=N]
 //	redis+cluster://[user:pass@]host:port[,host:port…]
@@ -34,15 +40,16 @@
 //	                                       default sliding-window
 //	prefix=floodgate:                      key prefix, no braces
 //	timeout=50ms                           budget of one decision
-//	dial-timeout=1s                        connecting and health checks
-//	backoff=1s                             wait before Redis is tried again
-//	failure=memory|open|closed             the failure policy
+//	dial-timeout=1s                        connecting
 //	pool-size=N                            connections per node (power of 2)
 //	client-name=floodgate                  CLIENT SETNAME
 //
-// A host and a port are required (there is no default port), so is the
-// service name of a Sentinel URI; a malformed URI or an unknown parameter
-// fails Open with an error wrapping [ErrURI] that names the problem.
+// floodgate.Open also reads failure=memory|open|closed, backoff=1s and
+// max-keys=N (the key cap of the in-memory backup) and passes the rest
+// here. A host is required, so are the ports of Sentinel and Cluster
+// nodes and the service name of a Sentinel URI; a malformed URI, a
+// malformed escape, a repeated or an unknown parameter fails Open with an
+// error wrapping floodgate.ErrURI that names the problem.
 //
 // # One round trip, atomic, on the server's clock
 //
@@ -85,8 +92,8 @@
 // The moving window keeps one sorted-set member per counted unit, scored
 // by its time in microseconds. Each call judges the key at the newer of
 // now and its newest member, removes the members that no longer count
-// (score ≤ at − P: the boundary is exclusive), and counts the rest with
-// ZCARD; a denial reads the member whose expiry frees enough room by rank.
+// (score ≤ last − p: the boundary is exclusive), and counts the rest with
+// ZCOUNT; a denial reads the member whose expiry frees enough room by rank.
 // Only this cleanup writes on a denial or a Peek, as the engine's
 // expiry does.
 //
@@ -130,39 +137,28 @@
 // 40 hex digits of their SHA-256, so a 1 MiB key costs 60 bytes in Redis
 // and no user key can break the hash tag.
 //
-// # When Redis is down
+// # When Redis fails
 //
 // Open never waits for Redis: it returns at once and connects in the
-// background. Until the first connection succeeds, a decision waits for
-// it at most its budget. After that:
+// background. Until the first connection succeeds, a call waits for it
+// at most its budget. After that every call has a budget (timeout, 50 ms
+// by default), and a call that cannot decide returns a denying Decision
+// and an error:
 //
-//   - Every decision has a budget (timeout, 50 ms by default). A round trip
-//     that fails or runs out of budget returns the policy's Decision and
-//     an error wrapping [ErrUnavailable]. A Redis that answers with an
-//     error (WRONGTYPE on a key of another type) returns the policy's
-//     Decision and an error wrapping [ErrReply], and is still used for
-//     other keys.
-//   - After three failed round trips in a row Redis is marked down: from
-//     then on decisions follow the policy at once, without a round trip,
-//     and a background goroutine PINGs Redis every backoff (1 s by
-//     default). When it answers, decisions use Redis again, without a
-//     restart.
-//   - The policy: memory (the default) judges by in-memory limits in each
-//     process, so a service of K instances allows at most K times each
-//     limit during the outage; open allows everything; closed denies
-//     everything with RetryAfter equal to the backoff. Choose open when an
-//     outage of the limiter must never become an outage of the service,
-//     closed when the limit protects something that must not be overrun
-//     (a paid API, a password check), memory for the middle ground.
-//   - Errors go to the handler of [WithErrorHandler] (every one) and to
-//     log/slog (one line when Redis goes down, one when it is back, error
-//     replies at most once per backoff). They never reach clients:
-//     floodgate wraps them in floodgate.ErrStorage next to a usable
-//     Decision.
+//   - ctx.Err() when the caller's context ended first (the client hung
+//     up): the caller's event, which says nothing about Redis;
+//   - an error wrapping floodgate.ErrUnavailable when Redis could not be
+//     reached, ran out of budget, or answered that it cannot serve
+//     (LOADING, BUSY, READONLY, MASTERDOWN, CLUSTERDOWN, …);
+//   - an error wrapping [ErrReply] when Redis answered this request with
+//     an error (WRONGTYPE on a key of another type); other keys still
+//     work;
+//   - floodgate.ErrClosed after Close.
 //
-// On a cluster, the health check PINGs any node; a cluster with one node
-// down fails the decisions whose keys live there and marks the store down
-// for all keys until the check passes, which is conservative.
+// The store keeps no health state and logs nothing: floodgate.Fallback
+// counts failures, marks the store down, logs each change once, and
+// decides by its policy (memory, open or closed). On a cluster, a dead
+// node fails only the calls whose keys live on it.
 //
 // # Client
 //
@@ -182,5 +178,6 @@
 //
 // A Store is safe for concurrent use. Decisions share the client's
 // pipelined connections; the only goroutines of a Store are the client's
-// and one health checker, all stopped by Close.
+// and, until the first connection, one that connects, all stopped by
+// Close.
 package redisstore

@@ -2,41 +2,86 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/floodgate-go/floodgate"
 	"github.com/redis/rueidis"
 )
 
-// errDown is returned, without a round trip, while Redis is marked down.
-var errDown = fmt.Errorf("%w: marked down after failures; a background check will try it again", ErrUnavailable)
+// connectRetry is how long the store waits between failed attempts at its
+// first connection. After it, the client reconnects on its own.
+const connectRetry = time.Second
 
-// tripAfter is how many failed round trips in a row mark Redis down. One
-// slow reply (a GC pause, a full socket buffer) does not move every
-// request onto the policy; an outage, which fails every request at once,
-// does so within a few requests.
-const tripAfter = 3
-
-// failed classifies the error of a round trip, marks Redis down after
-// tripAfter failures in a row, and returns the error to report.
-func (s *Store) failed(err error) error {
-	if re, ok := rueidis.IsRedisErr(err); ok && !serverDown(re) {
-		// Redis answered: it is up, this request is the problem.
-		return fmt.Errorf("%w: %w", ErrReply, err)
-	}
-	if s.fails.Add(1) >= tripAfter && s.down.CompareAndSwap(false, true) {
-		s.warned.Store(true)
-		s.cfg.log.Warn("floodgate: redis unavailable; deciding by the failure policy",
-			"policy", s.cfg.policy.String(), "backoff", s.cfg.backoff, "error", err)
+// connect makes the client, trying again every connectRetry until it
+// succeeds or the store is closed.
+func (s *Store) connect() {
+	first := true
+	for {
+		c, err := rueidis.NewClient(s.opt)
+		if err == nil {
+			s.mu.Lock()
+			if s.closed.Load() {
+				s.mu.Unlock()
+				c.Close()
+				return
+			}
+			s.client.Store(&c)
+			s.mu.Unlock()
+			if first {
+				close(s.ready)
+			}
+			return
+		}
+		err = fmt.Errorf("connect: %w", err)
+		s.lastErr.Store(&err)
+		if first {
+			close(s.ready)
+			first = false
+		}
+		t := time.NewTimer(connectRetry)
 		select {
-		case s.wake <- struct{}{}:
-		default:
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// budget returns the context of one round trip made for a caller whose
+// context is ctx: the store's own time budget, shortened to ctx's
+// deadline, and detached from ctx's cancellation. A caller who hangs up
+// mid-call thus waits at most the budget for the reply instead of
+// abandoning the round trip: with rueidis, a command context cancelled
+// while the client dials makes that dial fail for every caller sharing
+// the connection ("dial tcp: operation was canceled"), which is how
+// hung-up clients used to fail the requests of others
+// (TestCallerGoneIsNotAFailure). A call that completes stands, counted,
+// whatever became of its caller; an attacker gains nothing by hanging up.
+func (s *Store) budget(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := s.cfg.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// failed classifies the error of a round trip made for a caller whose
+// context is ctx. The caller's own cancellation or deadline is returned as
+// ctx.Err(): it says nothing about Redis. An error reply about this
+// request wraps ErrReply; everything else (I/O, the store's own time
+// budget, replies that mean the server cannot serve) wraps
+// floodgate.ErrUnavailable.
+func failed(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if re, ok := rueidis.IsRedisErr(err); ok && !serverDown(re) {
+		return fmt.Errorf("%w: %w", ErrReply, err)
+	}
+	return fmt.Errorf("%w: %w", floodgate.ErrUnavailable, err)
 }
 
 // serverDown reports whether an error reply means the server cannot
@@ -52,101 +97,4 @@ func serverDown(re *rueidis.RedisError) bool {
 		}
 	}
 	return false
-}
-
-func (s *Store) succeeded() {
-	if s.fails.Load() != 0 {
-		s.fails.Store(0)
-	}
-}
-
-// report hands err to the error handler and, for error replies, to the
-// log at most once per backoff; it returns err.
-func (s *Store) report(err error) error {
-	if s.cfg.onError != nil {
-		s.cfg.onError(err)
-	}
-	if errors.Is(err, ErrReply) {
-		now := time.Now().UnixNano()
-		if last := s.logged.Load(); now-last >= int64(s.cfg.backoff) && s.logged.CompareAndSwap(last, now) {
-			s.cfg.log.Warn("floodgate: redis error reply; this request was decided by the failure policy",
-				"policy", s.cfg.policy.String(), "error", err)
-		}
-	}
-	return err
-}
-
-// health connects, then, each time Redis is marked down, checks it every
-// backoff until it answers a PING within the dial timeout.
-func (s *Store) health() {
-	defer close(s.done)
-	readyOnce := sync.OnceFunc(func() { close(s.ready) })
-	defer readyOnce()
-	var c rueidis.Client
-	for first := true; ; first = false {
-		var err error
-		c, err = rueidis.NewClient(s.opt)
-		if err == nil {
-			break
-		}
-		err = fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
-		if first {
-			s.warned.Store(true)
-			s.cfg.log.Warn("floodgate: redis unavailable at start; deciding by the failure policy",
-				"policy", s.cfg.policy.String(), "backoff", s.cfg.backoff, "error", err)
-		}
-		s.report(err)
-		readyOnce()
-		if !s.sleep(s.cfg.backoff) {
-			return
-		}
-	}
-	select {
-	case <-s.stop:
-		c.Close()
-		return
-	default:
-	}
-	s.client.Store(&c)
-	s.up()
-	readyOnce()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.wake:
-		}
-		for {
-			if !s.sleep(s.cfg.backoff) {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.dialTimeout)
-			err := c.Do(ctx, c.B().Ping().Build()).Error()
-			cancel()
-			if err == nil {
-				s.up()
-				break
-			}
-			s.report(fmt.Errorf("%w: health check: %w", ErrUnavailable, err))
-		}
-	}
-}
-
-func (s *Store) up() {
-	s.fails.Store(0)
-	if s.down.CompareAndSwap(true, false) && s.warned.CompareAndSwap(true, false) {
-		s.cfg.log.Info("floodgate: redis available", "addr", strings.Join(s.opt.InitAddress, ","))
-	}
-}
-
-// sleep waits d and reports false if the store was closed meanwhile.
-func (s *Store) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-s.stop:
-		return false
-	case <-t.C:
-		return true
-	}
 }

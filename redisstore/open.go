@@ -5,30 +5,21 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/redis/rueidis"
 )
 
-// Errors returned by Open and by Store calls, for errors.Is.
-var (
-	// ErrURI reports a URI or option that cannot be used.
-	ErrURI = errors.New("redisstore: invalid uri")
-	// ErrUnavailable reports that Redis did not answer within the
-	// decision's budget, could not be reached, or is marked down after
-	// failures while a background check waits to try it again.
-	ErrUnavailable = errors.New("redisstore: redis unavailable")
-	// ErrReply reports that Redis answered with an error, such as
-	// WRONGTYPE when a counter's key holds a value of another kind.
-	ErrReply = errors.New("redisstore: redis error reply")
-	// ErrClosed reports a call on a closed Store.
-	ErrClosed = errors.New("redisstore: store closed")
-)
+// ErrReply reports that Redis answered this request with an error, such
+// as WRONGTYPE when a counter's key holds a value of another kind. Replies
+// that mean the server cannot serve at all (LOADING, BUSY, READONLY, …)
+// wrap floodgate.ErrUnavailable instead.
+var ErrReply = errors.New("redisstore: redis error reply")
 
 // The scripts, one per family of strategies; a Store uses one.
 var (
@@ -37,13 +28,22 @@ var (
 	movingLua = rueidis.NewLuaScript(movingScript)
 )
 
+func init() {
+	open := func(uri string) (floodgate.Store, error) { return Open(uri) }
+	for _, scheme := range []string{"redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"} {
+		floodgate.Register(scheme, open)
+	}
+}
+
 // Store is a rate limiter whose counters live in Redis: one atomic
 // EVALSHA per decision, judged on the Redis server's clock, with the
-// memory engine's exact answers. See the package documentation.
+// memory engine's exact answers. It satisfies floodgate.Store. It has no
+// failure policy: it reports failures, and floodgate.Fallback (which
+// floodgate.Open puts around it) decides what they mean.
 //
 // The zero Store is not usable; call [Open]. A Store is safe for
 // concurrent use and must not be copied. Close it to release its
-// connections and its health-check goroutine.
+// connections.
 type Store struct {
 	cfg     config
 	sliding bool
@@ -51,40 +51,40 @@ type Store struct {
 	tag     string // the strategy's part of each key: "s:", "f:", "g:" or "m:"
 	script  *rueidis.Lua
 	opt     rueidis.ClientOption
+	owned   bool // the Store made the client, and closes it
 
-	client atomic.Pointer[rueidis.Client] // nil until the first connection
-	ready  chan struct{}                  // closed after the first connection attempt
-	down   atomic.Bool                    // judge by policy without trying Redis
-	fails  atomic.Int32                   // failed round trips in a row
-	wake   chan struct{}                  // tells the health checker that Redis went down
-	logged atomic.Int64                   // unix nanos of the last logged reply error
-	warned atomic.Bool                    // "unavailable" was logged; log the recovery
+	client  atomic.Pointer[rueidis.Client] // nil until the first connection
+	ready   chan struct{}                  // closed after the first connection attempt
+	lastErr atomic.Pointer[error]          // why the last connection attempt failed
 
 	args atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closed    atomic.Bool
-	_         noCopy
+	mu     sync.Mutex // orders Close against the connecting goroutine
+	stop   chan struct{}
+	closed atomic.Bool
+	_      noCopy
 }
+
+var _ floodgate.Store = (*Store)(nil)
 
 // Open returns a Store on the Redis named by uri:
 //
-//	redis://[user:pass@]host:port[/db]
-//	rediss://[user:pass@]host:port[/db]          (TLS)
+//	redis://[user:pass@]host[:port][/db]            (port 6379 by default)
+//	rediss://[user:pass@]host[:port][/db]           (TLS)
 //	redis+unix://[user:pass@]/path/to/redis.sock[?db=N]
 //	redis+sentinel://[user:pass@]host:port[,host:port…]/service-name[?db=N]
 //	redis+cluster://[user:pass@]host:port[,host:port…]
 //
-// with query parameters strategy, prefix, timeout, dial-timeout, backoff,
-// failure, pool-size and client-name (see the With options). opts
-// override the URI.
+// with query parameters strategy, prefix, timeout, dial-timeout,
+// pool-size and client-name (see the With options). opts override the
+// URI. The failure policy is not the store's: floodgate.Open reads the
+// failure, backoff and max-keys parameters and wraps the store in a
+// floodgate.Fallback.
 //
 // Open never waits for Redis. It fails only on a malformed URI or option,
-// with an error wrapping ErrURI; it connects in the background, and until
-// the first connection succeeds, decisions wait for it at most their
-// budget and then follow the failure policy.
+// with an error wrapping floodgate.ErrURI; it connects in the background,
+// and until the first connection succeeds, calls wait for it at most
+// their time budget and then fail with floodgate.ErrUnavailable.
 func Open(uri string, opts ...Option) (*Store, error) {
 	c := defaults()
 	opt, err := parseURI(uri, &c)
@@ -97,11 +97,11 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	if c.log == nil {
-		c.log = slog.Default()
-	}
 	if opt.ClientName == "" {
 		opt.ClientName = "floodgate"
+	}
+	if c.tlsConfig != nil {
+		opt.TLSConfig = c.tlsConfig
 	}
 	opt.DisableCache = true
 	opt.DisableRetry = true
@@ -116,10 +116,9 @@ func Open(uri string, opts ...Option) (*Store, error) {
 		sliding: c.strategy == limit.SlidingWindow,
 		fixed:   "0",
 		opt:     opt,
+		owned:   c.client == nil,
 		ready:   make(chan struct{}),
-		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
 	switch c.strategy {
 	case limit.SlidingWindow:
@@ -131,9 +130,13 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	case limit.MovingWindow:
 		s.tag, s.script = "m:", movingLua
 	}
-	s.down.Store(true)
 	s.args.Store(new(map[limit.Limit][3]string))
-	go s.health()
+	if c.client != nil {
+		s.client.Store(&c.client)
+		close(s.ready)
+		return s, nil
+	}
+	go s.connect()
 	return s, nil
 }
 
@@ -144,57 +147,60 @@ func dialUnix(ctx context.Context, path string, d *net.Dialer, _ *tls.Config) (n
 // Strategy returns the algorithm the store applies to every limit.
 func (s *Store) Strategy() limit.Strategy { return s.cfg.strategy }
 
-// Policy returns what the store decides while Redis is down.
-func (s *Store) Policy() Policy { return s.cfg.policy }
-
-// Close stops the health checker and closes the connections. It is
-// idempotent; calls after it return ErrClosed with the policy's Decision.
+// Close closes the connections (not a client given by [WithClient]) and
+// stops connecting. It does not wait for a connection attempt in flight,
+// so it returns at once even with Redis hung. It is idempotent; calls
+// after it return floodgate.ErrClosed.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		close(s.stop)
-		<-s.done
-		if c := s.client.Load(); c != nil {
-			(*c).Close()
-		}
-	})
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed.Store(true)
+	close(s.stop)
+	c := s.client.Load()
+	s.mu.Unlock()
+	if c != nil && s.owned {
+		(*c).Close()
+	}
 	return nil
 }
 
-// conn returns the client, waiting at most ctx for the first connection.
-func (s *Store) conn(ctx context.Context) (*rueidis.Client, error) {
+// conn returns the client, waiting for the first connection attempt at
+// most the time budget or ctx.
+func (s *Store) conn(ctx context.Context) (rueidis.Client, error) {
 	if s.closed.Load() {
-		return nil, ErrClosed
+		return nil, floodgate.ErrClosed
 	}
-	if s.down.Load() {
-		c := s.client.Load()
-		if c != nil {
-			return nil, errDown
-		}
+	if c := s.client.Load(); c != nil {
+		return *c, nil
+	}
+	select {
+	case <-s.ready:
+	default:
+		t := time.NewTimer(s.cfg.timeout)
 		select {
 		case <-s.ready:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: not connected yet: %w", ErrUnavailable, ctx.Err())
-		default:
-			t := time.NewTimer(s.cfg.timeout)
-			select {
-			case <-s.ready:
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
+		case <-t.C:
 		}
-		if c = s.client.Load(); c == nil || s.down.Load() {
-			return nil, fmt.Errorf("%w: not connected", ErrUnavailable)
-		}
-		return c, nil
+		t.Stop()
 	}
-	return s.client.Load(), nil
+	if c := s.client.Load(); c != nil {
+		return *c, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if p := s.lastErr.Load(); p != nil {
+		return nil, fmt.Errorf("%w: not connected: %w", floodgate.ErrUnavailable, *p)
+	}
+	return nil, fmt.Errorf("%w: not connected yet", floodgate.ErrUnavailable)
 }
 
 // noCopy makes go vet report copies of the structs that embed it.
 type noCopy struct{}
 
-func (*noCopy) Lock() {}
-
+func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}

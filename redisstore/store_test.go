@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
@@ -34,14 +35,13 @@ func open(t *testing.T, r *storetest.Redis, query string, opts ...redisstore.Opt
 const slack = 900 * time.Millisecond
 
 // TestKillUnderLoad kills redis-server with SIGKILL while goroutines make
-// decisions: every decision keeps to the budget, the closed policy holds,
-// nothing panics; after a restart on the same port the store recovers
+// decisions: every decision keeps to the budget, a failed decision denies
+// (the store has no policy of its own), nothing panics; after a restart on the same port the store recovers
 // within seconds, and Close leaves no goroutine behind.
 func TestKillUnderLoad(t *testing.T) {
 	r := storetest.StartRedis(t)
 	before := runtime.NumGoroutine()
-	s, err := redisstore.Open("redis://"+r.Addr()+"?timeout=100ms&backoff=100ms&failure=closed&prefix=kill:",
-		redisstore.WithPolicy(redisstore.FailClosed))
+	s, err := redisstore.Open("redis://" + r.Addr() + "?timeout=100ms&prefix=kill:")
 	require.NoError(t, err)
 	l := limit.PerDay(1 << 20)
 	ctx := context.Background()
@@ -80,11 +80,11 @@ func TestKillUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	assert.Positive(t, failed.Load(), "decisions after SIGKILL must fail")
-	assert.Zero(t, openOnFailure.Load(), "fail closed: no failed decision may allow")
+	assert.Zero(t, openOnFailure.Load(), "a failed decision of the bare store must deny")
 	assert.Zero(t, slow.Load(), "decisions over the 100ms budget (+%v slack)", slack)
 
 	d, err := s.AllowN(ctx, "down", 1, l)
-	assert.ErrorIs(t, err, redisstore.ErrUnavailable)
+	assert.ErrorIs(t, err, floodgate.ErrUnavailable)
 	assert.False(t, d.Allowed)
 
 	r.Restart(t)
@@ -108,11 +108,10 @@ func TestKillUnderLoad(t *testing.T) {
 }
 
 // TestPausedRedis stops redis-server with SIGSTOP: decisions are held to
-// the budget and then follow the policy; after SIGCONT Redis is used
-// again.
+// the budget and then fail, denying; after SIGCONT Redis is used again.
 func TestPausedRedis(t *testing.T) {
 	r := storetest.StartRedis(t)
-	s := open(t, r, "timeout=100ms&backoff=100ms&failure=open")
+	s := open(t, r, "timeout=100ms")
 	l := limit.PerDay(5)
 	ctx := context.Background()
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
@@ -122,8 +121,8 @@ func TestPausedRedis(t *testing.T) {
 		t0 := time.Now()
 		d, err := s.AllowN(ctx, "k", 1, l)
 		took := time.Since(t0)
-		assert.ErrorIs(t, err, redisstore.ErrUnavailable, "decision %d with Redis paused", i)
-		assert.True(t, d.Allowed, "fail open")
+		assert.ErrorIs(t, err, floodgate.ErrUnavailable, "decision %d with Redis paused", i)
+		assert.False(t, d.Allowed, "a failed decision of the bare store must deny")
 		assert.Less(t, took, 100*time.Millisecond+slack, "decision %d took %v, budget 100ms", i, took)
 	}
 	r.Resume(t)
@@ -132,26 +131,24 @@ func TestPausedRedis(t *testing.T) {
 }
 
 // TestErrorReply puts a hash where a counter lives: Redis answers
-// WRONGTYPE, that request follows the policy with ErrReply, and other
-// keys keep working, because Redis itself is up.
+// WRONGTYPE, that request fails with ErrReply (not ErrUnavailable), and
+// other keys keep working, because Redis itself is up.
 func TestErrorReply(t *testing.T) {
 	r := storetest.StartRedis(t)
-	var hooked atomic.Int64
-	s := open(t, r, "timeout=2s&failure=closed&prefix=wt:", redisstore.WithErrorHandler(func(error) { hooked.Add(1) }),
-		redisstore.WithPrefix("wt:"))
+	s := open(t, r, "timeout=2s", redisstore.WithPrefix("wt:"))
 	l := limit.PerMinute(5)
 	ctx := context.Background()
 	r.CLI(t, "HSET", "wt:{victim}:s:5/60", "f", "v")
 	for range 5 {
 		d, err := s.AllowN(ctx, "victim", 1, l)
 		assert.ErrorIs(t, err, redisstore.ErrReply)
+		assert.NotErrorIs(t, err, floodgate.ErrUnavailable, "Redis answered: it is not unavailable")
 		assert.Contains(t, err.Error(), "WRONGTYPE")
-		assert.False(t, d.Allowed, "fail closed")
+		assert.False(t, d.Allowed)
 	}
 	d, err := s.AllowN(ctx, "bystander", 1, l)
 	require.NoError(t, err, "an error reply for one key must not mark Redis down")
 	assert.True(t, d.Allowed)
-	assert.EqualValues(t, 5, hooked.Load(), "each error reaches the handler")
 
 	r.CLI(t, "SET", "wt:{foreign}:s:5/60", "not a counter")
 	_, err = s.AllowN(ctx, "foreign", 1, l)
@@ -209,7 +206,7 @@ func TestForeignValues(t *testing.T) {
 		{"moving-window", "fv:{victim}:m:5/60", "WRONGTYPE"},
 	} {
 		t.Run(tc.strategy, func(t *testing.T) {
-			s := open(t, r, "timeout=2s&failure=closed&strategy="+tc.strategy, redisstore.WithPrefix("fv:"))
+			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix("fv:"))
 			r.CLI(t, "SET", tc.key, "not a counter")
 			d, err := s.AllowN(ctx, "victim", 1, l)
 			assert.ErrorIs(t, err, redisstore.ErrReply)
@@ -237,27 +234,54 @@ func TestScriptFlushed(t *testing.T) {
 	assert.EqualValues(t, 1, d.Remaining)
 }
 
+// TestCallerGone cancels the caller's context, before and during a call:
+// the store returns the context's error, never ErrUnavailable, and the
+// next caller is served by Redis as before.
+func TestCallerGone(t *testing.T) {
+	r := storetest.StartRedis(t)
+	s := open(t, r, "timeout=2s")
+	l := limit.PerDay(100)
+	require.Eventually(t, func() bool { _, err := s.AllowN(context.Background(), "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		if i%2 == 0 {
+			cancel()
+		} else {
+			time.AfterFunc(time.Duration(i)*10*time.Microsecond, cancel)
+		}
+		_, err := s.AllowN(ctx, "k", 1, l)
+		cancel()
+		if err != nil {
+			assert.ErrorIs(t, err, context.Canceled, "call %d", i)
+			assert.NotErrorIs(t, err, floodgate.ErrUnavailable, "call %d: a hang-up is not a store failure", i)
+		}
+	}
+	_, err := s.AllowN(context.Background(), "k2", 1, l)
+	assert.NoError(t, err)
+}
+
 func TestClosed(t *testing.T) {
 	r := storetest.StartRedis(t)
-	s := open(t, r, "failure=open")
+	s := open(t, r, "")
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close is idempotent")
 	d, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(1))
-	assert.ErrorIs(t, err, redisstore.ErrClosed)
-	assert.True(t, d.Allowed, "the policy still decides")
+	assert.ErrorIs(t, err, floodgate.ErrClosed)
+	assert.False(t, d.Allowed)
 }
 
 // ExampleOpen shows a Store on a local Redis. It is compiled, not run:
 // its output would depend on a running server.
 func ExampleOpen() {
-	s, err := redisstore.Open("redis://127.0.0.1:6379/0?failure=closed&timeout=50ms")
+	s, err := redisstore.Open("redis://127.0.0.1:6379/0?timeout=50ms")
 	if err != nil {
 		panic(err) // only a malformed URI fails; Open never waits for Redis
 	}
 	defer s.Close()
 	d, err := s.AllowN(context.Background(), "user:42", 1, limit.PerMinute(100))
 	if err != nil {
-		// Redis failed; d is the failure policy's decision.
+		// Redis failed, and d denies; floodgate.Open wraps the store in a
+		// floodgate.Fallback that answers by a failure policy instead.
 		_ = err
 	}
 	_ = d.Allowed

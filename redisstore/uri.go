@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/redis/rueidis"
 )
@@ -20,10 +21,10 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 	var opt rueidis.ClientOption
 	u, err := url.Parse(strings.TrimSpace(uri))
 	if err != nil {
-		return opt, fmt.Errorf("%w: %v", ErrURI, err)
+		return opt, fmt.Errorf("%w: %v", floodgate.ErrURI, err)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: "+format, append([]any{ErrURI, u.Redacted()}, args...)...)
+		return fmt.Errorf("%w: %s: "+format, append([]any{floodgate.ErrURI, u.Redacted()}, args...)...)
 	}
 	if u.Opaque != "" {
 		return opt, bad("want %s://host:port", u.Scheme)
@@ -36,7 +37,11 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 	db := ""
 	switch u.Scheme {
 	case "redis", "rediss":
-		addr, err := hostPort(u.Host)
+		host := u.Host
+		if host != "" && u.Port() == "" && !strings.HasSuffix(host, ":") {
+			host = net.JoinHostPort(u.Hostname(), "6379") // redis-py's default
+		}
+		addr, err := hostPort(host)
 		if err != nil {
 			return opt, bad("%v", err)
 		}
@@ -78,9 +83,15 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 	default:
 		return opt, bad("unknown scheme %q", u.Scheme)
 	}
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return opt, bad("query: %v", err)
+	}
 	for k, vs := range q {
-		v := vs[len(vs)-1]
+		if len(vs) > 1 {
+			return opt, bad("parameter %q given %d times", k, len(vs))
+		}
+		v := vs[0]
 		switch k {
 		case "db":
 			if u.Scheme == "redis+cluster" {
@@ -98,24 +109,17 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			c.strategy = s
 		case "prefix":
 			c.prefix = v
-		case "failure":
-			p, ok := ParsePolicy(v)
-			if !ok {
-				return opt, bad("unknown failure policy %q (want memory, open or closed)", v)
-			}
-			c.policy = p
-		case "timeout", "dial-timeout", "backoff":
+		case "failure", "backoff", "max-keys":
+			return opt, bad("%s= is read by floodgate.Open, which wraps the store in a floodgate.Fallback; redisstore.Open has no failure policy", k)
+		case "timeout", "dial-timeout":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
 				return opt, bad("%s=%q is not a positive duration such as 50ms", k, v)
 			}
-			switch k {
-			case "timeout":
+			if k == "timeout" {
 				c.timeout = d
-			case "dial-timeout":
+			} else {
 				c.dialTimeout = d
-			default:
-				c.backoff = d
 			}
 		case "pool-size":
 			n, err := strconv.Atoi(v)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis:// and its kin with floodgate.Open
 )
 
 func main() {
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("-addr %q: %w", c.addr, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "floodgate-demo listening on %s (storage %s)\n", ln.Addr(), lim.Scheme())
+	fmt.Fprintf(stdout, "floodgate-demo listening on %s (storage %s)\n", ln.Addr(), storageScheme(c.storage))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -123,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 // newHandler returns the demo's routes behind the rate limiter.
-func newHandler(lim *floodgate.Limiter, c config) (http.Handler, error) {
+func newHandler(lim floodgate.Store, c config) (http.Handler, error) {
 	opts := []httplimit.Option{
 		httplimit.WithExempt("GET /health"),
 		httplimit.WithRoute("POST /api/v1/auth/register", c.authLimit),
@@ -147,4 +148,14 @@ func newHandler(lim *floodgate.Limiter, c config) (http.Handler, error) {
 		return nil, err
 	}
 	return m.Handler(newApp().routes()), nil
+}
+
+// storageScheme returns the scheme of a storage URI for the start-up
+// line, without credentials: "memory" for the empty URI.
+func storageScheme(uri string) string {
+	scheme, _, ok := strings.Cut(uri, "://")
+	if !ok || scheme == "" {
+		return "memory"
+	}
+	return scheme
 }

@@ -1,7 +1,7 @@
 // Package storetest is the one behavioural contract that every Floodgate
 // storage satisfies: the memory engine, a single Redis and a Redis
-// Cluster run the same suite, unchanged, through the small [Store]
-// interface.
+// Cluster, and every wrapper run the same suite, unchanged, through the
+// floodgate.Store contract.
 //
 // Stores that take explicit times ([AtStore]) run exact step tables, whose
 // expected Decisions follow engine/doc.go to the nanosecond; times are
@@ -21,24 +21,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// Store is the part of a storage that the suite drives on the storage's
-// own clock.
-type Store interface {
-	AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error)
-	Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error)
-	Reset(ctx context.Context, key string, limits ...limit.Limit) error
-}
-
-// AtStore is a Store that also takes explicit times, measured in the
+// AtStore is a floodgate.Store that also takes explicit times, measured in the
 // store's time base (engine time for the memory engine, time since the
 // Unix epoch for Redis).
 type AtStore interface {
-	Store
+	floodgate.Store
 	AllowNAt(ctx context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error)
 	PeekAt(ctx context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error)
 }
@@ -46,7 +39,7 @@ type AtStore interface {
 // Factory returns a fresh, empty store judging by strategy s, closed by
 // t.Cleanup. Stores of one factory may share a backend: the suite gives
 // every sub-test its own keys.
-type Factory func(t *testing.T, s limit.Strategy) Store
+type Factory func(t *testing.T, s limit.Strategy) floodgate.Store
 
 // T0 is the time base of the step tables: 18 000 days, a multiple of
 // every period they use (and, as Unix time, a day in 2019).
@@ -82,7 +75,7 @@ func Run(t *testing.T, newStore Factory) {
 	}
 }
 
-func atStore(t *testing.T, s Store) AtStore {
+func atStore(t *testing.T, s floodgate.Store) AtStore {
 	t.Helper()
 	at, ok := s.(AtStore)
 	if !ok {
@@ -310,7 +303,7 @@ func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {
 	}
 }
 
-func testKeys(t *testing.T, st Store) {
+func testKeys(t *testing.T, st floodgate.Store) {
 	ctx := context.Background()
 	l := limit.PerDay(1)
 	base := uniqueKey(t)
@@ -333,7 +326,7 @@ func testKeys(t *testing.T, st Store) {
 	}
 }
 
-func testRealClock(t *testing.T, st Store, strat limit.Strategy) {
+func testRealClock(t *testing.T, st floodgate.Store, strat limit.Strategy) {
 	ctx := context.Background()
 	l := limit.PerDay(3)
 	k := uniqueKey(t)
@@ -374,7 +367,7 @@ func testRealClock(t *testing.T, st Store, strat limit.Strategy) {
 	assert.Equal(t, l, d.Limit)
 }
 
-func testPeekReset(t *testing.T, st Store) {
+func testPeekReset(t *testing.T, st floodgate.Store) {
 	ctx := context.Background()
 	l := limit.PerDay(2)
 	k := uniqueKey(t)
@@ -404,7 +397,7 @@ func testPeekReset(t *testing.T, st Store) {
 	require.NoError(t, st.Reset(ctx, uniqueKey(t)), "Reset of nothing")
 }
 
-func testBadRequests(t *testing.T, st Store) {
+func testBadRequests(t *testing.T, st floodgate.Store) {
 	ctx := context.Background()
 	l := limit.PerDay(5)
 	k := uniqueKey(t)
@@ -432,7 +425,7 @@ func testBadRequests(t *testing.T, st Store) {
 	assert.EqualValues(t, 5, peekLeft(d), "bad requests must count nothing")
 }
 
-func testConcurrent(t *testing.T, st Store, strat limit.Strategy) {
+func testConcurrent(t *testing.T, st floodgate.Store, strat limit.Strategy) {
 	ctx := context.Background()
 	l := limit.PerDay(100)
 	if strat == limit.GCRA {

@@ -1,0 +1,179 @@
+package floodgate
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// DefaultFallbackKeys is the key cap of the in-memory engine that [Open]
+// puts behind a network store for the failure policy "memory" (URI:
+// max-keys=): enough for a busy instance's clients during an outage,
+// bounded so that an attacker cycling keys while the network store is
+// down cannot grow the heap without limit (about 34 MB at this cap).
+const DefaultFallbackKeys = 1 << 20
+
+var (
+	driversMu sync.RWMutex
+	drivers   = map[string]func(uri string) (Store, error){}
+)
+
+// Register makes a storage scheme known to [Open], as database/sql's
+// Register does for drivers: importing a store's package registers its
+// schemes, and nothing else links its client. Package redisstore
+// registers redis, rediss, redis+unix, redis+sentinel and redis+cluster:
+//
+//	import _ "github.com/floodgate-go/floodgate/redisstore"
+//
+// open receives the whole URI minus the parameters that Open itself
+// handles (failure, backoff, max-keys); it must not block on a network,
+// and must refuse unknown parameters with an error wrapping [ErrURI].
+// Register panics if open is nil or the scheme is "memory" or already
+// registered.
+func Register(scheme string, open func(uri string) (Store, error)) {
+	driversMu.Lock()
+	defer driversMu.Unlock()
+	if open == nil || scheme == "memory" || drivers[scheme] != nil {
+		panic("floodgate: Register of scheme " + strconv.Quote(scheme) + ": nil, reserved or registered twice")
+	}
+	drivers[scheme] = open
+}
+
+// Open returns the Store named by uri, as in the Python limits library:
+//
+//	memory://[?strategy=S&max-keys=N]
+//	redis://host[:port][/db][?…]   and rediss, redis+unix, redis+sentinel,
+//	                               redis+cluster (package redisstore)
+//
+// The empty URI means memory://. A network store comes wrapped in a
+// [Fallback] whose failure policy is the failure parameter (memory, the
+// default; open; closed), backed by an in-memory engine with the same
+// strategy and a key cap of max-keys (default [DefaultFallbackKeys]).
+// The strategy parameter takes sliding-window (the default),
+// fixed-window, gcra or moving-window, and the names of the limits
+// library.
+//
+// Open never waits for a network: a store that is unreachable at
+// start-up is opened at once and its failure policy answers until it
+// does. Open fails only on a URI it cannot use, with an error wrapping
+// [ErrURI] that names the problem: an unknown or unregistered scheme, a
+// malformed escape, a repeated or unknown parameter, a bad value.
+func Open(uri string, opts ...Option) (Store, error) {
+	uri = strings.TrimSpace(uri)
+	if uri == "" {
+		uri = "memory://"
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrURI, err)
+	}
+	q, err := strictQuery(u.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	var eopts []engine.Option
+	if v, ok := q["strategy"]; ok {
+		s, ok := limit.ParseStrategy(v)
+		if !ok {
+			return nil, fmt.Errorf("%w: strategy=%q is not sliding-window, fixed-window, gcra or moving-window", ErrURI, v)
+		}
+		eopts = append(eopts, engine.WithStrategy(s))
+	}
+	maxKeys := DefaultFallbackKeys
+	if v, ok := q["max-keys"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: max-keys=%q is not a non-negative integer", ErrURI, v)
+		}
+		maxKeys = n
+	}
+	if u.Scheme == "memory" {
+		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
+			return nil, fmt.Errorf("%w: %q: memory:// takes no host or path", ErrURI, uri)
+		}
+		if err := onlyParams(q, "memory://", "strategy", "max-keys"); err != nil {
+			return nil, err
+		}
+		if _, ok := q["max-keys"]; ok {
+			eopts = append(eopts, engine.WithMaxKeys(maxKeys))
+		}
+		return NewMemory(eopts...), nil
+	}
+	policy := FailMemory
+	if v, ok := q["failure"]; ok {
+		if policy, ok = ParsePolicy(v); !ok {
+			return nil, fmt.Errorf("%w: failure=%q is not memory, open or closed", ErrURI, v)
+		}
+	}
+	if v, ok := q["backoff"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%w: backoff=%q is not a positive duration such as 1s", ErrURI, v)
+		}
+		opts = append(slices.Clip(opts), WithBackoff(d))
+	}
+	driversMu.RLock()
+	open := drivers[u.Scheme]
+	driversMu.RUnlock()
+	if open == nil {
+		if u.Scheme == "" {
+			return nil, fmt.Errorf("%w: %q has no scheme (want memory:// or redis://)", ErrURI, u.Redacted())
+		}
+		hint := ""
+		if strings.HasPrefix(u.Scheme, "redis") {
+			hint = `; import _ "github.com/floodgate-go/floodgate/redisstore" to register it`
+		}
+		return nil, fmt.Errorf("%w: unknown scheme %q (want memory:// or redis://)%s", ErrURI, u.Scheme, hint)
+	}
+	for _, k := range []string{"failure", "backoff", "max-keys"} {
+		delete(q, k)
+	}
+	rest := url.Values{}
+	for k, v := range q {
+		rest.Set(k, v)
+	}
+	u.RawQuery = rest.Encode()
+	primary, err := open(u.String())
+	if err != nil {
+		return nil, err
+	}
+	var backup Store
+	if policy == FailMemory {
+		backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...)
+	}
+	return NewFallback(primary, policy, backup, opts...), nil
+}
+
+// strictQuery parses a URI's query, refusing what url.Values would drop
+// or merge silently: a malformed escape, a repeated parameter.
+func strictQuery(raw string) (map[string]string, error) {
+	vs, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: query %q: %v", ErrURI, raw, err)
+	}
+	q := make(map[string]string, len(vs))
+	for k, v := range vs {
+		if len(v) > 1 {
+			return nil, fmt.Errorf("%w: parameter %q given %d times", ErrURI, k, len(v))
+		}
+		q[k] = v[0]
+	}
+	return q, nil
+}
+
+// onlyParams refuses any parameter of q not in known.
+func onlyParams(q map[string]string, what string, known ...string) error {
+	for k := range q {
+		if !slices.Contains(known, k) {
+			return fmt.Errorf("%w: unknown %s parameter %q (want one of %s)", ErrURI, what, k, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
