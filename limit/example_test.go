@@ -34,3 +34,14 @@ func ExampleNew() {
 	fmt.Println(l, err)
 	// Output: 100/90 seconds <nil>
 }
+
+func ExampleParseStrategy() {
+	for _, name := range []string{"gcra", "sliding-window-counter", "leaky-bucket"} {
+		s, ok := limit.ParseStrategy(name)
+		fmt.Println(name, "=>", s, ok)
+	}
+	// Output:
+	// gcra => gcra true
+	// sliding-window-counter => sliding-window true
+	// leaky-bucket => sliding-window false
+}

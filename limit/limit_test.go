@@ -152,11 +152,40 @@ func TestZeroLimit(t *testing.T) {
 }
 
 func TestStrategyNames(t *testing.T) {
-	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
-		got, ok := limit.ParseStrategy(s.String())
-		assert.True(t, ok, "ParseStrategy(%q)", s)
-		assert.Equal(t, s, got)
+	for _, tc := range []struct {
+		name string
+		want limit.Strategy
+		ok   bool
+	}{
+		// Ours, as printed by String.
+		{"sliding-window", limit.SlidingWindow, true},
+		{"fixed-window", limit.FixedWindow, true},
+		{"gcra", limit.GCRA, true},
+		{"moving-window", limit.MovingWindow, true},
+		// The Python limits library's.
+		{"sliding-window-counter", limit.SlidingWindow, true},
+		// Unknown.
+		{"leaky", 0, false},
+		{"", 0, false},
+		{"unknown", 0, false},
+		{"Sliding-Window", 0, false},
+		{"sliding_window", 0, false},
+		{" gcra", 0, false},
+		{"fixed-window-elastic-expiry", 0, false},
+		{"sliding-window-counter ", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := limit.ParseStrategy(tc.name)
+			assert.Equal(t, tc.ok, ok, "ParseStrategy(%q) ok", tc.name)
+			assert.Equal(t, tc.want, got, "ParseStrategy(%q) = %v, want %v", tc.name, got, tc.want)
+		})
 	}
-	_, ok := limit.ParseStrategy("leaky")
-	assert.False(t, ok)
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow} {
+		t.Run("roundtrip="+s.String(), func(t *testing.T) {
+			got, ok := limit.ParseStrategy(s.String())
+			assert.True(t, ok, "ParseStrategy(%q) ok", s)
+			assert.Equal(t, s, got, "ParseStrategy(%q)", s)
+		})
+	}
+	assert.Equal(t, "unknown", limit.Strategy(200).String(), "Strategy(200).String()")
 }
