@@ -45,3 +45,14 @@ func ExampleParseStrategy() {
 	// sliding-window-counter => sliding-window true
 	// leaky-bucket => sliding-window false
 }
+
+func ExampleMustParseMany() {
+	ls := limit.MustParseMany("10/second;1000/day")
+	fmt.Println(ls[0], ls[1].Count())
+	// Output: 10/second 1000
+}
+
+func ExampleMustParse() {
+	fmt.Println(limit.MustParse("5 per 10 minutes"))
+	// Output: 5/10 minutes
+}

@@ -115,6 +115,30 @@ func TestParseMany(t *testing.T) {
 	}
 }
 
+func TestMustParseMany(t *testing.T) {
+	for _, in := range []string{"10/second;1000/day", "5/minute", "1/second|2/minute, 3/hour"} {
+		t.Run(in, func(t *testing.T) {
+			want, err := limit.ParseMany(in)
+			require.NoError(t, err, "ParseMany(%q)", in)
+			assert.Equal(t, want, limit.MustParseMany(in), "MustParseMany(%q)", in)
+		})
+	}
+	for _, in := range []string{"", "1/second;", "1/week", "0/second;1/day", "1/11 years"} {
+		t.Run("panics/"+in, func(t *testing.T) {
+			_, want := limit.ParseMany(in)
+			require.Error(t, want, "ParseMany(%q)", in)
+			assert.PanicsWithError(t, want.Error(), func() { limit.MustParseMany(in) },
+				"MustParseMany(%q) should panic with ParseMany's error", in)
+			defer func() {
+				err, ok := recover().(error)
+				require.True(t, ok, "MustParseMany(%q) panicked with a non-error", in)
+				assert.ErrorIs(t, err, errors.Unwrap(want), "MustParseMany(%q) panic value", in)
+			}()
+			limit.MustParseMany(in)
+		})
+	}
+}
+
 func TestConstructors(t *testing.T) {
 	assert.Equal(t, limit.MustParse("3/second"), limit.PerSecond(3))
 	assert.Equal(t, limit.MustParse("3/minute"), limit.PerMinute(3))
