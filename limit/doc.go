@@ -23,6 +23,15 @@
 // [Limit.String] prints the canonical form, which parses back to an equal
 // Limit: "5/minute", "1/2 seconds", "500/7 days".
 //
+// # Periods
+//
+// A period is a whole number of milliseconds from [MinPeriod] (1 ms) to
+// [MaxPeriod]. The grammar, that of the Python limits library, only
+// reaches whole seconds; shorter or fractional periods, such as the
+// 500 ms that other Go limiters' store interfaces pass, come from
+// [New](10, 500*time.Millisecond). Such a limit prints as "10/500ms",
+// which does not parse, and has no text encoding.
+//
 // # Concurrency
 //
 // Every type here is an immutable value, safe to copy and to share

@@ -32,7 +32,16 @@ func ExampleParseMany() {
 func ExampleNew() {
 	l, err := limit.New(100, 90*time.Second)
 	fmt.Println(l, err)
-	// Output: 100/90 seconds <nil>
+	// Periods down to limit.MinPeriod, one millisecond, come only from New:
+	// the string grammar has no unit shorter than a second.
+	l, err = limit.New(10, 100*time.Millisecond)
+	fmt.Println(l, l.Period(), err)
+	_, err = limit.New(10, 100*time.Microsecond)
+	fmt.Println(err)
+	// Output:
+	// 100/90 seconds <nil>
+	// 10/100ms 100ms <nil>
+	// limit: period out of range: period "100µs" is not a whole number of milliseconds in 1ms..86400h0m0s
 }
 
 func ExampleParseStrategy() {

@@ -159,12 +159,48 @@ func TestConstructors(t *testing.T) {
 		{limit.MaxCount + 1, time.Second, limit.ErrCount},
 		{1, 0, limit.ErrPeriod},
 		{1, -time.Second, limit.ErrPeriod},
-		{1, 1500 * time.Millisecond, limit.ErrPeriod},
+		{1, time.Millisecond - 1, limit.ErrPeriod},
+		{1, 500 * time.Microsecond, limit.ErrPeriod},
+		{1, 100*time.Millisecond + time.Microsecond, limit.ErrPeriod},
+		{1, 1500*time.Millisecond + 1, limit.ErrPeriod},
 		{1, limit.MaxPeriod + time.Second, limit.ErrPeriod},
 	} {
 		_, err := limit.New(tc.count, tc.period)
 		assert.True(t, errors.Is(err, tc.want), "New(%d, %v) = %v, want %v", tc.count, tc.period, err, tc.want)
 	}
+}
+
+func TestSubSecondPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		count  int64
+		period time.Duration
+		str    string
+		human  string
+	}{
+		{10, 100 * time.Millisecond, "10/100ms", "10 per 100ms"},
+		{5, 500 * time.Millisecond, "5/500ms", "5 per 500ms"},
+		{1, limit.MinPeriod, "1/1ms", "1 per 1ms"},
+		{limit.MaxCount, time.Millisecond, "536870911/1ms", "536870911 per 1ms"},
+		{3, 1500 * time.Millisecond, "3/1.5s", "3 per 1.5s"},
+		{2, time.Minute + time.Millisecond, "2/1m0.001s", "2 per 1m0.001s"},
+		{1, limit.MaxPeriod - time.Millisecond, "1/86399h59m59.999s", "1 per 86399h59m59.999s"},
+	} {
+		t.Run(tc.str, func(t *testing.T) {
+			l, err := limit.New(tc.count, tc.period)
+			require.NoError(t, err, "New(%d, %v)", tc.count, tc.period)
+			assert.True(t, l.Valid(), "New(%d, %v).Valid()", tc.count, tc.period)
+			assert.Equal(t, tc.count, l.Count(), "New(%d, %v).Count()", tc.count, tc.period)
+			assert.Equal(t, tc.period, l.Period(), "New(%d, %v).Period()", tc.count, tc.period)
+			assert.Equal(t, tc.str, l.String(), "New(%d, %v).String()", tc.count, tc.period)
+			assert.Equal(t, tc.human, l.Human(), "New(%d, %v).Human()", tc.count, tc.period)
+			_, err = limit.Parse(l.String())
+			assert.ErrorIs(t, err, limit.ErrSyntax, "Parse(%q): the grammar has no sub-second units", l.String())
+		})
+	}
+	// Whole seconds built from milliseconds are the same limit as parsed.
+	l, err := limit.New(7, 60000*time.Millisecond)
+	require.NoError(t, err, "New(7, 60000ms)")
+	assert.Equal(t, limit.PerMinute(7), l, "New(7, 60000ms)")
 }
 
 func TestZeroLimit(t *testing.T) {

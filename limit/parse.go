@@ -158,5 +158,5 @@ func countError(c string) error {
 }
 
 func periodError(p string) error {
-	return fmt.Errorf("%w: period %q is not a whole number of seconds in %s..%s", ErrPeriod, p, MinPeriod, MaxPeriod)
+	return fmt.Errorf("%w: period %q is not a whole number of milliseconds in %s..%s", ErrPeriod, p, MinPeriod, MaxPeriod)
 }
