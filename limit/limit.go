@@ -35,6 +35,10 @@ var (
 	// ErrPeriod reports a period that is not a whole number of
 	// milliseconds between MinPeriod and MaxPeriod.
 	ErrPeriod = errors.New("limit: period out of range")
+	// ErrNoText reports a limit that [Limit.MarshalText] cannot write
+	// because the grammar cannot express it: one with a burst (see
+	// [Limit.WithBurst]) or a period that is not a whole number of seconds.
+	ErrNoText = errors.New("limit: no text form")
 )
 
 // Limit is a number of requests (more exactly, of cost units) allowed per
@@ -43,7 +47,12 @@ var (
 //
 // The zero Limit is invalid: [Limit.Valid] reports false, and every backend
 // denies requests against it instead of panicking. Limits are small
-// comparable values, safe to copy and to use as map keys.
+// comparable values, safe to copy, to use as map keys and to share between
+// goroutines.
+//
+// Limit implements [encoding.TextMarshaler] and [encoding.TextUnmarshaler]
+// with its canonical string, so it can be a field of a JSON or YAML
+// configuration, an environment value or a [flag.TextVar].
 type Limit struct {
 	count  int64
 	period time.Duration
@@ -107,8 +116,8 @@ func (l Limit) Burst() int64 {
 // WithBurst returns l with a GCRA bucket of b units: up to b units at
 // once, refilled at Count per Period. It fails with an error wrapping
 // ErrCount when b is not in 1..MaxCount or l is invalid. The burst is not
-// part of the string form, so String of such a limit parses back to l
-// without it.
+// part of the string grammar: String of such a limit parses back to l
+// without it, and [Limit.MarshalText] fails for it rather than drop it.
 func (l Limit) WithBurst(b int64) (Limit, error) {
 	if !l.Valid() || b < 1 || b > MaxCount {
 		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, MaxCount)
