@@ -26,7 +26,8 @@ const (
 	MaxPeriod = 10 * 360 * 24 * time.Hour
 )
 
-// Errors wrapped by every constructor and parser error, for errors.Is.
+// Errors wrapped by every constructor, parser and MarshalText error, for
+// errors.Is.
 var (
 	// ErrSyntax reports text that is not a limit.
 	ErrSyntax = errors.New("limit: syntax error")
