@@ -53,8 +53,16 @@ func (s Strategy) String() string {
 	return "unknown"
 }
 
-// ParseStrategy returns the Strategy named by s, as printed by String.
+// ParseStrategy returns the Strategy named by s and reports whether s
+// names one. It accepts the names that String prints ("sliding-window",
+// "fixed-window", "gcra", "moving-window") and those of the Python limits
+// library: "sliding-window-counter" for SlidingWindow, and
+// "fixed-window" and "moving-window", which are the same in both. Names
+// are case-sensitive.
 func ParseStrategy(s string) (Strategy, bool) {
+	if s == "sliding-window-counter" {
+		return SlidingWindow, true
+	}
 	for _, st := range []Strategy{SlidingWindow, FixedWindow, GCRA, MovingWindow} {
 		if s == st.String() {
 			return st, true

@@ -1,6 +1,9 @@
 package limit_test
 
 import (
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -32,5 +35,69 @@ func ExampleParseMany() {
 func ExampleNew() {
 	l, err := limit.New(100, 90*time.Second)
 	fmt.Println(l, err)
-	// Output: 100/90 seconds <nil>
+	// Periods down to limit.MinPeriod, one millisecond, come only from New:
+	// the string grammar has no unit shorter than a second.
+	l, err = limit.New(10, 100*time.Millisecond)
+	fmt.Println(l, l.Period(), err)
+	_, err = limit.New(10, 100*time.Microsecond)
+	fmt.Println(err)
+	// Output:
+	// 100/90 seconds <nil>
+	// 10/100ms 100ms <nil>
+	// limit: period out of range: period "100µs" is not a whole number of milliseconds in 1ms..86400h0m0s
+}
+
+func ExampleParseStrategy() {
+	for _, name := range []string{"gcra", "sliding-window-counter", "leaky-bucket"} {
+		s, ok := limit.ParseStrategy(name)
+		fmt.Println(name, "=>", s, ok)
+	}
+	// Output:
+	// gcra => gcra true
+	// sliding-window-counter => sliding-window true
+	// leaky-bucket => sliding-window false
+}
+
+func ExampleMustParseMany() {
+	ls := limit.MustParseMany("10/second;1000/day")
+	fmt.Println(ls[0], ls[1].Count())
+	// Output: 10/second 1000
+}
+
+func ExampleMustParse() {
+	fmt.Println(limit.MustParse("5 per 10 minutes"))
+	// Output: 5/10 minutes
+}
+
+func ExampleLimit_MarshalText() {
+	type config struct {
+		Rate  limit.Limit   `json:"rate"`
+		Daily []limit.Limit `json:"daily"`
+		Unset limit.Limit   `json:"unset"`
+	}
+	var c config
+	err := json.Unmarshal([]byte(`{"rate": "5 per minute", "daily": ["1000/day"]}`), &c)
+	fmt.Println(c.Rate, c.Daily, c.Unset.Valid(), err)
+	b, err := json.Marshal(c)
+	fmt.Println(string(b), err)
+
+	// The grammar has no burst: such a limit does not marshal.
+	burst, _ := limit.PerSecond(10).WithBurst(20)
+	_, err = burst.MarshalText()
+	fmt.Println(errors.Is(err, limit.ErrNoText), err)
+	// Output:
+	// 5/minute [1000/day] false <nil>
+	// {"rate":"5/minute","daily":["1000/day"],"unset":""} <nil>
+	// true limit: no text form: 10/second has a burst of 20, which the grammar cannot express
+}
+
+func ExampleLimit_UnmarshalText() {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var rate limit.Limit
+	fs.TextVar(&rate, "rate", limit.PerMinute(60), "requests allowed per client")
+	if err := fs.Parse([]string{"-rate", "10 per second"}); err != nil {
+		panic(err)
+	}
+	fmt.Println(rate, rate.Count(), rate.Period())
+	// Output: 10/second 10 1s
 }

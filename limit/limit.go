@@ -13,22 +13,33 @@ const (
 	// MaxCount is the largest count a Limit may allow per period,
 	// 536,870,911 (2^29−1).
 	MaxCount = 1<<29 - 1
-	// MinPeriod is the shortest period, one second. Periods are whole seconds
-	// so that every Limit has a canonical string that parses back.
-	MinPeriod = time.Second
+	// MinPeriod is the shortest period, one millisecond. A period is a whole
+	// number of milliseconds. The string grammar (that of the Python limits
+	// library) only has units of a second and longer, so only limits whose
+	// period is a whole number of seconds have a string form that parses
+	// back; shorter and fractional periods, such as 100ms or 1.5s, come
+	// only from [New]. Backends judge time at their clock's resolution: the
+	// memory engine's default clock ticks every millisecond, so periods of
+	// a few milliseconds are coarse.
+	MinPeriod = time.Millisecond
 	// MaxPeriod is the longest period: ten years of 360 days.
 	MaxPeriod = 10 * 360 * 24 * time.Hour
 )
 
-// Errors wrapped by every constructor and parser error, for errors.Is.
+// Errors wrapped by every constructor, parser and MarshalText error, for
+// errors.Is.
 var (
 	// ErrSyntax reports text that is not a limit.
 	ErrSyntax = errors.New("limit: syntax error")
 	// ErrCount reports a count outside 1..MaxCount.
 	ErrCount = errors.New("limit: count out of range")
-	// ErrPeriod reports a period that is not a whole number of seconds
-	// between MinPeriod and MaxPeriod.
+	// ErrPeriod reports a period that is not a whole number of
+	// milliseconds between MinPeriod and MaxPeriod.
 	ErrPeriod = errors.New("limit: period out of range")
+	// ErrNoText reports a limit that [Limit.MarshalText] cannot write
+	// because the grammar cannot express it: one with a burst (see
+	// [Limit.WithBurst]) or a period that is not a whole number of seconds.
+	ErrNoText = errors.New("limit: no text form")
 )
 
 // Limit is a number of requests (more exactly, of cost units) allowed per
@@ -37,7 +48,12 @@ var (
 //
 // The zero Limit is invalid: [Limit.Valid] reports false, and every backend
 // denies requests against it instead of panicking. Limits are small
-// comparable values, safe to copy and to use as map keys.
+// comparable values, safe to copy, to use as map keys and to share between
+// goroutines.
+//
+// Limit implements [encoding.TextMarshaler] and [encoding.TextUnmarshaler]
+// with its canonical string, so it can be a field of a JSON or YAML
+// configuration, an environment value or a [flag.TextVar].
 type Limit struct {
 	count  int64
 	period time.Duration
@@ -46,12 +62,17 @@ type Limit struct {
 
 // New returns a limit of count per period. It fails with an error wrapping
 // ErrCount or ErrPeriod when count is not in 1..MaxCount or period is not a
-// whole number of seconds in MinPeriod..MaxPeriod.
+// whole number of milliseconds in MinPeriod..MaxPeriod.
+//
+// New is the only way to build a limit whose period is not a whole number
+// of seconds, such as New(10, 100*time.Millisecond): the string grammar
+// cannot express it, so its String does not parse back and
+// [Limit.MarshalText] fails for it.
 func New(count int64, period time.Duration) (Limit, error) {
 	if count < 1 || count > MaxCount {
 		return Limit{}, countError(strconv.FormatInt(count, 10))
 	}
-	if period < MinPeriod || period > MaxPeriod || period%time.Second != 0 {
+	if period < MinPeriod || period > MaxPeriod || period%time.Millisecond != 0 {
 		return Limit{}, periodError(period.String())
 	}
 	return Limit{count: count, period: period}, nil
@@ -96,8 +117,8 @@ func (l Limit) Burst() int64 {
 // WithBurst returns l with a GCRA bucket of b units: up to b units at
 // once, refilled at Count per Period. It fails with an error wrapping
 // ErrCount when b is not in 1..MaxCount or l is invalid. The burst is not
-// part of the string form, so String of such a limit parses back to l
-// without it.
+// part of the string grammar: String of such a limit parses back to l
+// without it, and [Limit.MarshalText] fails for it rather than drop it.
 func (l Limit) WithBurst(b int64) (Limit, error) {
 	if !l.Valid() || b < 1 || b > MaxCount {
 		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, MaxCount)
@@ -114,14 +135,21 @@ func (l Limit) WithBurst(b int64) (Limit, error) {
 func (l Limit) Valid() bool { return l.count > 0 && l.period > 0 }
 
 // String returns the canonical form of l, such as "5/minute" or
-// "500/7 days", which [Parse] turns back into l. The zero Limit prints as
-// "invalid".
+// "500/7 days", which [Parse] turns back into l, without its burst (see
+// [Limit.WithBurst]). The zero Limit prints as "invalid".
+//
+// A period that is not a whole number of seconds has no form in the
+// grammar: it prints as a Go duration, as in "10/100ms" or "3/1.5s",
+// which is unique to the limit but does not parse.
 func (l Limit) String() string {
 	if !l.Valid() {
 		return "invalid"
 	}
 	b := strconv.AppendInt(make([]byte, 0, 24), l.count, 10)
 	b = append(b, '/')
+	if !l.wholeSeconds() {
+		return string(append(b, l.period.String()...))
+	}
 	for i := len(units) - 1; i >= 0; i-- {
 		u := units[i]
 		if l.period%u.d != 0 {
@@ -140,10 +168,14 @@ func (l Limit) String() string {
 }
 
 // Human returns l in words, as used in error messages and 429 bodies:
-// "5 per 1 minute", "500 per 7 days".
+// "5 per 1 minute", "500 per 7 days", or "10 per 100ms" for a period that
+// is not a whole number of seconds.
 func (l Limit) Human() string {
 	if !l.Valid() {
 		return "invalid"
+	}
+	if !l.wholeSeconds() {
+		return strconv.FormatInt(l.count, 10) + " per " + l.period.String()
 	}
 	for i := len(units) - 1; i >= 0; i-- {
 		u := units[i]
@@ -159,6 +191,9 @@ func (l Limit) Human() string {
 	}
 	panic("unreachable: periods are whole seconds")
 }
+
+// wholeSeconds reports whether l's period has a form in the grammar.
+func (l Limit) wholeSeconds() bool { return l.period%time.Second == 0 }
 
 type unit struct {
 	name string

@@ -115,6 +115,30 @@ func TestParseMany(t *testing.T) {
 	}
 }
 
+func TestMustParseMany(t *testing.T) {
+	for _, in := range []string{"10/second;1000/day", "5/minute", "1/second|2/minute, 3/hour"} {
+		t.Run(in, func(t *testing.T) {
+			want, err := limit.ParseMany(in)
+			require.NoError(t, err, "ParseMany(%q)", in)
+			assert.Equal(t, want, limit.MustParseMany(in), "MustParseMany(%q)", in)
+		})
+	}
+	for _, in := range []string{"", "1/second;", "1/week", "0/second;1/day", "1/11 years"} {
+		t.Run("panics/"+in, func(t *testing.T) {
+			_, want := limit.ParseMany(in)
+			require.Error(t, want, "ParseMany(%q)", in)
+			assert.PanicsWithError(t, want.Error(), func() { limit.MustParseMany(in) },
+				"MustParseMany(%q) should panic with ParseMany's error", in)
+			defer func() {
+				err, ok := recover().(error)
+				require.True(t, ok, "MustParseMany(%q) panicked with a non-error", in)
+				assert.ErrorIs(t, err, errors.Unwrap(want), "MustParseMany(%q) panic value", in)
+			}()
+			limit.MustParseMany(in)
+		})
+	}
+}
+
 func TestConstructors(t *testing.T) {
 	assert.Equal(t, limit.MustParse("3/second"), limit.PerSecond(3))
 	assert.Equal(t, limit.MustParse("3/minute"), limit.PerMinute(3))
@@ -135,12 +159,48 @@ func TestConstructors(t *testing.T) {
 		{limit.MaxCount + 1, time.Second, limit.ErrCount},
 		{1, 0, limit.ErrPeriod},
 		{1, -time.Second, limit.ErrPeriod},
-		{1, 1500 * time.Millisecond, limit.ErrPeriod},
+		{1, time.Millisecond - 1, limit.ErrPeriod},
+		{1, 500 * time.Microsecond, limit.ErrPeriod},
+		{1, 100*time.Millisecond + time.Microsecond, limit.ErrPeriod},
+		{1, 1500*time.Millisecond + 1, limit.ErrPeriod},
 		{1, limit.MaxPeriod + time.Second, limit.ErrPeriod},
 	} {
 		_, err := limit.New(tc.count, tc.period)
 		assert.True(t, errors.Is(err, tc.want), "New(%d, %v) = %v, want %v", tc.count, tc.period, err, tc.want)
 	}
+}
+
+func TestSubSecondPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		count  int64
+		period time.Duration
+		str    string
+		human  string
+	}{
+		{10, 100 * time.Millisecond, "10/100ms", "10 per 100ms"},
+		{5, 500 * time.Millisecond, "5/500ms", "5 per 500ms"},
+		{1, limit.MinPeriod, "1/1ms", "1 per 1ms"},
+		{limit.MaxCount, time.Millisecond, "536870911/1ms", "536870911 per 1ms"},
+		{3, 1500 * time.Millisecond, "3/1.5s", "3 per 1.5s"},
+		{2, time.Minute + time.Millisecond, "2/1m0.001s", "2 per 1m0.001s"},
+		{1, limit.MaxPeriod - time.Millisecond, "1/86399h59m59.999s", "1 per 86399h59m59.999s"},
+	} {
+		t.Run(tc.str, func(t *testing.T) {
+			l, err := limit.New(tc.count, tc.period)
+			require.NoError(t, err, "New(%d, %v)", tc.count, tc.period)
+			assert.True(t, l.Valid(), "New(%d, %v).Valid()", tc.count, tc.period)
+			assert.Equal(t, tc.count, l.Count(), "New(%d, %v).Count()", tc.count, tc.period)
+			assert.Equal(t, tc.period, l.Period(), "New(%d, %v).Period()", tc.count, tc.period)
+			assert.Equal(t, tc.str, l.String(), "New(%d, %v).String()", tc.count, tc.period)
+			assert.Equal(t, tc.human, l.Human(), "New(%d, %v).Human()", tc.count, tc.period)
+			_, err = limit.Parse(l.String())
+			assert.ErrorIs(t, err, limit.ErrSyntax, "Parse(%q): the grammar has no sub-second units", l.String())
+		})
+	}
+	// Whole seconds built from milliseconds are the same limit as parsed.
+	l, err := limit.New(7, 60000*time.Millisecond)
+	require.NoError(t, err, "New(7, 60000ms)")
+	assert.Equal(t, limit.PerMinute(7), l, "New(7, 60000ms)")
 }
 
 func TestZeroLimit(t *testing.T) {
@@ -152,11 +212,40 @@ func TestZeroLimit(t *testing.T) {
 }
 
 func TestStrategyNames(t *testing.T) {
-	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
-		got, ok := limit.ParseStrategy(s.String())
-		assert.True(t, ok, "ParseStrategy(%q)", s)
-		assert.Equal(t, s, got)
+	for _, tc := range []struct {
+		name string
+		want limit.Strategy
+		ok   bool
+	}{
+		// Ours, as printed by String.
+		{"sliding-window", limit.SlidingWindow, true},
+		{"fixed-window", limit.FixedWindow, true},
+		{"gcra", limit.GCRA, true},
+		{"moving-window", limit.MovingWindow, true},
+		// The Python limits library's.
+		{"sliding-window-counter", limit.SlidingWindow, true},
+		// Unknown.
+		{"leaky", 0, false},
+		{"", 0, false},
+		{"unknown", 0, false},
+		{"Sliding-Window", 0, false},
+		{"sliding_window", 0, false},
+		{" gcra", 0, false},
+		{"fixed-window-elastic-expiry", 0, false},
+		{"sliding-window-counter ", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := limit.ParseStrategy(tc.name)
+			assert.Equal(t, tc.ok, ok, "ParseStrategy(%q) ok", tc.name)
+			assert.Equal(t, tc.want, got, "ParseStrategy(%q) = %v, want %v", tc.name, got, tc.want)
+		})
 	}
-	_, ok := limit.ParseStrategy("leaky")
-	assert.False(t, ok)
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow} {
+		t.Run("roundtrip="+s.String(), func(t *testing.T) {
+			got, ok := limit.ParseStrategy(s.String())
+			assert.True(t, ok, "ParseStrategy(%q) ok", s)
+			assert.Equal(t, s, got, "ParseStrategy(%q)", s)
+		})
+	}
+	assert.Equal(t, "unknown", limit.Strategy(200).String(), "Strategy(200).String()")
 }

@@ -40,6 +40,16 @@ func ParseMany(s string) ([]Limit, error) {
 // written in source code.
 func MustParse(s string) Limit { return must(Parse(s)) }
 
+// MustParseMany is like [ParseMany] but panics with ParseMany's error. It
+// is meant for lists of limits written in source code.
+func MustParseMany(s string) []Limit {
+	ls, err := ParseMany(s)
+	if err != nil {
+		panic(err)
+	}
+	return ls
+}
+
 // FormatMany joins limits in canonical form with ";", the inverse of
 // [ParseMany].
 func FormatMany(ls []Limit) string {
@@ -148,5 +158,5 @@ func countError(c string) error {
 }
 
 func periodError(p string) error {
-	return fmt.Errorf("%w: period %q is not a whole number of seconds in %s..%s", ErrPeriod, p, MinPeriod, MaxPeriod)
+	return fmt.Errorf("%w: period %q is not a whole number of milliseconds in %s..%s", ErrPeriod, p, MinPeriod, MaxPeriod)
 }
