@@ -15,7 +15,8 @@ import (
 const maxPlainKey = 128
 
 // key returns the Redis key of (key, l):
-// prefix{tag}:strategy:count/seconds, with /burst appended when the
+// prefix{tag}:strategy:count/seconds (count/NNNms for a period that is
+// not whole seconds), with /burst appended when the
 // limit's burst differs from its count (limits that differ only in burst
 // are different limits, as in the engine). The hash tag is the user key,
 // so every limit of one key lives in one cluster slot; keys that are
@@ -37,7 +38,15 @@ func (s *Store) key(key string, l limit.Limit) string {
 	var num [20]byte
 	b.Write(strconv.AppendInt(num[:0], l.Count(), 10))
 	b.WriteByte('/')
-	b.Write(strconv.AppendInt(num[:0], int64(l.Period()/time.Second), 10))
+	if p := l.Period(); p%time.Second == 0 {
+		b.Write(strconv.AppendInt(num[:0], int64(p/time.Second), 10))
+	} else {
+		// Sub-second and fractional periods (limit.New(10, 500*time.Millisecond))
+		// are whole milliseconds: "500ms" never collides with a count of
+		// seconds.
+		b.Write(strconv.AppendInt(num[:0], int64(p/time.Millisecond), 10))
+		b.WriteString("ms")
+	}
 	if l.Burst() != l.Count() {
 		b.WriteByte('/')
 		b.Write(strconv.AppendInt(num[:0], l.Burst(), 10))

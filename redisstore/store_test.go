@@ -286,3 +286,33 @@ func ExampleOpen() {
 	}
 	_ = d.Allowed
 }
+
+// TestSubSecondPeriods: limits of 500 ms and 100 ms on one user key have
+// keys and budgets of their own, and windows of their own length.
+func TestSubSecondPeriods(t *testing.T) {
+	r := storetest.StartRedis(t)
+	s := open(t, r, "timeout=2s&strategy=fixed-window", redisstore.WithPrefix("sub:"))
+	half, err := limit.New(2, 500*time.Millisecond)
+	require.NoError(t, err)
+	tenth, err := limit.New(2, 100*time.Millisecond)
+	require.NoError(t, err)
+	ctx := context.Background()
+	t0 := storetest.T0
+	for i, want := range []bool{true, true, false} {
+		d, err := s.AllowNAt(ctx, t0, "u", 1, half)
+		require.NoError(t, err)
+		assert.Equal(t, want, d.Allowed, "request %d of 2/500ms at T0", i)
+		if !want {
+			assert.Equal(t, 500*time.Millisecond, d.RetryAfter, "the window is 500ms long")
+		}
+	}
+	d, err := s.AllowNAt(ctx, t0, "u", 1, tenth)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "2/100ms shares nothing with 2/500ms")
+	d, err = s.AllowNAt(ctx, t0+500*time.Millisecond, "u", 1, half)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "the next 500ms window")
+	keys := r.CLI(t, "--scan", "--pattern", "sub:*")
+	assert.Contains(t, keys, "sub:{u}:f:2/500ms")
+	assert.Contains(t, keys, "sub:{u}:f:2/100ms")
+}
