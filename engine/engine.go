@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -114,11 +115,11 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 			continue
 		}
 		w := e.load(v, ep, r)
-		if !w.fits(e.sliding, 1, cnt, p) {
+		if !w.Fits(e.sliding, 1, cnt, p) {
 			// Denied requests change nothing, so the deny path has no CAS.
 			return false
 		}
-		w.cur++
+		w.Cur++
 		if c.CompareAndSwap(v, w.pack()) {
 			return true
 		}
@@ -236,12 +237,12 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	c := st.t.Find(h)
 	if c == nil && !commit {
 		// Unknown key: nothing counted. Do not insert on a peek.
-		w := window{epoch: ep, r: r}
-		fits := w.fits(e.sliding, uint64(n), cnt, p)
+		w := window{epoch: ep, Window: decide.Window{R: r}}
+		fits := w.Fits(e.sliding, uint64(n), cnt, p)
 		if fits {
-			w.cur += uint64(n) // a peek answers as if the request were counted
+			w.Cur += uint64(n) // a peek answers as if the request were counted
 		}
-		return w.decide(e.sliding, fits, uint64(n), l), ep
+		return w.Decide(e.sliding, fits, uint64(n), l), ep
 	}
 	for {
 		if c == nil {
@@ -257,15 +258,15 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 			continue
 		}
 		w := e.load(v, ep, r)
-		if !w.fits(e.sliding, uint64(n), cnt, p) {
-			return w.decide(e.sliding, false, uint64(n), l), w.epoch
+		if !w.Fits(e.sliding, uint64(n), cnt, p) {
+			return w.Decide(e.sliding, false, uint64(n), l), w.epoch
 		}
-		w.cur += uint64(n)
+		w.Cur += uint64(n)
 		if !commit {
-			return w.decide(e.sliding, true, uint64(n), l), w.epoch
+			return w.Decide(e.sliding, true, uint64(n), l), w.epoch
 		}
 		if c.CompareAndSwap(v, w.pack()) {
-			return w.decide(e.sliding, true, uint64(n), l), w.epoch
+			return w.Decide(e.sliding, true, uint64(n), l), w.epoch
 		}
 	}
 }
@@ -294,7 +295,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 		}
 		next := refund(v, epoch, n)
 		if e.gcra {
-			next = gcraRefund(v, epoch, st.tick(now), n)
+			next = gcraRefund(v, epoch, st.ticks.Tick(now), n)
 		}
 		if c.CompareAndSwap(v, next) {
 			return
@@ -306,7 +307,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 func (e *Engine) load(v, ep, r uint64) window {
 	w := load(v, ep, r)
 	if !e.sliding {
-		w.prev = 0 // the fixed window ignores the previous window
+		w.Prev = 0 // the fixed window ignores the previous window
 	}
 	return w
 }
@@ -375,9 +376,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		sliding: e.sliding,
 		t:       shard.New(e.cfg),
 	}
-	if st.p%st.cnt == 0 {
-		st.tickNs = st.p / st.cnt
-	}
+	st.ticks = decide.NewTicks(st.cnt, st.p)
 	if e.strategy == limit.MovingWindow {
 		st.logs = shard.NewObjects[movingLog]()
 	}
