@@ -34,6 +34,15 @@ const (
 	aheadGuard = 1 << (epochBits - 1)
 )
 
+// The five epoch bits decode exactly only while a live cell's age stays
+// below aheadGuard and a cell ahead of the caller stays within the top
+// half of the epoch ring; these constants fail to compile (a negative
+// uint) when a change of maxLag or sweepBarrier breaks that.
+const (
+	_ uint = aheadGuard - 1 - maxLag
+	_ uint = epochMask + 1 - aheadGuard - sweepBarrier
+)
+
 func pack(epoch, prev, cur uint64) uint64 {
 	return (epoch&epochMask)<<(2*countBits) | prev<<countBits | cur
 }
