@@ -13,12 +13,12 @@ import (
 // its own mutex: decisions on one key are serialized, decisions on
 // different keys are not.
 //
-// Memory: about 100 bytes per key plus 16 bytes per entry; requests at
-// the same nanosecond share an entry, and the entries of one key never
-// hold more than Count units, so a key costs at most 100 + 16·Count
-// bytes (1.6 MB for a limit of 100,000 whose every request is a separate
-// entry). CPU: amortized O(1) per request to expire old entries, and O(entries)
-// to compute the RetryAfter of a denial.
+// Memory: a fixed header per key plus 16 bytes per entry; requests at the
+// same nanosecond share an entry, and the entries of one key never hold
+// more than Count units, so a key costs at most the header plus 16·Count
+// bytes (measured sizes: docs/performance.md). CPU: amortized O(1) per request
+// to expire old entries, and O(entries) to compute the RetryAfter of a
+// denial.
 type movingLog struct {
 	mu   sync.Mutex
 	e    []entry // e[head:] are kept, in time order
