@@ -18,19 +18,15 @@ import (
 // load and one compare-and-swap.
 func (e *Engine) gcraAllow(st *limitState, h, now uint64) bool {
 	k := st.ticks.Tick(now)
-	c := st.t.Find(h)
+	c := st.t.Find(h) // Find inlined, Get only when needed: see Engine.allow
 	for {
-		if c == nil {
+		tat, ok := c.Load()
+		if !ok {
 			var err error
-			if c, err = st.t.FindOrInsert(h); err != nil {
+			if c, tat, err = st.t.Get(h); err != nil {
 				e.full.Add(1)
 				return false
 			}
-		}
-		tat := c.Load()
-		if tat&frozen != 0 {
-			c = nil
-			continue
 		}
 		b := decide.Bucket{K: k, Base: max(tat, k)}
 		if !b.Fits(1, st.burst) {
@@ -46,23 +42,15 @@ func (e *Engine) gcraAllow(st *limitState, h, now uint64) bool {
 // refunds.
 func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) (limit.Decision, uint64) {
 	k := st.ticks.Tick(now)
-	c := st.t.Find(h)
-	if c == nil && !commit {
+	if !commit && st.t.Find(h) == nil {
 		b := decide.Bucket{K: k, Base: k} // an unknown key's bucket is full
 		return b.Decide(b.Fits(n, st.burst), n, now, st.burst, st.ticks, st.l), 0
 	}
 	for {
-		if c == nil {
-			var err error
-			if c, err = st.t.FindOrInsert(h); err != nil {
-				e.full.Add(1)
-				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, 0
-			}
-		}
-		tat := c.Load()
-		if tat&frozen != 0 {
-			c = nil
-			continue
+		c, tat, err := st.t.Get(h)
+		if err != nil {
+			e.full.Add(1)
+			return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, 0
 		}
 		b := decide.Bucket{K: k, Base: max(tat, k)}
 		if !b.Fits(n, st.burst) {
