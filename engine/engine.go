@@ -102,10 +102,10 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	// The read-modify-write loop shared by every cell update is shard's
 	// Table.Get (find, insert, retry on a retired cell). Allow calls it only
 	// on the slow path: Get does not inline (cost 205 against the budget
-	// of 80; Find alone costs 80), and calling it on every pass cost 1 to
-	// 4 ns per Allow on a hot key (docs/performance.md). So the hot path
-	// keeps the inlined lock-free Find and the cell's Load, as gcraAllow
-	// does.
+	// of 80; Find alone costs 80), and calling it on every pass measured
+	// slower per hot-key Allow (docs/performance.md, "Cell update loop").
+	// So the hot path keeps the inlined lock-free Find and the cell's
+	// Load, as gcraAllow does: same code as before Get existed.
 	c := st.t.Find(h)
 	for {
 		v, ok := c.Load()
