@@ -5,8 +5,8 @@
 // caches that reading in one atomic word refreshed by a background
 // goroutine, trading up to one resolution (default 1 ms, more when the
 // process is starved of CPU) of staleness for a read that costs an atomic
-// load: on the 2-core development VM a System read costs about 30 ns,
-// as much as the rest of an engine decision. [Manual] is the fake that
+// load: a System read costs about as much as the rest of an engine
+// decision (measured: docs/performance.md). [Manual] is the fake that
 // tests drive by hand.
 //
 // # Concurrency

@@ -62,10 +62,9 @@
 //	RetryAfter = (time of the oldest entry whose expiry frees enough
 //	             units for n) + P − now; limit.Never if n > L
 //
-// The log is exact but costs memory: about 100 bytes per key plus 16 per
-// entry, up to L entries (BenchmarkMovingWindow reports 320 B for L = 10,
-// 20 KB for L = 1,000, 1.9 MB for L = 100,000). Decisions on one key take
-// that key's mutex.
+// The log is exact but costs memory: a fixed header per key plus 16 bytes
+// per entry, up to L entries (measured sizes: docs/performance.md).
+// Decisions on one key take that key's mutex.
 //
 // A wait longer than a time.Duration holds (about 292 years, possible
 // only with a large GCRA burst on a long period) is limit.Never.
@@ -108,8 +107,8 @@
 //
 // A live (key, limit) pair costs one 16-byte slot; tables keep at most
 // three quarters of their slots used and shrink as keys go, so a live key
-// costs 21 to 43 bytes, about 33 at one million keys. The key itself is
-// not stored (see package shard). A background sweeper (WithSweepInterval)
+// costs between 16/0.75 and 16/0.375 bytes (measured: docs/performance.md).
+// The key itself is not stored (see package shard). A background sweeper (WithSweepInterval)
 // evicts pairs whose newest count is three or more windows old (two for
 // the fixed window), one shard
 // at a time, and shrinks the tables. WithMaxKeys bounds the number of live

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -98,27 +99,29 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
+	// The read-modify-write loop shared by every cell update is shard's
+	// Table.Get (find, insert, retry on a retired cell). Allow calls it only
+	// on the slow path: Get does not inline (cost 205 against the budget
+	// of 80; Find alone costs 80), and calling it on every pass measured
+	// slower per hot-key Allow (docs/performance.md, "Cell update loop").
+	// So the hot path keeps the inlined lock-free Find and the cell's
+	// Load, as gcraAllow does: same code as before Get existed.
 	c := st.t.Find(h)
 	for {
-		if c == nil {
+		v, ok := c.Load()
+		if !ok {
 			var err error
-			if c, err = st.t.FindOrInsert(h); err != nil {
+			if c, v, err = st.t.Get(h); err != nil {
 				e.full.Add(1)
 				return false
 			}
 		}
-		v := c.Load()
-		if v&frozen != 0 {
-			// Moved by a rebuild or evicted: find the key's current cell.
-			c = nil
-			continue
-		}
 		w := e.load(v, ep, r)
-		if !w.fits(e.sliding, 1, cnt, p) {
+		if !w.Fits(e.sliding, 1, cnt, p) {
 			// Denied requests change nothing, so the deny path has no CAS.
 			return false
 		}
-		w.cur++
+		w.Cur++
 		if c.CompareAndSwap(v, w.pack()) {
 			return true
 		}
@@ -233,39 +236,28 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
-	c := st.t.Find(h)
-	if c == nil && !commit {
+	if !commit && st.t.Find(h) == nil {
 		// Unknown key: nothing counted. Do not insert on a peek.
-		w := window{epoch: ep, r: r}
-		fits := w.fits(e.sliding, uint64(n), cnt, p)
+		w := window{epoch: ep, Window: decide.Window{R: r}}
+		fits := w.Fits(e.sliding, uint64(n), cnt, p)
 		if fits {
-			w.cur += uint64(n) // a peek answers as if the request were counted
+			w.Cur += uint64(n) // a peek answers as if the request were counted
 		}
-		return w.decide(e.sliding, fits, uint64(n), l), ep
+		return w.Decide(e.sliding, fits, uint64(n), l), ep
 	}
 	for {
-		if c == nil {
-			var err error
-			if c, err = st.t.FindOrInsert(h); err != nil {
-				e.full.Add(1)
-				return limit.Decision{Limit: l, RetryAfter: l.Period()}, 0
-			}
-		}
-		v := c.Load()
-		if v&frozen != 0 {
-			c = nil
-			continue
+		c, v, err := st.t.Get(h)
+		if err != nil {
+			e.full.Add(1)
+			return limit.Decision{Limit: l, RetryAfter: l.Period()}, 0
 		}
 		w := e.load(v, ep, r)
-		if !w.fits(e.sliding, uint64(n), cnt, p) {
-			return w.decide(e.sliding, false, uint64(n), l), w.epoch
+		if !w.Fits(e.sliding, uint64(n), cnt, p) {
+			return w.Decide(e.sliding, false, uint64(n), l), w.epoch
 		}
-		w.cur += uint64(n)
-		if !commit {
-			return w.decide(e.sliding, true, uint64(n), l), w.epoch
-		}
-		if c.CompareAndSwap(v, w.pack()) {
-			return w.decide(e.sliding, true, uint64(n), l), w.epoch
+		w.Cur += uint64(n)
+		if !commit || c.CompareAndSwap(v, w.pack()) {
+			return w.Decide(e.sliding, true, uint64(n), l), w.epoch
 		}
 	}
 }
@@ -278,23 +270,19 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 		e.movingRefund(st, h, epoch, n)
 		return
 	}
-	t := st.t
-	c := t.Find(h)
-	for c != nil {
-		v := c.Load()
-		if v&frozen != 0 {
-			c = t.Find(h) // evicted or moved; a fresh cell holds nothing of ours
-			if c == nil {
-				var err error
-				if c, err = t.FindOrInsert(h); err != nil {
-					return
-				}
-			}
-			continue
+	if st.t.Find(h) == nil {
+		return // evicted or reset: nothing of ours is left
+	}
+	for {
+		// A cell retired since (evicted, or moved by a rebuild) is found
+		// again; a fresh one holds nothing of ours and refund leaves it.
+		c, v, err := st.t.Get(h)
+		if err != nil {
+			return
 		}
 		next := refund(v, epoch, n)
 		if e.gcra {
-			next = gcraRefund(v, epoch, st.tick(now), n)
+			next = gcraRefund(v, epoch, st.ticks.Tick(now), n)
 		}
 		if c.CompareAndSwap(v, next) {
 			return
@@ -306,7 +294,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 func (e *Engine) load(v, ep, r uint64) window {
 	w := load(v, ep, r)
 	if !e.sliding {
-		w.prev = 0 // the fixed window ignores the previous window
+		w.Prev = 0 // the fixed window ignores the previous window
 	}
 	return w
 }
@@ -375,9 +363,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		sliding: e.sliding,
 		t:       shard.New(e.cfg),
 	}
-	if st.p%st.cnt == 0 {
-		st.tickNs = st.p / st.cnt
-	}
+	st.ticks = decide.NewTicks(st.cnt, st.p)
 	if e.strategy == limit.MovingWindow {
 		st.logs = shard.NewObjects[movingLog]()
 	}
@@ -390,9 +376,6 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	e.tables.Store(&next)
 	return st
 }
-
-// frozen is the cell bit that package shard reserves.
-const frozen = shard.Frozen
 
 func clampNow(now time.Duration) uint64 {
 	if now < 0 {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,8 @@ func no(remaining int64, retry, reset time.Duration) limit.Decision {
 }
 
 const (
-	sec = time.Second
-	min = time.Minute
+	sec    = time.Second
+	minute = time.Minute
 )
 
 func TestSlidingWindowSteps(t *testing.T) {
@@ -71,18 +72,18 @@ func TestSlidingWindowSteps(t *testing.T) {
 	t.Run("five then deny", func(t *testing.T) {
 		e, _ := newEngine(t, limit.SlidingWindow, 0)
 		run(t, e, l, []step{
-			{0, "ip", 1, ok(4, 2*min)},
-			{1 * sec, "ip", 1, ok(3, 2*min-1*sec)},
-			{2 * sec, "ip", 1, ok(2, 2*min-2*sec)},
-			{3 * sec, "ip", 1, ok(1, 2*min-3*sec)},
-			{4 * sec, "ip", 1, ok(0, 2*min-4*sec)},
+			{0, "ip", 1, ok(4, 2*minute)},
+			{1 * sec, "ip", 1, ok(3, 2*minute-1*sec)},
+			{2 * sec, "ip", 1, ok(2, 2*minute-2*sec)},
+			{3 * sec, "ip", 1, ok(1, 2*minute-3*sec)},
+			{4 * sec, "ip", 1, ok(0, 2*minute-4*sec)},
 			// 6th: window 0 is full, so wait for window 1 where the 5 weigh
 			// (60−r)/60 and one more fits once 5·(60−r) ≤ 4·60: r = 12 s.
-			{5 * sec, "ip", 1, no(0, 55*sec+12*sec, 2*min-5*sec)},
+			{5 * sec, "ip", 1, no(0, 55*sec+12*sec, 2*minute-5*sec)},
 			// Peeks count nothing.
-			{5 * sec, "ip", 0, no(0, 55*sec+12*sec, 2*min-5*sec)},
+			{5 * sec, "ip", 0, no(0, 55*sec+12*sec, 2*minute-5*sec)},
 			// A peek answers as if the request were counted.
-			{5 * sec, "other", 0, ok(4, 2*min-5*sec)},
+			{5 * sec, "other", 0, ok(4, 2*minute-5*sec)},
 		})
 	})
 	t.Run("a quarter into the next window", func(t *testing.T) {
@@ -93,12 +94,12 @@ func TestSlidingWindowSteps(t *testing.T) {
 		// At 75 s, r = 15 s: the previous 5 weigh 5·45/60 = 3.75, so one
 		// request fits (4.75 ≤ 5) and the next does not (5.75 > 5).
 		run(t, e, l, []step{
-			{75 * sec, "ip", 0, ok(0, 2*min-15*sec)},
-			{75 * sec, "ip", 1, ok(0, 2*min-15*sec)},
+			{75 * sec, "ip", 0, ok(0, 2*minute-15*sec)},
+			{75 * sec, "ip", 1, ok(0, 2*minute-15*sec)},
 			// Next fits when 5·(60−r) ≤ 3·60: r = 24 s, so 9 s from now.
-			{75 * sec, "ip", 1, no(0, 9*sec, 2*min-15*sec)},
-			{84 * sec, "ip", 1, ok(0, 2*min-24*sec)},
-			{84 * sec, "ip", 1, no(0, 12*sec, 2*min-24*sec)},
+			{75 * sec, "ip", 1, no(0, 9*sec, 2*minute-15*sec)},
+			{84 * sec, "ip", 1, ok(0, 2*minute-24*sec)},
+			{84 * sec, "ip", 1, no(0, 12*sec, 2*minute-24*sec)},
 		})
 	})
 	t.Run("silence restores the limit", func(t *testing.T) {
@@ -109,17 +110,17 @@ func TestSlidingWindowSteps(t *testing.T) {
 		run(t, e, l, []step{
 			{30 * sec, "ip", 1, no(0, 30*sec+12*sec, 90*sec)},
 			// One full period of silence after window 0 ends: nothing weighs.
-			{120 * sec, "ip", 0, ok(4, 2*min)},
-			{120 * sec, "ip", 5, ok(0, 2*min)},
+			{120 * sec, "ip", 0, ok(4, 2*minute)},
+			{120 * sec, "ip", 5, ok(0, 2*minute)},
 		})
 	})
 	t.Run("cost", func(t *testing.T) {
 		e, _ := newEngine(t, limit.SlidingWindow, 0)
 		run(t, e, l, []step{
-			{0, "ip", 3, ok(2, 2*min)},
-			{0, "ip", 3, no(2, 60*sec+60*sec-40*sec, 2*min)},
-			{0, "ip", 2, ok(0, 2*min)},
-			{0, "ip", 6, no(0, limit.Never, 2*min)},
+			{0, "ip", 3, ok(2, 2*minute)},
+			{0, "ip", 3, no(2, 60*sec+60*sec-40*sec, 2*minute)},
+			{0, "ip", 2, ok(0, 2*minute)},
+			{0, "ip", 6, no(0, limit.Never, 2*minute)},
 		})
 	})
 }
@@ -143,7 +144,7 @@ func TestFixedWindowSteps(t *testing.T) {
 func TestHammerFixedWindowExact(t *testing.T) {
 	for _, procs := range []int{1, 2, 4} {
 		for _, g := range []int{2, 8, 32} {
-			t.Run("procs="+itoa(procs)+"/goroutines="+itoa(g), func(t *testing.T) {
+			t.Run("procs="+strconv.Itoa(procs)+"/goroutines="+strconv.Itoa(g), func(t *testing.T) {
 				prev := runtime.GOMAXPROCS(procs)
 				t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 				for _, s := range []limit.Strategy{limit.FixedWindow, limit.SlidingWindow} {
@@ -243,13 +244,13 @@ func TestSlidingWorstCase(t *testing.T) {
 func TestClockBackwardsNeverGrantsBurst(t *testing.T) {
 	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow} {
 		t.Run(s.String(), func(t *testing.T) {
-			e, c := newEngine(t, s, 10*min)
+			e, c := newEngine(t, s, 10*minute)
 			l := limit.PerMinute(3)
 			for range 3 {
 				require.True(t, e.Allow("k", l))
 			}
-			for _, back := range []time.Duration{time.Millisecond, sec, min, time.Hour, 100 * time.Hour, 10 * min} {
-				c.Set(10*min - back)
+			for _, back := range []time.Duration{time.Millisecond, sec, minute, time.Hour, 100 * time.Hour, 10 * minute} {
+				c.Set(10*minute - back)
 				assert.False(t, e.Allow("k", l), "Allow after the clock moved back %v", back)
 				d := e.AllowN("k", 1, l)
 				assert.False(t, d.Allowed)
@@ -337,7 +338,7 @@ func TestMaxKeys(t *testing.T) {
 	l := limit.PerSecond(1)
 	allowed := 0
 	for i := range 1000 {
-		if e.Allow("k"+itoa(i), l) {
+		if e.Allow("k"+strconv.Itoa(i), l) {
 			allowed++
 		}
 	}
@@ -352,24 +353,11 @@ func TestMaxKeys(t *testing.T) {
 	assert.True(t, e.Allow("newcomer", l))
 }
 
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for ; i > 0; i /= 10 {
-		n--
-		b[n] = byte('0' + i%10)
-	}
-	return string(b[n:])
-}
-
 // TestLimitFirstUsedLate is the regression test for a new cell (window
 // field 0) that was read as newer than the current window when a limit
 // was first used late on the clock.
 func TestLimitFirstUsedLate(t *testing.T) {
-	for _, start := range []time.Duration{0, sec, 10 * min, 16381052 * time.Microsecond} {
+	for _, start := range []time.Duration{0, sec, 10 * minute, 16381052 * time.Microsecond} {
 		e, c := newEngine(t, limit.SlidingWindow, start)
 		l := limit.PerSecond(1)
 		require.True(t, e.Allow("k", l), "first request at %v", start)
@@ -382,7 +370,7 @@ func TestLimitFirstUsedLate(t *testing.T) {
 
 	// hw comes from requests, not from the clock: a first AllowNAt older
 	// than the clock is judged at its own time.
-	e, _ = newEngine(t, limit.SlidingWindow, 10*min)
+	e, _ = newEngine(t, limit.SlidingWindow, 10*minute)
 	d = e.AllowNAt(90*sec, "k", 1, limit.PerMinute(2))
-	assert.Equal(t, 2*min-30*sec, d.ResetAfter, "ResetAfter of a first request older than the clock")
+	assert.Equal(t, 2*minute-30*sec, d.ResetAfter, "ResetAfter of a first request older than the clock")
 }

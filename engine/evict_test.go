@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,7 +35,7 @@ func TestEvictionReturnsMemory(t *testing.T) {
 	l := limit.PerSecond(10)
 	keys := make([]string, n)
 	for i := range keys {
-		keys[i] = "key-" + itoa(i)
+		keys[i] = "key-" + strconv.Itoa(i)
 	}
 	e.Allow("warm-up", l) // create the limit's table before the baseline
 	base := heapAlloc()
@@ -66,7 +67,7 @@ func TestEvictionNeverLosesLiveCounts(t *testing.T) {
 			e, c := newEngine(t, s, 0, engine.WithShards(8))
 			l := limit.PerHour(200)
 			for i := range 20_000 {
-				e.Allow("idle-"+itoa(i), l)
+				e.Allow("idle-"+strconv.Itoa(i), l)
 			}
 			c.Set(10 * time.Hour) // the idle keys' windows have expired
 			const live = 16
@@ -93,12 +94,12 @@ func TestEvictionNeverLosesLiveCounts(t *testing.T) {
 				wg.Go(func() {
 					for i := range 600 {
 						k := (g + i) % live
-						if e.Allow("live-"+itoa(k), l) {
+						if e.Allow("live-"+strconv.Itoa(k), l) {
 							allowed[k].Add(1)
 						}
 						if i%50 == 0 {
 							// New keys force inserts and growth while sweeps shrink.
-							e.Allow("churn-"+itoa(g)+"-"+itoa(i), l)
+							e.Allow("churn-"+strconv.Itoa(g)+"-"+strconv.Itoa(i), l)
 						}
 					}
 				})
@@ -111,7 +112,7 @@ func TestEvictionNeverLosesLiveCounts(t *testing.T) {
 			assert.LessOrEqual(t, e.Len(), live+8*12, "live keys left after sweeping")
 			for k := range live {
 				assert.EqualValues(t, 200, allowed[k].Load(), "live key %d allowed", k)
-				assert.False(t, e.Allow("live-"+itoa(k), l), "live key %d after its limit", k)
+				assert.False(t, e.Allow("live-"+strconv.Itoa(k), l), "live key %d after its limit", k)
 			}
 		})
 	}
@@ -138,7 +139,7 @@ func TestBackgroundSweeper(t *testing.T) {
 		e := engine.New(engine.WithSweepInterval(5 * time.Second))
 		l := limit.PerSecond(1)
 		for i := range 100 {
-			e.Allow("k"+itoa(i), l)
+			e.Allow("k"+strconv.Itoa(i), l)
 		}
 		require.Equal(t, 100, e.Len())
 		time.Sleep(6*time.Second + time.Millisecond)

@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"math"
-	"math/bits"
-	"time"
-
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -14,133 +11,53 @@ import (
 //	bits 62..0  tat: the theoretical arrival time, in ticks since the
 //	            clock's origin; 0 (or any tat ≤ now) means a full bucket
 //
-// A tick is Period/Count, the time the bucket takes to refill one unit.
-// Counting in ticks keeps the arithmetic exact when Count does not divide
-// Period: tick(now) = ⌊now·Count/Period⌋, and tick k begins at
-// ⌈k·Period/Count⌉ nanoseconds.
-
-// tick returns ⌊now·L/P⌋.
-func (st *limitState) tick(now uint64) uint64 {
-	if st.tickNs != 0 {
-		return now / st.tickNs
-	}
-	hi, lo := bits.Mul64(now, st.cnt)
-	q, _ := bits.Div64(hi, lo, st.p) // hi < p: the quotient fits, now < 2^63
-	return q
-}
-
-// at returns ⌈k·P/L⌉, the nanosecond at which tick k begins.
-func (st *limitState) at(k uint64) uint64 {
-	if st.tickNs != 0 {
-		if hi, lo := bits.Mul64(k, st.tickNs); hi == 0 {
-			return lo
-		}
-		return math.MaxUint64
-	}
-	hi, lo := bits.Mul64(k, st.p)
-	if hi >= st.cnt {
-		return math.MaxUint64 // beyond 2^64 ns: saturate (see until)
-	}
-	q, r := bits.Div64(hi, lo, st.cnt)
-	if r != 0 {
-		q++
-	}
-	return q
-}
-
-// until returns the wait from now to instant a, capped at limit.Never for
-// instants beyond what a time.Duration holds (a large burst on a long
-// period).
-func until(a, now uint64) time.Duration {
-	if a <= now {
-		return 0
-	}
-	return time.Duration(min(a-now, math.MaxInt64))
-}
+// A tick is Period/Count, the time the bucket takes to refill one unit
+// (see decide.Ticks, which converts ticks and nanoseconds).
 
 // gcraAllow is the Allow hot path for GCRA: one tick computation, one
 // load and one compare-and-swap.
 func (e *Engine) gcraAllow(st *limitState, h, now uint64) bool {
-	k := st.tick(now)
-	c := st.t.Find(h)
+	k := st.ticks.Tick(now)
+	c := st.t.Find(h) // Find inlined, Get only when needed: see Engine.allow
 	for {
-		if c == nil {
+		tat, ok := c.Load()
+		if !ok {
 			var err error
-			if c, err = st.t.FindOrInsert(h); err != nil {
+			if c, tat, err = st.t.Get(h); err != nil {
 				e.full.Add(1)
 				return false
 			}
 		}
-		tat := c.Load()
-		if tat&frozen != 0 {
-			c = nil
-			continue
-		}
-		next := max(tat, k) + 1
-		if next > k+st.burst {
+		b := decide.Bucket{K: k, Base: max(tat, k)}
+		if !b.Fits(1, st.burst) {
 			return false
 		}
-		if c.CompareAndSwap(tat, next) {
+		if c.CompareAndSwap(tat, b.Base+1) {
 			return true
 		}
 	}
 }
 
-// gcraDecide fills the Decision for cost n at tick k given the stored tat;
-// counted says whether the request's n units were added, or would be for
-// a peek (false for a denial).
-func (st *limitState) gcraDecide(allowed, counted bool, tat, k, n, now uint64) limit.Decision {
-	d := limit.Decision{Allowed: allowed, Limit: st.l}
-	base := max(tat, k)
-	last := base // the tat that remains
-	if counted {
-		last += n
-	}
-	if room := k + st.burst; room > last {
-		d.Remaining = int64(room - last)
-	}
-	if last > k {
-		d.ResetAfter = until(st.at(last), now)
-	}
-	if !allowed {
-		if n > st.burst {
-			d.RetryAfter = limit.Never
-		} else {
-			// Conforms once tick(now') ≥ base + n − burst.
-			d.RetryAfter = until(st.at(base+n-st.burst), now)
-		}
-	}
-	return d
-}
-
 // gcraTake is take for GCRA; it also returns the tat it found, for
 // refunds.
 func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, commit bool) (limit.Decision, uint64) {
-	k := st.tick(now)
-	c := st.t.Find(h)
-	if c == nil && !commit {
-		fits := n <= st.burst
-		return st.gcraDecide(fits, fits, 0, k, n, now), 0
+	k := st.ticks.Tick(now)
+	if !commit && st.t.Find(h) == nil {
+		b := decide.Bucket{K: k, Base: k} // an unknown key's bucket is full
+		return b.Decide(b.Fits(n, st.burst), n, now, st.burst, st.ticks, st.l), 0
 	}
 	for {
-		if c == nil {
-			var err error
-			if c, err = st.t.FindOrInsert(h); err != nil {
-				e.full.Add(1)
-				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, 0
-			}
+		c, tat, err := st.t.Get(h)
+		if err != nil {
+			e.full.Add(1)
+			return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, 0
 		}
-		tat := c.Load()
-		if tat&frozen != 0 {
-			c = nil
-			continue
+		b := decide.Bucket{K: k, Base: max(tat, k)}
+		if !b.Fits(n, st.burst) {
+			return b.Decide(false, n, now, st.burst, st.ticks, st.l), tat
 		}
-		base := max(tat, k)
-		if base+n > k+st.burst {
-			return st.gcraDecide(false, false, tat, k, n, now), tat
-		}
-		if !commit || c.CompareAndSwap(tat, base+n) {
-			return st.gcraDecide(true, true, tat, k, n, now), tat
+		if !commit || c.CompareAndSwap(tat, b.Base+n) {
+			return b.Decide(true, n, now, st.burst, st.ticks, st.l), tat
 		}
 	}
 }

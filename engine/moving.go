@@ -2,8 +2,8 @@ package engine
 
 import (
 	"sync"
-	"time"
 
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -13,12 +13,12 @@ import (
 // its own mutex: decisions on one key are serialized, decisions on
 // different keys are not.
 //
-// Memory: about 100 bytes per key plus 16 bytes per entry; requests at
-// the same nanosecond share an entry, and the entries of one key never
-// hold more than Count units, so a key costs at most 100 + 16·Count
-// bytes (1.6 MB for a limit of 100,000 whose every request is a separate
-// entry). CPU: amortized O(1) per request to expire old entries, and O(entries)
-// to compute the RetryAfter of a denial.
+// Memory: a fixed header per key plus 16 bytes per entry; requests at the
+// same nanosecond share an entry, and the entries of one key never hold
+// more than Count units, so a key costs at most the header plus 16·Count
+// bytes (measured sizes: docs/performance.md). CPU: amortized O(1) per request
+// to expire old entries, and O(entries) to compute the RetryAfter of a
+// denial.
 type movingLog struct {
 	mu   sync.Mutex
 	e    []entry // e[head:] are kept, in time order
@@ -76,8 +76,8 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		lg := st.logs.Load(h)
 		if lg == nil {
 			if !commit {
-				fits := n <= st.cnt
-				return movingDecide(st, nil, fits, now, n, 0, 0, 0), now
+				lg := decide.Log{At: now}
+				return lg.Decide(lg.Fits(n, st.cnt), n, now, st.l), now
 			}
 			lg = st.logs.LoadOrCreate(h, func() *movingLog { return new(movingLog) })
 		}
@@ -91,7 +91,8 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		at := max(now, lg.last())
 		lg.drop(st.p)
 		sum, first := lg.counting(at, st.p)
-		fits := n <= st.cnt && sum+n <= st.cnt
+		d := decide.Log{At: at, Sum: sum}
+		fits := d.Fits(n, st.cnt)
 		if fits && commit {
 			if k := len(lg.e) - 1; k >= lg.head && lg.e[k].t == at {
 				lg.e[k].n += n
@@ -100,58 +101,25 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 			}
 			lg.sum += n
 		}
-		last := lg.last()
-		if fits {
-			sum, last = sum+n, at // counted, or for a peek as if counted
+		d.Last = lg.last()
+		if !fits && n <= st.cnt {
+			d.Free, d.HasFree = lg.free(first, sum+n-st.cnt)
 		}
-		d := movingDecide(st, lg, fits, at, n, sum, last, first)
 		lg.mu.Unlock()
-		// The decision was made at time at; the waits count from now, which
-		// is earlier when the clock stepped back.
-		if back := at - now; back != 0 {
-			if d.RetryAfter != 0 && d.RetryAfter != limit.Never {
-				d.RetryAfter = until(uint64(d.RetryAfter)+back, 0)
-			}
-			if d.ResetAfter != 0 {
-				d.ResetAfter = until(uint64(d.ResetAfter)+back, 0)
-			}
-		}
-		return d, at
+		return d.Decide(fits, n, now, st.l), at
 	}
 }
 
-// movingDecide fills a Decision at time at, given the units counting and
-// the newest entry's time once the request is (or, for a peek, would be)
-// counted, and the first counting entry; lg (nil for an unknown key) is
-// locked.
-func movingDecide(st *limitState, lg *movingLog, allowed bool, at, n, sum, last uint64, first int) limit.Decision {
-	if lg == nil && allowed {
-		sum, last = n, at
-	}
-	d := limit.Decision{Allowed: allowed, Limit: st.l, Remaining: int64(st.cnt - min(sum, st.cnt))}
-	if sum > 0 {
-		d.ResetAfter = time.Duration(last + st.p - at)
-	}
-	if allowed {
-		return d
-	}
-	if lg == nil || n > st.cnt {
-		d.RetryAfter = limit.Never
-		return d
-	}
-	if n > st.cnt {
-		d.RetryAfter = limit.Never
-		return d
-	}
-	// Wait until enough of the oldest entries expire.
-	need, freed := sum+n-st.cnt, uint64(0)
+// free returns the time of the entry, from e[first:] on, whose expiry
+// frees need units, and whether there is one.
+func (lg *movingLog) free(first int, need uint64) (uint64, bool) {
+	freed := uint64(0)
 	for _, x := range lg.e[first:] {
 		if freed += x.n; freed >= need {
-			d.RetryAfter = time.Duration(x.t + st.p - at)
-			break
+			return x.t, true
 		}
 	}
-	return d
+	return 0, false
 }
 
 // movingRefund takes back n units counted at time at.

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,7 +65,7 @@ func TestMovingWindowEvictionAndReset(t *testing.T) {
 	e, c := newEngine(t, limit.MovingWindow, 0)
 	l := limit.PerSecond(3)
 	for i := range 100 {
-		e.AllowN("k"+itoa(i), 2, l)
+		e.AllowN("k"+strconv.Itoa(i), 2, l)
 	}
 	require.Equal(t, 100, e.Len())
 	c.Set(2*time.Second - 1)

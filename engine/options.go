@@ -24,8 +24,8 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // WithClock sets the engine's time source. Default: a clock.Coarse of 1 ms
 // resolution owned by the engine, which reads time with one atomic load
-// (a system clock read costs about 30 ns on a virtual machine) and may lag
-// real time by about a millisecond. Tests pass a *clock.Manual.
+// (a system clock read costs as much as the rest of a decision; see
+// docs/performance.md) and may lag real time by about a millisecond. Tests pass a *clock.Manual.
 func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clk = c }) }
 
 // WithStrategy sets the algorithm applied to every limit: SlidingWindow
@@ -44,8 +44,9 @@ func WithStrategy(s limit.Strategy) Option {
 // cap a new key is denied (RetryAfter is the limit's period) until the
 // sweeper evicts idle keys; keys already tracked are unaffected, so the
 // cap never lets a key exceed its limit. Default 0: no cap. The trade-off:
-// without a cap, a flood of unique keys grows memory at about 32 bytes per
-// key until their windows expire; with it, that flood is denied.
+// without a cap, a flood of unique keys grows memory by one table slot per
+// key (bytes per key: docs/performance.md) until their windows expire;
+// with it, that flood is denied.
 func WithMaxKeys(n int) Option { return optionFunc(func(cfg *config) { cfg.maxKeys = n }) }
 
 // WithShards sets the number of shards per limit, rounded up to a power of

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -13,10 +14,10 @@ import (
 // in five bits.
 type limitState struct {
 	l       limit.Limit
-	p       uint64 // period in nanoseconds
-	cnt     uint64 // count
-	burst   uint64 // GCRA bucket size
-	tickNs  uint64 // GCRA: P/L when L divides P, else 0
+	p       uint64       // period in nanoseconds
+	cnt     uint64       // count
+	burst   uint64       // GCRA bucket size
+	ticks   decide.Ticks // GCRA: converts nanoseconds and ticks
 	gcra    bool
 	sliding bool // the sliding window, whose cells matter one window longer
 	t       *shard.Table
@@ -90,7 +91,7 @@ func (st *limitState) sweep(now uint64, force bool) int {
 		return st.logs.Sweep(func(lg *movingLog) bool { return st.movingIdle(lg, now) })
 	}
 	if st.gcra {
-		k := st.tick(now)
+		k := st.ticks.Tick(now)
 		n := st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })
 		st.swept.Store(max(st.swept.Load(), now/st.p)) // for the sweeper's schedule
 		return n

@@ -15,9 +15,12 @@ func (e *Engine) Sweep() int { return e.SweepAt(e.clk.Now()) }
 // during the following period: its newest count is at least three windows
 // old for the sliding window, two for the fixed window; GCRA buckets full
 // for a whole period and moving-window logs whose newest entry is two
-// periods old. The spare window keeps a request whose clock reading is a little
-// older than the sweeper's from losing counts that still applied at its
-// time. Evicting never changes an answer.
+// periods old. The spare window keeps a request whose clock reading is a
+// little older than the sweeper's from losing counts that still applied
+// at its time. For the window strategies evicting never changes an
+// answer; for GCRA and the moving window it never changes the answer to
+// a reading at most one period older than now, while an older reading
+// (explicit times, or a clock stepped far back) may find the key fresh.
 func (e *Engine) SweepAt(now time.Duration) int {
 	t := clampNow(now)
 	removed := 0

@@ -1,11 +1,6 @@
 package engine
 
-import (
-	"math/bits"
-	"time"
-
-	"github.com/floodgate-go/floodgate/limit"
-)
+import "github.com/floodgate-go/floodgate/internal/decide"
 
 // A window cell packs one key's state for the window strategies into the
 // 64-bit word that package shard hands out:
@@ -39,18 +34,27 @@ const (
 	aheadGuard = 1 << (epochBits - 1)
 )
 
+// The five epoch bits decode exactly only while a live cell's age stays
+// below aheadGuard and a cell ahead of the caller stays within the top
+// half of the epoch ring; these constants fail to compile (a negative
+// uint) when a change of maxLag or sweepBarrier breaks that.
+const (
+	_ uint = aheadGuard - 1 - maxLag
+	_ uint = epochMask + 1 - aheadGuard - sweepBarrier
+)
+
 func pack(epoch, prev, cur uint64) uint64 {
 	return (epoch&epochMask)<<(2*countBits) | prev<<countBits | cur
 }
 
 func cellEpoch(v uint64) uint64 { return v >> (2 * countBits) & epochMask }
 
-// window is one key's view of a window strategy at one instant.
+// window is one key's view of a window strategy at one instant: the
+// window number it is judged in, and the counts and offset that package
+// decide turns into a Decision.
 type window struct {
 	epoch uint64 // window number at which the request is judged
-	r     uint64 // nanoseconds into that window
-	prev  uint64
-	cur   uint64
+	decide.Window
 }
 
 // load decodes cell v as seen in window e at offset r, rolling the counts
@@ -59,105 +63,23 @@ type window struct {
 // windows older; a cell newer than e is judged at the start of its own
 // window, as clamp would have done had it loaded hw a moment later.
 func load(v, e, r uint64) window {
-	w := window{epoch: e, r: r}
+	w := window{epoch: e, Window: decide.Window{R: r}}
 	if v&(1<<(2*countBits)-1) == 0 {
 		return w // nothing counted (a new cell, or refunded): its window is moot
 	}
 	switch d := (e - cellEpoch(v)) & epochMask; {
 	case d == 0:
-		w.prev, w.cur = v>>countBits&countMask, v&countMask
+		w.Prev, w.Cur = v>>countBits&countMask, v&countMask
 	case d == 1:
-		w.prev = v & countMask
+		w.Prev = v & countMask
 	case d >= aheadGuard:
-		w.epoch, w.r = e+(epochMask+1-d), 0
-		w.prev, w.cur = v>>countBits&countMask, v&countMask
+		w.epoch, w.R = e+(epochMask+1-d), 0
+		w.Prev, w.Cur = v>>countBits&countMask, v&countMask
 	}
 	return w
 }
 
-func (w window) pack() uint64 { return pack(w.epoch, w.prev, w.cur) }
-
-// fits reports whether cost n fits under limit cnt. Sliding window: the
-// previous window's count weighs (p-r)/p, so the test is
-//
-//	prev·(p−r)/p + cur + n ≤ cnt   ⇔   prev·(p−r) ≤ (cnt−cur−n)·p
-//
-// evaluated in 128-bit integers: exact, no float drift.
-func (w window) fits(sliding bool, n, cnt, p uint64) bool {
-	if w.cur+n > cnt {
-		return false
-	}
-	if !sliding || w.prev == 0 {
-		return true
-	}
-	lh, ll := bits.Mul64(w.prev, p-w.r)
-	rh, rl := bits.Mul64(cnt-w.cur-n, p)
-	return lh < rh || lh == rh && ll <= rl
-}
-
-// weightedPrev returns ⌈prev·(p−r)/p⌉, the previous window's share of the
-// current usage, rounded up so that Remaining never promises too much.
-func (w window) weightedPrev(sliding bool, p uint64) uint64 {
-	if !sliding || w.prev == 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(w.prev, p-w.r)
-	q, rem := bits.Div64(hi, lo, p) // hi < p because the quotient < prev
-	if rem != 0 {
-		q++
-	}
-	return q
-}
-
-// decide fills a Decision for cost n at this window state; allowed says
-// whether n was (or would be) counted, already included in w.cur.
-func (w window) decide(sliding, allowed bool, n uint64, l limit.Limit) limit.Decision {
-	cnt, p := uint64(l.Count()), uint64(l.Period())
-	d := limit.Decision{Allowed: allowed, Limit: l}
-	if used := w.cur + w.weightedPrev(sliding, p); used < cnt {
-		d.Remaining = int64(cnt - used)
-	}
-	switch {
-	case w.cur > 0 && sliding:
-		d.ResetAfter = time.Duration(2*p - w.r)
-	case w.cur > 0 || w.prev > 0 && sliding:
-		d.ResetAfter = time.Duration(p - w.r)
-	}
-	if !allowed {
-		d.RetryAfter = w.retryAfter(sliding, n, cnt, p)
-	}
-	return d
-}
-
-// retryAfter returns the least wait after which cost n fits, given that
-// it does not fit now.
-func (w window) retryAfter(sliding bool, n, cnt, p uint64) time.Duration {
-	if n > cnt {
-		return limit.Never
-	}
-	if !sliding {
-		return time.Duration(p - w.r)
-	}
-	if w.cur+n <= cnt {
-		// Only the previous window's weight is in the way; it shrinks as r
-		// grows. The first r' with prev·(p−r') ≤ (cnt−cur−n)·p is
-		// p − ⌊(cnt−cur−n)·p / prev⌋.
-		return time.Duration(p - floorDiv(cnt-w.cur-n, p, w.prev) - w.r)
-	}
-	// The current window is full: wait for the next one, where cur becomes
-	// the previous count.
-	return time.Duration(p - w.r + p - floorDiv(cnt-n, p, w.cur))
-}
-
-// floorDiv returns ⌊a·b/c⌋, capped at b (callers need no more). c > 0.
-func floorDiv(a, b, c uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	if hi >= c {
-		return b
-	}
-	q, _ := bits.Div64(hi, lo, c)
-	return min(q, b)
-}
+func (w window) pack() uint64 { return pack(w.epoch, w.Prev, w.Cur) }
 
 // refund takes back n units counted in window epoch e, whatever windows
 // have passed since: if the cell has moved on by one window, the units now

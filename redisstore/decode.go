@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -12,8 +13,8 @@ import (
 // (Peek) describes the state after the request it did not count, like the
 // Decision that AllowN would return.
 func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	at := func(i int) window {
-		return window{prev: uint64(vals[i]), cur: uint64(vals[i+1]), r: uint64(vals[i+2]) * uint64(time.Microsecond)}
+	at := func(i int) decide.Window {
+		return decide.Window{Prev: uint64(vals[i]), Cur: uint64(vals[i+1]), R: uint64(vals[i+2]) * uint64(time.Microsecond)}
 	}
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
 	if len(vals) == 0 {
@@ -23,7 +24,7 @@ func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit)
 		if i < 1 || int(i) > len(limits) || len(vals) != 4 {
 			return limit.Decision{}, bad()
 		}
-		return at(1).decide(s.sliding, false, uint64(n), limits[i-1]), nil
+		return at(1).Decide(s.sliding, false, uint64(n), limits[i-1]), nil
 	}
 	if len(vals) != 1+3*len(limits) {
 		return limit.Decision{}, bad()
@@ -32,9 +33,9 @@ func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit)
 	for i, l := range limits {
 		w := at(1 + 3*i)
 		if !commit {
-			w.cur += uint64(n)
+			w.Cur += uint64(n)
 		}
-		if d := w.decide(s.sliding, true, uint64(n), l); d.Remaining < best.Remaining {
+		if d := w.Decide(s.sliding, true, uint64(n), l); d.Remaining < best.Remaining {
 			best = d
 		}
 	}
@@ -51,26 +52,26 @@ func decodeGCRA(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, e
 		return limit.Decision{}, bad()
 	}
 	now := uint64(vals[1]) * uint64(time.Microsecond)
-	at := func(i int, l limit.Limit) bucket {
+	judge := func(i int, allowed bool, l limit.Limit) limit.Decision {
 		cnt := uint64(l.Count())
-		return bucket{
-			k:    uint64(vals[i])*cnt + uint64(vals[i+1]),
-			base: uint64(vals[i+2])*cnt + uint64(vals[i+3]),
+		b := decide.Bucket{
+			K:    uint64(vals[i])*cnt + uint64(vals[i+1]),
+			Base: uint64(vals[i+2])*cnt + uint64(vals[i+3]),
 		}
+		return b.Decide(allowed, n, now, uint64(l.Burst()), decide.TicksOf(l), l)
 	}
 	if i := vals[0]; i != 0 {
 		if i < 1 || int(i) > len(limits) || len(vals) != 6 {
 			return limit.Decision{}, bad()
 		}
-		l := limits[i-1]
-		return at(2, l).decide(false, n, now, l), nil
+		return judge(2, false, limits[i-1]), nil
 	}
 	if len(vals) != 2+4*len(limits) {
 		return limit.Decision{}, bad()
 	}
 	best := limit.Decision{Remaining: math.MaxInt64}
 	for i, l := range limits {
-		if d := at(2+4*i, l).decide(true, n, now, l); d.Remaining < best.Remaining {
+		if d := judge(2+4*i, true, l); d.Remaining < best.Remaining {
 			best = d
 		}
 	}
@@ -87,23 +88,23 @@ func decodeMoving(vals []int64, n uint64, limits []limit.Limit) (limit.Decision,
 	}
 	us := func(v int64) uint64 { return uint64(v) * uint64(time.Microsecond) }
 	now := us(vals[1])
-	at := func(i int) movingLog {
-		return movingLog{at: us(vals[i]), sum: uint64(vals[i+1]), last: us(max(0, vals[i+2])), hasLast: vals[i+2] >= 0}
+	at := func(i int) decide.Log {
+		return decide.Log{At: us(vals[i]), Sum: uint64(vals[i+1]), Last: us(max(0, vals[i+2]))}
 	}
 	if i := vals[0]; i != 0 {
 		if i < 1 || int(i) > len(limits) || len(vals) != 6 {
 			return limit.Decision{}, bad()
 		}
 		lg := at(2)
-		lg.free, lg.hasFree = us(max(0, vals[5])), vals[5] >= 0
-		return lg.decide(false, n, now, limits[i-1]), nil
+		lg.Free, lg.HasFree = us(max(0, vals[5])), vals[5] >= 0
+		return lg.Decide(false, n, now, limits[i-1]), nil
 	}
 	if len(vals) != 2+3*len(limits) {
 		return limit.Decision{}, bad()
 	}
 	best := limit.Decision{Remaining: math.MaxInt64}
 	for i, l := range limits {
-		if d := at(2+3*i).decide(true, n, now, l); d.Remaining < best.Remaining {
+		if d := at(2+3*i).Decide(true, n, now, l); d.Remaining < best.Remaining {
 			best = d
 		}
 	}

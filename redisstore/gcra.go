@@ -1,12 +1,5 @@
 package redisstore
 
-import (
-	"math/bits"
-	"time"
-
-	"github.com/floodgate-go/floodgate/limit"
-)
-
 // prelude is the start of the GCRA and moving-window scripts: the cost,
 // the commit flag, the time and exact products.
 //
@@ -55,9 +48,13 @@ end
 // It returns {0, now, e1, j1, be1, bj1, e2, …} when every limit allows,
 // or {i, now, e, j, be, bj} for the first limit i that denies, where
 // (e, j) is k and (be, bj) is base = max(tat, k), the tat before the
-// request. The caller adds n and computes the Decision in nanoseconds
-// with the engine's formulas. A written bucket lives (PX) until it is
+// request. The caller (decodeGCRA) computes the Decision in nanoseconds
+// with decide.Bucket.Decide. A written bucket lives (PX) until it is
 // full again.
+//
+// The script mirrors decide.Ticks.Tick (k, through muldiv) and
+// decide.Bucket.Fits (d + n ≤ burst, with d = base − k), as the engine's
+// gcraTake applies them.
 const gcraScript = prelude + `
 local function muldiv(a, b, c)
   local q = math.floor(a * b / c)
@@ -105,58 +102,3 @@ for i = 1, #KEYS do
 end
 return out
 `
-
-// bucket is one GCRA limit's state as the script saw it: the current
-// tick k and base = max(tat, k), both absolute ticks of P/L since the
-// Unix epoch.
-type bucket struct {
-	k, base uint64
-}
-
-// gcraDecide fills a Decision for cost n at time now (nanoseconds since
-// the Unix epoch, a whole number of microseconds); counted says whether
-// n was (or, for an allowed Peek, would be) added to base. It is the
-// engine's arithmetic (see engine/doc.go), repeated here because this
-// package may not import the engine.
-func (b bucket) decide(allowed bool, n, now uint64, l limit.Limit) limit.Decision {
-	cnt, p, burst := uint64(l.Count()), uint64(l.Period()), uint64(l.Burst())
-	d := limit.Decision{Allowed: allowed, Limit: l}
-	last := b.base
-	if allowed {
-		last += n
-	}
-	if room := b.k + burst; room > last {
-		d.Remaining = int64(room - last)
-	}
-	if last > b.k {
-		d.ResetAfter = until(tickStart(last, cnt, p), now)
-	}
-	if !allowed {
-		if n > burst {
-			d.RetryAfter = limit.Never
-		} else {
-			d.RetryAfter = until(tickStart(b.base+n-burst, cnt, p), now)
-		}
-	}
-	return d
-}
-
-// tickStart returns ⌈k·p/cnt⌉, the nanosecond at which tick k begins,
-// capped at the largest uint64 when it does not fit (a bucket written by
-// a clock centuries ahead).
-func tickStart(k, cnt, p uint64) uint64 {
-	hi, lo := bits.Mul64(k, p)
-	if hi >= cnt {
-		return 1<<64 - 1
-	}
-	q, r := bits.Div64(hi, lo, cnt)
-	if r != 0 {
-		q++
-	}
-	return q
-}
-
-// until returns t − now, at most limit.Never. t > now.
-func until(t, now uint64) time.Duration {
-	return time.Duration(min(t-now, uint64(limit.Never)))
-}

@@ -1,11 +1,5 @@
 package redisstore
 
-import (
-	"time"
-
-	"github.com/floodgate-go/floodgate/limit"
-)
-
 // movingScript judges one request against the moving-window logs of one
 // or more limits of one key, and counts it in all of them when every
 // limit allows it. Arguments: see prelude.
@@ -24,9 +18,14 @@ import (
 // or {i, now, at, sum, last, free} for the first limit i that denies,
 // where sum is the units counted before the request, last the newest
 // score (−1 when empty) and free the score of the oldest unit whose
-// expiry lets n fit (−1 when n exceeds the count). The caller computes
-// the Decision in nanoseconds with the engine's formulas. A written log
-// lives (PEXPIRE) until its newest member stops counting.
+// expiry lets n fit (−1 when n exceeds the count). The caller
+// (decodeMoving) computes the Decision in nanoseconds with
+// decide.Log.Decide. A written log lives (PEXPIRE) until its newest
+// member stops counting.
+//
+// The script mirrors the engine's movingTake (engine/moving.go: at =
+// max(now, newest), then drop, counting and, for a denial, free) and
+// decide.Log.Fits (sum + n ≤ cnt).
 const movingScript = prelude + `
 local st = {}
 for i = 1, #KEYS do
@@ -77,37 +76,3 @@ for i = 1, #KEYS do
 end
 return out
 `
-
-// movingLog is one moving-window limit's state as the script saw it, in
-// nanoseconds since the Unix epoch: the time the key is judged at, the
-// units counted before the request, the newest entry's time (hasLast
-// false when empty) and, for a denial, the time of the entry whose expiry
-// frees enough units (hasFree false when the cost exceeds the count).
-type movingLog struct {
-	at, sum, last, free uint64
-	hasLast, hasFree    bool
-}
-
-// decide fills a Decision for cost n read at now; allowed says whether n
-// was (or, for an allowed Peek, would be) counted at log.at. It is the
-// engine's arithmetic (see engine/doc.go).
-func (lg movingLog) decide(allowed bool, n, now uint64, l limit.Limit) limit.Decision {
-	cnt, p := uint64(l.Count()), uint64(l.Period())
-	sum, last := lg.sum, lg.last
-	if allowed {
-		sum, last = sum+n, lg.at
-	}
-	d := limit.Decision{Allowed: allowed, Limit: l, Remaining: int64(cnt - min(sum, cnt))}
-	back := time.Duration(lg.at - now) // zero unless the clock stepped back
-	if sum > 0 && (allowed || lg.hasLast) {
-		d.ResetAfter = time.Duration(last+p-lg.at) + back
-	}
-	if !allowed {
-		if n > cnt || !lg.hasFree {
-			d.RetryAfter = limit.Never
-		} else {
-			d.RetryAfter = time.Duration(lg.free+p-lg.at) + back
-		}
-	}
-	return d
-}

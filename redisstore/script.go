@@ -1,38 +1,9 @@
 package redisstore
 
-import (
-	"math/bits"
-	"time"
-
-	"github.com/floodgate-go/floodgate/limit"
-)
-
-// windowScript judges one request against the counters of one or more
-// limits of one key, and counts it in all of them when every limit allows
-// it. User input reaches it only as KEYS and ARGV, never as script text.
-//
-//	KEYS[i]      the counter of limit i: a string "epoch prev cur"
-//	ARGV[1]      the cost n
-//	ARGV[2]      "1" to count an allowed request, "0" to only look (Peek)
-//	ARGV[3]      "1" for the fixed window, "0" for the sliding window
-//	ARGV[4]      now in microseconds since the Unix epoch, or "" for the
-//	             server clock (TIME)
-//	ARGV[3+2i]   the count of limit i
-//	ARGV[4+2i]   the period of limit i in microseconds
-//
-// It returns {0, prev1, cur1, r1, prev2, cur2, r2, …} when every limit
-// allows (cur includes n when counted), or {i, prev_i, cur_i, r_i} for the
-// first limit i that denies, where r is the time into the window in
-// microseconds. The caller turns these into Decisions with the same
-// integer formulas as the memory engine.
-//
-// Products such as prev·(P−r) reach 2^78, beyond the 53 bits that Lua
-// numbers hold exactly, so le compares them in three limbs of base 2^26:
-// with a count below 2^30 and a period below 2^52 µs every partial
-// product stays below 2^53.
 // wideLua defines, for the scripts, mul(a, b): the exact product of two
 // integers below 2^53 as three limbs of base 2^26, and le(a, b, c, d):
-// whether a·b ≤ c·d, compared limb by limb.
+// whether a·b ≤ c·d, compared limb by limb. It mirrors the 128-bit
+// comparisons of decide.Window.Fits (math/bits.Mul64).
 const wideLua = `
 local W = 67108864
 local function mul(a, b)
@@ -53,6 +24,32 @@ local function le(a, b, c, d)
 end
 `
 
+// windowScript judges one request against the counters of one or more
+// limits of one key, and counts it in all of them when every limit allows
+// it. User input reaches it only as KEYS and ARGV, never as script text.
+//
+//	KEYS[i]      the counter of limit i: a string "epoch prev cur"
+//	ARGV[1]      the cost n
+//	ARGV[2]      "1" to count an allowed request, "0" to only look (Peek)
+//	ARGV[3]      "1" for the fixed window, "0" for the sliding window
+//	ARGV[4]      now in microseconds since the Unix epoch, or "" for the
+//	             server clock (TIME)
+//	ARGV[3+2i]   the count of limit i
+//	ARGV[4+2i]   the period of limit i in microseconds
+//
+// It returns {0, prev1, cur1, r1, prev2, cur2, r2, …} when every limit
+// allows (cur includes n when counted), or {i, prev_i, cur_i, r_i} for the
+// first limit i that denies, where r is the time into the window in
+// microseconds. The caller (Store.decode) turns these into Decisions with
+// decide.Window.Decide, the memory engine's arithmetic.
+//
+// The script mirrors, in Lua, the engine's load (engine/window.go: the
+// counts rolled forward to the reading's window, or judged at the start
+// of a newer stored window) and decide.Window.Fits (the admission test,
+// through le), as the engine's take applies them. Products such as prev·(P−r) reach 2^78, beyond the 53 bits
+// that Lua numbers hold exactly, so le compares them in three limbs of
+// base 2^26: with a count below 2^30 and a period below 2^52 µs every
+// partial product stays below 2^53.
 const windowScript = `
 local n = tonumber(ARGV[1])
 local now, slack
@@ -119,68 +116,3 @@ for i = 1, #KEYS do
 end
 return out
 `
-
-// window is one limit's state as the script saw it, in nanoseconds.
-type window struct {
-	r, prev, cur uint64
-}
-
-// decide fills a Decision for cost n at state w; allowed says whether n
-// was (or would be) counted, already included in w.cur. It is the memory
-// engine's arithmetic (see engine/doc.go), repeated here because this
-// package may not import the engine.
-func (w window) decide(sliding, allowed bool, n uint64, l limit.Limit) limit.Decision {
-	cnt, p := uint64(l.Count()), uint64(l.Period())
-	d := limit.Decision{Allowed: allowed, Limit: l}
-	if used := w.cur + w.weightedPrev(sliding, p); used < cnt {
-		d.Remaining = int64(cnt - used)
-	}
-	switch {
-	case w.cur > 0 && sliding:
-		d.ResetAfter = time.Duration(2*p - w.r)
-	case w.cur > 0 || w.prev > 0 && sliding:
-		d.ResetAfter = time.Duration(p - w.r)
-	}
-	if !allowed {
-		d.RetryAfter = w.retryAfter(sliding, n, cnt, p)
-	}
-	return d
-}
-
-// weightedPrev returns ⌈prev·(p−r)/p⌉.
-func (w window) weightedPrev(sliding bool, p uint64) uint64 {
-	if !sliding || w.prev == 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(w.prev, p-w.r)
-	q, rem := bits.Div64(hi, lo, p)
-	if rem != 0 {
-		q++
-	}
-	return q
-}
-
-// retryAfter returns the least wait after which cost n fits, given that
-// it does not fit now.
-func (w window) retryAfter(sliding bool, n, cnt, p uint64) time.Duration {
-	if n > cnt {
-		return limit.Never
-	}
-	if !sliding {
-		return time.Duration(p - w.r)
-	}
-	if w.cur+n <= cnt {
-		return time.Duration(p - floorDiv(cnt-w.cur-n, p, w.prev) - w.r)
-	}
-	return time.Duration(p - w.r + p - floorDiv(cnt-n, p, w.cur))
-}
-
-// floorDiv returns ⌊a·b/c⌋, capped at b. c > 0.
-func floorDiv(a, b, c uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	if hi >= c {
-		return b
-	}
-	q, _ := bits.Div64(hi, lo, c)
-	return min(q, b)
-}

@@ -1,10 +1,23 @@
 // Package shard owns Floodgate's key table: hashing of attacker-chosen
 // keys, a power-of-two array of cache-line-padded shards, each an
-// open-addressing hash table of 16-byte slots, the life cycle of the 64-bit
-// cell that each key owns, and the eviction of idle cells. It knows nothing
-// about rate-limit algorithms: a cell is an opaque atomic word whose top
-// bit ([Frozen]) the table reserves, and time reaches it only through the
-// caller's idle predicate.
+// open-addressing hash table of 16-byte slots, the life cycle of the
+// [Cell] that each key owns, and the eviction of idle cells. It knows
+// nothing about rate-limit algorithms: a cell is an opaque atomic 63-bit
+// word, and time reaches it only through the caller's idle predicate.
+//
+// The API is a read-modify-write loop:
+//
+//	c := t.Find(h) // lock-free; nil when h is unknown
+//	for {
+//		v, ok := c.Load()
+//		if !ok { // unknown, or retired by a rebuild or an eviction
+//			if c, v, err = t.Get(h); err != nil { ... } // locks; inserts 0
+//		}
+//		if c.CompareAndSwap(v, f(v)) { break }
+//	}
+//
+// (or simply c, v, err := t.Get(h) at the top of each pass, one call more
+// per pass).
 //
 // # Keys
 //
@@ -21,21 +34,25 @@
 //
 // All methods are safe for concurrent use. [Table.Find] is lock-free: it
 // loads the shard's slot array and probes it with atomic loads. Only
-// [Table.FindOrInsert] of a new key, [Table.Delete], [Table.Sweep] and the
-// rebuilds they trigger take the shard's mutex, one shard at a time.
+// [Table.Get] of a new key or a retired cell, [Table.Delete],
+// [Table.Sweep] and the rebuilds they trigger take the shard's mutex, one
+// shard at a time.
 //
-// A rebuild (growth, shrinking, or purging tombstones) and an eviction set
-// the Frozen bit of each cell they move or remove, by compare-and-swap,
-// before publishing the new slot array or the tombstone. A caller that
-// finds Frozen set in a cell must not write it; it calls FindOrInsert,
-// which waits for the rebuild and returns the key's current cell. So no
-// update is ever lost: a CAS that lands before the freeze is copied, and a
-// CAS after it fails. Tombstoned slots are never reused in place, only
+// A rebuild (growth, shrinking, or purging tombstones) and an eviction
+// retire each cell they move or remove, by setting a bit that the table
+// reserves (bit 63) with a compare-and-swap, before publishing the new
+// slot array or the tombstone. The bit never reaches callers: a retired
+// cell's Load reports false and its CompareAndSwap fails, and no value a
+// caller stores can set it, so callers cannot break the invariant. Get
+// then waits for the rebuild and returns the key's current cell. So no
+// update is ever lost: a CAS that lands before the retirement is copied,
+// and a CAS after it fails. Tombstoned slots are never reused in place, only
 // dropped by the next rebuild, so a cell found for one key never comes to
 // hold another key's state.
 //
 // # Limits
 //
-// The table may be capped (Config.MaxKeys). At the cap, FindOrInsert
-// returns [ErrFull] for new keys; existing keys keep their cells.
+// The table may be capped (Config.MaxKeys). At the cap, Get returns
+// [ErrFull] for new keys; existing keys keep their cells. A cell holds 63
+// bits: CompareAndSwap drops bit 63 of the values it is given.
 package shard

@@ -9,13 +9,13 @@ import (
 func Example() {
 	t := shard.New(shard.Config{})
 	h := shard.Hash("203.0.113.7")
-	c, err := t.FindOrInsert(h) // first appearance: takes the shard lock
+	c, v, err := t.Get(h) // first appearance: takes the shard lock
 	if err != nil {
 		panic(err)
 	}
-	c.Add(1)
-	if c := t.Find(h); c != nil && c.Load()&shard.Frozen == 0 { // lock-free
-		fmt.Println(c.Load())
+	c.CompareAndSwap(v, v+1)
+	if v, ok := t.Find(h).Load(); ok { // lock-free
+		fmt.Println(v)
 	}
 	fmt.Println(t.Sweep(func(v uint64) bool { return v == 1 }), t.Len())
 	// Output:

@@ -10,12 +10,15 @@ import (
 	"unsafe"
 )
 
-// Frozen is the bit of every cell that the table reserves: set while the
-// cell is being moved by a rebuild or after it was evicted. Callers must
-// keep it clear in the values they store.
-const Frozen = uint64(1) << 63
+// frozen is the bit of every cell that the table reserves: set while the
+// cell is being moved by a rebuild or after it was evicted. Cell keeps it
+// out of the values callers see and store, which are 63-bit (valueMask).
+const (
+	frozen    = uint64(1) << 63
+	valueMask = frozen - 1
+)
 
-// ErrFull is returned by FindOrInsert when the table holds Config.MaxKeys
+// ErrFull is returned by Get when the table holds Config.MaxKeys
 // keys and the key is new.
 var ErrFull = errors.New("shard: table is full")
 
@@ -53,7 +56,46 @@ const (
 // cache line.
 type slot struct {
 	fp   atomic.Uint64 // fingerprint: fpEmpty, fpTomb or the key's hash
-	cell atomic.Uint64 // the caller's state word; bit 63 is Frozen
+	cell Cell
+}
+
+// Cell is one key's state word in a Table: a 63-bit value (bits 62..0),
+// 0 when the key is inserted, read and written atomically. The table owns
+// bit 63, and Cell's methods keep callers from reading or storing it. Get
+// one from [Table.Find] or [Table.Get]; the zero Cell is not part of any
+// table. A Cell is safe for concurrent use and must not be copied.
+//
+// A rebuild or an eviction may retire a cell at any moment: from then on
+// Load reports false and CompareAndSwap fails, so no write to a retired
+// cell is ever lost silently. Callers then look the key up again with
+// [Table.Get].
+type Cell struct {
+	// v is the caller's value in bits 62..0; bit 63 (frozen) is set once
+	// the cell is retired.
+	v atomic.Uint64
+}
+
+// Load returns the cell's value and reports whether the cell is live. A
+// false report means the cell was retired by a rebuild or an eviction:
+// the value is then 0 and the key must be looked up again. Load of a nil
+// Cell reports false, so that a lookup that found nothing and a retired
+// cell take one path.
+func (c *Cell) Load() (uint64, bool) {
+	if c == nil {
+		return 0, false
+	}
+	if v := c.v.Load(); v&frozen == 0 {
+		return v, true
+	}
+	return 0, false
+}
+
+// CompareAndSwap stores next if the cell is live and holds old, and
+// reports whether it did. It always fails on a retired cell. Both values
+// are taken modulo 2^63: bit 63 is the table's, and a caller can neither
+// store it nor match it.
+func (c *Cell) CompareAndSwap(old, next uint64) bool {
+	return c.v.CompareAndSwap(old&valueMask, next&valueMask)
 }
 
 // slots is one shard's array, replaced whole by a rebuild.
@@ -129,13 +171,42 @@ func (t *Table) shard(h uint64) *shardHeader {
 }
 
 // Find returns the cell of hash h, or nil when h has none. It takes no
-// lock. The caller must check the Frozen bit of every value it loads from
-// the cell, and call FindOrInsert instead of writing a frozen cell.
-func (t *Table) Find(h uint64) *atomic.Uint64 {
+// lock and never inserts: use it to read a key without creating it. The
+// cell may be retired (its Load reports false); then call Get.
+func (t *Table) Find(h uint64) *Cell {
 	return t.shard(h).tab.Load().find(fingerprint(h))
 }
 
-func (tab *slots) find(fp uint64) *atomic.Uint64 {
+// Get returns the live cell of hash h and the value it holds, inserting a
+// cell holding 0 when h has none: the lookup half of a read-modify-write,
+// which the caller finishes with CompareAndSwap and, when that fails,
+// repeats from Get (or, cheaper, from the cell's Load, calling Get only
+// when Load reports false). It takes no lock when h is known and its cell
+// live; otherwise it takes the shard's lock, which also waits out a
+// rebuild, inserting h if needed. It returns
+// ErrFull when the key is new and the table is at its cap.
+func (t *Table) Get(h uint64) (*Cell, uint64, error) {
+	c := t.Find(h)
+	if v, ok := c.Load(); ok {
+		return c, v, nil
+	}
+	return t.getSlow(h)
+}
+
+// getSlow is Get's locked path, outlined so that Get inlines.
+func (t *Table) getSlow(h uint64) (*Cell, uint64, error) {
+	for {
+		c, err := t.findOrInsert(h)
+		if err != nil {
+			return nil, 0, err
+		}
+		if v, ok := c.Load(); ok {
+			return c, v, nil
+		}
+	}
+}
+
+func (tab *slots) find(fp uint64) *Cell {
 	// Linear probing. The load factor stays below 3/4, so an empty slot
 	// always ends the probe.
 	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
@@ -149,11 +220,10 @@ func (tab *slots) find(fp uint64) *atomic.Uint64 {
 	}
 }
 
-// FindOrInsert returns the cell of hash h, inserting a cell holding 0 when
-// h has none. It takes the shard's lock, so it also waits out a rebuild:
-// call it when Find returned nil or the cell was Frozen. It returns
-// ErrFull when the key is new and the table is at its cap.
-func (t *Table) FindOrInsert(h uint64) (*atomic.Uint64, error) {
+// findOrInsert returns the cell of hash h, inserting a cell holding 0 when
+// h has none. It takes the shard's lock, so it also waits out a rebuild.
+// It returns ErrFull when the key is new and the table is at its cap.
+func (t *Table) findOrInsert(h uint64) (*Cell, error) {
 	sh := t.shard(h)
 	fp := fingerprint(h)
 	sh.mu.Lock()
@@ -173,7 +243,7 @@ func (t *Table) FindOrInsert(h uint64) (*atomic.Uint64, error) {
 		if s.fp.Load() == fpEmpty {
 			// Publish the cell before the fingerprint: a reader that sees
 			// the fingerprint sees the zeroed cell.
-			s.cell.Store(0)
+			s.cell.v.Store(0)
 			s.fp.Store(fp)
 			sh.live++
 			return &s.cell, nil
@@ -181,8 +251,9 @@ func (t *Table) FindOrInsert(h uint64) (*atomic.Uint64, error) {
 	}
 }
 
-// Delete removes the cell of hash h, reporting whether there was one. A
-// concurrent writer of that cell sees it Frozen and re-inserts a new cell.
+// Delete removes the cell of hash h, reporting whether there was one. The
+// cell is retired: a concurrent writer of it fails and looks the key up
+// again, finding a new cell holding 0.
 func (t *Table) Delete(h uint64) bool {
 	sh := t.shard(h)
 	fp := fingerprint(h)
@@ -193,7 +264,7 @@ func (t *Table) Delete(h uint64) bool {
 		s := &tab.s[i]
 		switch s.fp.Load() {
 		case fp:
-			freeze(&s.cell)
+			s.cell.freeze()
 			s.fp.Store(fpTomb)
 			sh.live--
 			sh.dead++
@@ -204,9 +275,9 @@ func (t *Table) Delete(h uint64) bool {
 	}
 }
 
-// Sweep removes every cell whose value idle reports true, one shard at a
-// time, and returns how many it removed. idle runs under the shard's lock
-// and must not call the Table. A cell written between idle's check and the
+// Sweep removes (retires) every cell whose value idle reports true, one
+// shard at a time, and returns how many it removed. idle runs under the
+// shard's lock and must not call the Table. A cell written between idle's check and the
 // removal is kept: the removal is a compare-and-swap on the value that
 // idle saw. Sweep also shrinks shards that became mostly empty, and purges
 // tombstones, so memory returns to the table.
@@ -228,8 +299,8 @@ func (sh *shardHeader) sweep(idle func(uint64) bool) int {
 		if s.fp.Load() < 2 {
 			continue
 		}
-		v := s.cell.Load()
-		if v&Frozen != 0 || !idle(v) || !s.cell.CompareAndSwap(v, v|Frozen) {
+		v := s.cell.v.Load()
+		if v&frozen != 0 || !idle(v) || !s.cell.v.CompareAndSwap(v, v|frozen) {
 			continue
 		}
 		s.fp.Store(fpTomb)
@@ -258,11 +329,11 @@ func (sh *shardHeader) rebuild(want int) *slots {
 		if fp < 2 {
 			continue
 		}
-		v := freeze(&s.cell)
+		v := s.cell.freeze()
 		for j := fp & tab.mask; ; j = (j + 1) & tab.mask {
 			d := &tab.s[j]
 			if d.fp.Load() == fpEmpty {
-				d.cell.Store(v)
+				d.cell.v.Store(v)
 				d.fp.Store(fp)
 				break
 			}
@@ -273,13 +344,13 @@ func (sh *shardHeader) rebuild(want int) *slots {
 	return tab
 }
 
-// freeze sets the Frozen bit of c and returns the value it froze, without
-// the bit. After it, every compare-and-swap of a lock-free writer fails.
-func freeze(c *atomic.Uint64) uint64 {
+// freeze retires c and returns the value it held. After it, every
+// compare-and-swap of a lock-free writer fails.
+func (c *Cell) freeze() uint64 {
 	for {
-		v := c.Load()
-		if c.CompareAndSwap(v, v|Frozen) {
-			return v &^ Frozen
+		v := c.v.Load()
+		if c.v.CompareAndSwap(v, v|frozen) {
+			return v &^ frozen
 		}
 	}
 }
