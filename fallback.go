@@ -173,6 +173,30 @@ func (f *Fallback) Reset(ctx context.Context, key string, limits ...limit.Limit)
 	return f.report(err)
 }
 
+// Refund gives units back where they were counted: in the primary when
+// it is up and a [Refunder], in the backup when the primary is marked
+// down (under FailMemory the backup counted them). A failure of the
+// primary is returned, wrapping ErrStorage, and counts like any other.
+func (f *Fallback) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
+	err := f.admit()
+	if err == nil {
+		r, ok := f.primary.(Refunder)
+		if !ok {
+			return nil
+		}
+		err = r.Refund(ctx, key, n, limits...)
+		if !f.failed(ctx, err) {
+			return err
+		}
+	} else if errors.Is(err, ErrClosed) {
+		return err
+	}
+	if r, ok := f.backup.(Refunder); ok && f.policy == FailMemory {
+		_ = r.Refund(ctx, key, n, limits...)
+	}
+	return f.report(err)
+}
+
 // Close closes the primary and the backup. It is idempotent.
 func (f *Fallback) Close() error {
 	if !f.closed.CompareAndSwap(false, true) {

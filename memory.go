@@ -75,6 +75,15 @@ func (s *MemoryStore) Reset(_ context.Context, key string, limits ...limit.Limit
 	return nil
 }
 
+// Refund is engine.Engine.Refund; the error is nil until Close.
+func (s *MemoryStore) Refund(_ context.Context, key string, n int64, limits ...limit.Limit) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.e.Refund(key, n, limits...)
+	return nil
+}
+
 // Close stops the engine's background goroutines. It is idempotent.
 func (s *MemoryStore) Close() error {
 	s.closed.Store(true)

@@ -8,7 +8,9 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,28 +33,30 @@ func configError(format string, args ...any) error {
 // The zero Middleware is not usable. A Middleware is safe for concurrent
 // use and must not be copied.
 type Middleware struct {
-	store      floodgate.Store
-	storeErr   atomic.Bool // the first store error was logged
-	enabled    atomic.Bool
-	gen        atomic.Uint64
-	limitCalls atomic.Int64
+	store    floodgate.Store
+	storeErr atomic.Bool // the first store error was logged
+	enabled  atomic.Bool
+	gen      atomic.Uint64
 
-	app        *check            // nil: no application-wide limits
-	routes     map[string]*route // by pattern
-	def        *route            // nil: no default limits
-	exempt     map[string]bool
-	needRoute  bool // Handler must look up the route
-	exemptWhen func(*http.Request) bool
-	allow      []netip.Prefix
-	trusted    []netip.Prefix
-	proxyHdr   string
-	forwarded  bool
-	v6bits     int
-	key        Key
-	headers    Headers
-	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
-	shared     map[string]*check
-	_          noCopy
+	app           *check            // nil: no application-wide limits
+	routes        map[string]*route // by pattern
+	def           *route            // nil: no default limits
+	exempt        map[string]bool
+	needRoute     bool // Handler must look up the route
+	routeFunc     func(*http.Request) string
+	unplaced      atomic.Bool // a request whose route could not be told was logged
+	unplacedLimit atomic.Bool // the same, for Limit
+	exemptWhen    func(*http.Request) bool
+	allow         []netip.Prefix
+	trusted       []netip.Prefix
+	proxyHdr      string
+	forwarded     bool
+	v6bits        int
+	key           Key
+	headers       Headers
+	denied        func(http.ResponseWriter, *http.Request, limit.Decision)
+	shared        map[string]*check
+	_             noCopy
 }
 
 // New returns a Middleware that counts requests in s, configured by opts.
@@ -152,27 +156,160 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 		}
 	}
 	m.needRoute = len(m.routes) > 0 || m.def != nil || len(m.exempt) > 0
+	m.routeFunc = c.routeFunc
 	return m, nil
 }
 
 // Handler returns next wrapped in the Middleware: every request that
-// passes through it counts against the application-wide limits and, when
-// Handler can tell its route, against the route's limits ([WithRoute]) or
-// the default ones ([WithDefaultLimits]).
-//
-// Handler tells the route by the pattern that next, when it is an
-// *http.ServeMux (or has the same Handler method), would choose, or else
-// by r.Pattern. So wrap a ServeMux, or a handler inside one; with other
-// routers, use [Middleware.Limit] per route and Handler for the
-// application-wide limits. A route whose ServeMux handler was wrapped by
-// Limit gets no default limits. Its signature fits routers that take
+// passes through it counts against the application-wide limits and
+// against its route's limits ([WithRoute]) or the default ones
+// ([WithDefaultLimits]). It is [Middleware.Wrap] that panics on the
+// error, like regexp.MustCompile: a route limit that cannot be enforced
+// stops the service at start-up, naming the pattern, instead of limiting
+// nothing. Its signature fits routers that take
 // func(http.Handler) http.Handler middleware, such as chi's Use.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
+	h, err := m.Wrap(next)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+// Wrap returns next wrapped in the Middleware, as Handler does, or an
+// error wrapping [ErrConfig] when the Middleware cannot enforce the
+// routes it was given on next.
+//
+// Handler tells a request's route by, in this order: the function of
+// [WithRouteFunc] (chi, gin, echo, or a handler inside a ServeMux, whose
+// requests carry r.Pattern); or, when next is an *http.ServeMux (or has
+// its Handler method), the pattern the mux chooses. With a ServeMux, Wrap
+// checks every pattern of [WithRoute] and [WithExempt] against the mux:
+// a pattern the mux serves under another pattern ("{id}" for "{itemID}",
+// "/login" for "POST /login") or not at all is an error naming it. With
+// neither, route, default and exempt patterns would never match, so Wrap
+// refuses them. With a route function, check patterns against the
+// router's own list with [Middleware.CheckRoutes]; a request whose route
+// the function cannot tell is logged, once, loudly.
+func (m *Middleware) Wrap(next http.Handler) (http.Handler, error) {
 	h := &appHandler{m: m, next: next}
 	if rt, ok := next.(router); ok {
 		h.mux = rt
 	}
-	return h
+	if !m.needRoute || m.routeFunc != nil {
+		return h, nil
+	}
+	if h.mux == nil {
+		return nil, configError("Handler wraps %T, which cannot tell a request's route, so the limits of %s would never apply: "+
+			"wrap the *http.ServeMux itself, or pass WithRouteFunc (chi, gin, echo, or r.Pattern inside a ServeMux; see docs/http.md)",
+			next, m.patternList())
+	}
+	for _, p := range m.declared() {
+		if err := probe(h.mux, p); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// CheckRoutes reports an error, wrapping [ErrConfig] and naming each
+// pattern, when a pattern of [WithRoute] or [WithExempt] matches none of
+// served: the patterns a router serves, as its route function reports
+// them (chi: chi.Walk; gin: Engine.Routes; echo: Echo.Routes). A served
+// pattern with no method ("/login") matches a declared one with or
+// without a method ("POST /login"). Call it once every route is
+// registered.
+func (m *Middleware) CheckRoutes(served ...string) error {
+	have := map[string]bool{}
+	for _, p := range served {
+		have[p] = true
+		if _, path, ok := strings.Cut(p, " "); ok {
+			have[path] = true
+		}
+	}
+	var missing []string
+	for _, p := range m.declared() {
+		_, path, hasMethod := strings.Cut(p, " ")
+		if !have[p] && !(hasMethod && have[path]) {
+			missing = append(missing, strconv.Quote(p))
+		}
+	}
+	if len(missing) > 0 {
+		return configError("no route serves %s (the router serves %d patterns)", strings.Join(missing, ", "), len(served))
+	}
+	return nil
+}
+
+// declared returns the patterns of WithRoute and WithExempt, sorted.
+func (m *Middleware) declared() []string {
+	ps := make([]string, 0, len(m.routes)+len(m.exempt))
+	for p := range m.routes {
+		ps = append(ps, p)
+	}
+	for p := range m.exempt {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// patternList names what route lookups serve, for errors and logs.
+func (m *Middleware) patternList() string {
+	var parts []string
+	for _, p := range m.declared() {
+		parts = append(parts, strconv.Quote(p))
+	}
+	if m.def != nil {
+		parts = append(parts, "the default limits")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// probe checks that mux serves pattern under that very pattern, by asking
+// it to route a request built from the pattern: wildcards become "x".
+func probe(mux router, pattern string) error {
+	method, rest := "GET", pattern
+	if m, r, ok := strings.Cut(pattern, " "); ok {
+		method, rest = m, strings.TrimLeft(r, " ")
+	}
+	host, path := "", rest
+	if i := strings.IndexByte(rest, '/'); i > 0 {
+		host, path = rest[:i], rest[i:]
+	} else if i < 0 {
+		return configError("route %q: a pattern is [METHOD ][HOST]/PATH", pattern)
+	}
+	var b strings.Builder
+	for path != "" {
+		i := strings.IndexByte(path, '{')
+		if i < 0 {
+			b.WriteString(path)
+			break
+		}
+		b.WriteString(path[:i])
+		j := strings.IndexByte(path[i:], '}')
+		if j < 0 {
+			return configError("route %q: unclosed {", pattern)
+		}
+		if path[i:i+j+1] != "{$}" {
+			b.WriteString("x")
+		}
+		path = path[i+j+1:]
+	}
+	r, err := http.NewRequest(method, "http://example.test"+b.String(), nil)
+	if err != nil {
+		return configError("route %q: %v", pattern, err)
+	}
+	if host != "" {
+		r.Host = host
+	}
+	_, got := mux.Handler(r)
+	switch {
+	case got == pattern:
+		return nil
+	case got == "":
+		return configError("route %q: the ServeMux serves no such route (a %s request to %s finds nothing; check the method and the wildcard names)", pattern, method, b.String())
+	}
+	return configError("route %q: the ServeMux serves that request under the pattern %q; use exactly the pattern given to the mux", pattern, got)
 }
 
 // router is the route lookup of *http.ServeMux.
@@ -195,12 +332,23 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var rt *route
 	pattern := ""
 	if m.needRoute {
-		pattern = r.Pattern
 		own := false
-		if h.mux != nil {
+		switch {
+		case m.routeFunc != nil:
+			pattern = m.routeFunc(r)
+		case h.mux != nil:
 			var found http.Handler
 			found, pattern = h.mux.Handler(r)
 			_, own = found.(*limited)
+		}
+		if pattern == "" {
+			m.cannotPlace(r)
+		} else if _, path, ok := strings.Cut(pattern, " "); !ok || path == "" {
+			// A router pattern without a method ("/login", from chi or
+			// gin) also names the route declared with one ("POST /login").
+			if withMethod := r.Method + " " + pattern; m.routes[withMethod] != nil || m.exempt[withMethod] {
+				pattern = withMethod
+			}
 		}
 		if m.exempt[pattern] {
 			h.next.ServeHTTP(w, r)
@@ -213,11 +361,27 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.serve(w, r, h.next, rt, pattern, true)
 }
 
+// cannotPlace logs, once and loudly, that a request's route could not be
+// told, so its route and default limits did not apply.
+func (m *Middleware) cannotPlace(r *http.Request) {
+	if m.unplaced.CompareAndSwap(false, true) {
+		slog.Default().Error("httplimit: cannot tell the route of a request: its route, default and exempt rules do not apply to it "+
+			"(logged once; a ServeMux 404 is expected here, anything else means WithRouteFunc does not see the router's pattern)",
+			"method", r.Method, "path", r.URL.Path, "routes", m.patternList())
+	}
+}
+
 // Limit returns middleware that limits the handlers it wraps by limits
 // ([limit.ParseMany] syntax, such as "5/minute" or "2/second;10/minute"),
 // adjusted by opts: the Go counterpart of @limiter.limit("5/minute").
-// Each call makes a route with its own budget per client (see [Scope]);
-// wrapping several handlers with one call's result makes them share it.
+//
+// A budget's identity is what was declared, never call order: the limits
+// string and the route that serves the request (its pattern from
+// [WithRouteFunc], or r.Pattern inside a ServeMux), so every instance of
+// a service counts a route in the same budget however its routes were
+// registered; [Scope] names a budget explicitly instead, for handlers
+// that should share one. A request whose route cannot be told counts in
+// the budget of the limits string alone, and is logged once.
 //
 // Limit panics, with an error wrapping [ErrConfig], on a bad limit string
 // or an undeclared shared scope, like regexp.MustCompile: use it for
@@ -225,9 +389,8 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // configuration, whose errors New returns. Application-wide limits are
 // applied by [Middleware.Handler], not here.
 func (m *Middleware) Limit(limits string, opts ...RouteOption) func(http.Handler) http.Handler {
-	n := m.limitCalls.Add(1)
-	s := &routeSpec{pattern: "limit " + limits + " #" + strconv.FormatInt(n, 10), limits: limits, opts: opts}
-	rt, err := m.newRoute(s, "l:"+s.pattern, false)
+	s := &routeSpec{pattern: "limit " + limits, limits: limits, opts: opts}
+	rt, err := m.newRoute(s, "l:"+limits+"|", true)
 	if err != nil {
 		panic(err)
 	}
@@ -245,7 +408,16 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
-	l.m.serve(w, r, l.next, l.rt, "", false)
+	pattern := r.Pattern
+	if l.m.routeFunc != nil {
+		pattern = l.m.routeFunc(r)
+	}
+	if pattern == "" && l.rt.perPattern && l.m.unplacedLimit.CompareAndSwap(false, true) {
+		slog.Default().Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
+			"share one budget (logged once): mount them in a ServeMux, pass WithRouteFunc, or name each budget with Scope",
+			"method", r.Method, "path", r.URL.Path)
+	}
+	l.m.serve(w, r, l.next, l.rt, pattern, false)
 }
 
 // SetEnabled turns limiting on or off at run time; a disabled Middleware

@@ -31,6 +31,7 @@ type config struct {
 	key        Key
 	headers    Headers
 	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
+	routeFunc  func(*http.Request) string
 }
 
 type sharedSpec struct{ name, limits string }
@@ -50,6 +51,23 @@ func WithRoute(pattern, limits string, opts ...RouteOption) Option {
 	return optionFunc(func(c *config) {
 		c.routes = append(c.routes, routeSpec{pattern: pattern, limits: limits, opts: opts})
 	})
+}
+
+// WithRouteFunc sets how [Middleware.Handler] learns the route that
+// serves a request, for routers other than a directly wrapped ServeMux:
+// fn returns the route's pattern, or "" when no route matches. A pattern
+// without a method ("/login") also names a route declared with one
+// ("POST /login"). Feed it from the router:
+//
+//	chi:  chi.RouteContext(r.Context()).RoutePattern(), after routing
+//	      (see docs/http.md for r.Use, where routing has not happened yet)
+//	gin:  c.FullPath()
+//	echo: c.Path()
+//	ServeMux, with Handler inside a route: r.Pattern
+//
+// Default: none; Handler asks the ServeMux it wraps.
+func WithRouteFunc(fn func(*http.Request) string) Option {
+	return optionFunc(func(c *config) { c.routeFunc = fn })
 }
 
 // WithDefaultLimits sets the limits of every route [Middleware.Handler]
@@ -203,8 +221,9 @@ func Shared(name string) RouteOption {
 // Scope names the route's own budget. Routes with the same scope name and
 // the same limits share one budget per client. Default: the pattern for
 // [WithRoute] and default routes; for [Middleware.Limit], the limits
-// string and the call's order among Limit calls ("limit 5/minute #1"),
-// which is stable across processes running the same binary.
+// string and the pattern of the route serving the request. Budgets never
+// depend on registration order, so instances that register routes in
+// different orders share them on one Redis.
 func Scope(name string) RouteOption {
 	return routeOptionFunc(func(s *routeSpec) { s.scope = name })
 }

@@ -110,9 +110,11 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 	}
 	name := s.pattern
 	if s.scope != "" {
+		// An explicit scope is the budget's identity: not per pattern,
+		// except for default limits, where each route keeps its own.
 		name = s.scope
-		if !perPattern {
-			scope = "n:" + s.scope
+		if s.pattern != "default" {
+			scope, perPattern = "n:"+s.scope, false
 		}
 	}
 	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, perPattern: perPattern}

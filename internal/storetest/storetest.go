@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore Factory) {
 			t.Run("peek-reset", func(t *testing.T) { testPeekReset(t, newStore(t, s)) })
 			t.Run("bad-requests", func(t *testing.T) { testBadRequests(t, newStore(t, s)) })
 			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newStore(t, s), s) })
+			t.Run("refund", func(t *testing.T) { testRefund(t, newStore(t, s)) })
 		})
 	}
 }
@@ -477,4 +478,41 @@ func peekLeft(d limit.Decision) int64 {
 		return d.Remaining
 	}
 	return d.Remaining + 1
+}
+
+// testRefund: units taken and refunded are available again, a refund
+// never gives back more than was counted, and other limits are untouched
+// (stores that are floodgate.Refunders; periods of a day, so windows do
+// not roll).
+func testRefund(t *testing.T, st floodgate.Store) {
+	r, ok := st.(floodgate.Refunder)
+	if !ok {
+		t.Skipf("%T is not a floodgate.Refunder", st)
+	}
+	ctx := context.Background()
+	key := uniqueKey(t)
+	l, other := limit.PerDay(5), limit.PerDay(100)
+	d, err := st.AllowN(ctx, key, 3, l, other)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	require.NoError(t, r.Refund(ctx, key, 2, l))
+	assert.EqualValues(t, 4, left(t, st, key, l), "3 taken, 2 refunded: 4 left")
+	assert.EqualValues(t, 97, left(t, st, key, other), "the other limit keeps its 3")
+	require.NoError(t, r.Refund(ctx, key, 50, l))
+	assert.EqualValues(t, 5, left(t, st, key, l), "usage never drops below zero")
+	d, err = st.AllowN(ctx, key, 5, l)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "the whole limit after the refunds")
+	d, err = st.AllowN(ctx, key, 1, l)
+	require.NoError(t, err)
+	assert.False(t, d.Allowed, "a refund never makes units beyond the limit")
+	require.NoError(t, r.Refund(ctx, uniqueKey(t), 1, l), "refunding an unknown key")
+}
+
+// left returns the units key has left under l, by a Peek.
+func left(t *testing.T, st floodgate.Store, key string, l limit.Limit) int64 {
+	t.Helper()
+	d, err := st.Peek(context.Background(), key, l)
+	require.NoError(t, err)
+	return peekLeft(d)
 }
