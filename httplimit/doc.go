@@ -23,15 +23,30 @@
 // application-wide limits ([WithAppLimits], only under Handler), the
 // shared scopes its route joins ([Shared]) and the route's own limits
 // (from [WithRoute], [Middleware.Limit] or [WithDefaultLimits]; per method
-// with [Method]; chosen per request with [Dynamic]). Within one scope the
-// limits are checked atomically: a denial counts against none of them.
-// Across scopes the checks are separate calls, so a request denied by a
-// later scope has still been counted by the earlier ones, as in other
-// layered limiters.
+// with [Method]; chosen per request with [Dynamic]), and the route's limits
+// under keys of their own ([AlsoBy]: per address and per account on a
+// login). All of them are decided together, all or nothing
+// (floodgate.AllowAll): a request denied by any limit counts against none
+// (SlowAPI leaves the earlier scopes counted). [CountWhen] gives the
+// route's units back after the response when its status should not count
+// ("only failed logins"), and [Shadow] decides and reports without
+// denying. [WithDecisionHook] sees every decision.
 //
 // The storage key of a check is the scope (route pattern, shared scope
-// name, …) followed by the client [Key], so routes never share budgets by
-// accident.
+// name, the limits string and route of [Middleware.Limit], …) followed by
+// the client [Key]: what was declared, never registration order, so
+// routes never share budgets by accident and instances that register
+// routes in different orders share them on one Redis.
+//
+// # Routes
+//
+// Handler learns a request's route from the *http.ServeMux it wraps, or
+// from [WithRouteFunc] for other routers (chi, gin, echo; docs/http.md has
+// a table). A configured route limit is never silently off: Handler
+// refuses, at start-up and naming the pattern, route patterns the mux does
+// not serve exactly, and a wrapped handler that cannot tell routes at all;
+// [Middleware.CheckRoutes] checks patterns against another router's list;
+// and a request whose route cannot be told is logged once, loudly.
 //
 // # Clients
 //
@@ -57,7 +72,10 @@
 // syntax of draft-ietf-httpapi-ratelimit-headers. A denied request gets
 // status 429, Retry-After in seconds (Decision.RetryAfter rounded up) and
 // the JSON body {"error":"rate limit exceeded: 5 per 1 minute"}; replace
-// it with [WithDeniedHandler].
+// it with [WithDeniedHandler]. A request whose cost exceeds the limit can
+// never be allowed (Decision.RetryAfter is limit.Never): it gets 429 with
+// no Retry-After, since no wait helps, and a body that says so; the
+// denied handler receives the same Decision.
 //
 // # Failures
 //

@@ -34,7 +34,10 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 	if hs&HeadersIETF != 0 {
 		n += 2
 	}
-	if denied {
+	// A cost above the limit can never be allowed: no Retry-After, since
+	// no wait helps (the body says why).
+	retries := denied && st.d.RetryAfter != limit.Never
+	if retries {
 		n++
 	}
 	if n == 0 {
@@ -49,7 +52,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 	}
 	reset := ceilSeconds(d.ResetAfter)
 	retry := int64(0)
-	if denied {
+	if retries {
 		retry = retryAfter(d)
 	}
 
@@ -79,7 +82,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 		num(rem)
 		num(reset)
 	}
-	if denied {
+	if retries {
 		num(retry)
 	}
 	if hs&HeadersIETF != 0 {
@@ -113,7 +116,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 		set(hRemaining)
 		set(hReset)
 	}
-	if denied {
+	if retries {
 		set(hRetryAfter)
 	}
 	if hs&HeadersIETF != 0 {
@@ -123,14 +126,8 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 }
 
 // retryAfter is the Retry-After of a denial in whole seconds, at least
-// one. A cost that can never fit gets the limit's period.
+// one.
 func retryAfter(d *limit.Decision) int64 {
-	if d.RetryAfter == limit.Never {
-		if s := ceilSeconds(d.Limit.Period()); s > 0 {
-			return s
-		}
-		return 1
-	}
 	return max(ceilSeconds(d.RetryAfter), 1)
 }
 

@@ -46,6 +46,10 @@ type Middleware struct {
 	routeFunc     func(*http.Request) string
 	unplaced      atomic.Bool // a request whose route could not be told was logged
 	unplacedLimit atomic.Bool // the same, for Limit
+	noRefund      atomic.Bool // CountWhen without a Refunder was logged
+	hook          func(*http.Request, Event)
+	shadow        bool
+	shadowHeaders bool
 	exemptWhen    func(*http.Request) bool
 	allow         []netip.Prefix
 	trusted       []netip.Prefix
@@ -157,6 +161,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	}
 	m.needRoute = len(m.routes) > 0 || m.def != nil || len(m.exempt) > 0
 	m.routeFunc = c.routeFunc
+	m.hook, m.shadow, m.shadowHeaders = c.hook, c.shadow, c.shadowHeaders
 	return m, nil
 }
 
@@ -434,8 +439,19 @@ func (m *Middleware) Enabled() bool { return m.enabled.Load() }
 // processes sharing a Redis store.
 func (m *Middleware) Reset() { m.gen.Add(1) }
 
-// serve runs the checks of one request and calls next or the denied
-// handler.
+// pending is one scope's part of a request's decision: a floodgate.Charge
+// and what the response needs to describe it.
+type pending struct {
+	ch     *check
+	key    string
+	n      int64
+	limits []limit.Limit
+	dyn    bool // limits chosen at request time
+	route  bool // the route's own or AlsoBy limits: CountWhen refunds them
+}
+
+// serve runs the checks of one request, all or nothing, and calls next or
+// the denied handler.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, rt *route, pattern string, withApp bool) {
 	if m.exemptWhen != nil && m.exemptWhen(r) {
 		next.ServeHTTP(w, r)
@@ -448,31 +464,93 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			return
 		}
 	}
-	var st state
-	ctx := r.Context()
+	var buf [4]pending
+	ps := buf[:0]
 	if withApp && m.app != nil {
-		if !m.run(ctx, r, &st, m.app, m.app.limits, nil, &m.key, &ip, "", 1) {
-			m.deny(w, r, &st)
-			return
-		}
+		ps = append(ps, pending{ch: m.app, key: m.storageKey(m.app, "", &m.key, r, &ip), n: 1, limits: m.app.limits})
 	}
 	if rt != nil {
-		if !m.runRoute(ctx, r, &st, rt, pattern, &ip) {
-			m.deny(w, r, &st)
-			return
-		}
+		ps = m.routeCharges(ps, r, rt, pattern, &ip)
 	}
-	if st.set {
+	if len(ps) == 0 {
+		next.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	var (
+		d   limit.Decision
+		at  int
+		err error
+	)
+	if len(ps) == 1 {
+		d, err = m.store.AllowN(ctx, ps[0].key, ps[0].n, ps[0].limits...)
+	} else {
+		var cs [4]floodgate.Charge
+		charges := cs[:0]
+		for _, p := range ps {
+			charges = append(charges, floodgate.Charge{Key: p.key, N: p.n, Limits: p.limits})
+		}
+		d, at, err = floodgate.AllowAll(ctx, m.store, charges...)
+		at = max(at, 0)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the client is gone; its request goes nowhere
+		}
+		m.report(ps[at].ch, err)
+	}
+	shadow := m.shadow || (rt != nil && rt.shadow)
+	if m.hook != nil {
+		m.hook(r, Event{Pattern: pattern, Scope: ps[at].ch.name, Key: ps[at].key, Limits: ps[at].limits,
+			Decision: d, Shadow: shadow, Err: err})
+	}
+	st := state{d: d, ch: ps[at].ch, set: true, pol: ps[at].ch.policy(d.Limit, ps[at].dyn)}
+	if !d.Allowed && !shadow {
+		m.deny(w, r, &st)
+		return
+	}
+	if !shadow || m.shadowHeaders {
 		m.writeHeaders(w.Header(), &st, false)
 	}
-	next.ServeHTTP(w, r)
+	if rt == nil || rt.countWhen == nil || shadow {
+		next.ServeHTTP(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	next.ServeHTTP(sw, r)
+	if !rt.countWhen(sw.code()) {
+		m.refund(ctx, ps)
+	}
 }
 
-func (m *Middleware) runRoute(ctx context.Context, r *http.Request, st *state, rt *route, pattern string, ip *clientAddr) bool {
+// refund gives back the route's charges of a request that CountWhen
+// does not count.
+func (m *Middleware) refund(ctx context.Context, ps []pending) {
+	rf, ok := m.store.(floodgate.Refunder)
+	if !ok {
+		if m.noRefund.CompareAndSwap(false, true) {
+			slog.Default().Error("httplimit: CountWhen needs a store that can give units back (floodgate.Refunder); "+
+				"every request is counted (logged once)", "store", fmt.Sprintf("%T", m.store))
+		}
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, p := range ps {
+		if p.route {
+			if err := rf.Refund(ctx, p.key, p.n, p.limits...); err != nil {
+				m.report(p.ch, err)
+			}
+		}
+	}
+}
+
+// routeCharges appends the charges of rt: its shared scopes, its own (or
+// per-method, or dynamic) limits and its AlsoBy limits.
+func (m *Middleware) routeCharges(ps []pending, r *http.Request, rt *route, pattern string, ip *clientAddr) []pending {
 	cost := int64(1)
 	if rt.cost != nil {
 		if cost = rt.cost(r); cost <= 0 {
-			return true
+			return ps
 		}
 	}
 	key := &m.key
@@ -480,30 +558,30 @@ func (m *Middleware) runRoute(ctx context.Context, r *http.Request, st *state, r
 		key = rt.key
 	}
 	for _, sh := range rt.shared {
-		if !m.run(ctx, r, st, sh, sh.limits, nil, key, ip, "", cost) {
-			return false
-		}
+		ps = append(ps, pending{ch: sh, key: m.storageKey(sh, "", key, r, ip), n: cost, limits: sh.limits})
+	}
+	if !rt.perPattern {
+		pattern = ""
 	}
 	ch := rt.own
 	if mc := rt.methods[r.Method]; mc != nil {
 		ch = mc
 	}
-	if ch == nil {
-		return true
-	}
-	limits, dyn := ch.limits, []limit.Limit(nil)
-	if rt.dynamic != nil {
-		if d := rt.dynamic(r); len(d) > 0 {
-			limits, dyn = d, d
+	if ch != nil {
+		limits, dyn := ch.limits, false
+		if rt.dynamic != nil {
+			if d := rt.dynamic(r); len(d) > 0 {
+				limits, dyn = d, true
+			}
+		}
+		if len(limits) > 0 {
+			ps = append(ps, pending{ch: ch, key: m.storageKey(ch, pattern, key, r, ip), n: cost, limits: limits, dyn: dyn, route: true})
 		}
 	}
-	if len(limits) == 0 {
-		return true
+	for _, a := range rt.also {
+		ps = append(ps, pending{ch: a.ch, key: m.storageKey(a.ch, pattern, a.key, r, ip), n: cost, limits: a.ch.limits, route: true})
 	}
-	if !rt.perPattern {
-		pattern = ""
-	}
-	return m.run(ctx, r, st, ch, limits, dyn, key, ip, pattern, cost)
+	return ps
 }
 
 // state tracks the decision the response headers describe: the denying
@@ -515,8 +593,9 @@ type state struct {
 	set bool
 }
 
-// run checks one scope; it reports false when the request is denied.
-func (m *Middleware) run(ctx context.Context, r *http.Request, st *state, ch *check, limits, dyn []limit.Limit, k *Key, ip *clientAddr, pattern string, cost int64) bool {
+// storageKey returns the key under which a scope counts a client:
+// [generation|]scope pattern|client.
+func (m *Middleware) storageKey(ch *check, pattern string, k *Key, r *http.Request, ip *clientAddr) string {
 	var buf [192]byte
 	b := buf[:0]
 	if g := m.gen.Load(); g != 0 {
@@ -528,18 +607,7 @@ func (m *Middleware) run(ctx context.Context, r *http.Request, st *state, ch *ch
 	b = append(b, pattern...)
 	b = append(b, '|')
 	b = m.appendKey(b, k, r, ip)
-	d, err := m.store.AllowN(ctx, string(b), cost, limits...)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false // the client is gone; its request goes nowhere
-		}
-		m.report(ch, err)
-	}
-	if !d.Allowed || !st.set || d.Remaining < st.d.Remaining {
-		st.d, st.ch, st.set = d, ch, true
-		st.pol = ch.policy(d.Limit, dyn != nil)
-	}
-	return d.Allowed
+	return string(b)
 }
 
 // report logs the first store error, once: failures are the store's to
@@ -553,6 +621,36 @@ func (m *Middleware) report(ch *check, err error) {
 	}
 }
 
+// statusWriter records the status a handler writes, for CountWhen.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
 // deny writes the headers and the denied response.
 func (m *Middleware) deny(w http.ResponseWriter, r *http.Request, st *state) {
 	m.writeHeaders(w.Header(), st, true)
@@ -564,6 +662,10 @@ func (m *Middleware) deny(w http.ResponseWriter, r *http.Request, st *state) {
 	h["Content-Type"] = []string{"application/json"}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	w.WriteHeader(http.StatusTooManyRequests)
+	if st.d.RetryAfter == limit.Never {
+		_, _ = w.Write(st.pol.neverBody)
+		return
+	}
 	_, _ = w.Write(st.pol.body)
 }
 

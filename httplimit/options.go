@@ -17,21 +17,24 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config collects options; New validates it and builds the Middleware.
 type config struct {
-	routes     []routeSpec
-	def        *routeSpec
-	app        string
-	appSet     bool
-	shared     []sharedSpec
-	exempt     []string
-	exemptWhen func(*http.Request) bool
-	allow      []string
-	proxyHdr   string
-	trusted    []string
-	v6bits     int
-	key        Key
-	headers    Headers
-	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
-	routeFunc  func(*http.Request) string
+	routes        []routeSpec
+	def           *routeSpec
+	app           string
+	appSet        bool
+	shared        []sharedSpec
+	exempt        []string
+	exemptWhen    func(*http.Request) bool
+	allow         []string
+	proxyHdr      string
+	trusted       []string
+	v6bits        int
+	key           Key
+	headers       Headers
+	denied        func(http.ResponseWriter, *http.Request, limit.Decision)
+	routeFunc     func(*http.Request) string
+	hook          func(*http.Request, Event)
+	shadow        bool
+	shadowHeaders bool
 }
 
 type sharedSpec struct{ name, limits string }
@@ -202,12 +205,20 @@ type routeSpec struct {
 	limits  string
 	opts    []RouteOption
 	// set by the options:
-	scope   string
-	shared  []string
-	methods []methodSpec
-	cost    func(*http.Request) int64
-	dynamic func(*http.Request) []limit.Limit
-	key     *Key
+	scope     string
+	shared    []string
+	methods   []methodSpec
+	cost      func(*http.Request) int64
+	dynamic   func(*http.Request) []limit.Limit
+	key       *Key
+	also      []alsoSpec
+	countWhen func(status int) bool
+	shadow    bool
+}
+
+type alsoSpec struct {
+	name, limits string
+	key          Key
 }
 
 type methodSpec struct{ method, limits string }
@@ -258,4 +269,86 @@ func Dynamic(fn func(*http.Request) []limit.Limit) RouteOption {
 // it joins.
 func ByKey(k Key) RouteOption {
 	return routeOptionFunc(func(s *routeSpec) { s.key = &k })
+}
+
+// AlsoBy adds limits to the route that count under a key of their own,
+// named name: the second decorator of SlowAPI. The common case is a login
+// route limited to 5/minute per client address and 20/hour per account
+// name, so that neither many addresses against one account nor one
+// address against many accounts gets through:
+//
+//	httplimit.WithRoute("POST /login", "5/minute",
+//		httplimit.AlsoBy("account", httplimit.KeyFunc(accountName), "20/hour"))
+//
+// The route's limits of every key are decided together, all or nothing:
+// a request denied by one counts against none. The budget's identity is
+// the route's and name, never declaration order. New reports a missing or
+// repeated name and a bad limit string.
+func AlsoBy(name string, key Key, limits string) RouteOption {
+	return routeOptionFunc(func(s *routeSpec) { s.also = append(s.also, alsoSpec{name, limits, key}) })
+}
+
+// CountWhen counts the route's requests only when count(status) reports
+// true for the status of the response: "count only failed logins" is
+// CountWhen(func(s int) bool { return s == 401 || s == 403 }), and "give
+// the unit back on a 5xx" is CountWhen(func(s int) bool { return s < 500 }).
+// Flask-Limiter calls it deduct_when.
+//
+// The request is counted before the handler runs, so concurrent requests
+// cannot overrun the limit while handlers are busy, and the units come
+// back after the response when count says so (the store must be a
+// floodgate.Refunder, as every store of this module is). A budget that is
+// used up still denies. Only the route's own and AlsoBy limits are given
+// back, not application-wide or shared ones. Default: every request
+// counts.
+func CountWhen(count func(status int) bool) RouteOption {
+	return routeOptionFunc(func(s *routeSpec) { s.countWhen = count })
+}
+
+// Shadow puts the route in shadow mode: its requests are decided,
+// reported to [WithDecisionHook] and counted as usual, but never denied.
+// It is how a new limit is rolled out: watch what it would deny, then
+// remove Shadow. [WithShadow] does it for the whole Middleware.
+func Shadow() RouteOption { return routeOptionFunc(func(s *routeSpec) { s.shadow = true }) }
+
+// WithShadow puts the whole Middleware in shadow mode (see [Shadow]):
+// every request is decided, counted and reported to the decision hook,
+// and none is denied. headers chooses whether responses still carry the
+// rate-limit headers. Default: enforcing.
+func WithShadow(headers bool) Option {
+	return optionFunc(func(c *config) { c.shadow, c.shadowHeaders = true, headers })
+}
+
+// WithDecisionHook sets a function called once per checked request,
+// allowed or denied, with the decision that decided it: the place for
+// metrics and audit logs. It runs on the request's goroutine before the
+// handler or the denial, so it must be fast. Default: none.
+func WithDecisionHook(fn func(r *http.Request, e Event)) Option {
+	return optionFunc(func(c *config) { c.hook = fn })
+}
+
+// Event is one request's rate-limit decision, given to the function of
+// [WithDecisionHook].
+type Event struct {
+	// Pattern is the route's pattern, "" when the route is unknown.
+	Pattern string
+	// Scope names the checks that decided: "app", a route pattern, a
+	// shared scope, a [Scope] name, or "pattern by name" for [AlsoBy].
+	// Its cardinality is that of the configuration, fit for a metric
+	// label.
+	Scope string
+	// Key is the storage key that was counted: scope, route and client
+	// key. It holds client data: never use it as a metric label.
+	Key string
+	// Limits are the limits of the deciding check.
+	Limits []limit.Limit
+	// Decision is the deciding Decision: the denial, or the allowed one
+	// with the fewest units left.
+	Decision limit.Decision
+	// Shadow reports that the request was decided in shadow mode: a
+	// denial here was not enforced.
+	Shadow bool
+	// Err is the store's error, if it failed; Decision is then its
+	// failure policy's.
+	Err error
 }

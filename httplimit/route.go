@@ -24,6 +24,7 @@ type policy struct {
 	ietfPolicy string // RateLimit-Policy
 	ietfPrefix string // RateLimit, up to the r= value
 	body       []byte // default 429 body
+	neverBody  []byte // default 429 body when the cost exceeds the limit
 }
 
 // route is one route's checks.
@@ -35,6 +36,15 @@ type route struct {
 	dynamic    func(*http.Request) []limit.Limit
 	key        *Key
 	perPattern bool // default route: the pattern is part of the key
+	also       []alsoCheck
+	countWhen  func(status int) bool
+	shadow     bool
+}
+
+// alsoCheck is a route's limits counted under a key of their own.
+type alsoCheck struct {
+	ch  *check
+	key *Key
 }
 
 // newCheck parses limits for a scope; it returns nil for an empty string.
@@ -66,6 +76,7 @@ func (c *check) newPolicy(l limit.Limit) policy {
 		ietfPolicy: q + ";q=" + count + ";w=" + strconv.FormatInt(ceilSeconds(l.Period()), 10),
 		ietfPrefix: q + ";r=",
 		body:       []byte(`{"error":"rate limit exceeded: ` + l.Human() + "\"}\n"),
+		neverBody:  []byte(`{"error":"request cost exceeds the limit, so no retry can succeed: ` + l.Human() + "\"}\n"),
 	}
 }
 
@@ -117,7 +128,7 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 			scope, perPattern = "n:"+s.scope, false
 		}
 	}
-	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, perPattern: perPattern}
+	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, perPattern: perPattern, countWhen: s.countWhen, shadow: s.shadow}
 	var err error
 	if rt.own, err = newCheck(scope, name, s.limits); err != nil {
 		return nil, err
@@ -151,7 +162,23 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 		}
 		rt.shared = append(rt.shared, c)
 	}
-	if rt.own == nil && len(rt.methods) == 0 && len(rt.shared) == 0 {
+	seen := map[string]bool{}
+	for _, a := range s.also {
+		if a.name == "" || seen[a.name] {
+			return nil, configError("%s: AlsoBy needs a name of its own, got %q", name, a.name)
+		}
+		seen[a.name] = true
+		ac, err := newCheck(scope+"|"+a.name+":", name+" by "+a.name, a.limits)
+		if err != nil {
+			return nil, err
+		}
+		if ac == nil {
+			return nil, configError("%s: AlsoBy(%q) has no limits", name, a.name)
+		}
+		k := a.key
+		rt.also = append(rt.also, alsoCheck{ch: ac, key: &k})
+	}
+	if rt.own == nil && len(rt.methods) == 0 && len(rt.shared) == 0 && len(rt.also) == 0 {
 		return nil, configError("%s: no limits", name)
 	}
 	return rt, nil

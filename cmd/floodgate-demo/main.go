@@ -15,7 +15,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,14 +46,15 @@ func main() {
 
 // config is the demo's configuration, from flags and the environment.
 type config struct {
-	addr       string
-	storage    string
-	authLimit  string
-	meLimit    string
-	readLimit  string
-	writeLimit string
-	trusted    string
-	ietf       bool
+	addr         string
+	storage      string
+	authLimit    string
+	accountLimit string
+	meLimit      string
+	readLimit    string
+	writeLimit   string
+	trusted      string
+	ietf         bool
 }
 
 // parseConfig reads flags, falling back to FLOODGATE_* variables.
@@ -68,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.addr, "addr", env("FLOODGATE_ADDR", ":8080"), "listen address")
 	fs.StringVar(&c.storage, "storage", env("FLOODGATE_STORAGE", "memory://"), "storage URI: memory://[?strategy=fixed-window] or redis://host:port")
 	fs.StringVar(&c.authLimit, "auth-limit", "5/minute", "limits of POST register and login, per client")
+	fs.StringVar(&c.accountLimit, "account-limit", "20/hour", "limits of failed logins per account name, across clients")
 	fs.StringVar(&c.meLimit, "me-limit", "100/minute", "limits of GET /api/v1/auth/me")
 	fs.StringVar(&c.readLimit, "read-limit", "200/minute", "default limits of other GET requests")
 	fs.StringVar(&c.writeLimit, "write-limit", "50/minute", "default limits of other POST, PUT, PATCH and DELETE requests")
@@ -128,7 +132,12 @@ func newHandler(lim floodgate.Store, c config) (http.Handler, error) {
 	opts := []httplimit.Option{
 		httplimit.WithExempt("GET /health"),
 		httplimit.WithRoute("POST /api/v1/auth/register", c.authLimit),
-		httplimit.WithRoute("POST /api/v1/auth/login", c.authLimit),
+		// Login: per client address, and per account name across all
+		// addresses (credential stuffing from many addresses against one
+		// account); only failed logins count.
+		httplimit.WithRoute("POST /api/v1/auth/login", c.authLimit,
+			httplimit.AlsoBy("account", httplimit.KeyFunc(accountName), c.accountLimit),
+			httplimit.CountWhen(failedLogin)),
 		httplimit.WithRoute("GET /api/v1/auth/me", c.meLimit),
 		httplimit.WithRoute("POST /api/v1/auth/logout", "10/minute"),
 		httplimit.WithDefaultLimits(c.readLimit,
@@ -158,4 +167,31 @@ func storageScheme(uri string) string {
 		return "memory"
 	}
 	return scheme
+}
+
+// accountName is the login route's second key: the account a request
+// tries to log in to, read from the JSON body without consuming it (the
+// body is put back for the handler). Requests without one are keyed by
+// client address alone.
+func accountName(r *http.Request) (string, bool) {
+	if r.Body == nil {
+		return "", false
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err != nil {
+		return "", false
+	}
+	var creds struct {
+		Username string `json:"username"`
+	}
+	if json.Unmarshal(b, &creds) != nil || creds.Username == "" {
+		return "", false
+	}
+	return strings.ToLower(creds.Username), true
+}
+
+// failedLogin reports whether a login response counts: only failures do.
+func failedLogin(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusBadRequest
 }
