@@ -25,17 +25,55 @@ func (c *clientAddr) get(m *Middleware, r *http.Request) netip.Addr {
 // ClientIP returns the address the Middleware attributes r to, before
 // IPv6 grouping: the connection's peer, or, when the peer is a trusted
 // proxy (see [WithTrustedProxies]), the first untrusted address its header
-// names, read right to left. It returns the zero Addr when r.RemoteAddr
+// names, read right to left, or the address of a single-address header;
+// or, with [WithTrustedHops], the entry that many hops from the right. It returns the zero Addr when r.RemoteAddr
 // holds no address, as on a Unix socket.
 func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
 	peer := parseHost(r.RemoteAddr)
+	if m.hops > 0 {
+		if a, ok := m.fromHops(r); ok && peer.IsValid() {
+			return a
+		}
+		return peer
+	}
 	if !peer.IsValid() || len(m.trusted) == 0 || !contains(m.trusted, peer) {
+		return peer
+	}
+	if m.single {
+		if vs := r.Header[m.proxyHdr]; len(vs) == 1 {
+			if a := parseHost(strings.TrimSpace(vs[0])); a.IsValid() {
+				return a
+			}
+		}
 		return peer
 	}
 	if a, ok := m.fromHeader(r); ok {
 		return a
 	}
 	return peer
+}
+
+// fromHops returns the m.hops-th X-Forwarded-For entry from the right.
+// It reports false when there are fewer entries or the entry is garbled.
+func (m *Middleware) fromHops(r *http.Request) (netip.Addr, bool) {
+	lines := r.Header["X-Forwarded-For"]
+	n := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		v := lines[i]
+		for v != "" {
+			item := v
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				item, v = v[j+1:], v[:j]
+			} else {
+				v = ""
+			}
+			if n++; n == m.hops {
+				a := parseHost(strings.TrimSpace(item))
+				return a, a.IsValid()
+			}
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // fromHeader walks the proxy header right to left, skipping trusted hops.

@@ -55,6 +55,8 @@ type Middleware struct {
 	trusted       []netip.Prefix
 	proxyHdr      string
 	forwarded     bool
+	single        bool // proxyHdr holds one address (X-Real-IP and kin)
+	hops          int  // X-Forwarded-For entries added by proxies of ours
 	v6bits        int
 	key           Key
 	headers       Headers
@@ -99,12 +101,26 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if m.allow, err = parsePrefixes("allow-list", c.allow); err != nil {
 		return nil, err
 	}
-	if len(c.trusted) > 0 || c.proxyHdr != "" {
+	if c.hops != 0 {
+		if c.hops < 1 || c.hops > maxHops {
+			return nil, configError("trusted hops: %d is not in 1..%d", c.hops, maxHops)
+		}
+		if len(c.trusted) > 0 || c.proxyHdr != "" {
+			return nil, configError("trusted hops and trusted proxies are two ways to say the same thing: choose one")
+		}
+		m.proxyHdr, m.hops = "X-Forwarded-For", c.hops
+	}
+	if len(c.trusted) > 0 || c.proxyHdr != "" && c.hops == 0 {
 		switch h := http.CanonicalHeaderKey(c.proxyHdr); h {
 		case "X-Forwarded-For", "Forwarded":
 			m.proxyHdr, m.forwarded = h, h == "Forwarded"
+		case "X-Real-Ip", "Cf-Connecting-Ip", "True-Client-Ip":
+			m.proxyHdr, m.single = h, true
 		default:
-			return nil, configError("trusted proxies: header %q is not X-Forwarded-For or Forwarded", c.proxyHdr)
+			return nil, configError("trusted proxies: header %q is not X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP or True-Client-IP", c.proxyHdr)
+		}
+		if len(c.trusted) == 0 {
+			return nil, configError("trusted proxies: header %q given without the proxies' addresses", c.proxyHdr)
 		}
 		if m.trusted, err = parsePrefixes("trusted proxies", c.trusted); err != nil {
 			return nil, err
@@ -135,12 +151,15 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 		}
 	}
 	for _, p := range c.exempt {
+		if err := checkPattern(p); err != nil {
+			return nil, err
+		}
 		m.exempt[p] = true
 	}
 	for i := range c.routes {
 		s := &c.routes[i]
-		if s.pattern == "" {
-			return nil, configError("route with an empty pattern")
+		if err := checkPattern(s.pattern); err != nil {
+			return nil, err
 		}
 		if m.routes[s.pattern] != nil {
 			return nil, configError("route %q declared twice", s.pattern)
@@ -268,6 +287,40 @@ func (m *Middleware) patternList() string {
 		parts = append(parts, "the default limits")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// checkPattern reports a route pattern that no router could serve: the
+// ServeMux syntax [METHOD ][HOST]/[PATH], with balanced wildcards.
+func checkPattern(p string) error {
+	rest := p
+	if m, r, ok := strings.Cut(p, " "); ok {
+		for _, c := range m {
+			if c < 'A' || c > 'Z' {
+				return configError("route %q: %q is not an HTTP method", p, m)
+			}
+		}
+		rest = strings.TrimLeft(r, " ")
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return configError("route %q: a pattern is [METHOD ][HOST]/PATH", p)
+	}
+	depth := 0
+	for _, c := range rest[i:] {
+		switch c {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		}
+		if depth < 0 || depth > 1 {
+			return configError("route %q: unbalanced { }", p)
+		}
+	}
+	if depth != 0 {
+		return configError("route %q: unbalanced { }", p)
+	}
+	return nil
 }
 
 // probe checks that mux serves pattern under that very pattern, by asking

@@ -588,7 +588,13 @@ func TestBadConfig(t *testing.T) {
 		{"bad method limits", httplimit.WithRoute("GET /x", "1/minute", httplimit.Method("POST", "x")), "POST"},
 		{"bad CIDR", httplimit.WithTrustedProxies("X-Forwarded-For", "10.0.0.0/33"), "10.0.0.0/33"},
 		{"bad allow-list", httplimit.WithAllowList("localhost"), "localhost"},
-		{"bad proxy header", httplimit.WithTrustedProxies("X-Real-IP", "10.0.0.0/8"), "X-Real-IP"},
+		{"malformed pattern", httplimit.WithRoute("login", "1/minute"), "login"},
+		{"lowercase method", httplimit.WithRoute("post /login", "1/minute"), "post"},
+		{"unbalanced wildcard", httplimit.WithRoute("GET /items/{id", "1/minute"), "unbalanced"},
+		{"malformed exempt pattern", httplimit.WithExempt("health"), "health"},
+		{"bad proxy header", httplimit.WithTrustedProxies("X-Client-IP", "10.0.0.0/8"), "X-Client-IP"},
+		{"proxy header without proxies", httplimit.WithTrustedProxies("X-Real-IP"), "X-Real-IP"},
+		{"bad hop count", httplimit.WithTrustedHops(65), "65"},
 		{"bad IPv6 prefix", httplimit.WithIPv6Prefix(0), "/0"},
 	}
 	for _, tc := range tests {

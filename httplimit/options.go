@@ -26,6 +26,7 @@ type config struct {
 	exemptWhen    func(*http.Request) bool
 	allow         []string
 	proxyHdr      string
+	hops          int
 	trusted       []string
 	v6bits        int
 	key           Key
@@ -126,10 +127,14 @@ func WithAllowList(cidrs ...string) Option {
 	return optionFunc(func(c *config) { c.allow = append(c.allow, cidrs...) })
 }
 
-// WithTrustedProxies makes the client address come from header, either
-// "X-Forwarded-For" or "Forwarded" (RFC 7239), when the connection comes
-// from one of the proxies in cidrs. The header is read right to left,
-// skipping addresses in cidrs; the first other address is the client.
+// WithTrustedProxies makes the client address come from header when the
+// connection comes from one of the proxies in cidrs. "X-Forwarded-For" and
+// "Forwarded" (RFC 7239) are read right to left, skipping addresses in
+// cidrs; the first other address is the client. The single-address
+// headers that CDNs and proxies set, "X-Real-IP", "CF-Connecting-IP"
+// (Cloudflare) and "True-Client-IP" (Akamai, Cloudflare Enterprise), are
+// read whole: one address, or the connection's address when the value is
+// anything else.
 //
 // The header is ignored when the peer is not trusted, so clients cannot
 // spoof it. A missing header, a garbled or "unknown" hop, or more than 64
@@ -141,6 +146,17 @@ func WithAllowList(cidrs ...string) Option {
 func WithTrustedProxies(header string, cidrs ...string) Option {
 	return optionFunc(func(c *config) { c.proxyHdr, c.trusted = header, cidrs })
 }
+
+// WithTrustedHops makes the client address come from X-Forwarded-For
+// when a known number of proxies of yours, n, stand in front of the
+// service, whatever their addresses (a cloud load balancer whose
+// addresses change): each proxy appends the address it saw, so the
+// client is the n-th entry from the right. Entries further left were
+// written by the client and are never read. A header with fewer than n
+// entries, or a garbled one, falls back to the connection's address. Use
+// it instead of [WithTrustedProxies], not with it; n is 1 to 64. Default:
+// 0, no header is trusted.
+func WithTrustedHops(n int) Option { return optionFunc(func(c *config) { c.hops = n }) }
 
 // WithIPv6Prefix sets how many leading bits of an IPv6 client address
 // form its key, 1 to 128. Default 64: one budget per /64, the block a
