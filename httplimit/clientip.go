@@ -1,6 +1,7 @@
 package httplimit
 
 import (
+	"iter"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -56,21 +57,11 @@ func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
 // fromHops returns the m.hops-th X-Forwarded-For entry from the right.
 // It reports false when there are fewer entries or the entry is garbled.
 func (m *Middleware) fromHops(r *http.Request) (netip.Addr, bool) {
-	lines := r.Header["X-Forwarded-For"]
 	n := 0
-	for i := len(lines) - 1; i >= 0; i-- {
-		v := lines[i]
-		for v != "" {
-			item := v
-			if j := strings.LastIndexByte(v, ','); j >= 0 {
-				item, v = v[j+1:], v[:j]
-			} else {
-				v = ""
-			}
-			if n++; n == m.hops {
-				a := parseHost(strings.TrimSpace(item))
-				return a, a.IsValid()
-			}
+	for item := range rightToLeft(r.Header["X-Forwarded-For"]) {
+		if n++; n == m.hops {
+			a := parseHost(strings.TrimSpace(item))
+			return a, a.IsValid()
 		}
 	}
 	return netip.Addr{}, false
@@ -80,37 +71,48 @@ func (m *Middleware) fromHops(r *http.Request) (netip.Addr, bool) {
 // It reports false for a missing, garbled or overlong header. When every
 // hop is trusted, the leftmost is the client.
 func (m *Middleware) fromHeader(r *http.Request) (netip.Addr, bool) {
-	lines := r.Header[m.proxyHdr]
 	var last netip.Addr
 	hops := 0
-	for i := len(lines) - 1; i >= 0; i-- {
-		v := lines[i]
-		for v != "" {
-			item := v
-			if j := strings.LastIndexByte(v, ','); j >= 0 {
-				item, v = v[j+1:], v[:j]
-			} else {
-				v = ""
-			}
-			if hops++; hops > maxHops {
-				return netip.Addr{}, false
-			}
-			var a netip.Addr
-			if m.forwarded {
-				a = parseForwarded(item)
-			} else {
-				a = parseHost(strings.TrimSpace(item))
-			}
-			if !a.IsValid() {
-				return netip.Addr{}, false
-			}
-			if !contains(m.trusted, a) {
-				return a, true
-			}
-			last = a
+	for item := range rightToLeft(r.Header[m.proxyHdr]) {
+		if hops++; hops > maxHops {
+			return netip.Addr{}, false
 		}
+		var a netip.Addr
+		if m.forwarded {
+			a = parseForwarded(item)
+		} else {
+			a = parseHost(strings.TrimSpace(item))
+		}
+		if !a.IsValid() {
+			return netip.Addr{}, false
+		}
+		if !contains(m.trusted, a) {
+			return a, true
+		}
+		last = a
 	}
 	return last, last.IsValid()
+}
+
+// rightToLeft yields the comma-separated items of a list header's lines,
+// the last item of the last line first.
+func rightToLeft(lines []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := len(lines) - 1; i >= 0; i-- {
+			v := lines[i]
+			for v != "" {
+				item := v
+				if j := strings.LastIndexByte(v, ','); j >= 0 {
+					item, v = v[j+1:], v[:j]
+				} else {
+					v = ""
+				}
+				if !yield(item) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // parseForwarded returns the for= address of one RFC 7239 element, such as
