@@ -40,8 +40,8 @@ func (p Policy) String() string {
 	return "unknown"
 }
 
-// ParsePolicy returns the Policy named s, as printed by String.
-func ParsePolicy(s string) (Policy, bool) {
+// parsePolicy returns the Policy named s, as printed by String.
+func parsePolicy(s string) (Policy, bool) {
 	for _, p := range []Policy{FailMemory, FailOpen, FailClosed} {
 		if s == p.String() {
 			return p, true

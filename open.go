@@ -108,7 +108,7 @@ func Open(uri string, opts ...Option) (Store, error) {
 	}
 	policy := FailMemory
 	if v, ok := q["failure"]; ok {
-		if policy, ok = ParsePolicy(v); !ok {
+		if policy, ok = parsePolicy(v); !ok {
 			return nil, fmt.Errorf("%w: failure=%q is not memory, open or closed", ErrURI, v)
 		}
 	}

@@ -16,16 +16,12 @@ type options struct {
 }
 
 func defaultOptions() options {
-	return options{log: slog.Default(), backoff: DefaultBackoff}
+	return options{log: slog.Default(), backoff: time.Second}
 }
 
 type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
-
-// DefaultBackoff is how long a [Fallback] waits, after its primary store
-// was marked down, before it tries the primary again with one request.
-const DefaultBackoff = time.Second
 
 // WithLogger sets the logger on which a [Fallback] records, one line per
 // change of state, when its primary store becomes unavailable and when it
@@ -48,7 +44,7 @@ func WithErrorHandler(f func(error)) Option { return optionFunc(func(o *options)
 // WithBackoff sets how long a [Fallback] keeps a failed primary marked
 // down before one request tries it again (URI: backoff=). Shorter
 // recovers sooner; longer sends fewer requests into a struggling store.
-// Default [DefaultBackoff]; values ≤ 0 keep the default.
+// Default 1s; values ≤ 0 keep the default.
 func WithBackoff(d time.Duration) Option {
 	return optionFunc(func(o *options) {
 		if d > 0 {
