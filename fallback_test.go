@@ -40,7 +40,8 @@ func (l *logLines) all() []string {
 }
 
 // TestCallerGoneIsNotAFailure hangs up, under each policy, many calls on
-// a healthy Redis, before and during the round trip, while an innocent
+// a healthy Redis, before and during the round trip, and lets the
+// caller's own deadline expire, while an innocent
 // client makes requests: the store is never marked down, nothing is
 // logged, no hang-up is decided by the policy (so under "open" no
 // hung-up call is allowed), and the innocent client gets exactly its
@@ -68,16 +69,21 @@ func TestCallerGoneIsNotAFailure(t *testing.T) {
 				wg.Go(func() {
 					for i := range 100 {
 						ctx, cancel := context.WithCancel(context.Background())
-						if i%2 == 0 {
+						switch i % 3 {
+						case 0: // hung up before the call
 							cancel()
-						} else {
+						case 1: // hangs up during the call
 							time.AfterFunc(time.Duration(i%7)*20*time.Microsecond, cancel)
+						default: // the caller's own deadline, already past or passing during the call
+							cancel()
+							ctx, cancel = context.WithTimeout(context.Background(), time.Duration(i%5)*10*time.Microsecond)
 						}
 						d, err := st.AllowN(ctx, "attacker"+strconv.Itoa(g), 1, l)
 						cancel()
 						if err != nil {
 							gone.Add(1)
-							if !errors.Is(err, context.Canceled) || errors.Is(err, floodgate.ErrStorage) {
+							own := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+							if !own || errors.Is(err, floodgate.ErrStorage) {
 								mu.Lock()
 								wrong = append(wrong, err)
 								mu.Unlock()
@@ -98,7 +104,7 @@ func TestCallerGoneIsNotAFailure(t *testing.T) {
 				}
 			}
 			wg.Wait()
-			assert.Empty(t, wrong, "hung-up calls must return their own context.Canceled, never a storage failure")
+			assert.Empty(t, wrong, "hung-up and expired calls must return their own context error, never a storage failure")
 			t.Logf("%d of 400 calls hung up with an error", gone.Load())
 			assert.Positive(t, gone.Load(), "no call saw its own cancellation; the test did not test")
 			assert.Zero(t, goneAllowed.Load(), "hung-up calls allowed by the policy")
