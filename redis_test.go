@@ -82,6 +82,37 @@ func TestContract(t *testing.T) {
 			return policyAnswers{t, l}
 		})
 	})
+	t.Run("store=fallback/redis-back", func(t *testing.T) {
+		// One store per strategy goes through an outage (Redis killed,
+		// the store marked down, Redis restarted, the store up again)
+		// before the suite runs on it.
+		r := storetest.StartRedis(t)
+		stores := map[limit.Strategy]*floodgate.Fallback{}
+		ctx := context.Background()
+		for _, s := range storetest.Strategies {
+			st, err := floodgate.Open(redisURI("redis", r.Addr(), s, "&timeout=200ms&backoff=50ms"))
+			require.NoError(t, err)
+			t.Cleanup(func() { st.Close() })
+			stores[s] = st.(*floodgate.Fallback)
+			require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "warm", 1, limit.PerDay(9)); return err == nil },
+				5*time.Second, 10*time.Millisecond)
+		}
+		r.Kill(t)
+		for s, st := range stores {
+			for range 5 {
+				_, err := st.AllowN(ctx, "outage", 1, limit.PerDay(9))
+				require.ErrorIs(t, err, floodgate.ErrStorage, "strategy %v with Redis down", s)
+			}
+			require.False(t, st.Up(), "strategy %v: five failures mark the store down", s)
+		}
+		r.Restart(t)
+		for s, st := range stores {
+			require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "back", 1, limit.PerDay(9)); return err == nil },
+				10*time.Second, 20*time.Millisecond, "strategy %v: no recovery after the restart", s)
+			require.True(t, st.Up())
+		}
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return stores[s] })
+	})
 	t.Run("store=redis-cluster", func(t *testing.T) {
 		nodes := storetest.StartCluster(t, 3)
 		addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
