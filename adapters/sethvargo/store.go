@@ -63,7 +63,7 @@ type Config struct {
 // is safe for concurrent use and must not be copied.
 type Store struct {
 	s      floodgate.Store
-	def    limit.Limit
+	def    []limit.Limit // one limit, passed as is: no slice per call
 	prefix string
 	max    int
 	ttl    time.Duration
@@ -78,7 +78,7 @@ var _ golimiter.Store = (*Store)(nil)
 
 // override is what Set and Burst remember of one key.
 type override struct {
-	lim    limit.Limit  // Set's limit; the zero Limit means the default
+	lim    []limit.Limit // Set's limit; nil means the default
 	credit atomic.Int64 // Burst's tokens left, valid before until
 	until  atomic.Int64 // unix nanoseconds
 	used   atomic.Int64 // unix nanoseconds of the last use
@@ -104,7 +104,7 @@ func New(s floodgate.Store, c *Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{s: s, def: def, prefix: c.Prefix, max: c.MaxOverrides, ttl: c.OverrideTTL,
+	st := &Store{s: s, def: []limit.Limit{def}, prefix: c.Prefix, max: c.MaxOverrides, ttl: c.OverrideTTL,
 		ov: xsync.NewMap[string, *override]()}
 	if st.prefix == "" {
 		st.prefix = DefaultPrefix
@@ -176,7 +176,7 @@ func (s *Store) Take(ctx context.Context, key string) (tokens, remaining, reset 
 		return 0, 0, 0, false, golimiter.ErrStopped
 	}
 	lim, ov := s.lookup(key)
-	d, err := s.s.AllowN(ctx, s.prefix+key, 1, lim)
+	d, err := s.s.AllowN(ctx, s.prefix+key, 1, lim...)
 	if err = decided(err); err != nil {
 		return 0, 0, 0, false, err
 	}
@@ -193,7 +193,7 @@ func (s *Store) Take(ctx context.Context, key string) (tokens, remaining, reset 
 	if !d.Allowed {
 		after = d.RetryAfter
 	}
-	return uint64(lim.Count()), uint64(d.Remaining + left), at(now, after), d.Allowed, nil
+	return uint64(lim[0].Count()), uint64(d.Remaining + left), at(now, after), d.Allowed, nil
 }
 
 // Get returns key's limit and the tokens it has left, Burst tokens
@@ -203,7 +203,7 @@ func (s *Store) Get(ctx context.Context, key string) (tokens, remaining uint64, 
 		return 0, 0, golimiter.ErrStopped
 	}
 	lim, ov := s.lookup(key)
-	d, err := s.s.Peek(ctx, s.prefix+key, lim)
+	d, err := s.s.Peek(ctx, s.prefix+key, lim...)
 	if err = decided(err); err != nil {
 		return 0, 0, err
 	}
@@ -214,7 +214,7 @@ func (s *Store) Get(ctx context.Context, key string) (tokens, remaining uint64, 
 	if ov != nil {
 		left += ov.creditLeft(time.Now().UnixNano())
 	}
-	return uint64(lim.Count()), uint64(left), nil
+	return uint64(lim[0].Count()), uint64(left), nil
 }
 
 // Set gives key its own limit of tokens per interval, with a full
@@ -231,7 +231,7 @@ func (s *Store) Set(ctx context.Context, key string, tokens uint64, interval tim
 	}
 	old, _ := s.lookup(key)
 	s.mu.Lock()
-	ov := &override{lim: lim}
+	ov := &override{lim: []limit.Limit{lim}}
 	ov.used.Store(time.Now().UnixNano())
 	if prev, ok := s.ov.Load(key); ok {
 		ov.credit.Store(prev.credit.Load())
@@ -239,7 +239,7 @@ func (s *Store) Set(ctx context.Context, key string, tokens uint64, interval tim
 	}
 	s.insert(key, ov)
 	s.mu.Unlock()
-	if err := decided(s.s.Reset(ctx, s.prefix+key, lim, old)); err != nil {
+	if err := decided(s.s.Reset(ctx, s.prefix+key, lim, old[0])); err != nil {
 		return err
 	}
 	return nil
@@ -255,13 +255,13 @@ func (s *Store) Burst(ctx context.Context, key string, tokens uint64) error {
 		return fmt.Errorf("%w: burst of %d tokens", ErrLimit, tokens)
 	}
 	lim, _ := s.lookup(key)
-	d, err := s.s.Peek(ctx, s.prefix+key, lim)
+	d, err := s.s.Peek(ctx, s.prefix+key, lim...)
 	if err = decided(err); err != nil {
 		return err
 	}
 	end := d.ResetAfter
 	if end <= 0 {
-		end = lim.Period()
+		end = lim[0].Period()
 	}
 	now := time.Now().UnixNano()
 	s.mu.Lock()
@@ -288,8 +288,9 @@ func (s *Store) Close(context.Context) error {
 	return s.s.Close()
 }
 
-// lookup returns key's limit and its override, if any.
-func (s *Store) lookup(key string) (limit.Limit, *override) {
+// lookup returns key's limit, as a slice of one to pass on, and its
+// override, if any.
+func (s *Store) lookup(key string) ([]limit.Limit, *override) {
 	if s.n.Load() == 0 {
 		return s.def, nil
 	}
@@ -297,7 +298,7 @@ func (s *Store) lookup(key string) (limit.Limit, *override) {
 	if !ok {
 		return s.def, nil
 	}
-	if ov.lim.Valid() {
+	if ov.lim != nil {
 		return ov.lim, ov
 	}
 	return s.def, ov
@@ -319,7 +320,7 @@ func (s *Store) insert(key string, ov *override) {
 		)
 		for k, o := range s.ov.All() {
 			u := o.used.Load()
-			if now-u > int64(s.ttl) || (!o.lim.Valid() && o.creditLeft(now) == 0) {
+			if now-u > int64(s.ttl) || (o.lim == nil && o.creditLeft(now) == 0) {
 				s.ov.Delete(k)
 				s.n.Add(-1)
 				continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	limiter "github.com/ulule/limiter/v3"
@@ -25,12 +26,19 @@ const DefaultPrefix = limiter.DefaultPrefix
 
 // Store is a ulule limiter.Store that counts in a floodgate.Store. Build
 // one with [New] or [Open]; the zero Store is not usable. A Store is safe
-// for concurrent use, as its floodgate.Store is, and may be copied only
-// before first use (it holds no state of its own besides its
-// configuration).
+// for concurrent use, as its floodgate.Store is, and must not be
+// copied.
 type Store struct {
 	s      floodgate.Store
 	prefix string
+	last   atomic.Pointer[rateLimit] // the last rate's limit, reused: no slice per call
+}
+
+// rateLimit is a rate and its floodgate limit, as a slice of one to pass
+// to the store as is.
+type rateLimit struct {
+	rate limiter.Rate
+	l    []limit.Limit
 }
 
 var _ limiter.Store = (*Store)(nil)
@@ -114,12 +122,12 @@ func (s *Store) Get(ctx context.Context, key string, rate limiter.Rate) (limiter
 // for a cost of 1. A cost that does not fit takes the units left in the
 // window, so that the window is reached as ulule's stores would count it.
 func (s *Store) Increment(ctx context.Context, key string, count int64, rate limiter.Rate) (limiter.Context, error) {
-	l, err := toLimit(rate)
+	l, err := s.limit(rate)
 	if err != nil {
 		return limiter.Context{}, err
 	}
 	k := s.key(key)
-	d, err := s.s.AllowN(ctx, k, count, l)
+	d, err := s.s.AllowN(ctx, k, count, l...)
 	if err = decided(err); err != nil {
 		return limiter.Context{}, err
 	}
@@ -127,7 +135,7 @@ func (s *Store) Increment(ctx context.Context, key string, count int64, rate lim
 	// all of it: take what is left (a few tries; a concurrent request
 	// that takes the rest reaches the window too).
 	for i := 0; i < 3 && !d.Allowed && count > 1 && d.Remaining > 0; i++ {
-		d, err = s.s.AllowN(ctx, k, d.Remaining, l)
+		d, err = s.s.AllowN(ctx, k, d.Remaining, l...)
 		if err = decided(err); err != nil {
 			return limiter.Context{}, err
 		}
@@ -145,11 +153,11 @@ func (s *Store) Increment(ctx context.Context, key string, count int64, rate lim
 
 // Peek returns key's Context under rate without counting anything.
 func (s *Store) Peek(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	l, err := toLimit(rate)
+	l, err := s.limit(rate)
 	if err != nil {
 		return limiter.Context{}, err
 	}
-	d, err := s.s.Peek(ctx, s.key(key), l)
+	d, err := s.s.Peek(ctx, s.key(key), l...)
 	if err = decided(err); err != nil {
 		return limiter.Context{}, err
 	}
@@ -165,11 +173,11 @@ func (s *Store) Peek(ctx context.Context, key string, rate limiter.Rate) (limite
 // Reset forgets key's count under rate and returns the Context of an
 // unused key.
 func (s *Store) Reset(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
-	l, err := toLimit(rate)
+	l, err := s.limit(rate)
 	if err != nil {
 		return limiter.Context{}, err
 	}
-	if err := decided(s.s.Reset(ctx, s.key(key), l)); err != nil {
+	if err := decided(s.s.Reset(ctx, s.key(key), l...)); err != nil {
 		return limiter.Context{}, err
 	}
 	return limiter.Context{
@@ -180,6 +188,20 @@ func (s *Store) Reset(ctx context.Context, key string, rate limiter.Rate) (limit
 }
 
 func (s *Store) key(key string) string { return s.prefix + ":" + key }
+
+// limit returns rate's floodgate limit as a slice of one, reusing the
+// last rate's: a limiter.Limiter calls with one rate.
+func (s *Store) limit(rate limiter.Rate) ([]limit.Limit, error) {
+	if p := s.last.Load(); p != nil && p.rate.Limit == rate.Limit && p.rate.Period == rate.Period {
+		return p.l, nil
+	}
+	l, err := toLimit(rate)
+	if err != nil {
+		return nil, err
+	}
+	s.last.Store(&rateLimit{rate: rate, l: []limit.Limit{l}})
+	return []limit.Limit{l}, nil
+}
 
 // toLimit maps rate to the Floodgate limit of Limit+1 per Period (see
 // the package documentation for the marker unit).
