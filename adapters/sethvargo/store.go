@@ -79,9 +79,9 @@ var _ golimiter.Store = (*Store)(nil)
 // override is what Set and Burst remember of one key.
 type override struct {
 	lim    []limit.Limit // Set's limit; nil means the default
-	credit atomic.Int64 // Burst's tokens left, valid before until
-	until  atomic.Int64 // unix nanoseconds
-	used   atomic.Int64 // unix nanoseconds of the last use
+	credit atomic.Int64  // Burst's tokens left, valid before until
+	until  atomic.Int64  // unix nanoseconds
+	used   atomic.Int64  // unix nanoseconds of the last use
 }
 
 // New returns a Store that counts in s under c (nil means the defaults).
