@@ -15,7 +15,10 @@
 // Engine.AllowN(key, n, limits...) for the full Decision. Where the
 // storage is a deployment choice, use a Store from Open: Store.AllowN(ctx,
 // key, n, limits...) means the same as Engine.AllowN, on any storage.
-// Package httplimit takes a Store.
+// Package httplimit takes a Store. To wait for a request instead of
+// refusing it (an outgoing call to a rate-limited API, shared by every
+// instance on Redis), use [Wait]; [Reserve] asks once and says how long
+// to wait.
 //
 // # Composition
 //
