@@ -7,8 +7,8 @@ import (
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
-	servemuxexample "github.com/floodgate-go/floodgate/examples/servemux"
 	"github.com/floodgate-go/floodgate/examples/internal/logintest"
+	servemuxexample "github.com/floodgate-go/floodgate/examples/servemux"
 )
 
 func ExampleApp() {

@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
-	servemuxexample "github.com/floodgate-go/floodgate/examples/servemux"
 	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/examples/internal/logintest"
+	servemuxexample "github.com/floodgate-go/floodgate/examples/servemux"
 	"github.com/floodgate-go/floodgate/httplimit"
 )
 
