@@ -424,7 +424,7 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (m *Middleware) cannotPlace(r *http.Request) {
 	if m.unplaced.CompareAndSwap(false, true) {
 		slog.Default().Error("httplimit: cannot tell the route of a request: its route, default and exempt rules do not apply to it "+
-			"(logged once; a ServeMux 404 is expected here, anything else means WithRouteFunc does not see the router's pattern)",
+			"(logged once; a 404 from the router is expected here, anything else means WithRouteFunc does not see the router's pattern)",
 			"method", r.Method, "path", r.URL.Path, "routes", m.patternList())
 	}
 }

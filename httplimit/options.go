@@ -61,15 +61,20 @@ func WithRoute(pattern, limits string, opts ...RouteOption) Option {
 // serves a request, for routers other than a directly wrapped ServeMux:
 // fn returns the route's pattern, or "" when no route matches. A pattern
 // without a method ("/login") also names a route declared with one
-// ("POST /login"). Feed it from the router:
+// ("POST /login"). Runnable examples for each router live in the
+// examples module (docs/http.md, "On every router"):
 //
-//	chi:  chi.RouteContext(r.Context()).RoutePattern(), after routing
-//	      (see docs/http.md for r.Use, where routing has not happened yet)
-//	gin:  c.FullPath()
-//	echo: c.Path()
+//	chi:  examples/chi RouteFunc(router), which asks chi which route will
+//	      serve the request (top-level Use middleware runs before chi
+//	      routes, so RoutePattern() is still empty there)
+//	gin:  limit inside gin, where c.FullPath() is known (examples/gin Adapt)
+//	echo: limit inside echo, where c.Path() is known (examples/echo Adapt)
 //	ServeMux, with Handler inside a route: r.Pattern
 //
-// Default: none; Handler asks the ServeMux it wraps.
+// A function that returns "" for a request whose route is declared leaves
+// it unlimited by its route: the Middleware logs the first such request
+// at Error. Check a route function once with [Middleware.CheckRoutes] and
+// a test request. Default: none; Handler asks the ServeMux it wraps.
 func WithRouteFunc(fn func(*http.Request) string) Option {
 	return optionFunc(func(c *config) { c.routeFunc = fn })
 }

@@ -1,0 +1,213 @@
+package chiexample_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate"
+	chiexample "github.com/floodgate-go/floodgate/examples/chi"
+	"github.com/floodgate-go/floodgate/examples/internal/login"
+	"github.com/floodgate-go/floodgate/examples/internal/logintest"
+	"github.com/floodgate-go/floodgate/httplimit"
+)
+
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func memory(t *testing.T) floodgate.Store {
+	t.Helper()
+	s := floodgate.NewMemory()
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func newMiddleware(t *testing.T, opts ...httplimit.Option) *httplimit.Middleware {
+	t.Helper()
+	m, err := httplimit.New(memory(t), opts...)
+	require.NoError(t, err, "httplimit.New")
+	return m
+}
+
+// recoverError runs f and returns the error it panicked with, or nil.
+func recoverError(t *testing.T, f func()) (err error) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			e, ok := v.(error)
+			require.True(t, ok, "panicked with %T %v, want an error", v, v)
+			err = e
+		}
+	}()
+	f()
+	return nil
+}
+
+func TestApp(t *testing.T) {
+	t.Run("right and wrong password", func(t *testing.T) {
+		h, err := chiexample.App(memory(t))
+		require.NoError(t, err, "App")
+		logintest.RequireLogin(t, serve(t, h))
+	})
+	t.Run("sixth login is 429", func(t *testing.T) {
+		h, err := chiexample.App(memory(t))
+		require.NoError(t, err, "App")
+		logintest.RequireLimited(t, serve(t, h))
+	})
+}
+
+// TestShapes: every way of mounting the Middleware on chi is either
+// enforced (the sixth login is a 429) or refused at start-up with an
+// error that names the pattern. None limits nothing silently.
+func TestShapes(t *testing.T) {
+	route := httplimit.WithRoute(login.Pattern, login.Limit)
+
+	t.Run("Wrap(router) without a route func is refused", func(t *testing.T) {
+		r := chi.NewRouter()
+		r.Post(login.Path, login.Handler)
+		m := newMiddleware(t, route)
+		h, err := m.Wrap(r)
+		require.ErrorIs(t, err, httplimit.ErrConfig, "Wrap(chi router) without WithRouteFunc returned %v, want an error", h)
+		assert.Contains(t, err.Error(), `"POST /login"`, "Wrap's error should name the pattern")
+		assert.Panics(t, func() { m.Handler(r) }, "Handler(chi router) without WithRouteFunc")
+	})
+	t.Run("Handler(router) with RouteFunc is enforced", func(t *testing.T) {
+		r := chi.NewRouter()
+		m := newMiddleware(t, route, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+		r.Post(login.Path, login.Handler)
+		require.NoError(t, chiexample.CheckRoutes(m, r), "CheckRoutes")
+		logintest.RequireLimited(t, serve(t, m.Handler(r)))
+	})
+	t.Run("r.Use(m.Handler) with RouteFunc is enforced", func(t *testing.T) {
+		r := chi.NewRouter()
+		m := newMiddleware(t, route, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+		r.Use(m.Handler)
+		r.Post(login.Path, login.Handler)
+		logintest.RequireLimited(t, serve(t, r))
+	})
+	t.Run("r.Use(m.Handler) without a route func panics at registration", func(t *testing.T) {
+		r := chi.NewRouter()
+		m := newMiddleware(t, route)
+		r.Use(m.Handler) // chi builds the chain when the first route is registered
+		err := recoverError(t, func() { r.Post(login.Path, login.Handler) })
+		require.ErrorIs(t, err, httplimit.ErrConfig, "r.Post after r.Use(m.Handler) without WithRouteFunc: want a panic with a configuration error")
+		assert.Contains(t, err.Error(), `"POST /login"`, "the panic should name the pattern")
+	})
+	t.Run("sub-router Use with RouteFunc of the top router is enforced", func(t *testing.T) {
+		top := chi.NewRouter()
+		m := newMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit),
+			httplimit.WithRouteFunc(chiexample.RouteFunc(top)))
+		top.Route("/api", func(r chi.Router) {
+			r.Use(m.Handler)
+			r.Post(login.Path, login.Handler)
+		})
+		require.NoError(t, chiexample.CheckRoutes(m, top), "CheckRoutes")
+		logintest.RequireLimited(t, serve(t, top)+"/api")
+	})
+	t.Run("Limit on one route is enforced", func(t *testing.T) {
+		r := chi.NewRouter()
+		m := newMiddleware(t, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+		r.With(m.Limit(login.Limit)).Post(login.Path, login.Handler)
+		logintest.RequireLimited(t, serve(t, r))
+	})
+}
+
+// TestNaiveRouteFunc documents why RouteFunc routes the request itself:
+// the route function WithRouteFunc's documentation suggests,
+// chi.RouteContext(r.Context()).RoutePattern(), sees no pattern in
+// r.Use, where chi has not routed yet.
+func TestNaiveRouteFunc(t *testing.T) {
+	naive := func(r *http.Request) string { return chi.RouteContext(r.Context()).RoutePattern() }
+	r := chi.NewRouter()
+	m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(naive))
+	r.Use(m.Handler) // accepted: Wrap trusts a route function
+	r.Post(login.Path, login.Handler)
+	require.NoError(t, chiexample.CheckRoutes(m, r), "CheckRoutes passes: the pattern is served")
+	rs, err := logintest.Attempts(serve(t, r))
+	require.NoError(t, err)
+	if rs[5].Status != http.StatusTooManyRequests {
+		t.Skipf("httplimit gap: a route function that never finds a route (here chi's RoutePattern() in r.Use, before routing) "+
+			"is accepted at start-up and only logged on the first request, so POST /login went unlimited (sixth login: %v). "+
+			"Use chiexample.RouteFunc; httplimit needs a way to refuse or fail closed (see the report on branch examples)", rs[5])
+	}
+}
+
+// TestRouteFunc pins the patterns RouteFunc reports against the real chi,
+// and that they are the ones chi.Walk lists, so CheckRoutes agrees with
+// what the Middleware sees.
+func TestRouteFunc(t *testing.T) {
+	ok := func(http.ResponseWriter, *http.Request) {}
+	top := chi.NewRouter()
+	top.Post("/login", ok)
+	top.Get("/items/{id}", ok)
+	top.Get("/files/*", ok)
+	top.Route("/api", func(r chi.Router) {
+		r.Get("/", ok)
+		r.Get("/users/{userID}/posts/{postID}", ok)
+	})
+	admin := chi.NewRouter()
+	admin.Delete("/users/{id}", ok)
+	top.Mount("/admin", admin)
+
+	var walked []string
+	require.NoError(t, chi.Walk(top, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		walked = append(walked, method+" "+route)
+		return nil
+	}))
+
+	fn := chiexample.RouteFunc(top)
+	for _, tc := range []struct{ method, path, want string }{
+		{"POST", "/login", "/login"},
+		{"GET", "/login", ""}, // 405
+		{"GET", "/nowhere", ""},
+		{"GET", "/items/42", "/items/{id}"},
+		{"GET", "/files/a/b.txt", "/files/*"},
+		{"GET", "/api/", "/api/"},
+		{"GET", "/api/users/1/posts/2", "/api/users/{userID}/posts/{postID}"},
+		{"DELETE", "/admin/users/7", "/admin/users/{id}"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, tc.path, nil)
+			got := fn(r)
+			assert.Equal(t, tc.want, got, "RouteFunc(%s %s)", tc.method, tc.path)
+			if got != "" {
+				assert.Contains(t, walked, tc.method+" "+got, "chi.Walk should list the pattern RouteFunc reports")
+			}
+		})
+	}
+	t.Run("allocations", func(t *testing.T) {
+		if raceEnabled {
+			t.Skip("the race detector makes sync.Pool drop items")
+		}
+		for _, tc := range []struct {
+			path string
+			max  float64
+		}{
+			{"/items/42", 0},
+			{"/api/users/1/posts/2", 2}, // chi's Find joins the sub-router's pattern
+		} {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			got := testing.AllocsPerRun(100, func() { fn(r) })
+			assert.LessOrEqual(t, got, tc.max, "RouteFunc(GET %s) allocations per request", tc.path)
+		}
+	})
+}
+
+func TestCheckRoutes(t *testing.T) {
+	r := chi.NewRouter()
+	m := newMiddleware(t, httplimit.WithRoute("POST /logn", login.Limit), httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+	r.Use(m.Handler)
+	r.Post(login.Path, login.Handler)
+	err := chiexample.CheckRoutes(m, r)
+	require.True(t, errors.Is(err, httplimit.ErrConfig), "CheckRoutes with a misspelt pattern returned %v, want a configuration error", err)
+	assert.Contains(t, err.Error(), `"POST /logn"`, "CheckRoutes' error should name the pattern")
+}

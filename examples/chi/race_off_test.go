@@ -1,0 +1,5 @@
+//go:build !race
+
+package chiexample_test
+
+const raceEnabled = false

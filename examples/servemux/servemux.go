@@ -1,0 +1,31 @@
+// Package servemuxexample mounts httplimit on net/http's ServeMux: the
+// Middleware wraps the mux itself, so it asks the mux which pattern
+// serves each request, and [httplimit.Middleware.Wrap] checks every
+// declared pattern against the mux at start-up.
+//
+// Wrap the *http.ServeMux directly. Other middleware goes outside:
+// logging(m.Wrap(mux)), never m.Wrap(logging(mux)), which Wrap refuses
+// because a logging handler cannot tell a request's route.
+package servemuxexample
+
+import (
+	"net/http"
+
+	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/examples/internal/login"
+	"github.com/floodgate-go/floodgate/httplimit"
+)
+
+// App returns the login service on a ServeMux: POST /login, limited to
+// 5/minute per client address. It returns Wrap's error, which names the
+// pattern, when a declared route is not served exactly as declared.
+func App(store floodgate.Store) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc(login.Pattern, login.Handler)
+
+	m, err := httplimit.New(store, httplimit.WithRoute(login.Pattern, login.Limit))
+	if err != nil {
+		return nil, err
+	}
+	return m.Wrap(mux)
+}
