@@ -200,3 +200,19 @@ func TestOpenEmptyMeansMemory(t *testing.T) {
 		require.NoError(t, st.Close())
 	}
 }
+
+// TestOpenDefaultStrategy: WithDefaultStrategy applies when the URI names
+// no strategy, and the URI's wins otherwise.
+func TestOpenDefaultStrategy(t *testing.T) {
+	for uri, want := range map[string]limit.Strategy{
+		"memory://":                        limit.FixedWindow,
+		"":                                 limit.FixedWindow,
+		"memory://?strategy=gcra":          limit.GCRA,
+		"memory://?strategy=moving-window": limit.MovingWindow,
+	} {
+		st, err := floodgate.Open(uri, floodgate.WithDefaultStrategy(limit.FixedWindow))
+		require.NoError(t, err, "Open(%q)", uri)
+		assert.Equal(t, want, st.(*floodgate.MemoryStore).Engine().Strategy(), "Open(%q)", uri)
+		require.NoError(t, st.Close())
+	}
+}

@@ -78,6 +78,13 @@ func Open(uri string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if _, ok := q["strategy"]; !ok && o.strategy != "" {
+		q["strategy"] = o.strategy
+	}
 	var eopts []engine.Option
 	if v, ok := q["strategy"]; ok {
 		s, ok := limit.ParseStrategy(v)

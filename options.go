@@ -3,6 +3,8 @@ package floodgate
 import (
 	"log/slog"
 	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
 )
 
 // Option configures [Open] and [NewFallback]. Options are built by the
@@ -10,9 +12,10 @@ import (
 type Option interface{ apply(*options) }
 
 type options struct {
-	log     *slog.Logger
-	onError func(error)
-	backoff time.Duration
+	log      *slog.Logger
+	onError  func(error)
+	backoff  time.Duration
+	strategy string // Open's strategy when the URI names none
 }
 
 func defaultOptions() options {
@@ -51,4 +54,13 @@ func WithBackoff(d time.Duration) Option {
 			o.backoff = d
 		}
 	})
+}
+
+// WithDefaultStrategy sets the strategy [Open] uses when the URI has no
+// strategy parameter, for code that needs another default than the
+// sliding window (an adapter for a limiter whose semantics are those of a
+// fixed window, say); a strategy in the URI still wins. NewFallback
+// ignores it. Default limit.SlidingWindow.
+func WithDefaultStrategy(s limit.Strategy) Option {
+	return optionFunc(func(o *options) { o.strategy = s.String() })
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,7 +122,7 @@ func New(s floodgate.Store, c *Config) (*Store, error) {
 //
 //	import _ "github.com/floodgate-go/floodgate/redisstore"
 func Open(uri string, c *Config) (*Store, error) {
-	s, err := floodgate.Open(withFixedWindow(uri))
+	s, err := floodgate.Open(uri, floodgate.WithDefaultStrategy(limit.FixedWindow))
 	if err != nil {
 		return nil, err
 	}
@@ -134,28 +132,6 @@ func Open(uri string, c *Config) (*Store, error) {
 		return nil, err
 	}
 	return st, nil
-}
-
-// withFixedWindow adds strategy=fixed-window to uri when it has no
-// strategy parameter.
-func withFixedWindow(uri string) string {
-	uri = strings.TrimSpace(uri)
-	if uri == "" {
-		uri = "memory://"
-	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		return uri
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil || q.Has("strategy") {
-		return uri
-	}
-	if u.RawQuery != "" {
-		u.RawQuery += "&"
-	}
-	u.RawQuery += "strategy=" + limit.FixedWindow.String()
-	return u.String()
 }
 
 // Floodgate returns the floodgate.Store that s counts in.

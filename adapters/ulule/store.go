@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -76,34 +74,11 @@ func New(s floodgate.Store, opts ...Option) *Store {
 //
 // The errors are floodgate.Open's, wrapping floodgate.ErrURI.
 func Open(uri string, opts ...Option) (*Store, error) {
-	s, err := floodgate.Open(withFixedWindow(uri))
+	s, err := floodgate.Open(uri, floodgate.WithDefaultStrategy(limit.FixedWindow))
 	if err != nil {
 		return nil, err
 	}
 	return New(s, opts...), nil
-}
-
-// withFixedWindow adds strategy=fixed-window to uri when it has no
-// strategy parameter. A malformed uri is passed on for floodgate.Open to
-// refuse.
-func withFixedWindow(uri string) string {
-	uri = strings.TrimSpace(uri)
-	if uri == "" {
-		uri = "memory://"
-	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		return uri
-	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil || q.Has("strategy") {
-		return uri
-	}
-	if u.RawQuery != "" {
-		u.RawQuery += "&"
-	}
-	u.RawQuery += "strategy=" + limit.FixedWindow.String()
-	return u.String()
 }
 
 // Floodgate returns the floodgate.Store that s counts in.
