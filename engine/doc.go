@@ -70,9 +70,22 @@
 // only with a large GCRA burst on a long period) is limit.Never.
 //
 // For several limits at once (AllowN with a list), every limit must allow
-// the request; if one denies, nothing is counted against any of them, and
-// the Decision is the first denying limit's. When all allow, the Decision
-// is that of the limit with the fewest Remaining (the first on ties).
+// the request; if one denies, nothing is counted against any of them.
+// When all allow, the Decision is that of the limit with the fewest
+// Remaining (the first on ties). When the request is denied, every limit
+// is read without it: RetryAfter is the least wait after which the whole
+// request is allowed, the largest of the limits' own waits (a limit that
+// alone would allow waits 0), exact to the nanosecond because each
+// strategy's admission test is monotone in time while nothing else is
+// counted (fixed window: the count only drops; sliding window:
+// prev·(P−r) shrinks within a window, and admission at r = P−1 implies
+// admission at the next window's start; GCRA: max(tat, k) − k only
+// shrinks; moving window: entries only stop counting). Limit and
+// ResetAfter are those of the limit with that largest wait (the first on
+// ties), and Remaining is the fewest units left under any limit, so a
+// denied Decision never claims units that one of the limits lacks. A
+// cost below 1 or a zero Limit anywhere in the list makes a request that
+// is never allowed: RetryAfter limit.Never, nothing judged.
 //
 // # Accuracy
 //
