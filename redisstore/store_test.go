@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -315,4 +316,62 @@ func TestSubSecondPeriods(t *testing.T) {
 	keys := r.CLI(t, "--scan", "--pattern", "sub:*")
 	assert.Contains(t, keys, "sub:{u}:f:2/500ms")
 	assert.Contains(t, keys, "sub:{u}:f:2/100ms")
+}
+
+// recorder is a slog.Handler that keeps the records it is given.
+type recorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r)
+	return nil
+}
+func (h *recorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recorder) WithGroup(string) slog.Handler      { return h }
+
+func (h *recorder) warnings() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if r.Level == slog.LevelWarn {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+// TestEvictingPolicyWarns checks that a store connected to a server whose
+// maxmemory-policy evicts keys logs one warning, and one whose policy is
+// noeviction logs none.
+func TestEvictingPolicyWarns(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		want   int
+	}{{"allkeys-lru", 1}, {"volatile-ttl", 1}, {"noeviction", 0}} {
+		t.Run("policy="+tc.policy, func(t *testing.T) {
+			r := storetest.StartRedis(t, "--maxmemory-policy", tc.policy)
+			h := &recorder{}
+			s := open(t, r, "", redisstore.WithLogger(slog.New(h)))
+			_, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(5))
+			require.NoError(t, err)
+			if tc.want == 0 {
+				// The check runs right after the connection: give it the
+				// time of a few round trips, then expect silence.
+				time.Sleep(200 * time.Millisecond)
+				assert.Empty(t, h.warnings(), "maxmemory-policy %s", tc.policy)
+				return
+			}
+			require.Eventually(t, func() bool { return len(h.warnings()) > 0 }, 5*time.Second, 10*time.Millisecond,
+				"no warning logged for maxmemory-policy %s", tc.policy)
+			w := h.warnings()
+			assert.Len(t, w, tc.want, "warnings for maxmemory-policy %s: %q", tc.policy, w)
+			assert.Contains(t, w[0], "maxmemory-policy evicts")
+		})
+	}
 }
