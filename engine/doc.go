@@ -5,8 +5,23 @@
 //
 // # Semantics
 //
-// Time is the engine clock's monotonic reading in nanoseconds, now ≥ 0
-// (negative readings count as 0). The *At methods take it explicitly. For a limit of count L per period P,
+// Time is the engine clock's reading in nanoseconds, now ≥ 0 (negative
+// readings count as 0). The default clock (package clock's Coarse) reads
+// time since the Unix epoch: the wall clock once, at New, plus the
+// monotonic time elapsed since, so windows start on Unix-epoch
+// boundaries exactly as on Redis (a day at UTC midnight), and a wall
+// clock stepped later moves nothing. The *At methods take the time
+// explicitly, on the same base: pass Unix-epoch times to get Redis's
+// answers (TestMemoryMatchesRedis). Window numbers near the present are
+// large (⌊now/P⌋ ≈ 1.7·10^12 for P = 1 ms); the five epoch bits of a cell
+// are relative to the limit's high-water window hw, which starts at 0
+// and jumps to the present on the limit's first request (sweeping the
+// still empty table once), so the invariants below hold unchanged. GCRA
+// counts ticks of P/L since the Unix epoch, except for a limit of more
+// than one unit per nanosecond, whose ticks would overflow 64 bits: it
+// counts from the start of the window in which it was first used (the
+// same tick boundaries), and judges an older reading at that start.
+// For a limit of count L per period P,
 // window number e = ⌊now/P⌋ starts at e·P, and r = now − e·P is the time
 // into it. Each (key, limit) pair keeps cur, the cost counted in window e,
 // and prev, the cost counted in window e−1 (windows are epoch-aligned, not

@@ -91,7 +91,7 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 		return false
 	}
 	if e.gcra {
-		return e.gcraAllow(st, h, now)
+		return e.gcraAllow(st, h, st.rel(now))
 	}
 	if st.logs != nil {
 		d, _ := e.movingTake(st, h, now, 1, commit)
@@ -287,7 +287,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 		return limit.Decision{Limit: l, RetryAfter: limit.Never}, 0
 	}
 	if e.gcra {
-		return e.gcraTake(st, h, now, uint64(n), m)
+		return e.gcraTake(st, h, st.rel(now), uint64(n), m)
 	}
 	if st.logs != nil {
 		return e.movingTake(st, h, now, uint64(n), m)
@@ -340,7 +340,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 		}
 		next := refund(v, epoch, n)
 		if e.gcra {
-			next = gcraRefund(v, epoch, st.ticks.Tick(now), n)
+			next = gcraRefund(v, epoch, st.ticks.Tick(st.rel(now)), n)
 		}
 		if c.CompareAndSwap(v, next) {
 			return
@@ -422,6 +422,9 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		t:       shard.New(e.cfg),
 	}
 	st.ticks = decide.NewTicks(st.cnt, st.p)
+	if st.gcra && st.cnt > st.p {
+		st.org = clampNow(e.clk.Now()) / st.p * st.p
+	}
 	if e.strategy == limit.MovingWindow {
 		st.logs = shard.NewObjects[movingLog]()
 	}
