@@ -105,6 +105,14 @@
 // Only this cleanup writes on a denial or a Peek, as the engine's
 // expiry does.
 //
+// Data the scripts did not write is an error reply, never an answer
+// (the store returns ErrReply and a denying Decision): a counter or
+// bucket that does not parse or holds numbers beyond 2^53, a GCRA j not
+// below the count, a moving-window score that is not a whole number in
+// [0, 2^53) (checked at both ends of the sorted set, which bounds every
+// member). A score of 1e30 used to format as LLONG_MIN and switch the
+// limit off (TestForeignScores).
+//
 // # Keys
 //
 // Each (key, limit) pair is one Redis key at

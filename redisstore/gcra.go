@@ -78,6 +78,9 @@ for i = 1, #KEYS do
       return redis.error_reply('ERR floodgate: a GCRA key holds a foreign value')
     end
     te, tj = tonumber(te), tonumber(tj)
+    if te > 9007199254740991 or tj >= cnt then
+      return redis.error_reply('ERR floodgate: a GCRA key holds a foreign value')
+    end
     local dt = (te - e) * cnt + (tj - j)
     if dt > 0 then be, bj, d = te, tj, dt end
   end

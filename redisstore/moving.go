@@ -34,6 +34,16 @@ for i = 1, #KEYS do
   local at, last = now, -1
   local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
   if top[2] then
+    -- Scores this script writes are whole microseconds in [0, 2^53);
+    -- the set is ordered, so checking both ends bounds every member. A
+    -- foreign score (1e30 would format as LLONG_MIN below and turn the
+    -- limit off) is an error, never an answer.
+    local low = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    for _, x in ipairs({tonumber(top[2]), tonumber(low[2])}) do
+      if not x or x ~= x or x < 0 or x > 9007199254740991 or x ~= math.floor(x) then
+        return redis.error_reply('ERR floodgate: a moving-window key holds a foreign score')
+      end
+    end
     last = tonumber(top[2])
     if last > at then at = last end
   end

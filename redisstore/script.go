@@ -76,6 +76,9 @@ local function load(i, p)
       return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
     end
     ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
+    if ce > 9007199254740991 or cp > 9007199254740991 or cc > 9007199254740991 then
+      return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+    end
     if ce == e then
       prev, cur = cp, cc
     elseif ce == e - 1 then

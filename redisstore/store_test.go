@@ -208,6 +208,7 @@ func TestForeignValues(t *testing.T) {
 	} {
 		t.Run(tc.strategy, func(t *testing.T) {
 			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix("fv:"))
+			r.CLI(t, "DEL", tc.key)
 			r.CLI(t, "SET", tc.key, "not a counter")
 			d, err := s.AllowN(ctx, "victim", 1, l)
 			assert.ErrorIs(t, err, redisstore.ErrReply)
@@ -216,6 +217,29 @@ func TestForeignValues(t *testing.T) {
 			d, err = s.AllowN(ctx, "bystander-"+tc.strategy, 1, l)
 			require.NoError(t, err)
 			assert.True(t, d.Allowed)
+		})
+	}
+}
+
+// TestForeignScores puts scores the moving-window script never writes in
+// a key's sorted set (one far in the future that would format as
+// LLONG_MIN, a negative one, a fraction): every request on that key gets
+// ErrReply and is denied, never an unlimited allowance.
+func TestForeignScores(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	l := limit.PerMinute(5)
+	s := open(t, r, "timeout=2s&strategy=moving-window", redisstore.WithPrefix("fs:"))
+	for _, score := range []string{"1e30", "-5", "1.5", "inf"} {
+		t.Run("score="+score, func(t *testing.T) {
+			r.CLI(t, "DEL", "fs:{victim}:m:5/60")
+			r.CLI(t, "ZADD", "fs:{victim}:m:5/60", score, "x")
+			for range 10 {
+				d, err := s.AllowN(ctx, "victim", 1, l)
+				require.ErrorIs(t, err, redisstore.ErrReply, "AllowN with a foreign score %s", score)
+				assert.ErrorContains(t, err, "foreign score")
+				assert.False(t, d.Allowed, "fail closed")
+			}
 		})
 	}
 }
