@@ -122,6 +122,21 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestMemoryMatchesRedis runs the same requests at the same Unix-epoch
+// instants on the memory engine and on Redis, for every strategy, and
+// requires identical Decisions: windows are aligned to the Unix epoch on
+// both.
+func TestMemoryMatchesRedis(t *testing.T) {
+	r := storetest.StartRedis(t)
+	storetest.RunSame(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
+		m := floodgate.NewMemory(engine.WithStrategy(s))
+		t.Cleanup(func() { m.Close() })
+		return m
+	}, func(t *testing.T, s limit.Strategy) floodgate.Store {
+		return openStore(t, redisURI("redis", r.Addr(), s, ""))
+	})
+}
+
 // TestRedisMatchesModel runs the same random operations, at the same
 // explicit times, on the reference model (the engine's semantics,
 // engine/doc.go) and on Redis, for every strategy, and requires equal

@@ -10,19 +10,33 @@ import (
 // never return smaller values, except on a [Manual] clock that a test
 // moves backwards on purpose.
 type Clock interface {
-	// Now returns the time elapsed since the clock's origin.
+	// Now returns the time elapsed since the clock's origin: the Unix
+	// epoch for System and Coarse, whatever a test chose for Manual.
 	Now() time.Duration
 }
 
 // System returns a Clock that reads the runtime's monotonic clock on every
-// call. Its origin is the moment System was called.
-func System() Clock { return systemClock{origin: time.Now()} }
+// call. Its readings are time since the Unix epoch: the wall clock is read
+// once, when System is called, and the monotonic clock measures the time
+// elapsed since, so that windows align with calendar boundaries (UTC
+// midnight for a day, as on Redis) while a wall clock set later (NTP
+// steps, an operator) moves nothing.
+func System() Clock { return newSystem() }
 
-type systemClock struct{ origin time.Time }
+// systemClock reads wall + (monotonic time since origin).
+type systemClock struct {
+	origin time.Time     // carries a monotonic reading
+	wall   time.Duration // origin's wall time, since the Unix epoch
+}
+
+func newSystem() systemClock {
+	o := time.Now()
+	return systemClock{origin: o, wall: time.Duration(o.UnixNano())}
+}
 
 // Now implements Clock. time.Since of a time with a monotonic reading
 // reads only the monotonic clock.
-func (c systemClock) Now() time.Duration { return time.Since(c.origin) }
+func (c systemClock) Now() time.Duration { return c.wall + time.Since(c.origin) }
 
 // Coarse is a Clock whose Now is a single atomic load of a value that a
 // background goroutine refreshes every resolution. When no one has called
@@ -52,7 +66,7 @@ func NewCoarse(resolution time.Duration) *Coarse {
 	c := &Coarse{
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
-		sys:  systemClock{origin: time.Now()},
+		sys:  newSystem(),
 		res:  resolution,
 	}
 	c.now.Store(int64(c.sys.Now()))

@@ -1,5 +1,10 @@
-// Package clock provides Floodgate's monotonic time: nanoseconds since an
-// arbitrary origin, which never go backwards when the wall clock is set.
+// Package clock provides Floodgate's monotonic time: nanoseconds since the
+// Unix epoch, which never go backwards when the wall clock is set. The
+// system clocks read the wall clock once, when they are made, and add the
+// monotonic time elapsed since: windows then start on Unix-epoch
+// boundaries (a day at UTC midnight), as on Redis, whose scripts read
+// TIME, and a wall clock stepped later changes nothing until the next
+// process (or clock) starts.
 //
 // [System] reads the runtime's monotonic clock on every call. [Coarse]
 // caches that reading in one atomic word refreshed by a background

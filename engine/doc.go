@@ -5,8 +5,23 @@
 //
 // # Semantics
 //
-// Time is the engine clock's monotonic reading in nanoseconds, now ≥ 0
-// (negative readings count as 0). The *At methods take it explicitly. For a limit of count L per period P,
+// Time is the engine clock's reading in nanoseconds, now ≥ 0 (negative
+// readings count as 0). The default clock (package clock's Coarse) reads
+// time since the Unix epoch: the wall clock once, at New, plus the
+// monotonic time elapsed since, so windows start on Unix-epoch
+// boundaries exactly as on Redis (a day at UTC midnight), and a wall
+// clock stepped later moves nothing. The *At methods take the time
+// explicitly, on the same base: pass Unix-epoch times to get Redis's
+// answers (TestMemoryMatchesRedis). Window numbers near the present are
+// large (⌊now/P⌋ ≈ 1.7·10^12 for P = 1 ms); the five epoch bits of a cell
+// are relative to the limit's high-water window hw, which starts at 0
+// and jumps to the present on the limit's first request (sweeping the
+// still empty table once), so the invariants below hold unchanged. GCRA
+// counts ticks of P/L since the Unix epoch, except for a limit of more
+// than one unit per nanosecond, whose ticks would overflow 64 bits: it
+// counts from the start of the window in which it was first used (the
+// same tick boundaries), and judges an older reading at that start.
+// For a limit of count L per period P,
 // window number e = ⌊now/P⌋ starts at e·P, and r = now − e·P is the time
 // into it. Each (key, limit) pair keeps cur, the cost counted in window e,
 // and prev, the cost counted in window e−1 (windows are epoch-aligned, not
@@ -70,9 +85,22 @@
 // only with a large GCRA burst on a long period) is limit.Never.
 //
 // For several limits at once (AllowN with a list), every limit must allow
-// the request; if one denies, nothing is counted against any of them, and
-// the Decision is the first denying limit's. When all allow, the Decision
-// is that of the limit with the fewest Remaining (the first on ties).
+// the request; if one denies, nothing is counted against any of them.
+// When all allow, the Decision is that of the limit with the fewest
+// Remaining (the first on ties). When the request is denied, every limit
+// is read without it: RetryAfter is the least wait after which the whole
+// request is allowed, the largest of the limits' own waits (a limit that
+// alone would allow waits 0), exact to the nanosecond because each
+// strategy's admission test is monotone in time while nothing else is
+// counted (fixed window: the count only drops; sliding window:
+// prev·(P−r) shrinks within a window, and admission at r = P−1 implies
+// admission at the next window's start; GCRA: max(tat, k) − k only
+// shrinks; moving window: entries only stop counting). Limit and
+// ResetAfter are those of the limit with that largest wait (the first on
+// ties), and Remaining is the fewest units left under any limit, so a
+// denied Decision never claims units that one of the limits lacks. A
+// cost below 1 or a zero Limit anywhere in the list makes a request that
+// is never allowed: RetryAfter limit.Never, nothing judged.
 //
 // # Accuracy
 //

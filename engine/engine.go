@@ -91,10 +91,10 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 		return false
 	}
 	if e.gcra {
-		return e.gcraAllow(st, h, now)
+		return e.gcraAllow(st, h, st.rel(now))
 	}
 	if st.logs != nil {
-		d, _ := e.movingTake(st, h, now, 1, true)
+		d, _ := e.movingTake(st, h, now, 1, commit)
 		return d.Allowed
 	}
 	cnt, p := uint64(l.Count()), st.p
@@ -130,9 +130,16 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 
 // AllowN reports whether key may make a request of cost n under every one
 // of limits, and counts n against all of them if so. A request denied by
-// one limit consumes none of the others. The Decision describes the limit
-// that denied, or, when all allowed, the one with the fewest units left.
-// A limit named twice is checked and counted once.
+// one limit consumes none of the others. A limit named twice is checked
+// and counted once.
+//
+// When all limits allow, the Decision describes the one with the fewest
+// units left (the first on ties). When the request is denied, RetryAfter
+// is the least wait after which the whole request would be allowed, to
+// the nanosecond: the largest of the limits' own waits, which is exact
+// because every strategy's admission test is monotone in time; Limit and
+// ResetAfter are those of the limit with that wait (the first on ties),
+// and Remaining is the fewest units left under any limit.
 //
 // Requests are judged atomically per limit. Across several limits, a
 // request denied by a later limit briefly holds units of the earlier ones
@@ -140,7 +147,8 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 // instant; no request is ever allowed beyond a limit.
 //
 // A cost n < 1 and a zero (unvalidated) Limit are never allowed and count
-// nothing; their RetryAfter is limit.Never. With no limits at all the
+// nothing; their RetryAfter is limit.Never, and the Decision names the
+// first limit (for n < 1) or the zero Limit. With no limits at all the
 // request is allowed.
 func (e *Engine) AllowN(key string, n int64, limits ...limit.Limit) limit.Decision {
 	return e.AllowNAt(e.clk.Now(), key, n, limits...)
@@ -150,7 +158,10 @@ func (e *Engine) AllowN(key string, n int64, limits ...limit.Limit) limit.Decisi
 func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
 	if len(limits) == 1 {
-		d, _ := e.take(h, limits[0], n, t, true)
+		d, _ := e.take(h, limits[0], n, t, commit)
+		return d
+	}
+	if d, bad := invalid(n, limits); bad {
 		return d
 	}
 	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
@@ -161,19 +172,17 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 			epochs = append(epochs, 0) // counted once, at its first mention
 			continue
 		}
-		d, epoch := e.take(h, l, n, t, true)
+		d, epoch := e.take(h, l, n, t, commit)
 		if !d.Allowed {
 			for j := range i {
 				if !repeated(limits, j) {
 					e.refund(h, limits[j], uint64(n), epochs[j], t)
 				}
 			}
-			return d
+			return e.denied(h, n, t, limits)
 		}
 		epochs = append(epochs, epoch)
-		if d.Remaining < best.Remaining {
-			best = d
-		}
+		best = decide.Merge(best, d)
 	}
 	if len(limits) == 0 {
 		best.Remaining = 0
@@ -190,23 +199,63 @@ func (e *Engine) Peek(key string, limits ...limit.Limit) limit.Decision {
 // PeekAt is Peek at engine time now instead of the clock's reading.
 func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
+	if d, bad := invalid(1, limits); bad {
+		return d
+	}
 	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
 	for i, l := range limits {
 		if repeated(limits, i) {
 			continue
 		}
-		d, _ := e.take(h, l, 1, t, false)
+		d, _ := e.take(h, l, 1, t, peek)
 		if !d.Allowed {
-			return d
+			if len(limits) == 1 {
+				return d
+			}
+			return e.denied(h, 1, t, limits)
 		}
-		if d.Remaining < best.Remaining {
-			best = d
-		}
+		best = decide.Merge(best, d)
 	}
 	if len(limits) == 0 {
 		best.Remaining = 0
 	}
 	return best
+}
+
+// denied returns the Decision of a denied request of cost n under several
+// limits: every limit judged without the request, merged by decide.Merge.
+func (e *Engine) denied(h uint64, n int64, now uint64, limits []limit.Limit) limit.Decision {
+	var acc limit.Decision
+	for i, l := range limits {
+		if repeated(limits, i) {
+			continue
+		}
+		d, _ := e.take(h, l, n, now, look)
+		if i == 0 {
+			acc = d
+		} else {
+			acc = decide.Merge(acc, d)
+		}
+	}
+	return acc
+}
+
+// invalid returns the Decision of a request that can never be allowed, a
+// cost below 1 or a zero Limit among limits, and reports whether it is
+// one.
+func invalid(n int64, limits []limit.Limit) (limit.Decision, bool) {
+	if len(limits) == 0 {
+		return limit.Decision{}, false
+	}
+	if n < 1 {
+		return limit.Decision{Limit: limits[0], RetryAfter: limit.Never}, true
+	}
+	for _, l := range limits {
+		if !l.Valid() {
+			return limit.Decision{Limit: l, RetryAfter: limit.Never}, true
+		}
+	}
+	return limit.Decision{}, false
 }
 
 // repeated reports whether limits[i] also appears earlier in limits: a
@@ -220,26 +269,35 @@ func repeated(limits []limit.Limit, i int) bool {
 	return false
 }
 
-// take judges cost n under one limit and, when commit is set and the cost
+// mode says what take does with a cost that fits.
+type mode uint8
+
+const (
+	commit mode = iota // count it, and answer allowed
+	peek               // count nothing, and answer as if counted
+	look               // count nothing, and answer as denied: the state without the cost and its own wait (0)
+)
+
+// take judges cost n under one limit and, in mode commit when the cost
 // fits, counts it. It returns the decision and the window epoch in which
 // the cost was counted, for refunds.
-func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool) (limit.Decision, uint64) {
+func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (limit.Decision, uint64) {
 	st := e.state(l)
 	if st == nil || n < 1 {
 		return limit.Decision{Limit: l, RetryAfter: limit.Never}, 0
 	}
 	if e.gcra {
-		return e.gcraTake(st, h, now, uint64(n), commit)
+		return e.gcraTake(st, h, st.rel(now), uint64(n), m)
 	}
 	if st.logs != nil {
-		return e.movingTake(st, h, now, uint64(n), commit)
+		return e.movingTake(st, h, now, uint64(n), m)
 	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
-	if !commit && st.t.Find(h) == nil {
+	if m != commit && st.t.Find(h) == nil {
 		// Unknown key: nothing counted. Do not insert on a peek.
 		w := window{epoch: ep, Window: decide.Window{R: r}}
-		fits := w.Fits(e.sliding, uint64(n), cnt, p)
+		fits := m == peek && w.Fits(e.sliding, uint64(n), cnt, p)
 		if fits {
 			w.Cur += uint64(n) // a peek answers as if the request were counted
 		}
@@ -252,11 +310,11 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, commit bool)
 			return limit.Decision{Limit: l, RetryAfter: l.Period()}, 0
 		}
 		w := e.load(v, ep, r)
-		if !w.Fits(e.sliding, uint64(n), cnt, p) {
+		if m == look || !w.Fits(e.sliding, uint64(n), cnt, p) {
 			return w.Decide(e.sliding, false, uint64(n), l), w.epoch
 		}
 		w.Cur += uint64(n)
-		if !commit || c.CompareAndSwap(v, w.pack()) {
+		if m == peek || c.CompareAndSwap(v, w.pack()) {
 			return w.Decide(e.sliding, true, uint64(n), l), w.epoch
 		}
 	}
@@ -282,7 +340,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 		}
 		next := refund(v, epoch, n)
 		if e.gcra {
-			next = gcraRefund(v, epoch, st.ticks.Tick(now), n)
+			next = gcraRefund(v, epoch, st.ticks.Tick(st.rel(now)), n)
 		}
 		if c.CompareAndSwap(v, next) {
 			return
@@ -364,6 +422,9 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		t:       shard.New(e.cfg),
 	}
 	st.ticks = decide.NewTicks(st.cnt, st.p)
+	if st.gcra && st.cnt > st.p {
+		st.org = clampNow(e.clk.Now()) / st.p * st.p
+	}
 	if e.strategy == limit.MovingWindow {
 		st.logs = shard.NewObjects[movingLog]()
 	}

@@ -71,13 +71,13 @@ func (lg *movingLog) last() uint64 {
 	return lg.e[len(lg.e)-1].t
 }
 
-func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limit.Decision, uint64) {
+func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Decision, uint64) {
 	for {
 		lg := st.logs.Load(h)
 		if lg == nil {
-			if !commit {
+			if m != commit {
 				lg := decide.Log{At: now}
-				return lg.Decide(lg.Fits(n, st.cnt), n, now, st.l), now
+				return lg.Decide(m == peek && lg.Fits(n, st.cnt), n, now, st.l), now
 			}
 			lg = st.logs.LoadOrCreate(h, func() *movingLog { return new(movingLog) })
 		}
@@ -92,8 +92,8 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 		lg.drop(st.p)
 		sum, first := lg.counting(at, st.p)
 		d := decide.Log{At: at, Sum: sum}
-		fits := d.Fits(n, st.cnt)
-		if fits && commit {
+		fits := m != look && d.Fits(n, st.cnt)
+		if fits && m == commit {
 			if k := len(lg.e) - 1; k >= lg.head && lg.e[k].t == at {
 				lg.e[k].n += n
 			} else {
@@ -102,7 +102,7 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, commit bool) (limi
 			lg.sum += n
 		}
 		d.Last = lg.last()
-		if !fits && n <= st.cnt {
+		if !fits && n <= st.cnt && !d.Fits(n, st.cnt) {
 			d.Free, d.HasFree = lg.free(first, sum+n-st.cnt)
 		}
 		lg.mu.Unlock()

@@ -25,7 +25,9 @@ func (f optionFunc) apply(c *config) { f(c) }
 // WithClock sets the engine's time source. Default: a clock.Coarse of 1 ms
 // resolution owned by the engine, which reads time with one atomic load
 // (a system clock read costs as much as the rest of a decision; see
-// docs/performance.md) and may lag real time by about a millisecond. Tests pass a *clock.Manual.
+// docs/performance.md) and may lag real time by about a millisecond; it
+// reads time since the Unix epoch (see the package documentation). Tests
+// pass a *clock.Manual.
 func WithClock(c clock.Clock) Option { return optionFunc(func(cfg *config) { cfg.clk = c }) }
 
 // WithStrategy sets the algorithm applied to every limit: SlidingWindow

@@ -13,11 +13,17 @@ import (
 // key table and the two window numbers that let a cell store its window
 // in five bits.
 type limitState struct {
-	l       limit.Limit
-	p       uint64       // period in nanoseconds
-	cnt     uint64       // count
-	burst   uint64       // GCRA bucket size
-	ticks   decide.Ticks // GCRA: converts nanoseconds and ticks
+	l     limit.Limit
+	p     uint64       // period in nanoseconds
+	cnt   uint64       // count
+	burst uint64       // GCRA bucket size
+	ticks decide.Ticks // GCRA: converts nanoseconds and ticks
+	// org is GCRA's time origin, a multiple of the period: 0, except for
+	// limits of more than one unit per nanosecond, whose ticks since the
+	// Unix epoch would not fit 64 bits; they count from the window in
+	// which the limit was first used (tick boundaries stay those of the
+	// Unix epoch, as on Redis), and a reading before org is judged at org.
+	org     uint64
 	gcra    bool
 	sliding bool // the sliding window, whose cells matter one window longer
 	t       *shard.Table
@@ -91,7 +97,7 @@ func (st *limitState) sweep(now uint64, force bool) int {
 		return st.logs.Sweep(func(lg *movingLog) bool { return st.movingIdle(lg, now) })
 	}
 	if st.gcra {
-		k := st.ticks.Tick(now)
+		k := st.ticks.Tick(st.rel(now))
 		n := st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })
 		st.swept.Store(max(st.swept.Load(), now/st.p)) // for the sweeper's schedule
 		return n
@@ -123,3 +129,6 @@ func (st *limitState) sweep(now uint64, force bool) int {
 	}
 	return n
 }
+
+// rel returns GCRA time now relative to the limit's origin org.
+func (st *limitState) rel(now uint64) uint64 { return max(now, st.org) - st.org }

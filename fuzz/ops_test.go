@@ -51,6 +51,12 @@ func opsSeeds() [][]byte {
 		// part of a tick, step back, costs around the burst.
 		{0, 0 + 2*11, 1 + 5*11, 2 + 6*11, 3, 0, 0, 0x0f, 0x61, 0, 1, 0x0f, 0x83, 7, 0, 0x25, 0, 0, 0x0f, 0x00, 3, 0, 0x0f,
 			9, 1, 0x22, 0, 0, 0x0f, 0x00, 11, 7, 2, 0xc3, 0, 0, 0x0f, 0x00, 10, 0x31, 11, trailerGCRA},
+		// every limit drained, then one request under all four (op 5 with
+		// c%8 == 7), in each strategy.
+		{0, 0, 1, 2, 3, 5, 7, 0, 0x0f, 0x61, 7, 0, 0x10, 5, 0x0f, 1, 0x0f, 0x62},
+		{1, 0, 1, 2, 3, 5, 7, 0, 0x0f, 0x61, 7, 0, 0x10, 5, 0x0f, 1, 0x0f, 0x62},
+		{0, 0, 1, 2, 3, 5, 7, 0, 0x0f, 0x61, 7, 0, 0x10, 5, 0x0f, 1, 0x0f, 0x62, trailerGCRA},
+		{0, 0, 1, 2, 3, 5, 7, 0, 0x0f, 0x61, 7, 0, 0x10, 5, 0x0f, 1, 0x0f, 0x62, trailerMoving},
 		// moving window: fill, step to just before and at P after, step
 		// back, sweep.
 		{0, 1, 2, 3, 4, 0, 0, 0x01, 0x61, 7, 0, 0x30, 0, 0, 0x01, 0x00, 7, 0, 0xc0, 0, 1, 0x01, 0x00, 7, 0, 0x01,
@@ -163,6 +169,10 @@ func (r *opsRun) do(op byte) {
 		// The clock-reading calls, with the manual clock at now.
 		c, key := r.in.byte(), r.key()
 		ls := pickLimits(r.in.byte(), r.limits)
+		if c%8 == 7 {
+			r.drainAll(key, ls, pickCost(r.in.byte(), first(ls)))
+			return
+		}
 		switch c % 3 {
 		case 0:
 			l := first(ls)
@@ -206,6 +216,44 @@ func (r *opsRun) do(op byte) {
 	case 11:
 		r.logf("check all at %v", r.now)
 		r.checkAll()
+	}
+}
+
+// drainAll empties each of ls for key, one limit at a time, and then
+// makes a request of cost n under all of them, which several limits deny
+// at once; it compares every Decision with the model's, and checks that
+// the denied request's RetryAfter is exact: the clock moves to 1 ns
+// before it, where the request is denied, and then to it, where it is
+// allowed.
+func (r *opsRun) drainAll(key string, ls []limit.Limit, n int64) {
+	r.t.Helper()
+	for _, l := range ls {
+		if !l.Valid() {
+			continue
+		}
+		call := fmt.Sprintf("AllowNAt(%v, %q, %d, %v) (drain)", r.now, key, l.Burst(), l)
+		r.logf("%s", call)
+		r.same(call, r.eng.AllowNAt(r.now, key, l.Burst(), l), r.mod.AllowN(r.now, key, l.Burst(), l))
+	}
+	call := fmt.Sprintf("AllowNAt(%v, %q, %d, %v) (after drain)", r.now, key, n, ls)
+	r.logf("%s", call)
+	d := r.eng.AllowNAt(r.now, key, n, ls...)
+	r.same(call, d, r.mod.AllowN(r.now, key, n, ls...))
+	if d.Allowed || d.RetryAfter <= 1 || d.RetryAfter == limit.Never || r.back || d.RetryAfter > time.Duration(math.MaxInt64)-r.now {
+		return
+	}
+	// Exact wait: the same request is denied 1 ns before RetryAfter and
+	// allowed at it. The clock moves there, on the engine and the model.
+	end := r.now + d.RetryAfter
+	for _, at := range []time.Duration{end - 1, end} {
+		r.setNow(at)
+		call = fmt.Sprintf("AllowNAt(%v, %q, %d, %v) (RetryAfter %v after the drain)", at, key, n, ls, d.RetryAfter)
+		r.logf("%s", call)
+		got := r.eng.AllowNAt(at, key, n, ls...)
+		r.same(call, got, r.mod.AllowN(at, key, n, ls...))
+		if got.Allowed != (at == end) {
+			r.fail("%s = %+v: allowed %v, want %v", call, got, got.Allowed, at == end)
+		}
 	}
 }
 

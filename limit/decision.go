@@ -74,8 +74,10 @@ func ParseStrategy(s string) (Strategy, bool) {
 // Decision is the answer to one rate-limit check, returned by value.
 //
 // For a check of several limits at once it describes the limit that
-// decided: the one that denied, or, when all allowed, the one with the
-// fewest remaining units.
+// decided: when all allowed, the one with the fewest remaining units;
+// when denied, the one with the longest wait, with RetryAfter the least
+// wait after which the whole request would be allowed and Remaining the
+// fewest units left under any of the limits.
 type Decision struct {
 	// Allowed reports whether the request was allowed (and, unless it was
 	// a peek, consumed its cost).

@@ -68,7 +68,7 @@ func (s *Store) Reset(ctx context.Context, key string, limits ...limit.Limit) er
 }
 
 // decide runs the script for limits, or answers without it when the
-// request cannot touch Redis (no limits, a bad cost, a zero Limit first).
+// request cannot touch Redis (no limits, a bad cost, a zero Limit).
 func (s *Store) decide(ctx context.Context, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
 	if len(limits) == 0 {
 		return limit.Decision{Allowed: true}, nil
@@ -76,21 +76,16 @@ func (s *Store) decide(ctx context.Context, now, key string, n int64, commit boo
 	if n < 1 {
 		return limit.Decision{Limit: limits[0], RetryAfter: limit.Never}, nil
 	}
-	// A zero Limit denies; the limits before it still decide first, as
-	// in the engine, but nothing is counted.
-	j := 0
-	for j < len(limits) && limits[j].Valid() {
-		j++
+	// A zero Limit makes the request one that is never allowed, as in the
+	// engine: it is answered without Redis.
+	for _, l := range limits {
+		if !l.Valid() {
+			return limit.Decision{Limit: l, RetryAfter: limit.Never}, nil
+		}
 	}
-	if j == 0 {
-		return limit.Decision{Limit: limits[0], RetryAfter: limit.Never}, nil
-	}
-	d, err := s.eval(ctx, now, key, n, commit && j == len(limits), dedup(limits[:j]))
+	d, err := s.eval(ctx, now, key, n, commit, dedup(limits))
 	if err != nil {
 		return limit.Decision{Limit: limits[0], RetryAfter: limit.Never}, err
-	}
-	if j < len(limits) && d.Allowed {
-		return limit.Decision{Limit: limits[j], RetryAfter: limit.Never}, nil
 	}
 	return d, nil
 }

@@ -17,34 +17,40 @@ func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit)
 		return decide.Window{Prev: uint64(vals[i]), Cur: uint64(vals[i+1]), R: uint64(vals[i+2]) * uint64(time.Microsecond)}
 	}
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
-	if len(vals) == 0 {
+	if len(vals) != 1+3*len(limits) || vals[0] < 0 || vals[0] > 1 {
 		return limit.Decision{}, bad()
 	}
-	if i := vals[0]; i != 0 {
-		if i < 1 || int(i) > len(limits) || len(vals) != 4 {
+	for _, v := range vals[1:] {
+		if v < 0 {
 			return limit.Decision{}, bad()
 		}
-		return at(1).Decide(s.sliding, false, uint64(n), limits[i-1]), nil
 	}
-	if len(vals) != 1+3*len(limits) {
-		return limit.Decision{}, bad()
+	if vals[0] == 1 {
+		var d limit.Decision
+		for i, l := range limits {
+			di := at(1+3*i).Decide(s.sliding, false, uint64(n), l)
+			if i == 0 {
+				d = di
+			} else {
+				d = decide.Merge(d, di)
+			}
+		}
+		return d, nil
 	}
-	best := limit.Decision{Remaining: math.MaxInt64}
+	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
 	for i, l := range limits {
 		w := at(1 + 3*i)
 		if !commit {
 			w.Cur += uint64(n)
 		}
-		if d := w.Decide(s.sliding, true, uint64(n), l); d.Remaining < best.Remaining {
-			best = d
-		}
+		best = decide.Merge(best, w.Decide(s.sliding, true, uint64(n), l))
 	}
 	return best, nil
 }
 
 // decodeGCRA turns the GCRA script's reply into the Decision: {0, now,
-// then e, j, be, bj per limit} when all allow, {i, now, e, j, be, bj}
-// when limit i denies. An allowed Peek answers as if counted, like
+// then e, j, be, bj per limit} when all allow, {1, now, then the same}
+// when any limit denies. An allowed Peek answers as if counted, like
 // AllowN.
 func decodeGCRA(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, error) {
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
@@ -60,27 +66,22 @@ func decodeGCRA(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, e
 		}
 		return b.Decide(allowed, n, now, uint64(l.Burst()), decide.TicksOf(l), l)
 	}
-	if i := vals[0]; i != 0 {
-		if i < 1 || int(i) > len(limits) || len(vals) != 6 {
-			return limit.Decision{}, bad()
-		}
-		return judge(2, false, limits[i-1]), nil
-	}
-	if len(vals) != 2+4*len(limits) {
+	if len(vals) != 2+4*len(limits) || vals[0] < 0 || vals[0] > 1 {
 		return limit.Decision{}, bad()
 	}
-	best := limit.Decision{Remaining: math.MaxInt64}
-	for i, l := range limits {
-		if d := judge(2+4*i, true, l); d.Remaining < best.Remaining {
-			best = d
+	for _, v := range vals[2:] {
+		if v < 0 {
+			return limit.Decision{}, bad()
 		}
 	}
-	return best, nil
+	return merge(vals[0] == 1, limits, func(i int, allowed bool, l limit.Limit) limit.Decision {
+		return judge(2+4*i, allowed, l)
+	}), nil
 }
 
 // decodeMoving turns the moving-window script's reply into the Decision:
-// {0, now, then at, sum, last per limit} when all allow, {i, now, at,
-// sum, last, free} when limit i denies.
+// {0, now, then at, sum, last per limit} when all allow, {1, now, then
+// at, sum, last, free per limit} when any limit denies.
 func decodeMoving(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, error) {
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
 	if len(vals) < 2 || vals[1] < 0 {
@@ -91,22 +92,36 @@ func decodeMoving(vals []int64, n uint64, limits []limit.Limit) (limit.Decision,
 	at := func(i int) decide.Log {
 		return decide.Log{At: us(vals[i]), Sum: uint64(vals[i+1]), Last: us(max(0, vals[i+2]))}
 	}
-	if i := vals[0]; i != 0 {
-		if i < 1 || int(i) > len(limits) || len(vals) != 6 {
+	if vals[0] == 1 {
+		if len(vals) != 2+4*len(limits) {
 			return limit.Decision{}, bad()
 		}
-		lg := at(2)
-		lg.Free, lg.HasFree = us(max(0, vals[5])), vals[5] >= 0
-		return lg.Decide(false, n, now, limits[i-1]), nil
+		return merge(true, limits, func(i int, _ bool, l limit.Limit) limit.Decision {
+			lg := at(2 + 4*i)
+			lg.Free, lg.HasFree = us(max(0, vals[5+4*i])), vals[5+4*i] >= 0
+			return lg.Decide(false, n, now, l)
+		}), nil
 	}
-	if len(vals) != 2+3*len(limits) {
+	if vals[0] != 0 || len(vals) != 2+3*len(limits) {
 		return limit.Decision{}, bad()
 	}
-	best := limit.Decision{Remaining: math.MaxInt64}
+	return merge(false, limits, func(i int, allowed bool, l limit.Limit) limit.Decision {
+		return at(2+3*i).Decide(allowed, n, now, l)
+	}), nil
+}
+
+// merge folds the Decisions that one returns for each of limits with
+// decide.Merge: as denied (every limit read without the request) when
+// denied is set, else as allowed.
+func merge(denied bool, limits []limit.Limit, one func(i int, allowed bool, l limit.Limit) limit.Decision) limit.Decision {
+	d := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
 	for i, l := range limits {
-		if d := at(2+3*i).Decide(true, n, now, l); d.Remaining < best.Remaining {
-			best = d
+		di := one(i, !denied, l)
+		if i == 0 && denied {
+			d = di
+		} else {
+			d = decide.Merge(d, di)
 		}
 	}
-	return best, nil
+	return d
 }

@@ -80,7 +80,15 @@
 // the time they read, and Go computes the durations in nanoseconds. So
 // Remaining and Allowed change only on microsecond boundaries, while
 // RetryAfter and ResetAfter keep the engine's nanosecond values (GCRA's
-// tick k starts at ⌈k·P/L⌉ ns, not on a microsecond).
+// tick k starts at ⌈k·P/L⌉ ns, not on a microsecond). When a request of
+// several limits is denied, the scripts return every limit's state, not
+// only the first denier's, and Go merges the Decisions with the engine's
+// rule (internal/decide.Merge): RetryAfter is the largest of the limits'
+// own waits, Remaining the least. On Redis that wait is exact at the
+// microsecond: where it is not a whole number of microseconds, the
+// request is allowed from the first whole microsecond at or after
+// now+RetryAfter (the contract suite's multi-wait test uses waits that
+// are whole microseconds, and so checks 1 ns before them exactly).
 //
 // GCRA keeps the tat in ticks of P/L, exactly: tick(t) = ⌊t·L/P⌋ is the
 // same in microseconds as in nanoseconds. An absolute tick (t·L/P, up to
@@ -96,6 +104,14 @@
 // ZCOUNT; a denial reads the member whose expiry frees enough room by rank.
 // Only this cleanup writes on a denial or a Peek, as the engine's
 // expiry does.
+//
+// Data the scripts did not write is an error reply, never an answer
+// (the store returns ErrReply and a denying Decision): a counter or
+// bucket that does not parse or holds numbers beyond 2^53, a GCRA j not
+// below the count, a moving-window score that is not a whole number in
+// [0, 2^53) (checked at both ends of the sorted set, which bounds every
+// member). A score of 1e30 used to format as LLONG_MIN and switch the
+// limit off (TestForeignScores).
 //
 // # Keys
 //

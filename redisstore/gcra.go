@@ -46,7 +46,7 @@ end
 // products. A missing key is a full bucket.
 //
 // It returns {0, now, e1, j1, be1, bj1, e2, …} when every limit allows,
-// or {i, now, e, j, be, bj} for the first limit i that denies, where
+// or {1, now, e1, j1, be1, bj1, …}, nothing counted, when any denies, where
 // (e, j) is k and (be, bj) is base = max(tat, k), the tat before the
 // request. The caller (decodeGCRA) computes the Decision in nanoseconds
 // with decide.Bucket.Decide. A written bucket lives (PX) until it is
@@ -63,6 +63,7 @@ local function muldiv(a, b, c)
   return q
 end
 local st = {}
+local denied = false
 for i = 1, #KEYS do
   local cnt, p, burst = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
   local e = math.floor(now / p)
@@ -77,13 +78,21 @@ for i = 1, #KEYS do
       return redis.error_reply('ERR floodgate: a GCRA key holds a foreign value')
     end
     te, tj = tonumber(te), tonumber(tj)
+    if te > 9007199254740991 or tj >= cnt then
+      return redis.error_reply('ERR floodgate: a GCRA key holds a foreign value')
+    end
     local dt = (te - e) * cnt + (tj - j)
     if dt > 0 then be, bj, d = te, tj, dt end
   end
-  if d + n > burst then
-    return {i, now, e, j, be, bj}
-  end
+  if d + n > burst then denied = true end
   st[i] = {e, j, be, bj, d, cnt, p}
+end
+if denied then
+  local out = {1, now}
+  for i = 1, #KEYS do
+    for x = 1, 4 do out[#out + 1] = st[i][x] end
+  end
+  return out
 end
 local out = {0, now}
 for i = 1, #KEYS do

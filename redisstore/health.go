@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func (s *Store) connect() {
 			if first {
 				close(s.ready)
 			}
+			s.checkPolicy(c)
 			return
 		}
 		err = fmt.Errorf("connect: %w", err)
@@ -96,4 +98,31 @@ func serverDown(re *rueidis.RedisError) bool {
 		}
 	}
 	return false
+}
+
+// checkPolicy logs one warning when the server's maxmemory-policy evicts
+// keys (allkeys-*, volatile-*): a store's counters would then vanish under
+// memory pressure, and a flood of new keys could evict other clients'
+// counters. Servers that refuse CONFIG GET (managed services, ACLs) are
+// not checked, silently.
+func (s *Store) checkPolicy(c rueidis.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.dialTimeout)
+	defer cancel()
+	m, err := c.Do(ctx, c.B().ConfigGet().Parameter("maxmemory-policy").Build()).AsStrMap()
+	if err != nil {
+		return
+	}
+	if p := m["maxmemory-policy"]; evicts(p) {
+		log := s.cfg.logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("redisstore: the Redis maxmemory-policy evicts keys; under memory pressure rate-limit counters are dropped and a flood of keys can evict other clients' counters: use noeviction (see docs/redis.md)",
+			"maxmemory-policy", p)
+	}
+}
+
+// evicts reports whether maxmemory-policy p evicts keys.
+func evicts(p string) bool {
+	return strings.HasPrefix(p, "allkeys-") || strings.HasPrefix(p, "volatile-")
 }

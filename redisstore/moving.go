@@ -15,10 +15,10 @@ package redisstore
 // score of the unit whose expiry frees enough room, by rank.
 //
 // It returns {0, now, at1, sum1, last1, at2, …} when every limit allows,
-// or {i, now, at, sum, last, free} for the first limit i that denies,
-// where sum is the units counted before the request, last the newest
+// or {1, now, at1, sum1, last1, free1, at2, …}, nothing counted, when any
+// limit denies, where sum is the units counted before the request, last the newest
 // score (−1 when empty) and free the score of the oldest unit whose
-// expiry lets n fit (−1 when n exceeds the count). The caller
+// expiry lets n fit (−1 when n fits, or exceeds the count). The caller
 // (decodeMoving) computes the Decision in nanoseconds with
 // decide.Log.Decide. A written log lives (PEXPIRE) until its newest
 // member stops counting.
@@ -28,11 +28,22 @@ package redisstore
 // decide.Log.Fits (sum + n ≤ cnt).
 const movingScript = prelude + `
 local st = {}
+local denied = false
 for i = 1, #KEYS do
   local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   local at, last = now, -1
   local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
   if top[2] then
+    -- Scores this script writes are whole microseconds in [0, 2^53);
+    -- the set is ordered, so checking both ends bounds every member. A
+    -- foreign score (1e30 would format as LLONG_MIN below and turn the
+    -- limit off) is an error, never an answer.
+    local low = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    for _, x in ipairs({tonumber(top[2]), tonumber(low[2])}) do
+      if not x or x ~= x or x < 0 or x > 9007199254740991 or x ~= math.floor(x) then
+        return redis.error_reply('ERR floodgate: a moving-window key holds a foreign score')
+      end
+    end
     last = tonumber(top[2])
     if last > at then at = last end
   end
@@ -42,15 +53,23 @@ for i = 1, #KEYS do
   local kept = redis.call('ZCARD', KEYS[i])
   local sum = redis.call('ZCOUNT', KEYS[i], '(' .. string.format('%d', at - p), '+inf')
   if sum == 0 then last = -1 end
+  local free = -1
   if sum + n > cnt then
-    local free = -1
+    denied = true
     if n <= cnt then
       local x = kept - sum + sum + n - cnt - 1
       free = tonumber(redis.call('ZRANGE', KEYS[i], x, x, 'WITHSCORES')[2])
     end
-    return {i, now, at, sum, last, free}
   end
-  st[i] = {at, sum, last, p}
+  st[i] = {at, sum, last, p, free}
+end
+if denied then
+  local out = {1, now}
+  for i = 1, #KEYS do
+    for x = 1, 3 do out[#out + 1] = st[i][x] end
+    out[#out + 1] = st[i][5]
+  end
+  return out
 end
 local out = {0, now}
 for i = 1, #KEYS do

@@ -134,6 +134,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	if c.client != nil {
 		s.client.Store(&c.client)
 		close(s.ready)
+		go s.checkPolicy(c.client)
 		return s, nil
 	}
 	go s.connect()

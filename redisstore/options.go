@@ -3,6 +3,7 @@ package redisstore
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ type config struct {
 	tlsConfig   *tls.Config
 	client      rueidis.Client
 	poolSize    int
+	logger      *slog.Logger
 }
 
 func defaults() config {
@@ -100,6 +102,16 @@ func WithPoolSize(n int) Option { return optionFunc(func(c *config) { c.poolSize
 // other schemes, no TLS.
 func WithTLSConfig(c *tls.Config) Option {
 	return optionFunc(func(cfg *config) { cfg.tlsConfig = c })
+}
+
+// WithLogger sets where the store logs what an operator must know, which
+// today is one warning at connect when the server's maxmemory-policy
+// evicts keys (allkeys-* or volatile-*): under memory pressure such a
+// server drops rate-limit counters, and a flood of keys from one client
+// can evict the counters of others, resetting their limits. Default
+// slog.Default(); nil means the default.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
 }
 
 // WithClient makes the store use an existing rueidis client instead of

@@ -38,9 +38,10 @@ end
 //	ARGV[4+2i]   the period of limit i in microseconds
 //
 // It returns {0, prev1, cur1, r1, prev2, cur2, r2, …} when every limit
-// allows (cur includes n when counted), or {i, prev_i, cur_i, r_i} for the
-// first limit i that denies, where r is the time into the window in
-// microseconds. The caller (Store.decode) turns these into Decisions with
+// allows (cur includes n when counted), or {1, prev1, cur1, r1, …} with
+// every limit as it stands, nothing counted, when any limit denies, so
+// that the caller can compute the wait of the whole call; r is the time
+// into the window in microseconds. The caller (Store.decode) turns these into Decisions with
 // decide.Window.Decide, the memory engine's arithmetic.
 //
 // The script mirrors, in Lua, the engine's load (engine/window.go: the
@@ -64,43 +65,62 @@ end
 local commit = ARGV[2] == '1'
 local fixed = ARGV[3] == '1'
 ` + wideLua + `
-local st, last = {}, {}
-for i = 1, #KEYS do
-  local cnt, p = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+local function load(i, p)
   local e = math.floor(now / p)
   local r = now - e * p
   local prev, cur = 0, 0
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local ce, cp, cc = string.match(v, '^(%d+) (%d+) (%d+)$')
+    if not ce then
+      return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+    end
+    ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
+    if ce > 9007199254740991 or cp > 9007199254740991 or cc > 9007199254740991 then
+      return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+    end
+    if ce == e then
+      prev, cur = cp, cc
+    elseif ce == e - 1 then
+      prev = cc
+    elseif ce > e then
+      e, r, prev, cur = ce, 0, cp, cc
+    end
+  end
+  if fixed then prev = 0 end
+  return {e, r, prev, cur, p}
+end
+local st, fresh, last = {}, {}, {}
+local denied = false
+for i = 1, #KEYS do
+  local cnt, p = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+  local s = load(i, p)
+  if s.err then return s end
+  fresh[i] = s
   local j = last[KEYS[i]]
   if j then
     -- The same counter listed twice: like the engine, judge the second
     -- entry after the first one's count.
-    e, r, prev, cur = st[j][1], st[j][2], st[j][3], st[j][4]
-  else
-    local v = redis.call('GET', KEYS[i])
-    if v then
-      local ce, cp, cc = string.match(v, '^(%d+) (%d+) (%d+)$')
-      if not ce then
-        return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
-      end
-      ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
-      if ce == e then
-        prev, cur = cp, cc
-      elseif ce == e - 1 then
-        prev = cc
-      elseif ce > e then
-        e, r, prev, cur = ce, 0, cp, cc
-      end
-    end
-    if fixed then prev = 0 end
+    s = {st[j][1], st[j][2], st[j][3], st[j][4], p}
   end
+  local e, r, prev, cur = s[1], s[2], s[3], s[4]
   if cur + n > cnt or (prev > 0 and not le(prev, p - r, cnt - cur - n, p)) then
-    return {i, prev, cur, r}
-  end
-  if commit then
+    denied = true
+  elseif commit and not denied then
     cur = cur + n
     last[KEYS[i]] = i
   end
   st[i] = {e, r, prev, cur, p}
+end
+if denied then
+  -- Nothing is counted: every limit as it stands, for the call's wait.
+  local out = {1}
+  for i = 1, #KEYS do
+    out[#out + 1] = fresh[i][3]
+    out[#out + 1] = fresh[i][4]
+    out[#out + 1] = fresh[i][2]
+  end
+  return out
 end
 local out = {0}
 for i = 1, #KEYS do

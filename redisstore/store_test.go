@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -207,6 +208,7 @@ func TestForeignValues(t *testing.T) {
 	} {
 		t.Run(tc.strategy, func(t *testing.T) {
 			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix("fv:"))
+			r.CLI(t, "DEL", tc.key)
 			r.CLI(t, "SET", tc.key, "not a counter")
 			d, err := s.AllowN(ctx, "victim", 1, l)
 			assert.ErrorIs(t, err, redisstore.ErrReply)
@@ -215,6 +217,29 @@ func TestForeignValues(t *testing.T) {
 			d, err = s.AllowN(ctx, "bystander-"+tc.strategy, 1, l)
 			require.NoError(t, err)
 			assert.True(t, d.Allowed)
+		})
+	}
+}
+
+// TestForeignScores puts scores the moving-window script never writes in
+// a key's sorted set (one far in the future that would format as
+// LLONG_MIN, a negative one, a fraction): every request on that key gets
+// ErrReply and is denied, never an unlimited allowance.
+func TestForeignScores(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	l := limit.PerMinute(5)
+	s := open(t, r, "timeout=2s&strategy=moving-window", redisstore.WithPrefix("fs:"))
+	for _, score := range []string{"1e30", "-5", "1.5", "inf"} {
+		t.Run("score="+score, func(t *testing.T) {
+			r.CLI(t, "DEL", "fs:{victim}:m:5/60")
+			r.CLI(t, "ZADD", "fs:{victim}:m:5/60", score, "x")
+			for range 10 {
+				d, err := s.AllowN(ctx, "victim", 1, l)
+				require.ErrorIs(t, err, redisstore.ErrReply, "AllowN with a foreign score %s", score)
+				assert.ErrorContains(t, err, "foreign score")
+				assert.False(t, d.Allowed, "fail closed")
+			}
 		})
 	}
 }
@@ -315,4 +340,62 @@ func TestSubSecondPeriods(t *testing.T) {
 	keys := r.CLI(t, "--scan", "--pattern", "sub:*")
 	assert.Contains(t, keys, "sub:{u}:f:2/500ms")
 	assert.Contains(t, keys, "sub:{u}:f:2/100ms")
+}
+
+// recorder is a slog.Handler that keeps the records it is given.
+type recorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r)
+	return nil
+}
+func (h *recorder) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recorder) WithGroup(string) slog.Handler      { return h }
+
+func (h *recorder) warnings() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if r.Level == slog.LevelWarn {
+			out = append(out, r.Message)
+		}
+	}
+	return out
+}
+
+// TestEvictingPolicyWarns checks that a store connected to a server whose
+// maxmemory-policy evicts keys logs one warning, and one whose policy is
+// noeviction logs none.
+func TestEvictingPolicyWarns(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		want   int
+	}{{"allkeys-lru", 1}, {"volatile-ttl", 1}, {"noeviction", 0}} {
+		t.Run("policy="+tc.policy, func(t *testing.T) {
+			r := storetest.StartRedis(t, "--maxmemory-policy", tc.policy)
+			h := &recorder{}
+			s := open(t, r, "", redisstore.WithLogger(slog.New(h)))
+			_, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(5))
+			require.NoError(t, err)
+			if tc.want == 0 {
+				// The check runs right after the connection: give it the
+				// time of a few round trips, then expect silence.
+				time.Sleep(200 * time.Millisecond)
+				assert.Empty(t, h.warnings(), "maxmemory-policy %s", tc.policy)
+				return
+			}
+			require.Eventually(t, func() bool { return len(h.warnings()) > 0 }, 5*time.Second, 10*time.Millisecond,
+				"no warning logged for maxmemory-policy %s", tc.policy)
+			w := h.warnings()
+			assert.Len(t, w, tc.want, "warnings for maxmemory-policy %s: %q", tc.policy, w)
+			assert.Contains(t, w[0], "maxmemory-policy evicts")
+		})
+	}
 }

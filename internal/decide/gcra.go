@@ -89,7 +89,10 @@ func (b Bucket) Fits(n, burst uint64) bool { return b.Base+n <= b.K+burst }
 // Decide returns the Decision for cost n under l at time now, whose tick
 // is b.K; allowed reports whether n was (or, for a peek, would be) added
 // to the bucket, taking the tat to Base + n. burst is l.Burst() and tk
-// the ticks of l, passed in so that callers may compute them once.
+// the ticks of l, passed in so that callers may compute them once. With
+// allowed false it describes the bucket without n, and RetryAfter is the
+// least wait after which n fits, 0 when it fits now. Fits is monotone in
+// time: K only grows, and Base = max(tat, K) grows no faster than K.
 func (b Bucket) Decide(allowed bool, n, now, burst uint64, tk Ticks, l limit.Limit) limit.Decision {
 	d := limit.Decision{Allowed: allowed, Limit: l}
 	last := b.Base // the tat that remains
@@ -103,9 +106,13 @@ func (b Bucket) Decide(allowed bool, n, now, burst uint64, tk Ticks, l limit.Lim
 		d.ResetAfter = Until(tk.Start(last), now)
 	}
 	if !allowed {
-		if n > burst {
+		switch {
+		case n > burst:
 			d.RetryAfter = limit.Never
-		} else {
+		case b.Fits(n, burst):
+			// Allowed now: a limit that allows within a call that another
+			// limit denies.
+		default:
 			// Conforms once tick(now') ≥ base + n − burst.
 			d.RetryAfter = Until(tk.Start(b.Base+n-burst), now)
 		}

@@ -29,7 +29,11 @@ func (lg Log) Fits(n, cnt uint64) bool { return n <= cnt && lg.Sum+n <= cnt }
 // Decide returns the Decision for cost n under l read at now (≤ lg.At);
 // allowed reports whether n was (or, for a peek, would be) counted at
 // lg.At. The waits count from now, so they include lg.At − now when the
-// clock stepped back, and saturate at limit.Never.
+// clock stepped back, and saturate at limit.Never. With allowed false it
+// describes the log without n, and RetryAfter is the least wait after
+// which n fits, 0 when it fits now. Fits is monotone in time: the judged
+// time max(reading, newest entry) only grows, and an entry that stopped
+// counting never counts again.
 func (lg Log) Decide(allowed bool, n, now uint64, l limit.Limit) limit.Decision {
 	cnt, p := uint64(l.Count()), uint64(l.Period())
 	sum, last := lg.Sum, lg.Last
@@ -41,9 +45,13 @@ func (lg Log) Decide(allowed bool, n, now uint64, l limit.Limit) limit.Decision 
 		d.ResetAfter = Until(last+p, now)
 	}
 	if !allowed {
-		if n > cnt || !lg.HasFree {
+		switch {
+		case lg.Fits(n, cnt):
+			// Allowed now: a limit that allows within a call that another
+			// limit denies.
+		case n > cnt || !lg.HasFree:
 			d.RetryAfter = limit.Never
-		} else {
+		default:
 			d.RetryAfter = Until(lg.Free+p, now)
 		}
 	}

@@ -53,7 +53,10 @@ func (w Window) weightedPrev(sliding bool, p uint64) uint64 {
 
 // Decide returns the Decision for cost n under l at this state; allowed
 // reports whether n was (or, for a peek, would be) counted, and then
-// w.Cur already includes it.
+// w.Cur already includes it. With allowed false it describes the state
+// without n, and its RetryAfter is the least wait after which n fits: 0
+// when n fits already (a limit that allows within a call that another
+// limit denies).
 func (w Window) Decide(sliding, allowed bool, n uint64, l limit.Limit) limit.Decision {
 	cnt, p := uint64(l.Count()), uint64(l.Period())
 	d := limit.Decision{Allowed: allowed, Limit: l}
@@ -72,11 +75,23 @@ func (w Window) Decide(sliding, allowed bool, n uint64, l limit.Limit) limit.Dec
 	return d
 }
 
-// retryAfter returns the least wait after which cost n fits, given that
-// it does not fit now.
+// retryAfter returns the least wait after which cost n fits: 0 when it
+// fits now.
+//
+// The admission test is monotone in time (once n fits, it fits at every
+// later instant while nothing else is counted), which is what makes the
+// least wait of a call of several limits the largest of their own waits
+// (see Merge). Fixed window: cur only drops, at the next window. Sliding
+// window: within a window prev·(p−r) shrinks as r grows; across the
+// boundary the test at r = p−1, prev·1 ≤ (cnt−cur−n)·p, implies cur ≤
+// cnt−n, the test at r = 0 of the next window (cur·p ≤ (cnt−n)·p), and
+// the window after that holds nothing.
 func (w Window) retryAfter(sliding bool, n, cnt, p uint64) time.Duration {
 	if n > cnt {
 		return limit.Never
+	}
+	if w.Fits(sliding, n, cnt, p) {
+		return 0
 	}
 	if !sliding {
 		return time.Duration(p - w.R)

@@ -37,10 +37,18 @@
 //
 //   - AllowN with no limits is allowed, whatever its cost, with a zero
 //     Decision otherwise.
-//   - A cost n < 1 or a zero Limit is rejected before it is judged: its
-//     Decision has Remaining and ResetAfter 0 and it does not move hw.
-//   - Limits are judged in order and judging stops at the first denial;
-//     the limits after it do not move hw.
+//   - A cost n < 1, or a list holding a zero Limit, is rejected before
+//     any limit is judged: its Decision (naming the first limit, or the
+//     zero Limit) has Remaining and ResetAfter 0, RetryAfter
+//     limit.Never, and it does not move hw.
+//   - Every limit of a list is judged, also after a denial. A denied
+//     call's RetryAfter is found by search, not by formula: for each
+//     limit, the least wait after which its own admission test passes
+//     (bisection over time), and the call's wait is the largest; the
+//     search panics when it disagrees with the closed form. Remaining
+//     is the least over every limit, read without the request; Limit
+//     and ResetAfter are those of the limit with the largest wait (the
+//     first on ties).
 //   - A Peek is a request: it moves hw.
 //   - Sweep moves hw of every limit the model has been given, by any
 //     call, and changes no count: evicting never changes an answer.

@@ -11,12 +11,12 @@ import (
 // written out from engine/doc.go: with tick(t) = ⌊t·L/P⌋, k = tick(now),
 // base = max(tat, k) and at(j) = ⌈j·P/L⌉, the request is allowed iff
 // base + n ≤ k + B, and then tat becomes base + n. It returns the
-// Decision and the function that counts the request.
+// Decision and the function that counts the request; deny: see one.
 //
 // A key with no tat (new, or reset) has tat 0, so base = k: a full
 // bucket. Where the Decision of a denied request names tat', the model
 // reads it as base: see fuzz/README.md, "Choices".
-func (m *Limiter) gcra(now time.Duration, key string, n int64, l limit.Limit) (limit.Decision, func()) {
+func (m *Limiter) gcra(now time.Duration, key string, n int64, l limit.Limit, deny bool) (limit.Decision, func()) {
 	pk := pairKey{key, l}
 	t := big.NewInt(int64(max(now, 0)))
 	L, P := big.NewInt(l.Count()), big.NewInt(int64(l.Period()))
@@ -28,7 +28,8 @@ func (m *Limiter) gcra(now time.Duration, key string, n int64, l limit.Limit) (l
 	if tat, ok := m.tats[pk]; ok && cmp(tat, k) > 0 {
 		base = tat
 	}
-	allowed := cmp(add(base, N), add(k, B)) <= 0
+	fits := cmp(add(base, N), add(k, B)) <= 0
+	allowed := fits && !deny
 	after := base // tat'
 	if allowed {
 		after = add(base, N)
@@ -45,7 +46,7 @@ func (m *Limiter) gcra(now time.Duration, key string, n int64, l limit.Limit) (l
 	}
 	// RetryAfter = at(base + n − B) − now when denied; Never if n > B.
 	switch {
-	case allowed:
+	case fits: // allowed, or 0 within a denied call
 	case cmp(N, B) > 0:
 		d.RetryAfter = limit.Never
 	default:

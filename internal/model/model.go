@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math/big"
 	"sync"
 	"time"
@@ -54,9 +55,9 @@ func New(s limit.Strategy) *Limiter {
 }
 
 // AllowN is engine.Engine.AllowNAt: it judges a request of cost n by key
-// at time now under every limit, in order, and counts n against all of
-// them when all allow. The Decision is the first denying limit's, or,
-// when all allow, the one with the fewest Remaining (the first on ties).
+// at time now under every limit, and counts n against all of them when
+// all allow. When all allow, the Decision is the one with the fewest
+// Remaining (the first on ties); when any denies, see denial.
 func (m *Limiter) AllowN(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
 	return m.request(now, key, n, true, limits)
 }
@@ -125,6 +126,7 @@ type judged struct {
 	prev    int64 // counted in window-1 (0 for the fixed window)
 	cur     int64 // counted in window, before this request
 	allowed bool
+	fits    bool // cost n fits; allowed unless judged within a denied call
 }
 
 func (m *Limiter) request(now time.Duration, key string, n int64, commit bool, limits []limit.Limit) limit.Decision {
@@ -133,38 +135,37 @@ func (m *Limiter) request(now time.Duration, key string, n int64, commit bool, l
 	if len(limits) == 0 {
 		return limit.Decision{Allowed: true}
 	}
+	// A request that can never be allowed is rejected before any limit
+	// is judged.
+	if n < 1 {
+		return limit.Decision{Limit: limits[0], RetryAfter: limit.Never}
+	}
+	for _, l := range limits {
+		if !l.Valid() {
+			return limit.Decision{Limit: l, RetryAfter: limit.Never}
+		}
+	}
 	var commits []func()
 	var best limit.Decision
 	seen := make(map[limit.Limit]bool)
+	denied := false
 	for i, l := range limits {
-		if !l.Valid() || n < 1 {
-			return limit.Decision{Limit: l, RetryAfter: limit.Never}
-		}
 		if seen[l] {
 			continue
 		}
 		seen[l] = true
-		var d limit.Decision
-		var commitOne func()
-		switch m.strategy {
-		case limit.GCRA:
-			d, commitOne = m.gcra(now, key, n, l)
-		case limit.MovingWindow:
-			d, commitOne = m.moving(now, key, n, l)
-		default:
-			j := m.judge(now, key, n, l)
-			d = j.decision(m.fixed, n)
-			commitOne = func() {
-				m.pairs[pairKey{key, j.l}] = pair{window: j.window, prev: j.prev, cur: j.cur + n}
-			}
-		}
+		d, commitOne := m.one(now, key, n, l, false)
 		if !d.Allowed {
-			return d
+			denied = true
+			continue // every limit is judged: the call's wait needs them all
 		}
 		commits = append(commits, commitOne)
 		if i == 0 || d.Remaining < best.Remaining {
 			best = d
 		}
+	}
+	if denied {
+		return m.denial(now, key, n, limits)
 	}
 	if commit {
 		for _, c := range commits {
@@ -172,6 +173,142 @@ func (m *Limiter) request(now time.Duration, key string, n int64, commit bool, l
 		}
 	}
 	return best
+}
+
+// denial returns the Decision of a denied request: each limit is read
+// without the request, Remaining is the least of theirs, and RetryAfter
+// is the least wait after which every limit admits the request, found by
+// searching each limit's admission over time (see wait) rather than by
+// formula. Limit and ResetAfter are those of the limit whose own wait is
+// that least wait (the first on ties).
+func (m *Limiter) denial(now time.Duration, key string, n int64, limits []limit.Limit) limit.Decision {
+	var out limit.Decision
+	seen := make(map[limit.Limit]bool)
+	first := true
+	for _, l := range limits {
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
+		d, _ := m.one(now, key, n, l, true)
+		d.RetryAfter = m.wait(now, key, n, l, d.RetryAfter)
+		switch {
+		case first:
+			out, first = d, false
+		case d.RetryAfter > out.RetryAfter:
+			d.Remaining = min(d.Remaining, out.Remaining)
+			out = d
+		default:
+			out.Remaining = min(d.Remaining, out.Remaining)
+		}
+	}
+	return out
+}
+
+// one judges cost n under one limit. With deny set it describes the limit
+// without the request, as within a denied call, and a cost that fits has
+// RetryAfter 0; a cost that does not fit has the closed-form RetryAfter
+// of engine/doc.go.
+func (m *Limiter) one(now time.Duration, key string, n int64, l limit.Limit, deny bool) (limit.Decision, func()) {
+	switch m.strategy {
+	case limit.GCRA:
+		return m.gcra(now, key, n, l, deny)
+	case limit.MovingWindow:
+		return m.moving(now, key, n, l, deny)
+	}
+	j := m.judge(now, key, n, l)
+	j.fits = j.allowed
+	j.allowed = j.fits && !deny
+	d := j.decision(m.fixed, n)
+	return d, func() {
+		m.pairs[pairKey{key, j.l}] = pair{window: j.window, prev: j.prev, cur: j.cur + n}
+	}
+}
+
+// wait returns the least wait w ≥ 0 after which key's request of cost n
+// is admitted by l, measured from the time the request is judged at
+// (the window strategies judge a reading older than hw at the start of
+// window hw; GCRA and the moving window measure from the reading), or
+// limit.Never when no wait that a Duration holds admits it. It searches
+// by bisection over the pure admission test admits, which is monotone in
+// time, and panics when the closed form closed (the RetryAfter of
+// engine/doc.go, or 0) disagrees: the model checks its own formulas.
+func (m *Limiter) wait(now time.Duration, key string, n int64, l limit.Limit, closed time.Duration) time.Duration {
+	base := big.NewInt(int64(max(now, 0)))
+	if m.strategy != limit.GCRA && m.strategy != limit.MovingWindow {
+		P := big.NewInt(int64(l.Period()))
+		if hwStart := mul(big.NewInt(m.hw[l]), P); cmp(hwStart, base) > 0 {
+			base = hwStart
+		}
+	}
+	at := func(w *big.Int) bool { return m.admits(key, n, l, add(base, w)) }
+	hi := new(big.Int).Lsh(big.NewInt(1), 64)
+	var got time.Duration
+	if !at(hi) {
+		got = limit.Never
+	} else {
+		lo := big.NewInt(-1) // at(lo) is false, or lo = -1
+		for cmp(sub(hi, lo), big.NewInt(1)) > 0 {
+			mid := new(big.Int).Rsh(add(lo, hi), 1)
+			if at(mid) {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		got = duration(hi)
+	}
+	if got != closed {
+		panic(fmt.Sprintf("model: %v under %v at %v: the searched wait %v disagrees with the closed form %v", key, l, now, got, closed))
+	}
+	return got
+}
+
+// admits reports whether l would admit key's request of cost n at time
+// t ≥ the time the request is judged at, with nothing else counted
+// meanwhile. It changes nothing.
+func (m *Limiter) admits(key string, n int64, l limit.Limit, t *big.Int) bool {
+	pk := pairKey{key, l}
+	L, P, N := big.NewInt(l.Count()), big.NewInt(int64(l.Period())), big.NewInt(n)
+	switch m.strategy {
+	case limit.GCRA:
+		k := floorDiv(mul(t, L), P)
+		base := k
+		if tat, ok := m.tats[pk]; ok && cmp(tat, k) > 0 {
+			base = tat
+		}
+		return cmp(add(base, N), add(k, big.NewInt(l.Burst()))) <= 0
+	case limit.MovingWindow:
+		log := m.logs[pk]
+		if len(log) > 0 && cmp(t, big.NewInt(log[len(log)-1].at)) < 0 {
+			t = big.NewInt(log[len(log)-1].at)
+		}
+		counted := new(big.Int)
+		for _, e := range log {
+			if cmp(sub(t, big.NewInt(e.at)), P) < 0 {
+				counted = add(counted, big.NewInt(e.n))
+			}
+		}
+		return cmp(add(counted, N), L) <= 0
+	}
+	w, r := new(big.Int).DivMod(t, P, new(big.Int))
+	prev, cur := new(big.Int), new(big.Int)
+	if p, ok := m.pairs[pk]; ok {
+		switch sub(w, big.NewInt(p.window)).Int64() {
+		case 0:
+			prev, cur = big.NewInt(p.prev), big.NewInt(p.cur)
+		case 1:
+			prev = big.NewInt(p.cur)
+		}
+	}
+	if cmp(add(cur, N), L) > 0 {
+		return false
+	}
+	if m.fixed {
+		return true
+	}
+	// prev·(P−r) ≤ (L−cur−n)·P
+	return cmp(mul(prev, sub(P, r)), mul(sub(sub(L, cur), N), P)) <= 0
 }
 
 // judge places a request at time now in its window, moving hw, reads the
@@ -238,7 +375,7 @@ func (j judged) decision(fixed bool, n int64) limit.Decision {
 	// RetryAfter.
 	N := big.NewInt(n)
 	switch {
-	case j.allowed:
+	case j.fits: // allowed, or 0 within a denied call
 	case cmp(N, L) > 0:
 		d.RetryAfter = limit.Never
 	case fixed:

@@ -21,12 +21,12 @@ type entry struct {
 // (ResetAfter, RetryAfter) are measured from the reading itself, so that
 // RetryAfter stays the least wait after which the cost is allowed (see
 // fuzz/README.md, "Choices"). It returns the Decision and the function
-// that counts the request.
+// that counts the request; deny: see one.
 //
 // The log is a plain list, oldest first, and is never pruned: entries
 // are appended at the judged time, which is never older than the newest
 // entry, so the list stays in time order.
-func (m *Limiter) moving(now time.Duration, key string, n int64, l limit.Limit) (limit.Decision, func()) {
+func (m *Limiter) moving(now time.Duration, key string, n int64, l limit.Limit, deny bool) (limit.Decision, func()) {
 	pk := pairKey{key, l}
 	log := m.logs[pk]
 	reading := int64(max(now, 0))
@@ -46,7 +46,8 @@ func (m *Limiter) moving(now time.Duration, key string, n int64, l limit.Limit) 
 			counted = add(counted, big.NewInt(e.n))
 		}
 	}
-	allowed := cmp(add(counted, N), L) <= 0
+	fits := cmp(add(counted, N), L) <= 0
+	allowed := fits && !deny
 	after := counted
 	if allowed {
 		after = add(counted, N)
@@ -67,7 +68,7 @@ func (m *Limiter) moving(now time.Duration, key string, n int64, l limit.Limit) 
 	// RetryAfter: (time of the oldest entry whose expiry frees enough
 	// units for n) + P − now; Never if n > L.
 	switch {
-	case allowed:
+	case fits: // allowed, or 0 within a denied call
 	case cmp(N, L) > 0:
 		d.RetryAfter = limit.Never
 	default:

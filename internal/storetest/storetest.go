@@ -14,6 +14,7 @@ package storetest
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ func Run(t *testing.T, newStore Factory) {
 				})
 			}
 			t.Run("multi", func(t *testing.T) { testMulti(t, atStore(t, newStore(t, s))) })
+			t.Run("multi-wait", func(t *testing.T) { testMultiWait(t, atStore(t, newStore(t, s)), s) })
 			t.Run("clock-back", func(t *testing.T) { testClockBack(t, atStore(t, newStore(t, s)), s) })
 			t.Run("keys", func(t *testing.T) { testKeys(t, newStore(t, s)) })
 			t.Run("real-clock", func(t *testing.T) { testRealClock(t, newStore(t, s), s) })
@@ -256,16 +258,85 @@ func testMulti(t *testing.T, st AtStore) {
 	d = at(uniqueKey(t), 1, e, f)
 	assert.Equal(t, e, d.Limit, "equal Remaining: the first limit decides")
 
-	// A zero Limit denies with Never after the valid ones allowed, and
-	// nothing is counted.
+	// A zero Limit makes a request that is never allowed: Never, whatever
+	// the other limits say, and nothing is counted.
 	k3 := uniqueKey(t)
 	d = at(k3, 1, a, limit.Limit{})
 	assert.Equal(t, limit.Decision{RetryAfter: limit.Never}, d)
 	assert.EqualValues(t, 2, peek(k3, a), "a request denied by a zero Limit counts nothing")
 	require.True(t, at(k3, 2, a).Allowed)
 	d = at(k3, 1, a, limit.Limit{})
-	assert.Equal(t, a, d.Limit, "a denies first, before the zero Limit")
-	assert.False(t, d.Allowed)
+	assert.Equal(t, limit.Decision{RetryAfter: limit.Never}, d, "a zero Limit after an exhausted one")
+}
+
+// testMultiWait checks that a call of several limits that several of
+// them deny answers the wait of the whole call, exact to the nanosecond:
+// denied at now+RetryAfter−1ns, allowed at now+RetryAfter. The waits
+// chosen are whole microseconds, so that the check is exact on Redis too,
+// which reads time in microseconds (a reading at now+RetryAfter−1ns is
+// truncated to now+RetryAfter−1µs). It also checks that Remaining is the
+// fewest units left under any limit.
+func testMultiWait(t *testing.T, st AtStore, strat limit.Strategy) {
+	ctx := context.Background()
+	allow := func(at time.Duration, key string, n int64, ls ...limit.Limit) limit.Decision {
+		t.Helper()
+		d, err := st.AllowNAt(ctx, T0+at, key, n, ls...)
+		require.NoError(t, err, "AllowNAt(T0+%v, n=%d)", at, n)
+		return d
+	}
+	a, b := limit.PerSecond(2), limit.PerMinute(3)
+	// 2 of each used at T0; a cost-2 request is denied by both. Each
+	// limit's own wait: a 1 s everywhere but the sliding window's 2 s;
+	// b: the next window (fixed), (P−r) + P − ⌊(L−n)·P/cur⌋ = 90 s
+	// (sliding), one tick of 20 s (GCRA), the first entry's expiry (moving).
+	want := map[limit.Strategy]time.Duration{
+		limit.FixedWindow: 60 * sec, limit.SlidingWindow: 90 * sec, limit.GCRA: 20 * sec, limit.MovingWindow: 60 * sec,
+	}[strat]
+	// Each block starts an hour after the last: the window strategies
+	// judge a reading older than a limit's newest window at that window's
+	// start, whatever the key.
+	base := time.Duration(0)
+	for _, order := range [][]limit.Limit{{a, b}, {b, a}} {
+		base += time.Hour
+		k := uniqueKey(t)
+		require.True(t, allow(base, k, 2, order...).Allowed)
+		d := allow(base, k, 2, order...)
+		assert.False(t, d.Allowed)
+		assert.Equal(t, want, d.RetryAfter, "RetryAfter of cost 2 on %v after 2 of each: %+v", order, d)
+		assert.Equal(t, b, d.Limit, "the limit with the longest wait decides: %+v", d)
+		assert.EqualValues(t, 0, d.Remaining, "Remaining: %+v", d)
+		early := allow(base+d.RetryAfter-1, k, 2, order...)
+		assert.False(t, early.Allowed, "AllowNAt(now+RetryAfter−1ns = T0+%v, 2) on %v: %+v", base+d.RetryAfter-1, order, early)
+		on := allow(base+d.RetryAfter, k, 2, order...)
+		assert.True(t, on.Allowed, "AllowNAt(now+RetryAfter = T0+%v, 2) on %v: %+v", base+d.RetryAfter, order, on)
+	}
+
+	// Remaining of a denied call is the fewest units left under any
+	// limit: a cost of that many is then allowed.
+	c, e := limit.PerSecond(2), limit.PerMinute(5)
+	k := uniqueKey(t)
+	base += time.Hour
+	for _, step := range []struct {
+		at time.Duration
+		n  int64
+	}{{0, 2}, {10 * sec, 2}, {20 * sec, 1}} {
+		require.True(t, allow(base+step.at, k, step.n, c, e).Allowed, "AllowNAt(T0+%v, %d)", base+step.at, step.n)
+	}
+	base += 20 * sec
+	d := allow(base, k, 2, c, e)
+	require.False(t, d.Allowed, "cost 2 after 2+2+1: %+v", d)
+	left := int64(math.MaxInt64)
+	for _, l := range []limit.Limit{c, e} {
+		p, err := st.PeekAt(ctx, T0+base, k, l)
+		require.NoError(t, err)
+		left = min(left, peekLeft(p))
+	}
+	assert.Equal(t, left, d.Remaining, "Remaining of a denied call is the least over its limits: %+v", d)
+	if d.Remaining > 0 {
+		assert.True(t, allow(base, k, d.Remaining, c, e).Allowed, "a cost of Remaining=%d is allowed", d.Remaining)
+	} else {
+		assert.False(t, allow(base, k, 1, c, e).Allowed, "Remaining 0: a cost of 1 is denied")
+	}
 }
 
 func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {

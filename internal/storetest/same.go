@@ -1,0 +1,71 @@
+package storetest
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// RunSame checks that two stores answer alike: for every strategy, the
+// same requests at the same instants, times since the Unix epoch near
+// the present (whole microseconds, Redis's resolution), get identical
+// Decisions from a store of newA and one of newB, both AtStores (the
+// memory engine and Redis both take Unix-epoch times). It also checks,
+// on the store's own clock, that a fixed-window day resets at UTC
+// midnight.
+func RunSame(t *testing.T, newA, newB Factory) {
+	limits := []limit.Limit{limit.PerSecond(3), limit.PerMinute(5), limit.PerHour(20), limit.PerDay(1000), mustLimit(7, 1500*time.Millisecond)}
+	for _, s := range Strategies {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			a, b := atStore(t, newA(t, s)), atStore(t, newB(t, s))
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(uint64(s), 7))
+			now := time.Duration(time.Now().UnixMicro()) * time.Microsecond
+			keys := []string{uniqueKey(t), uniqueKey(t)}
+			for i := range 400 {
+				now += time.Duration(rng.Int64N(int64(3*time.Second))) / time.Microsecond * time.Microsecond
+				key := keys[rng.IntN(len(keys))]
+				var ls []limit.Limit
+				for _, l := range limits {
+					if rng.IntN(3) == 0 {
+						ls = append(ls, l)
+					}
+				}
+				if len(ls) == 0 {
+					ls = limits[:1]
+				}
+				n := 1 + rng.Int64N(3)
+				var da, db limit.Decision
+				var ea, eb error
+				if rng.IntN(5) == 0 {
+					da, ea = a.PeekAt(ctx, now, key, ls...)
+					db, eb = b.PeekAt(ctx, now, key, ls...)
+				} else {
+					da, ea = a.AllowNAt(ctx, now, key, n, ls...)
+					db, eb = b.AllowNAt(ctx, now, key, n, ls...)
+				}
+				require.NoError(t, ea)
+				require.NoError(t, eb)
+				if !assert.Equal(t, da, db, "call %d at %v (Unix), key %q, n=%d, %v: first store %+v, second %+v", i, time.Unix(0, int64(now)).UTC(), key, n, ls, da, db) {
+					return
+				}
+			}
+		})
+	}
+	t.Run("utc-midnight", func(t *testing.T) {
+		for _, f := range []Factory{newA, newB} {
+			st := f(t, limit.FixedWindow)
+			d, err := st.AllowN(context.Background(), uniqueKey(t), 1, limit.PerDay(1000))
+			now := time.Now().UTC()
+			require.NoError(t, err)
+			midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+			assert.InDelta(t, float64(midnight.Sub(now)), float64(d.ResetAfter), float64(2*time.Second),
+				"%T: a fixed-window day's ResetAfter %v, want the time to UTC midnight, %v", st, d.ResetAfter, midnight.Sub(now))
+		}
+	})
+}
