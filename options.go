@@ -13,6 +13,7 @@ type options struct {
 	log     *slog.Logger
 	onError func(error)
 	backoff time.Duration
+	obs     Observer
 }
 
 func defaultOptions() options {
@@ -56,3 +57,11 @@ func WithBackoff(d time.Duration) Option {
 		}
 	})
 }
+
+// WithObserver sets the [Observer] told of store calls and health. A
+// [Fallback] calls its ObserveHealth once per change of state of its
+// primary (the moments it logs). [Open] does that, and also wraps the
+// Store it returns with [Observe], so that every call is reported; a
+// Fallback built with [NewFallback] reports only its health: wrap it with
+// Observe for the calls. Default none: nothing is timed or reported.
+func WithObserver(o Observer) Option { return optionFunc(func(opt *options) { opt.obs = o }) }
