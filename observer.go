@@ -181,6 +181,8 @@ func (s *observedRefunder) Refund(ctx context.Context, key string, n int64, limi
 // Stats is a snapshot of what a Store keeps in memory and of its health,
 // for metrics that are read when scraped rather than counted per call.
 type Stats struct {
+	// Store is the kind of store, as in Observation.Store.
+	Store string
 	// Keys is the number of live (key, limit) pairs in the store's
 	// engines (engine.Engine.Len): the MemoryStore's own, or the backup
 	// of a Fallback. A network store's keys live on its server.
@@ -202,21 +204,21 @@ type statser interface{ stats() Stats }
 
 // StatsOf returns s's Stats, looking through the stores of this package
 // (MemoryStore, Fallback, the Store of [Observe]); for any other store
-// it returns Stats{Up: true}. It locks each engine shard briefly to count
+// it returns its Store kind and Up true. It locks each engine shard briefly to count
 // keys: call it when metrics are scraped, not per request.
 func StatsOf(s Store) Stats {
 	if st, ok := s.(statser); ok {
 		return st.stats()
 	}
-	return Stats{Up: true}
+	return Stats{Store: storeKind(s), Up: true}
 }
 
 func (s *MemoryStore) stats() Stats {
-	return Stats{Keys: s.e.Len(), Full: s.e.Full(), Evicted: s.e.Evicted(), Up: true}
+	return Stats{Store: "memory", Keys: s.e.Len(), Full: s.e.Full(), Evicted: s.e.Evicted(), Up: true}
 }
 
 func (f *Fallback) stats() Stats {
-	st := Stats{Up: true}
+	var st Stats
 	if f.backup != nil {
 		st = StatsOf(f.backup)
 	}
@@ -224,7 +226,7 @@ func (f *Fallback) stats() Stats {
 	st.Keys += p.Keys
 	st.Full += p.Full
 	st.Evicted += p.Evicted
-	st.Up = f.Up()
+	st.Store, st.Up = p.Store, f.Up()
 	return st
 }
 

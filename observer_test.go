@@ -132,7 +132,7 @@ func TestOpenWithObserver(t *testing.T) {
 	assert.Equal(t, limit.GCRA, calls[0].Strategy, "strategy from the URI")
 	st := floodgate.StatsOf(s)
 	assert.Less(t, allowed, 1000, "1000 new keys into a table capped near 64 were all allowed")
-	assert.Equal(t, floodgate.Stats{Keys: allowed, Full: uint64(1000 - allowed), Up: true}, st,
+	assert.Equal(t, floodgate.Stats{Store: "memory", Keys: allowed, Full: uint64(1000 - allowed), Up: true}, st,
 		"StatsOf after 1000 new keys, %d allowed: each allowed key is tracked, each other one counted as full", allowed)
 }
 
@@ -167,7 +167,7 @@ func TestObserveRedisOutage(t *testing.T) {
 	ctx := context.Background()
 	l := limit.PerDay(1000)
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
-	assert.True(t, floodgate.StatsOf(s).Up, "StatsOf(...).Up with Redis answering")
+	assert.Equal(t, floodgate.Stats{Store: "redisstore", Up: true}, floodgate.StatsOf(s), "StatsOf with Redis answering and nothing in the fallback engine")
 	calls, _ := rec.snapshot()
 	last := calls[len(calls)-1]
 	assert.Equal(t, "redisstore", last.Store, "Store of a Fallback over Redis")
