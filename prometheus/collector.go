@@ -194,12 +194,12 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 }
 
 type callKey struct {
-	store     string
-	strategy  limit.Strategy
-	limit     limit.Limit
-	op        floodgate.Op
-	fallback  bool
-	allowed   bool
+	store    string
+	strategy limit.Strategy
+	limit    limit.Limit
+	op       floodgate.Op
+	fallback bool
+	allowed  bool
 }
 
 type callSeries struct {
