@@ -75,7 +75,8 @@ var errDown = fmt.Errorf("%w: marked down after %d failures in a row; one reques
 // After tripAfter (3) failed calls in a row the primary is marked down:
 // calls are answered by the policy at once, and one call per backoff
 // tries the primary; its success marks it up again. Each transition is
-// one log line (Warn down, Info up).
+// one log line (Warn down, Info up) and, with [WithObserver], one call of
+// the Observer's ObserveHealth.
 //
 // The zero Fallback is not usable; call [NewFallback]. A Fallback is safe
 // for concurrent use and must not be copied.
@@ -84,6 +85,7 @@ type Fallback struct {
 	backup  Store // used by FailMemory; closed with the Fallback
 	policy  Policy
 	o       options
+	kind    string // the primary's kind, for Health
 
 	fails   atomic.Int32 // failed calls in a row
 	down    atomic.Bool  // answer by policy; probe after retryAt
@@ -105,7 +107,7 @@ func NewFallback(primary Store, policy Policy, backup Store, opts ...Option) *Fa
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	return &Fallback{primary: primary, backup: backup, policy: policy, o: o}
+	return &Fallback{primary: primary, backup: backup, policy: policy, o: o, kind: storeKind(primary)}
 }
 
 // Policy returns what f decides while its primary fails.
@@ -234,7 +236,10 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 			f.fails.Store(0)
 		}
 		if f.down.CompareAndSwap(true, false) {
-			f.o.log.Info("floodgate: store available again; deciding by the store", "policy", f.policy.String())
+			f.o.log.Info("floodgate: store available again; deciding by the store", "store", f.kind, "policy", f.policy.String())
+			if f.o.obs != nil {
+				f.o.obs.ObserveHealth(Health{Store: f.kind, Up: true, Policy: f.policy})
+			}
 		}
 		return false
 	}
@@ -244,7 +249,10 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 	if f.fails.Add(1) >= tripAfter && f.down.CompareAndSwap(false, true) {
 		f.retryAt.Store(time.Now().Add(f.o.backoff).UnixNano())
 		f.o.log.Warn("floodgate: store unavailable; deciding by the failure policy until it answers",
-			"policy", f.policy.String(), "retry", f.o.backoff, "error", err)
+			"store", f.kind, "policy", f.policy.String(), "retry", f.o.backoff, "error", err)
+		if f.o.obs != nil {
+			f.o.obs.ObserveHealth(Health{Store: f.kind, Policy: f.policy, Err: err})
+		}
 	}
 	return true
 }

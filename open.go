@@ -60,6 +60,9 @@ func Register(scheme string, open func(uri string) (Store, error)) {
 // fixed-window, gcra or moving-window, and the names of the limits
 // library.
 //
+// With [WithObserver], the Store is wrapped with [Observe] and every
+// call is reported, and a Fallback reports its health.
+//
 // Open never waits for a network: a store that is unreachable at
 // start-up is opened at once and its failure policy answers until it
 // does. Open fails only on a URI it cannot use, with an error wrapping
@@ -111,7 +114,7 @@ func Open(uri string, opts ...Option) (Store, error) {
 		if _, ok := q["max-keys"]; ok {
 			eopts = append(eopts, engine.WithMaxKeys(maxKeys))
 		}
-		return NewMemory(eopts...), nil
+		return observe(NewMemory(eopts...), opts), nil
 	}
 	policy := FailMemory
 	if v, ok := q["failure"]; ok {
@@ -155,7 +158,19 @@ func Open(uri string, opts ...Option) (Store, error) {
 	if policy == FailMemory {
 		backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...)
 	}
-	return NewFallback(primary, policy, backup, opts...), nil
+	return observe(NewFallback(primary, policy, backup, opts...), opts), nil
+}
+
+// observe wraps s with Observe when opts set an Observer.
+func observe(s Store, opts []Option) Store {
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if o.obs == nil {
+		return s
+	}
+	return Observe(s, o.obs)
 }
 
 // strictQuery parses a URI's query, refusing what url.Values would drop

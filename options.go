@@ -16,6 +16,7 @@ type options struct {
 	onError  func(error)
 	backoff  time.Duration
 	strategy string // Open's strategy when the URI names none
+	obs      Observer
 }
 
 func defaultOptions() options {
@@ -64,3 +65,11 @@ func WithBackoff(d time.Duration) Option {
 func WithDefaultStrategy(s limit.Strategy) Option {
 	return optionFunc(func(o *options) { o.strategy = s.String() })
 }
+
+// WithObserver sets the [Observer] told of store calls and health. A
+// [Fallback] calls its ObserveHealth once per change of state of its
+// primary (the moments it logs). [Open] does that, and also wraps the
+// Store it returns with [Observe], so that every call is reported; a
+// Fallback built with [NewFallback] reports only its health: wrap it with
+// Observe for the calls. Default none: nothing is timed or reported.
+func WithObserver(o Observer) Option { return optionFunc(func(opt *options) { opt.obs = o }) }

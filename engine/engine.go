@@ -35,6 +35,7 @@ type Engine struct {
 	tableMu sync.Mutex
 
 	full      atomic.Uint64 // requests denied because a table was full
+	evicted   atomic.Uint64 // pairs removed by Sweep, SweepAt and the sweeper
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -388,6 +389,11 @@ func (e *Engine) Len() int {
 // Full returns how many requests were denied because a limit's table had
 // reached its key cap (see WithMaxKeys).
 func (e *Engine) Full() uint64 { return e.full.Load() }
+
+// Evicted returns how many idle (key, limit) pairs Sweep, SweepAt and the
+// background sweeper have evicted. A sweep that a request runs itself,
+// when the sweeper has fallen far behind, is not counted.
+func (e *Engine) Evicted() uint64 { return e.evicted.Load() }
 
 // state returns the state of l, creating it on first use, or nil when l
 // is invalid.

@@ -145,7 +145,23 @@ func TestBackgroundSweeper(t *testing.T) {
 		time.Sleep(6*time.Second + time.Millisecond)
 		synctest.Wait()
 		assert.Zero(t, e.Len(), "idle keys left after the sweeper ran")
+		assert.Equal(t, uint64(100), e.Evicted(), "Evicted after the sweeper evicted 100 keys")
 		e.Close()
 		e.Close() // idempotent
 	})
+}
+
+// TestEvictedCountsSweeps: Evicted adds up what Sweep and SweepAt return.
+func TestEvictedCountsSweeps(t *testing.T) {
+	e := engine.New(engine.WithSweepInterval(-1))
+	t.Cleanup(func() { _ = e.Close() })
+	l := limit.PerSecond(1)
+	for i := range 10 {
+		require.True(t, e.AllowAt(0, "k"+strconv.Itoa(i), l), "first request of key %d", i)
+	}
+	require.Zero(t, e.Evicted(), "Evicted before any sweep")
+	assert.Equal(t, 10, e.SweepAt(time.Minute), "SweepAt a minute later")
+	assert.Equal(t, uint64(10), e.Evicted(), "Evicted after evicting 10 pairs")
+	assert.Zero(t, e.SweepAt(2*time.Minute), "SweepAt with nothing left")
+	assert.Equal(t, uint64(10), e.Evicted(), "Evicted after an empty sweep")
 }

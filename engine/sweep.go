@@ -27,6 +27,7 @@ func (e *Engine) SweepAt(now time.Duration) int {
 	for _, st := range *e.tables.Load() {
 		removed += st.sweep(t, true)
 	}
+	e.evicted.Add(uint64(removed))
 	return removed
 }
 
@@ -57,7 +58,7 @@ func (e *Engine) sweepLoop() {
 		t := clampNow(now)
 		for _, st := range *e.tables.Load() {
 			if all || t/st.p >= st.swept.Load()+sweepBarrier/2 {
-				st.sweep(t, true)
+				e.evicted.Add(uint64(st.sweep(t, true)))
 			}
 		}
 	}

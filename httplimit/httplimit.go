@@ -62,6 +62,7 @@ type Middleware struct {
 	headers       Headers
 	denied        func(http.ResponseWriter, *http.Request, limit.Decision)
 	shared        map[string]*check
+	log           *slog.Logger
 	_             noCopy
 }
 
@@ -78,7 +79,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if s == nil {
 		return nil, configError("nil Store")
 	}
-	c := config{v6bits: 64, headers: HeadersXRateLimit}
+	c := config{v6bits: 64, headers: HeadersXRateLimit, log: slog.Default()}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -92,6 +93,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 		key:        c.key,
 		headers:    c.headers,
 		denied:     c.denied,
+		log:        c.log,
 	}
 	m.enabled.Store(true)
 	if c.v6bits < 1 || c.v6bits > 128 {
@@ -423,7 +425,7 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // told, so its route and default limits did not apply.
 func (m *Middleware) cannotPlace(r *http.Request) {
 	if m.unplaced.CompareAndSwap(false, true) {
-		slog.Default().Error("httplimit: cannot tell the route of a request: its route, default and exempt rules do not apply to it "+
+		m.log.Error("httplimit: cannot tell the route of a request: its route, default and exempt rules do not apply to it "+
 			"(logged once; a 404 from the router is expected here, anything else means WithRouteFunc does not see the router's pattern)",
 			"method", r.Method, "path", r.URL.Path, "routes", m.patternList())
 	}
@@ -471,7 +473,7 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		pattern = l.m.routeFunc(r)
 	}
 	if pattern == "" && l.rt.perPattern && l.m.unplacedLimit.CompareAndSwap(false, true) {
-		slog.Default().Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
+		l.m.log.Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
 			"share one budget (logged once): mount them in a ServeMux, pass WithRouteFunc, or name each budget with Scope",
 			"method", r.Method, "path", r.URL.Path)
 	}
@@ -582,7 +584,7 @@ func (m *Middleware) refund(ctx context.Context, ps []pending) {
 	rf, ok := m.store.(floodgate.Refunder)
 	if !ok {
 		if m.noRefund.CompareAndSwap(false, true) {
-			slog.Default().Error("httplimit: CountWhen needs a store that can give units back (floodgate.Refunder); "+
+			m.log.Error("httplimit: CountWhen needs a store that can give units back (floodgate.Refunder); "+
 				"every request is counted (logged once)", "store", fmt.Sprintf("%T", m.store))
 		}
 		return
@@ -669,7 +671,7 @@ func (m *Middleware) storageKey(ch *check, pattern string, k *Key, r *http.Reque
 // policy's, stands.
 func (m *Middleware) report(ch *check, err error) {
 	if m.storeErr.CompareAndSwap(false, true) {
-		slog.Default().Warn("httplimit: the store failed; requests are decided by its failure policy "+
+		m.log.Warn("httplimit: the store failed; requests are decided by its failure policy "+
 			"(this is logged once; floodgate.Fallback logs each outage)", "scope", ch.name, "error", err)
 	}
 }

@@ -1,6 +1,7 @@
 package httplimit
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/floodgate-go/floodgate/limit"
@@ -36,6 +37,7 @@ type config struct {
 	hook          func(*http.Request, Event)
 	shadow        bool
 	shadowHeaders bool
+	log           *slog.Logger
 }
 
 type sharedSpec struct{ name, limits string }
@@ -190,6 +192,19 @@ func WithHeaders(h Headers) Option { return optionFunc(func(c *config) { c.heade
 // {"error":"rate limit exceeded: 5 per 1 minute"}.
 func WithDeniedHandler(fn func(w http.ResponseWriter, r *http.Request, d limit.Decision)) Option {
 	return optionFunc(func(c *config) { c.denied = fn })
+}
+
+// WithLogger sets the logger of the Middleware's few log lines, each
+// written once per Middleware, never per request: a request whose route
+// cannot be told, CountWhen on a store that cannot refund, the first
+// store failure. Store outages themselves are logged by the store's
+// floodgate.Fallback (floodgate.WithLogger). Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	})
 }
 
 // Headers selects rate-limit response headers; combine with |.

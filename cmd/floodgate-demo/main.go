@@ -3,7 +3,10 @@
 // every route rate-limited by package httplimit. Data lives in memory; the
 // point is the limiter, not the app.
 //
-//	go run ./cmd/floodgate-demo [-addr :8080] [-storage memory://]
+//	go run -C cmd/floodgate-demo . [-addr :8080] [-storage memory://] [-log-format text|json]
+//
+// The demo is a module of its own (it links the Prometheus client, which
+// the library does not), hence -C from the repository root.
 //
 // Limits per client: POST /api/v1/auth/register and /login 5/minute,
 // GET /api/v1/auth/me 100/minute, POST /api/v1/auth/logout 10/minute,
@@ -12,6 +15,12 @@
 // floodgate.Open URI; the flag wins). Configuration errors stop start-up
 // with a message and exit status 1; SIGINT and SIGTERM shut down
 // gracefully.
+//
+// GET /metrics serves the Prometheus metrics of package prometheus
+// (floodgate_http_decisions_total, floodgate_store_up, …) and the Go
+// runtime's; it is never limited. Log lines (a store outage and its end,
+// the middleware's once-only warnings) go to stderr through log/slog, as
+// text or JSON (-log-format).
 package main
 
 import (
@@ -22,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -30,15 +40,20 @@ import (
 	"syscall"
 	"time"
 
+	prom "github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	fgprom "github.com/floodgate-go/floodgate/prometheus"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis:// and its kin with floodgate.Open
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "floodgate-demo:", err)
 		os.Exit(1)
 	}
@@ -55,6 +70,7 @@ type config struct {
 	writeLimit   string
 	trusted      string
 	ietf         bool
+	logFormat    string
 }
 
 // parseConfig reads flags, falling back to FLOODGATE_* variables.
@@ -77,8 +93,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.writeLimit, "write-limit", "50/minute", "default limits of other POST, PUT, PATCH and DELETE requests")
 	fs.StringVar(&c.trusted, "trusted-proxies", env("FLOODGATE_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted")
 	fs.BoolVar(&c.ietf, "ietf-headers", false, "also send the IETF RateLimit and RateLimit-Policy fields")
+	fs.StringVar(&c.logFormat, "log-format", env("FLOODGATE_LOG_FORMAT", "text"), "log format on stderr: text or json")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return c, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -87,18 +107,22 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 }
 
 // run starts the demo and serves until ctx is done, then shuts down
-// gracefully. It prints the address it listens on to stdout.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// gracefully. It prints the address it listens on to stdout, and logs to
+// stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	lim, err := floodgate.Open(c.storage)
+	log := newLogger(c.logFormat, stderr)
+	metrics := fgprom.New()
+	lim, err := floodgate.Open(c.storage, floodgate.WithLogger(log), floodgate.WithObserver(metrics))
 	if err != nil {
 		return fmt.Errorf("storage %q: %w", c.storage, err)
 	}
 	defer lim.Close()
-	h, err := newHandler(lim, c)
+	metrics.Watch(lim)
+	h, err := newHandler(lim, c, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -127,10 +151,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return nil
 }
 
-// newHandler returns the demo's routes behind the rate limiter.
-func newHandler(lim floodgate.Store, c config) (http.Handler, error) {
+// newLogger returns the demo's logger: text or JSON on w.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// newHandler returns the demo's routes behind the rate limiter, with
+// GET /metrics serving metrics (the Go runtime's and the process's
+// beside Floodgate's).
+func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *slog.Logger) (http.Handler, error) {
+	reg := prom.NewRegistry()
+	if err := reg.Register(metrics); err != nil {
+		return nil, err
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := []httplimit.Option{
-		httplimit.WithExempt("GET /health"),
+		httplimit.WithLogger(log),
+		httplimit.WithDecisionHook(metrics.DecisionHook),
+		httplimit.WithExempt("GET /health", "GET /metrics"),
 		httplimit.WithRoute("POST /api/v1/auth/register", c.authLimit),
 		// Login: per client address, and per account name across all
 		// addresses (credential stuffing from many addresses against one
@@ -156,7 +197,9 @@ func newHandler(lim floodgate.Store, c config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Handler(newApp().routes()), nil
+	mux := newApp().routes()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return m.Handler(mux), nil
 }
 
 // storageScheme returns the scheme of a storage URI for the start-up

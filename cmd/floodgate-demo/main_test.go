@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	fgprom "github.com/floodgate-go/floodgate/prometheus"
 )
 
 func noEnv(string) string { return "" }
@@ -25,11 +27,13 @@ func noEnv(string) string { return "" }
 func demo(t *testing.T, args ...string) (*httptest.Server, *clock.Manual) {
 	t.Helper()
 	clk := clock.NewManual(0)
-	lim := floodgate.NewMemory(engine.WithClock(clk), engine.WithSweepInterval(-1))
+	metrics := fgprom.New()
+	lim := floodgate.Observe(floodgate.NewMemory(engine.WithClock(clk), engine.WithSweepInterval(-1)), metrics)
 	t.Cleanup(func() { _ = lim.Close() })
+	metrics.Watch(lim)
 	c, err := parseConfig(args, noEnv, io.Discard)
 	require.NoError(t, err, "parseConfig(%q)", args)
-	h, err := newHandler(lim, c)
+	h, err := newHandler(lim, c, metrics, slog.New(slog.DiscardHandler))
 	require.NoError(t, err, "newHandler")
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -149,7 +153,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 				return "memory://?strategy=fixed-window"
 			}
 			return ""
-		}, lineWriter{pw})
+		}, lineWriter{pw}, io.Discard)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -195,7 +199,7 @@ func runRefused(t *testing.T, args []string, env map[string]string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, io.Discard)
+	err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, io.Discard, io.Discard)
 	require.Error(t, err, "run(%q, env %v) started and served until stopped", args, env)
 	return err
 }

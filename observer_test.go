@@ -1,0 +1,237 @@
+package floodgate_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/storetest"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// observations is an Observer that keeps what it is told.
+type observations struct {
+	mu     sync.Mutex
+	calls  []floodgate.Observation
+	health []floodgate.Health
+}
+
+func (r *observations) ObserveCall(o floodgate.Observation) {
+	o.Limits = append([]limit.Limit(nil), o.Limits...) // the caller's: copy
+	r.mu.Lock()
+	r.calls = append(r.calls, o)
+	r.mu.Unlock()
+}
+
+func (r *observations) ObserveHealth(h floodgate.Health) {
+	r.mu.Lock()
+	r.health = append(r.health, h)
+	r.mu.Unlock()
+}
+
+func (r *observations) snapshot() ([]floodgate.Observation, []floodgate.Health) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]floodgate.Observation(nil), r.calls...), append([]floodgate.Health(nil), r.health...)
+}
+
+func TestObserveReportsEveryCall(t *testing.T) {
+	rec := &observations{}
+	s := floodgate.Observe(floodgate.NewMemory(engine.WithStrategy(limit.FixedWindow)), rec)
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	l := limit.PerMinute(1)
+
+	d, err := s.AllowN(ctx, "k", 1, l)
+	require.NoError(t, err)
+	require.True(t, d.Allowed, "first AllowN under 1/minute")
+	d, err = s.AllowN(ctx, "k", 1, l)
+	require.NoError(t, err)
+	require.False(t, d.Allowed, "second AllowN under 1/minute")
+	_, err = s.Peek(ctx, "k", l)
+	require.NoError(t, err)
+	require.NoError(t, s.(floodgate.Refunder).Refund(ctx, "k", 1, l))
+	require.NoError(t, s.Reset(ctx, "k", l))
+
+	calls, health := rec.snapshot()
+	assert.Empty(t, health, "a memory store has no health changes")
+	require.Len(t, calls, 5, "one observation per call")
+	for i, want := range []struct {
+		op      floodgate.Op
+		allowed bool
+		n       int64
+	}{{floodgate.OpAllow, true, 1}, {floodgate.OpAllow, false, 1}, {floodgate.OpPeek, false, 1}, {floodgate.OpRefund, false, 1}, {floodgate.OpReset, false, 0}} {
+		c := calls[i]
+		assert.Equal(t, want.op, c.Op, "call %d: Op", i)
+		assert.Equal(t, want.allowed, c.Decision.Allowed, "call %d (%v): Decision.Allowed", i, c.Op)
+		assert.Equal(t, want.n, c.N, "call %d (%v): N", i, c.Op)
+		assert.Equal(t, "memory", c.Store, "call %d: Store", i)
+		assert.Equal(t, limit.FixedWindow, c.Strategy, "call %d: Strategy", i)
+		assert.Equal(t, []limit.Limit{l}, c.Limits, "call %d: Limits", i)
+		assert.NoError(t, c.Err, "call %d: Err", i)
+		assert.False(t, c.Fallback, "call %d: Fallback on a memory store", i)
+		assert.GreaterOrEqual(t, c.Latency, time.Duration(0), "call %d: Latency", i)
+	}
+	assert.Equal(t, "allow peek reset refund", floodgate.OpAllow.String()+" "+floodgate.OpPeek.String()+" "+
+		floodgate.OpReset.String()+" "+floodgate.OpRefund.String())
+}
+
+// TestObserveForwardsRefunder: the wrapper is a Refunder exactly when the
+// store it wraps is one, so AllowAll and CountWhen keep working.
+func TestObserveForwardsRefunder(t *testing.T) {
+	m := floodgate.NewMemory()
+	t.Cleanup(func() { m.Close() })
+	_, ok := floodgate.Observe(m, &observations{}).(floodgate.Refunder)
+	assert.True(t, ok, "Observe(MemoryStore) must be a Refunder")
+
+	plain := struct{ floodgate.Store }{m} // a Store without Refund
+	_, ok = floodgate.Observe(plain, &observations{}).(floodgate.Refunder)
+	assert.False(t, ok, "Observe of a store that cannot refund must not claim to")
+
+	// AllowAll through the wrapper refunds the first charge on a denial.
+	rec := &observations{}
+	s := floodgate.Observe(m, rec)
+	one := limit.PerMinute(1)
+	_, err := s.AllowN(context.Background(), "b", 1, one) // b's budget is spent
+	require.NoError(t, err)
+	d, at, err := floodgate.AllowAll(context.Background(), s,
+		floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{one}}, floodgate.Charge{Key: "b", N: 1, Limits: []limit.Limit{one}})
+	require.NoError(t, err)
+	assert.False(t, d.Allowed, "AllowAll with b spent")
+	assert.Equal(t, 1, at, "AllowAll: the denying charge")
+	calls, _ := rec.snapshot()
+	require.Len(t, calls, 4, "observations: AllowN b, AllowN a, AllowN b, Refund a")
+	assert.Equal(t, floodgate.OpRefund, calls[3].Op, "the last call is the refund of a")
+}
+
+// TestOpenWithObserver: Open wraps its store, memory:// included, and
+// StatsOf sees through the wrapper to the engine.
+func TestOpenWithObserver(t *testing.T) {
+	rec := &observations{}
+	s, err := floodgate.Open("memory://?strategy=gcra&max-keys=64", floodgate.WithObserver(rec))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	l := limit.PerSecond(10)
+	allowed := 0
+	for i := range 1000 {
+		if d, _ := s.AllowN(context.Background(), "k"+strconv.Itoa(i), 1, l); d.Allowed {
+			allowed++
+		}
+	}
+	calls, _ := rec.snapshot()
+	require.Len(t, calls, 1000, "one observation per AllowN")
+	assert.Equal(t, limit.GCRA, calls[0].Strategy, "strategy from the URI")
+	st := floodgate.StatsOf(s)
+	assert.Less(t, allowed, 1000, "1000 new keys into a table capped near 64 were all allowed")
+	assert.Equal(t, floodgate.Stats{Store: "memory", Keys: allowed, Full: uint64(1000 - allowed), Up: true}, st,
+		"StatsOf after 1000 new keys, %d allowed: each allowed key is tracked, each other one counted as full", allowed)
+}
+
+// TestObserveZeroAlloc: an Observer that keeps nothing adds no allocation
+// to a decision.
+func TestObserveZeroAlloc(t *testing.T) {
+	s := floodgate.Observe(floodgate.NewMemory(), discard{})
+	t.Cleanup(func() { s.Close() })
+	ls := []limit.Limit{limit.PerSecond(1 << 20)}
+	ctx := context.Background()
+	_, _ = s.AllowN(ctx, "k", 1, ls...)
+	allocs := testing.AllocsPerRun(1000, func() { _, _ = s.AllowN(ctx, "k", 1, ls...) })
+	assert.Zero(t, allocs, "allocations per observed AllowN of a known key")
+}
+
+type discard struct{}
+
+func (discard) ObserveCall(floodgate.Observation) {}
+func (discard) ObserveHealth(floodgate.Health)    {}
+
+// TestObserveRedisOutage stops a real Redis under an observed Fallback
+// and restarts it: the calls answered meanwhile are reported as the
+// policy's, Health reports down then up once each, and StatsOf's Up
+// follows.
+func TestObserveRedisOutage(t *testing.T) {
+	r := storetest.StartRedis(t)
+	rec := &observations{}
+	s, err := floodgate.Open(redisURI("redis", r.Addr(), limit.SlidingWindow, "&timeout=100ms&backoff=50ms"),
+		floodgate.WithObserver(rec), floodgate.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	l := limit.PerDay(1000)
+	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, floodgate.Stats{Store: "redisstore", Up: true}, floodgate.StatsOf(s), "StatsOf with Redis answering and nothing in the fallback engine")
+	calls, _ := rec.snapshot()
+	last := calls[len(calls)-1]
+	assert.Equal(t, "redisstore", last.Store, "Store of a Fallback over Redis")
+	assert.False(t, last.Fallback, "a call Redis answered")
+	assert.Positive(t, last.Latency, "Latency of a Redis round trip")
+
+	r.Kill(t)
+	for i := range 10 {
+		_, err := s.AllowN(ctx, "k", 1, l)
+		require.ErrorIs(t, err, floodgate.ErrStorage, "call %d with Redis down", i)
+	}
+	assert.False(t, floodgate.StatsOf(s).Up, "StatsOf(...).Up after 10 failed calls")
+	calls, health := rec.snapshot()
+	fallback := 0
+	for _, c := range calls {
+		if c.Fallback {
+			fallback++
+		}
+	}
+	assert.Equal(t, 10, fallback, "observations with Fallback set, one per call with Redis down")
+	require.Len(t, health, 1, "health changes after the kill: %+v", health)
+	assert.Equal(t, floodgate.Health{Store: "redisstore", Up: false, Policy: floodgate.FailMemory, Err: health[0].Err}, health[0])
+	assert.ErrorIs(t, health[0].Err, floodgate.ErrUnavailable, "the failure that marked it down")
+
+	r.Restart(t)
+	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "back", 1, l); return err == nil },
+		10*time.Second, 20*time.Millisecond, "no recovery after restarting Redis")
+	assert.True(t, floodgate.StatsOf(s).Up, "StatsOf(...).Up after Redis answered again")
+	_, health = rec.snapshot()
+	require.Len(t, health, 2, "health changes across one outage: %+v", health)
+	assert.Equal(t, floodgate.Health{Store: "redisstore", Up: true, Policy: floodgate.FailMemory}, health[1])
+}
+
+// ExampleObserve counts decisions by outcome, as a metrics exporter does.
+func ExampleObserve() {
+	var c counts
+	s := floodgate.Observe(floodgate.NewMemory(), &c)
+	defer s.Close()
+	l := limit.PerMinute(2)
+	for range 3 {
+		_, _ = s.AllowN(context.Background(), "user:42", 1, l)
+	}
+	fmt.Println("allowed", c.allowed, "denied", c.denied)
+	// Output: allowed 2 denied 1
+}
+
+// counts is an Observer that counts AllowN outcomes. Real exporters
+// (modules prometheus and otel) use atomic counters.
+type counts struct {
+	mu              sync.Mutex
+	allowed, denied int
+}
+
+func (c *counts) ObserveCall(o floodgate.Observation) {
+	if o.Op != floodgate.OpAllow {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o.Decision.Allowed {
+		c.allowed++
+	} else {
+		c.denied++
+	}
+}
+
+func (c *counts) ObserveHealth(floodgate.Health) {}

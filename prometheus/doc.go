@@ -1,0 +1,50 @@
+// Package prometheus exports Floodgate's metrics to Prometheus through
+// github.com/prometheus/client_golang. It is a module of its own, so the
+// floodgate library never links a metrics client.
+//
+// One [Collector] gathers everything:
+//
+//	c := prometheus.New()
+//	store, err := floodgate.Open(uri, floodgate.WithObserver(c)) // every store call
+//	c.Watch(store)                                               // keys, evictions, health
+//	m, err := httplimit.New(store, httplimit.WithDecisionHook(c.DecisionHook))
+//	registry.MustRegister(c)
+//
+// # Metrics
+//
+// Per call, from the floodgate.Observer:
+//
+//	floodgate_decisions_total{store,strategy,limit,outcome}   counter
+//	floodgate_fallback_decisions_total{store,outcome}         counter
+//	floodgate_store_call_duration_seconds{store,op}           histogram
+//	floodgate_store_state_changes_total{store,state}          counter
+//
+// Per HTTP request, from the httplimit decision hook:
+//
+//	floodgate_http_decisions_total{route,scope,outcome}       counter
+//
+// Read at each scrape from the watched stores (floodgate.StatsOf):
+//
+//	floodgate_store_up{store}                                 gauge
+//	floodgate_tracked_keys                                    gauge
+//	floodgate_key_table_full_denials_total                    counter
+//	floodgate_evictions_total                                 counter
+//
+// Labels: store is the kind of store ("memory", "redisstore"); strategy
+// its algorithm ("sliding-window", …); limit the deciding limit
+// ("5/minute"); outcome "allowed" or "denied", and for HTTP also
+// "shadow_denied" (denied in shadow mode, not enforced); op "allow",
+// "peek", "reset" or "refund"; route the route pattern ("POST
+// /api/v1/auth/login", "unknown" when the middleware could not tell it);
+// scope the deciding budget ("app", a pattern, a shared scope); state
+// "down" or "up". A client key is never a label: the number of series is
+// bounded by the configured routes, scopes and limits. docs/observability.md
+// in the repository explains each metric and gives queries.
+//
+// # Cost
+//
+// A Collector observes a decision without allocating once its labels
+// have been seen: series are looked up in a copy-on-write map, not
+// through CounterVec.WithLabelValues. bench/observe_test.go measures the
+// cost per decision.
+package prometheus

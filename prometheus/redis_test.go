@@ -1,0 +1,112 @@
+package prometheus_test
+
+import (
+	"bufio"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate"
+	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
+)
+
+// redisServer is a redis-server process on a loopback port, started by
+// the test: internal/storetest cannot be imported from this module, so
+// this is the few lines of it that the test needs.
+type redisServer struct {
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is not on PATH and CI is set: %v", err)
+		}
+		t.Skip("redis-server is not on PATH (apt-get install redis-server)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r := &redisServer{port: l.Addr().(*net.TCPAddr).Port}
+	l.Close()
+	r.start(t)
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+func (r *redisServer) start(t *testing.T) {
+	t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	require.NoError(t, r.cmd.Start(), "starting redis-server")
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", r.addr(), 100*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			return false
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return err == nil && line == "+PONG\r\n"
+	}, 10*time.Second, 10*time.Millisecond, "redis-server on %s never answered PING", r.addr())
+}
+
+func (r *redisServer) kill() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// TestRedisOutage stops a real Redis behind the Collector and restarts
+// it: floodgate_store_up goes 1 → 0 → 1, and
+// floodgate_fallback_decisions_total counts the requests the failure
+// policy answered meanwhile.
+func TestRedisOutage(t *testing.T) {
+	r := startRedis(t)
+	s, _ := newServer(t, "redis://"+r.addr()+"?timeout=200ms&backoff=50ms",
+		floodgate.WithLogger(discardLogger()))
+	require.Eventually(t, func() bool { return s.do(t, 1, "GET", "/items/warm")[204] == 1 },
+		10*time.Second, 20*time.Millisecond, "the first request through Redis")
+
+	fams := s.scrape(t)
+	assert.Equal(t, 1.0, value(fams, "floodgate_store_up", "store", "redisstore"), "store_up with Redis answering")
+	assert.Zero(t, value(fams, "floodgate_fallback_decisions_total"), "fallback decisions with Redis answering")
+	before := value(fams, "floodgate_http_decisions_total")
+
+	r.kill()
+	got := s.do(t, 6, "POST", "/login")
+	assert.Equal(t, map[int]int{204: 3, 429: 3}, got, "POST /login with Redis down: the memory policy enforces 3/minute")
+	fams = s.scrape(t)
+	assert.Equal(t, 0.0, value(fams, "floodgate_store_up", "store", "redisstore"), "store_up with Redis killed")
+	assert.Equal(t, 6.0, value(fams, "floodgate_fallback_decisions_total", "store", "redisstore"), "fallback decisions: one per request during the outage")
+	assert.Equal(t, 3.0, value(fams, "floodgate_fallback_decisions_total", "outcome", "allowed"), "fallback decisions allowed")
+	assert.Equal(t, 3.0, value(fams, "floodgate_http_decisions_total", "route", "POST /login", "outcome", "denied"), "HTTP denials during the outage")
+	assert.Equal(t, 1.0, value(fams, "floodgate_store_state_changes_total", "state", "down"), "changes to down")
+	assert.Equal(t, before+6, value(fams, "floodgate_http_decisions_total"), "HTTP decisions keep counting during the outage")
+
+	r.start(t)
+	require.Eventually(t, func() bool {
+		s.do(t, 1, "GET", "/items/back")
+		return value(s.scrape(t), "floodgate_store_up", "store", "redisstore") == 1
+	}, 10*time.Second, 50*time.Millisecond, "floodgate_store_up never returned to 1 after Redis restarted")
+	fams = s.scrape(t)
+	assert.Equal(t, 1.0, value(fams, "floodgate_store_state_changes_total", "state", "up"), "changes to up")
+	assert.GreaterOrEqual(t, value(fams, "floodgate_fallback_decisions_total"), 6.0, "fallback decisions never go down")
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
