@@ -121,7 +121,10 @@
 // clock moved back, or an AllowAt with an old time) is judged as at the
 // start of window hw: r = 0 in window hw. It never panics and never
 // grants a fresh burst, because no count is ever older than what window
-// hw already sees.
+// hw already sees. Its RetryAfter and ResetAfter still count from the
+// reading itself (decide.Later adds the gap), so the promise holds for
+// every reading: denied at now+RetryAfter−1ns, allowed at now+RetryAfter.
+// The Redis scripts report the same gap (a negative r) to the decoder.
 //
 // # Concurrency
 //

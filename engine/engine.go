@@ -295,6 +295,11 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 	}
 	cnt, p := uint64(l.Count()), st.p
 	ep, r := st.clamp(now)
+	// A reading older than the high-water window is judged at that
+	// window's start (clamp); its waits count from the reading itself, so
+	// they include the gap: denied at now+RetryAfter−1ns, allowed at
+	// now+RetryAfter (fuzz/testdata/fuzz/FuzzOps/80484e6fc1f7f6ba).
+	ahead := time.Duration(ep*p + r - now)
 	if m != commit && st.t.Find(h) == nil {
 		// Unknown key: nothing counted. Do not insert on a peek.
 		w := window{epoch: ep, Window: decide.Window{R: r}}
@@ -302,7 +307,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 		if fits {
 			w.Cur += uint64(n) // a peek answers as if the request were counted
 		}
-		return w.Decide(e.sliding, fits, uint64(n), l), ep
+		return decide.Later(w.Decide(e.sliding, fits, uint64(n), l), ahead), ep
 	}
 	for {
 		c, v, err := st.t.Get(h)
@@ -312,11 +317,11 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 		}
 		w := e.load(v, ep, r)
 		if m == look || !w.Fits(e.sliding, uint64(n), cnt, p) {
-			return w.Decide(e.sliding, false, uint64(n), l), w.epoch
+			return decide.Later(w.Decide(e.sliding, false, uint64(n), l), ahead), w.epoch
 		}
 		w.Cur += uint64(n)
 		if m == peek || c.CompareAndSwap(v, w.pack()) {
-			return w.Decide(e.sliding, true, uint64(n), l), w.epoch
+			return decide.Later(w.Decide(e.sliding, true, uint64(n), l), ahead), w.epoch
 		}
 	}
 }

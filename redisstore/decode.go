@@ -13,22 +13,30 @@ import (
 // (Peek) describes the state after the request it did not count, like the
 // Decision that AllowN would return.
 func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	at := func(i int) decide.Window {
-		return decide.Window{Prev: uint64(vals[i]), Cur: uint64(vals[i+1]), R: uint64(vals[i+2]) * uint64(time.Microsecond)}
+	// r < 0 says the reading was judged −r µs ahead, at the start of a
+	// newer stored window: the waits count from the reading itself.
+	at := func(i int) (decide.Window, time.Duration) {
+		r, ahead := vals[i+2], int64(0)
+		if r < 0 {
+			r, ahead = 0, -vals[i+2]
+		}
+		return decide.Window{Prev: uint64(vals[i]), Cur: uint64(vals[i+1]), R: uint64(r) * uint64(time.Microsecond)},
+			time.Duration(ahead) * time.Microsecond
 	}
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply %v", ErrReply, vals) }
 	if len(vals) != 1+3*len(limits) || vals[0] < 0 || vals[0] > 1 {
 		return limit.Decision{}, bad()
 	}
-	for _, v := range vals[1:] {
-		if v < 0 {
+	for i, v := range vals[1:] {
+		if v < 0 && i%3 != 2 {
 			return limit.Decision{}, bad()
 		}
 	}
 	if vals[0] == 1 {
 		var d limit.Decision
 		for i, l := range limits {
-			di := at(1+3*i).Decide(s.sliding, false, uint64(n), l)
+			w, ahead := at(1 + 3*i)
+			di := decide.Later(w.Decide(s.sliding, false, uint64(n), l), ahead)
 			if i == 0 {
 				d = di
 			} else {
@@ -39,11 +47,11 @@ func (s *Store) decode(vals []int64, n int64, commit bool, limits []limit.Limit)
 	}
 	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
 	for i, l := range limits {
-		w := at(1 + 3*i)
+		w, ahead := at(1 + 3*i)
 		if !commit {
 			w.Cur += uint64(n)
 		}
-		best = decide.Merge(best, w.Decide(s.sliding, true, uint64(n), l))
+		best = decide.Merge(best, decide.Later(w.Decide(s.sliding, true, uint64(n), l), ahead))
 	}
 	return best, nil
 }

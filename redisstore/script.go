@@ -68,7 +68,7 @@ local fixed = ARGV[3] == '1'
 local function load(i, p)
   local e = math.floor(now / p)
   local r = now - e * p
-  local prev, cur = 0, 0
+  local prev, cur, ahead = 0, 0, 0
   local v = redis.call('GET', KEYS[i])
   if v then
     local ce, cp, cc = string.match(v, '^(%d+) (%d+) (%d+)$')
@@ -84,11 +84,14 @@ local function load(i, p)
     elseif ce == e - 1 then
       prev = cc
     elseif ce > e then
+      -- A reading older than the stored window is judged at its start;
+      -- ahead tells the decoder how far, since waits count from now.
+      ahead = ce * p - now
       e, r, prev, cur = ce, 0, cp, cc
     end
   end
   if fixed then prev = 0 end
-  return {e, r, prev, cur, p}
+  return {e, r, prev, cur, p, ahead}
 end
 local st, fresh, last = {}, {}, {}
 local denied = false
@@ -118,7 +121,7 @@ if denied then
   for i = 1, #KEYS do
     out[#out + 1] = fresh[i][3]
     out[#out + 1] = fresh[i][4]
-    out[#out + 1] = fresh[i][2]
+    out[#out + 1] = fresh[i][2] - fresh[i][6]
   end
   return out
 end
@@ -132,7 +135,7 @@ for i = 1, #KEYS do
   end
   out[#out + 1] = s[3]
   out[#out + 1] = s[4]
-  out[#out + 1] = s[2]
+  out[#out + 1] = s[2] - fresh[i][6]
 end
 return out
 `

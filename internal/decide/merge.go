@@ -1,6 +1,10 @@
 package decide
 
-import "github.com/floodgate-go/floodgate/limit"
+import (
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+)
 
 // Merge folds d, the Decision of one more limit of a call of several
 // limits, into acc, the call's Decision so far; the first limit's
@@ -32,4 +36,21 @@ func Merge(acc, d limit.Decision) limit.Decision {
 	}
 	acc.Remaining = rem
 	return acc
+}
+
+// Later moves the waits of a Decision judged ahead of its reading (a
+// reading older than a limit's newest window is judged at that window's
+// start) back to the reading: a wait is a promise from the caller's now,
+// denied at now+RetryAfter−1ns and allowed at now+RetryAfter. Waits too
+// long for a Duration saturate at limit.Never.
+func Later(d limit.Decision, ahead time.Duration) limit.Decision {
+	if ahead > 0 {
+		if d.RetryAfter > 0 {
+			d.RetryAfter = min(d.RetryAfter, limit.Never-ahead) + ahead
+		}
+		if d.ResetAfter > 0 {
+			d.ResetAfter = min(d.ResetAfter, limit.Never-ahead) + ahead
+		}
+	}
+	return d
 }

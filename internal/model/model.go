@@ -220,28 +220,45 @@ func (m *Limiter) one(now time.Duration, key string, n int64, l limit.Limit, den
 	j.fits = j.allowed
 	j.allowed = j.fits && !deny
 	d := j.decision(m.fixed, n)
+	// A reading judged at the start of a newer window (the clock stepped
+	// back) is still promised waits from the reading itself.
+	if gap := time.Duration(j.window*int64(l.Period()) + j.r - int64(max(now, 0))); gap > 0 {
+		if d.RetryAfter > 0 {
+			d.RetryAfter = addSat(d.RetryAfter, gap)
+		}
+		if d.ResetAfter > 0 {
+			d.ResetAfter = addSat(d.ResetAfter, gap)
+		}
+	}
 	return d, func() {
 		m.pairs[pairKey{key, j.l}] = pair{window: j.window, prev: j.prev, cur: j.cur + n}
 	}
 }
 
 // wait returns the least wait w ≥ 0 after which key's request of cost n
-// is admitted by l, measured from the time the request is judged at
-// (the window strategies judge a reading older than hw at the start of
-// window hw; GCRA and the moving window measure from the reading), or
+// is admitted by l, measured from the reading (a promise to the caller:
+// denied at now+w−1ns, allowed at now+w), although the window strategies
+// judge a reading older than hw at the start of window hw, or
 // limit.Never when no wait that a Duration holds admits it. It searches
 // by bisection over the pure admission test admits, which is monotone in
 // time, and panics when the closed form closed (the RetryAfter of
 // engine/doc.go, or 0) disagrees: the model checks its own formulas.
 func (m *Limiter) wait(now time.Duration, key string, n int64, l limit.Limit, closed time.Duration) time.Duration {
 	base := big.NewInt(int64(max(now, 0)))
+	floor := base // the window strategies judge a reading older than hw at hw's start
 	if m.strategy != limit.GCRA && m.strategy != limit.MovingWindow {
 		P := big.NewInt(int64(l.Period()))
 		if hwStart := mul(big.NewInt(m.hw[l]), P); cmp(hwStart, base) > 0 {
-			base = hwStart
+			floor = hwStart
 		}
 	}
-	at := func(w *big.Int) bool { return m.admits(key, n, l, add(base, w)) }
+	at := func(w *big.Int) bool {
+		t := add(base, w)
+		if cmp(t, floor) < 0 {
+			t = floor
+		}
+		return m.admits(key, n, l, t)
+	}
 	hi := new(big.Int).Lsh(big.NewInt(1), 64)
 	var got time.Duration
 	if !at(hi) {
@@ -418,4 +435,12 @@ func duration(x *big.Int) time.Duration {
 		return limit.Never
 	}
 	return time.Duration(x.Int64())
+}
+
+// addSat is a + b, saturating at limit.Never.
+func addSat(a, b time.Duration) time.Duration {
+	if a > limit.Never-b {
+		return limit.Never
+	}
+	return a + b
 }

@@ -61,8 +61,9 @@ func TestSlidingSteps(t *testing.T) {
 		allow(1600*ms, 1, 0, 1400*ms),
 		// Cost above the count: Never, nothing counted.
 		{at: 1600 * ms, n: 6, limits: ls, want: limit.Decision{Limit: five, RetryAfter: limit.Never, ResetAfter: 1400 * ms}},
-		// Clock steps back to window 0: judged at the start of window 1.
-		{at: 100 * ms, n: 1, limits: ls, want: limit.Decision{Limit: five, RetryAfter: 800 * ms, ResetAfter: 2 * time.Second}},
+		// Clock steps back to window 0: judged at the start of window 1,
+		// with waits from the reading (0.9 s more than from the judgement).
+		{at: 100 * ms, n: 1, limits: ls, want: limit.Decision{Limit: five, RetryAfter: 1700 * ms, ResetAfter: 2900 * ms}},
 		// Two windows on, everything has expired.
 		allow(3*time.Second, 5, 0, 2*time.Second),
 	})
@@ -76,8 +77,9 @@ func TestFixedSteps(t *testing.T) {
 		{at: 59 * time.Second, n: 1, limits: ls, want: limit.Decision{Limit: two, RetryAfter: time.Second, ResetAfter: time.Second}},
 		{at: 60 * time.Second, peek: true, limits: ls, want: limit.Decision{Allowed: true, Limit: two, Remaining: 1, ResetAfter: time.Minute}},
 		{at: 61 * time.Second, n: 1, limits: ls, want: limit.Decision{Allowed: true, Limit: two, Remaining: 1, ResetAfter: 59 * time.Second}},
-		// Back in time, to window 0: judged at the start of window 1.
-		{at: 0, n: 2, limits: ls, want: limit.Decision{Limit: two, Remaining: 1, RetryAfter: time.Minute, ResetAfter: time.Minute}},
+		// Back in time, to window 0: judged at the start of window 1, with
+		// waits from the reading.
+		{at: 0, n: 2, limits: ls, want: limit.Decision{Limit: two, Remaining: 1, RetryAfter: 2 * time.Minute, ResetAfter: 2 * time.Minute}},
 	})
 }
 
@@ -125,9 +127,10 @@ func TestResetAndSweep(t *testing.T) {
 	m.Reset("k", one)
 	assert.True(t, m.AllowN(0, "k", 1, one).Allowed, "AllowN after Reset")
 	m.Sweep(10 * time.Second)
-	// The sweep used window 10: an older reading is judged at its start.
+	// The sweep used window 10: an older reading is judged at its start,
+	// and its ResetAfter counts from the reading.
 	got := m.Peek(time.Second, "k", one)
-	assert.Equal(t, limit.Decision{Allowed: true, Limit: one, ResetAfter: 2 * time.Second}, got, "Peek at 1s after a sweep at 10s")
+	assert.Equal(t, limit.Decision{Allowed: true, Limit: one, ResetAfter: 11 * time.Second}, got, "Peek at 1s after a sweep at 10s")
 	_, _, _, ok := m.Counted("k", one)
 	assert.True(t, ok, "Counted after a sweep: the model never evicts")
 }

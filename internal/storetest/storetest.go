@@ -346,15 +346,16 @@ func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {
 	require.NoError(t, err)
 	require.True(t, d.Allowed)
 	// A reading in an older window is judged at the start of the key's
-	// newest window: no fresh burst.
+	// newest window, T0+10s: no fresh burst. Its waits are promises from
+	// the reading, T0+5s, so they include the 5 s gap.
 	d, err = st.AllowNAt(ctx, T0+5*sec, k, 1, l3s10)
 	require.NoError(t, err)
 	var want limit.Decision
 	switch strat {
 	case limit.SlidingWindow:
-		want = limit.Decision{Limit: l3s10, ResetAfter: 20 * sec, RetryAfter: 20*sec - 6666666666}
+		want = limit.Decision{Limit: l3s10, ResetAfter: 25 * sec, RetryAfter: 25*sec - 6666666666}
 	case limit.FixedWindow:
-		want = limit.Decision{Limit: l3s10, ResetAfter: 10 * sec, RetryAfter: 10 * sec}
+		want = limit.Decision{Limit: l3s10, ResetAfter: 15 * sec, RetryAfter: 15 * sec}
 	case limit.GCRA:
 		// No clamp: tick(T0+5s) = K0+1 against tat = K0+4+3, so the
 		// bucket looks emptier still. ResetAfter = at(K0+7) − now,
