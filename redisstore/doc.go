@@ -39,6 +39,9 @@
 //	failure=memory|open|closed             the failure policy
 //	pool-size=N                            connections per node (power of 2)
 //	client-name=floodgate                  CLIENT SETNAME
+//	ssl_cert_reqs=none|optional|required   rediss:// only; none skips
+//	                                       verifying the server (default
+//	                                       required; optional verifies too)
 //
 // A host and a port are required (there is no default port), so is the
 // service name of a Sentinel URI; a malformed URI or an unknown parameter

@@ -78,8 +78,9 @@ type Store struct {
 //	redis+cluster://[user:pass@]host:port[,host:port…]
 //
 // with query parameters strategy, prefix, timeout, dial-timeout, backoff,
-// failure, pool-size and client-name (see the With options). opts
-// override the URI.
+// failure, pool-size, client-name (see the With options) and, for
+// rediss://, ssl_cert_reqs=none|optional|required (none skips verifying
+// the server's certificate). opts override the URI.
 //
 // Open never waits for Redis. It fails only on a malformed URI or option,
 // with an error wrapping ErrURI; it connects in the background, and until
@@ -102,6 +103,10 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	}
 	if opt.ClientName == "" {
 		opt.ClientName = "floodgate"
+	}
+	if c.tls != nil {
+		opt.TLSConfig = c.tls.Clone()
+		opt.Sentinel.TLSConfig = opt.TLSConfig
 	}
 	opt.DisableCache = true
 	opt.DisableRetry = true

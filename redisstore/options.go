@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -84,6 +85,7 @@ type config struct {
 	onError     func(error)
 	log         *slog.Logger
 	poolSize    int
+	tls         *tls.Config
 }
 
 func defaults() config {
@@ -169,3 +171,14 @@ func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.l
 // so a few suffice; more help only when one connection's socket is the
 // bottleneck.
 func WithPoolSize(n int) Option { return optionFunc(func(c *config) { c.poolSize = n }) }
+
+// WithTLSConfig sets the TLS configuration of every connection: the
+// Redis server of a rediss:// URI, and with this option also every node
+// of a cluster and the sentinels and master of a Sentinel URI. It is
+// cloned; a ServerName left empty is taken from each address dialed.
+// Default: for rediss:// only, the system roots with the ServerName of
+// the URI's host (see also the URI's ssl_cert_reqs); no TLS otherwise.
+// Use it for a private CA (RootCAs) or a client certificate
+// (Certificates) when the server requires one (tls-auth-clients yes). A
+// redis+unix:// socket ignores it.
+func WithTLSConfig(c *tls.Config) Option { return optionFunc(func(cfg *config) { cfg.tls = c }) }
