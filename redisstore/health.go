@@ -89,6 +89,8 @@ func (s *Store) health() {
 		if err == nil {
 			break
 		}
+		dialErr := err
+		s.dialErr.Store(&dialErr)
 		err = fmt.Errorf("%w: connect: %w", ErrUnavailable, err)
 		if first {
 			s.warned.Store(true)

@@ -60,6 +60,8 @@ type Store struct {
 	logged atomic.Int64                   // unix nanos of the last logged reply error
 	warned atomic.Bool                    // "unavailable" was logged; log the recovery
 
+	dialErr atomic.Pointer[error] // why the last connection attempt failed; decisions before the first connection report it
+
 	args atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
 
 	stop      chan struct{}
@@ -190,6 +192,9 @@ func (s *Store) conn(ctx context.Context) (*rueidis.Client, error) {
 			t.Stop()
 		}
 		if c = s.client.Load(); c == nil || s.down.Load() {
+			if e := s.dialErr.Load(); c == nil && e != nil {
+				return nil, fmt.Errorf("%w: not connected: %w", ErrUnavailable, *e)
+			}
 			return nil, fmt.Errorf("%w: not connected", ErrUnavailable)
 		}
 		return c, nil
