@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,3 +218,175 @@ func requireRefused(t *testing.T, s *redisstore.Store, errs errLog, words ...str
 
 // itoa is strconv.Itoa, short.
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// traffic makes decisions from a few goroutines, each on keys of its own,
+// until stop is closed, and records when each error happened.
+type traffic struct {
+	mu     sync.Mutex
+	errs   []trafficErr
+	oks    []time.Time // when each successful decision returned
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	stopMu sync.Once
+}
+
+type trafficErr struct {
+	at  time.Time
+	key string
+	err error
+}
+
+// startTraffic starts goroutines deciding keys chosen by key(g, i), paced
+// a little, for at most limit; Stop ends them.
+func startTraffic(t *testing.T, s *redisstore.Store, goroutines int, bound time.Duration, key func(g, i int) string) *traffic {
+	t.Helper()
+	tr := &traffic{stop: make(chan struct{})}
+	deadline := time.Now().Add(bound)
+	l := limit.MustParse("1000/minute")
+	for g := range goroutines {
+		tr.wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				select {
+				case <-tr.stop:
+					return
+				default:
+				}
+				k := key(g, i)
+				if _, err := s.AllowN(context.Background(), k, 1, l); err != nil {
+					tr.mu.Lock()
+					tr.errs = append(tr.errs, trafficErr{time.Now(), k, err})
+					tr.mu.Unlock()
+				} else {
+					tr.mu.Lock()
+					tr.oks = append(tr.oks, time.Now())
+					tr.mu.Unlock()
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
+	t.Cleanup(tr.Stop)
+	return tr
+}
+
+// Stop ends the traffic and waits for its goroutines.
+func (tr *traffic) Stop() {
+	tr.stopMu.Do(func() { close(tr.stop) })
+	tr.wg.Wait()
+}
+
+// errors returns the errors recorded so far.
+func (tr *traffic) errors() []trafficErr {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.errs)
+}
+
+// succeeded returns how many decisions succeeded in (from, to].
+func (tr *traffic) succeeded(from, to time.Time) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	n := 0
+	for _, at := range tr.oks {
+		if at.After(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// summary counts errors by message, the key and address parts dropped.
+func summary(errs []trafficErr) map[string]int {
+	m := map[string]int{}
+	for _, e := range errs {
+		msg := e.err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 && strings.Count(msg, ": ") > 2 {
+			msg = msg[:i]
+		}
+		m[msg]++
+	}
+	return m
+}
+
+// TestTopologySentinel runs decisions through Sentinel while it fails
+// the master over to its replica: the store follows the new master, and
+// the test reports how many decisions failed and how long until the new
+// master served them.
+func TestTopologySentinel(t *testing.T) {
+	master := storetest.StartRedis(t)
+	replica := storetest.StartReplica(t, master)
+	sentinel := storetest.StartSentinels(t, "mymaster", master, []*storetest.Redis{replica}, 1, 1)[0]
+	uri := "redis+sentinel://" + sentinel.Addr() + "/mymaster?prefix=sent:&timeout=200ms&backoff=100ms&failure=closed"
+	s := openURI(t, uri)
+
+	t.Run("before failover", func(t *testing.T) {
+		requireFiveThenDenied(t, s, "before")
+		assert.Equal(t, "1", master.CLI(t, "EXISTS", "sent:{before}:s:5/60"), "EXISTS on the master %s", master.Addr())
+	})
+
+	tr := startTraffic(t, s, 4, 20*time.Second, func(g, i int) string { return "g" + itoa(g) + "-" + itoa(i%50) })
+	time.Sleep(200 * time.Millisecond)
+	require.Empty(t, summary(tr.errors()), "decisions through Sentinel before the failover")
+
+	start := time.Now()
+	require.Equal(t, "OK", sentinel.CLI(t, "SENTINEL", "FAILOVER", "mymaster"), "SENTINEL FAILOVER mymaster")
+	for !strings.HasPrefix(replica.CLI(t, "ROLE"), "master") {
+		require.Less(t, time.Since(start), 10*time.Second,
+			"ROLE of the replica %s 10s after SENTINEL FAILOVER = %q, want master", replica.Addr(), replica.CLI(t, "ROLE"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	promotedAt := time.Now()
+	promoted := promotedAt.Sub(start)
+
+	// A key that appears on the new master now was decided there: the
+	// new master replicates from no one.
+	var served time.Duration
+	var servedAt time.Time
+	for i := 0; served == 0; i++ {
+		require.Less(t, time.Since(start), 15*time.Second,
+			"no decision was served by the new master %s within 15s of SENTINEL FAILOVER; traffic errors: %v",
+			replica.Addr(), summary(tr.errors()))
+		k := "probe-" + itoa(i)
+		if _, err := s.AllowN(context.Background(), k, 1, limit.MustParse("5/minute")); err == nil &&
+			replica.CLI(t, "EXISTS", "sent:{"+k+"}:s:5/60") == "1" {
+			servedAt = time.Now()
+			served = servedAt.Sub(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Then every decision succeeds again, on the new master.
+	settled := time.Now()
+	time.Sleep(time.Second)
+	tr.Stop()
+	errs := tr.errors()
+	var late []trafficErr
+	for _, e := range errs {
+		if e.at.After(settled) {
+			late = append(late, e)
+		}
+	}
+	assert.Empty(t, summary(late), "traffic errors more than 0s after the new master first served a decision")
+	t.Run("after failover", func(t *testing.T) {
+		requireFiveThenDenied(t, s, "after")
+		assert.Equal(t, "1", replica.CLI(t, "EXISTS", "sent:{after}:s:5/60"), "EXISTS on the new master %s", replica.Addr())
+	})
+
+	var last time.Duration
+	if len(errs) > 0 {
+		last = errs[len(errs)-1].at.Sub(start)
+	}
+	// Decisions that succeeded between the promotion and the first one
+	// seen on the new master went, at least in part, to the old master,
+	// whose data its resync from the new master then discards.
+	t.Logf("sentinel failover: replica promoted %v after SENTINEL FAILOVER; "+
+		"first decision served by the new master at %v (%d decisions succeeded in between, possibly on the old master); %d decision errors (of %d successful decisions), "+
+		"the last at %v; errors by kind: %v",
+		promoted.Round(time.Millisecond), served.Round(time.Millisecond), tr.succeeded(promotedAt, servedAt),
+		len(errs), tr.succeeded(time.Time{}, time.Now()), last.Round(time.Millisecond), summary(errs))
+	// Sentinel turns the old master into a replica only when its next
+	// INFO (every 10s) still shows it a master; until then it accepts
+	// writes from anyone still pointed at it.
+	t.Logf("sentinel failover: %v after SENTINEL FAILOVER the old master's ROLE is %q",
+		time.Since(start).Round(time.Millisecond), strings.Fields(master.CLI(t, "ROLE"))[0])
+}

@@ -207,6 +207,9 @@ func StartTLS(t testing.TB, c *Certs, mutual bool) *Redis {
 // its link to the master is up and the master counts it online.
 func StartReplica(t testing.TB, master *Redis, extra ...string) *Redis {
 	t.Helper()
+	// Redis 7 syncs replicas diskless by default, after waiting 5s for
+	// more replicas to join; one replica need not wait.
+	master.CLI(t, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
 	r := StartRedis(t, append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(master.Port)}, extra...)...)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(r.CLI(t, "INFO", "replication"), "master_link_status:up") ||
