@@ -390,3 +390,150 @@ func TestTopologySentinel(t *testing.T) {
 	t.Logf("sentinel failover: %v after SENTINEL FAILOVER the old master's ROLE is %q",
 		time.Since(start).Round(time.Millisecond), strings.Fields(master.CLI(t, "ROLE"))[0])
 }
+
+// keySlot is Redis Cluster's hash slot of a key without braces: CRC16
+// (XMODEM) modulo 16384.
+func keySlot(k string) int {
+	var crc uint16
+	for i := 0; i < len(k); i++ {
+		crc ^= uint16(k[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % 16384
+}
+
+// slotOwners maps each slot to the port of the master serving it, as
+// CLUSTER NODES on n says.
+func slotOwners(t *testing.T, n *storetest.Redis) [16384]int {
+	t.Helper()
+	var owners [16384]int
+	for _, line := range strings.Split(n.CLI(t, "CLUSTER", "NODES"), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.Contains(f[2], "master") {
+			continue
+		}
+		hostPort, _, _ := strings.Cut(f[1], "@")
+		_, portStr, _ := strings.Cut(hostPort, ":")
+		port, err := strconv.Atoi(portStr)
+		require.NoError(t, err, "port of CLUSTER NODES line %q", line)
+		for _, r := range f[8:] {
+			lo, hi, found := strings.Cut(r, "-")
+			if !found {
+				hi = lo
+			}
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil { // a slot being migrated: [slot->-id]
+				continue
+			}
+			for s := a; s <= b; s++ {
+				owners[s] = port
+			}
+		}
+	}
+	return owners
+}
+
+// TestTopologyClusterNodeLoss kills one of three cluster masters with
+// SIGKILL under traffic: keys whose slots live on the other masters keep
+// being decided by Redis, keys on the dead master fail; once the dead
+// master's replica is promoted its keys are decided by Redis again.
+//
+// It is skipped on branch topology only: redisstore/health.go marks the
+// whole store down after 3 failed round trips in a row, so keys on the
+// live masters fail too (every live-key error read "marked down after
+// failures"). With the down-marking disabled it passed (0 live-key
+// errors). Unskip it when per-node health is merged.
+func TestTopologyClusterNodeLoss(t *testing.T) {
+	t.Skip("needs per-node health; see redisstore/health.go tripAfter: the whole store is marked down when one cluster master dies")
+	nodes := storetest.StartCluster(t, 3)
+	victim := nodes[2]
+	replica := storetest.StartClusterReplica(t, victim, nodes)
+	for _, n := range nodes {
+		// By default a cluster that lost a slot refuses every key
+		// (CLUSTERDOWN) once it notices; serve the slots it still has.
+		n.CLI(t, "CONFIG", "SET", "cluster-require-full-coverage", "no")
+	}
+	for _, k := range []string{"a", "user 1", "k17"} {
+		assert.Equal(t, itoa(keySlot(k)), nodes[0].CLI(t, "CLUSTER", "KEYSLOT", k), "keySlot(%q) against CLUSTER KEYSLOT", k)
+	}
+	owners := slotOwners(t, nodes[0])
+	onVictim := func(k string) bool { return owners[keySlot(k)] == victim.Port }
+	var live, dead []string
+	for i := 0; len(live) < 16 || len(dead) < 8; i++ {
+		k := "k" + itoa(i)
+		if onVictim(k) {
+			dead = append(dead, k)
+		} else {
+			live = append(live, k)
+		}
+	}
+	keys := append(slices.Clone(live[:16]), dead[:8]...)
+
+	addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
+	s := openURI(t, "redis+cluster://"+addrs+"?prefix=cl:&timeout=200ms&backoff=100ms&failure=closed")
+	requireFiveThenDenied(t, s, "warm")
+
+	tr := startTraffic(t, s, 3, 25*time.Second, func(g, i int) string { return keys[(g*7+i)%len(keys)] })
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, summary(tr.errors()), "decisions on a healthy cluster")
+
+	killed := time.Now()
+	victim.Kill(t)
+	// Before the cluster notices (cluster-node-timeout 2s) and promotes
+	// the replica, only the dead master's keys may fail.
+	time.Sleep(1500 * time.Millisecond)
+	var liveErrs, deadErrs []trafficErr
+	for _, e := range tr.errors() {
+		if onVictim(e.key) {
+			deadErrs = append(deadErrs, e)
+		} else {
+			liveErrs = append(liveErrs, e)
+		}
+	}
+	liveOK := tr.succeeded(killed, time.Now())
+	assert.NotEmpty(t, deadErrs, "decisions on keys of the killed master %s in the 1.5s after SIGKILL returned no error", victim.Addr())
+	assert.Empty(t, summary(liveErrs), "errors on keys of the live masters in the 1.5s after SIGKILL of %s, want none", victim.Addr())
+	t.Logf("cluster node loss, 1.5s after SIGKILL: %d errors on the dead master's keys, %d on the live masters' keys, %d decisions succeeded; errors by kind: %v",
+		len(deadErrs), len(liveErrs), liveOK, summary(tr.errors()))
+
+	for !strings.HasPrefix(replica.CLI(t, "ROLE"), "master") {
+		require.Less(t, time.Since(killed), 15*time.Second,
+			"ROLE of the replica %s 15s after SIGKILL of its master = %q, want master", replica.Addr(), replica.CLI(t, "ROLE"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	promoted := time.Since(killed)
+	var served time.Duration
+	for i := 0; served == 0; i++ {
+		require.Less(t, time.Since(killed), 20*time.Second,
+			"no decision on the dead master's slots was served by the promoted replica %s within 20s of SIGKILL; errors: %v",
+			replica.Addr(), summary(tr.errors()))
+		k := "p" + itoa(i)
+		if !onVictim(k) {
+			continue
+		}
+		if _, err := s.AllowN(context.Background(), k, 1, limit.MustParse("5/minute")); err == nil &&
+			replica.CLI(t, "EXISTS", "cl:{"+k+"}:s:5/60") == "1" {
+			served = time.Since(killed)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	settled := time.Now()
+	time.Sleep(time.Second)
+	tr.Stop()
+	var late []trafficErr
+	for _, e := range tr.errors() {
+		if e.at.After(settled) {
+			late = append(late, e)
+		}
+	}
+	assert.Empty(t, summary(late), "traffic errors after the promoted replica first served a decision")
+	t.Logf("cluster node loss: replica promoted %v after SIGKILL, first decision on its slots served at %v; %d errors in all: %v",
+		promoted.Round(time.Millisecond), served.Round(time.Millisecond), len(tr.errors()), summary(tr.errors()))
+}

@@ -308,3 +308,36 @@ func pingConn(c net.Conn) error {
 	}
 	return nil
 }
+
+// StartClusterReplica starts a cluster-mode redis-server, as StartCluster
+// does, joins it to master's cluster as master's replica (redis-cli
+// --cluster add-node --cluster-slave), and waits until it is in sync and
+// every one of nodes knows it as a replica, so that it can win a
+// failover election.
+func StartClusterReplica(t testing.TB, master *Redis, nodes []*Redis) *Redis {
+	t.Helper()
+	id := master.CLI(t, "CLUSTER", "MYID")
+	master.CLI(t, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
+	r := StartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", "2000")
+	out, err := exec.Command("redis-cli", "--cluster", "add-node", r.Addr(), master.Addr(),
+		"--cluster-slave", "--cluster-master-id", id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster add-node %s %s --cluster-slave: %v: %s", r.Addr(), master.Addr(), err, out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ok := strings.Contains(r.CLI(t, "INFO", "replication"), "master_link_status:up")
+		for _, n := range nodes {
+			ok = ok && strings.Contains(n.CLI(t, "CLUSTER", "NODES"), r.Addr()+"@")
+		}
+		if ok && strings.Contains(r.CLI(t, "CLUSTER", "INFO"), "cluster_state:ok") {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster replica %s of %s not in sync and known to all nodes within 15s: %s\n%s", r.Addr(), master.Addr(),
+				r.CLI(t, "INFO", "replication"), nodes[0].CLI(t, "CLUSTER", "NODES"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
