@@ -537,3 +537,55 @@ func TestTopologyClusterNodeLoss(t *testing.T) {
 	t.Logf("cluster node loss: replica promoted %v after SIGKILL, first decision on its slots served at %v; %d errors in all: %v",
 		promoted.Round(time.Millisecond), served.Round(time.Millisecond), len(tr.errors()), summary(tr.errors()))
 }
+
+// TestTopologyClosePaused measures how long Close blocks while Redis is
+// hung (SIGSTOP) and the dial timeout is 30s: right after pausing, and
+// after failed decisions have marked Redis down, when the health check is
+// waiting on a PING. Close is not expected to be quick here (this test
+// measures, it does not fix); it must return once Redis resumes.
+func TestTopologyClosePaused(t *testing.T) {
+	// How long the test waits for Close before resuming Redis.
+	const wait = 3 * time.Second
+	for _, tc := range []struct {
+		name     string
+		failures int // failed decisions made while Redis is paused, before Close
+	}{
+		{"idle", 0},
+		{"health check waiting", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := storetest.StartRedis(t)
+			s := openURI(t, "redis://"+r.Addr()+"?prefix=close:&timeout=100ms&backoff=100ms&dial-timeout=30s&failure=closed")
+			requireFiveThenDenied(t, s, "warm")
+			r.Pause(t)
+			t.Cleanup(func() { r.Resume(t) })
+			for i := range tc.failures {
+				_, err := s.AllowN(context.Background(), "k", 1, limit.MustParse("5/minute"))
+				require.ErrorIs(t, err, redisstore.ErrUnavailable, "AllowN #%d with Redis paused", i)
+			}
+			if tc.failures > 0 {
+				time.Sleep(300 * time.Millisecond) // the backoff passes; the health check sends its PING
+			}
+			start := time.Now()
+			closed := make(chan struct{})
+			go func() { s.Close(); close(closed) }()
+			select {
+			case <-closed:
+				t.Logf("Close with Redis paused (%s, dial-timeout=30s) returned after %v",
+					tc.name, time.Since(start).Round(time.Millisecond))
+				return
+			case <-time.After(wait):
+			}
+			r.Resume(t)
+			resumed := time.Now()
+			select {
+			case <-closed:
+				t.Logf("Close with Redis paused (%s, dial-timeout=30s) blocked more than %v; it returned %v after SIGCONT",
+					tc.name, wait, time.Since(resumed).Round(time.Millisecond))
+			case <-time.After(5 * time.Second):
+				t.Errorf("Close with Redis paused (%s) blocked %v, and had not returned 5s after SIGCONT",
+					tc.name, time.Since(start).Round(time.Millisecond))
+			}
+		})
+	}
+}
