@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -188,15 +187,11 @@ func (r *Redis) Resume(t testing.TB) {
 // CLI runs redis-cli against the server and returns its trimmed output.
 func (r *Redis) CLI(t testing.TB, args ...string) string {
 	t.Helper()
-	conn := r.cli
-	if conn == nil {
-		conn = []string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.Port)}
-	}
-	out, err := exec.Command("redis-cli", append(slices.Clip(conn), args...)...).CombinedOutput()
+	out, err := r.TryCLI(args...)
 	if err != nil {
-		t.Fatalf("redis-cli %s: %v: %s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 // StartCluster starts n redis-server processes in cluster mode, joins

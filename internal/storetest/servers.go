@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,4 +341,19 @@ func StartClusterReplica(t testing.TB, master *Redis, nodes []*Redis) *Redis {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TryCLI is CLI that returns redis-cli's error instead of failing the
+// test, for polling a server that may drop connections meanwhile (Sentinel
+// kills the clients of a replica it promotes).
+func (r *Redis) TryCLI(args ...string) (string, error) {
+	conn := r.cli
+	if conn == nil {
+		conn = []string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.Port)}
+	}
+	out, err := exec.Command("redis-cli", append(slices.Clip(conn), args...)...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("redis-cli %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
