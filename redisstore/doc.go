@@ -43,6 +43,9 @@
 //	dial-timeout=1s                        connecting
 //	pool-size=N                            connections per node (power of 2)
 //	client-name=floodgate                  CLIENT SETNAME
+//	ssl_cert_reqs=none|optional|required   rediss:// only; none skips
+//	                                       verifying the server (default
+//	                                       required; optional verifies too)
 //
 // floodgate.Open also reads failure=memory|open|closed, backoff=1s and
 // max-keys=N (the key cap of the in-memory backup) and passes the rest

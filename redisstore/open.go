@@ -76,10 +76,11 @@ var _ floodgate.Store = (*Store)(nil)
 //	redis+cluster://[user:pass@]host:port[,host:port…]
 //
 // with query parameters strategy, prefix, timeout, dial-timeout,
-// pool-size and client-name (see the With options). opts override the
-// URI. The failure policy is not the store's: floodgate.Open reads the
-// failure, backoff and max-keys parameters and wraps the store in a
-// floodgate.Fallback.
+// pool-size, client-name (see the With options) and, for rediss://,
+// ssl_cert_reqs=none|optional|required (none skips verifying the
+// server's certificate). opts override the URI. The failure policy is
+// not the store's: floodgate.Open reads the failure, backoff and max-keys
+// parameters and wraps the store in a floodgate.Fallback.
 //
 // Open never waits for Redis. It fails only on a malformed URI or option,
 // with an error wrapping floodgate.ErrURI; it connects in the background,

@@ -129,6 +129,17 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			c.poolSize = n
 		case "client-name":
 			opt.ClientName = v
+		case "ssl_cert_reqs": // as in redis-py; optional verifies, as Python's client side does
+			if opt.TLSConfig == nil {
+				return opt, bad("ssl_cert_reqs needs rediss://")
+			}
+			switch v {
+			case "none":
+				opt.TLSConfig.InsecureSkipVerify = true
+			case "optional", "required":
+			default:
+				return opt, bad("ssl_cert_reqs=%q (want none, optional or required)", v)
+			}
 		default:
 			return opt, bad("unknown option %q", k)
 		}
