@@ -50,24 +50,6 @@ func (s *Store) connect() {
 	}
 }
 
-// budget returns the context of one round trip made for a caller whose
-// context is ctx: the store's own time budget, shortened to ctx's
-// deadline, and detached from ctx's cancellation. A caller who hangs up
-// mid-call thus waits at most the budget for the reply instead of
-// abandoning the round trip: with rueidis, a command context cancelled
-// while the client dials makes that dial fail for every caller sharing
-// the connection ("dial tcp: operation was canceled"), which is how
-// hung-up clients used to fail the requests of others
-// (TestCallerGoneIsNotAFailure). A call that completes stands, counted,
-// whatever became of its caller; an attacker gains nothing by hanging up.
-func (s *Store) budget(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := s.cfg.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		d = min(d, time.Until(dl))
-	}
-	return context.WithTimeout(context.WithoutCancel(ctx), d)
-}
-
 // failed classifies the error of a round trip made for a caller whose
 // context is ctx. The caller's own cancellation or deadline is returned as
 // ctx.Err(): it says nothing about Redis. An error reply about this

@@ -57,7 +57,8 @@ type Store struct {
 	ready   chan struct{}                  // closed after the first connection attempt
 	lastErr atomic.Pointer[error]          // why the last connection attempt failed
 
-	args atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
+	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
+	deadlines deadlines                                 // the shared time budgets of round trips
 
 	mu     sync.Mutex // orders Close against the connecting goroutine
 	stop   chan struct{}
@@ -132,6 +133,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 		s.tag, s.script = "m:", movingLua
 	}
 	s.args.Store(new(map[limit.Limit][3]string))
+	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain
 	if c.client != nil {
 		s.client.Store(&c.client)
 		close(s.ready)
