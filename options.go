@@ -3,6 +3,8 @@ package floodgate
 import (
 	"log/slog"
 	"time"
+
+	"github.com/floodgate-go/floodgate/clock"
 )
 
 // Option configures [Open] and [NewFallback]. Options are built by the
@@ -13,10 +15,17 @@ type options struct {
 	log     *slog.Logger
 	onError func(error)
 	backoff time.Duration
+	clk     clock.Clock
+
+	leaseN   int64   // units per lease; 0: leasePct of the smallest count
+	leasePct float64 // percent of the smallest count per lease
+	leaseTTL time.Duration
+	leaseHot int64 // calls per TTL above which a key is hot; 0: the slice
 }
 
 func defaultOptions() options {
-	return options{log: slog.Default(), backoff: DefaultBackoff}
+	return options{log: slog.Default(), backoff: DefaultBackoff, clk: clock.System(),
+		leasePct: DefaultLeasePercent, leaseTTL: DefaultLeaseTTL}
 }
 
 type optionFunc func(*options)
@@ -53,6 +62,60 @@ func WithBackoff(d time.Duration) Option {
 	return optionFunc(func(o *options) {
 		if d > 0 {
 			o.backoff = d
+		}
+	})
+}
+
+// WithLeaseSlice sets how many units one lease of a [Lease] takes from
+// its primary store (URI: lease=N). Larger slices save more round trips
+// and raise the overshoot bound K·(S−1) of K instances; requests of cost
+// ≥ N go to the primary. Default: [DefaultLeasePercent] of each limit;
+// values ≤ 0 keep it.
+func WithLeaseSlice(n int64) Option {
+	return optionFunc(func(o *options) {
+		if n > 0 {
+			o.leaseN, o.leasePct = n, 0
+		}
+	})
+}
+
+// WithLeasePercent sets a [Lease]'s slice as a percentage of the count
+// of the call's smallest limit, at least 1 unit (URI: lease=10%). Default
+// [DefaultLeasePercent]; values outside (0, 100] keep the default.
+func WithLeasePercent(p float64) Option {
+	return optionFunc(func(o *options) {
+		if p > 0 && p <= 100 {
+			o.leaseN, o.leasePct = 0, p
+		}
+	})
+}
+
+// WithLeaseTTL sets how long a [Lease] may spend a slice after taking it,
+// at most the shortest period of the limits (URI: lease-ttl=). Shorter
+// wastes fewer units of a key that cools down and follows the primary's
+// windows more closely; longer saves round trips on moderately hot keys.
+// Default [DefaultLeaseTTL]; values ≤ 0 keep it.
+func WithLeaseTTL(d time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if d > 0 {
+			o.leaseTTL = d
+		}
+	})
+}
+
+// WithLeaseHot sets how many calls a key must make within one lease TTL
+// before a [Lease] decides it from slices; below it, every call goes to
+// the primary. Default 0: the slice's size, so that a key is leased only
+// when it would spend a slice within its TTL.
+func WithLeaseHot(n int64) Option { return optionFunc(func(o *options) { o.leaseHot = max(0, n) }) }
+
+// WithClock sets the clock of the wrappers that keep time of their own (a
+// [Lease]'s TTLs and remembered denials). Default clock.System(); tests
+// use clock.Manual.
+func WithClock(c clock.Clock) Option {
+	return optionFunc(func(o *options) {
+		if c != nil {
+			o.clk = c
 		}
 	})
 }
