@@ -109,8 +109,8 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			c.strategy = s
 		case "prefix":
 			c.prefix = v
-		case "failure", "backoff", "max-keys":
-			return opt, bad("%s= is read by floodgate.Open, which wraps the store in a floodgate.Fallback; redisstore.Open has no failure policy", k)
+		case "failure", "backoff", "max-keys", "lease":
+			return opt, bad("%s= is read by floodgate.Open, which wraps the store in a floodgate.Fallback (and a floodgate.Lease); redisstore.Open has neither", k)
 		case "timeout", "dial-timeout":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
