@@ -3,10 +3,12 @@ package redisstore_test
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,7 +241,7 @@ type trafficErr struct {
 
 // startTraffic starts goroutines deciding keys chosen by key(g, i), paced
 // a little, for at most limit; Stop ends them.
-func startTraffic(t *testing.T, s *redisstore.Store, goroutines int, bound time.Duration, key func(g, i int) string) *traffic {
+func startTraffic(t *testing.T, s floodgate.Store, goroutines int, bound time.Duration, key func(g, i int) string) *traffic {
 	t.Helper()
 	tr := &traffic{stop: make(chan struct{})}
 	deadline := time.Now().Add(bound)
@@ -599,4 +601,115 @@ func TestTopologyClosePaused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTopologyClusterNodeLossFallback kills one of three cluster masters
+// (no replica) under mixed traffic through floodgate.Open, whose
+// Fallback marks the whole store down after 3 failures in a row. The
+// store fails only the keys on the dead master; every error on a key of
+// a live master comes from the Fallback's trip ("marked down"), never
+// from the node. The test logs how often the Fallback tripped: with a
+// third of the keys on the dead master, 3 failures in a row happen
+// within milliseconds (a refused dial fails faster than a round trip
+// succeeds), so it trips again and again and moves live keys onto the
+// policy (see "When Redis fails" in doc.go). It asserts the store's
+// part; the Fallback's trip rule is reported, not fixed, here.
+func TestTopologyClusterNodeLossFallback(t *testing.T) {
+	nodes := storetest.StartCluster(t, 3)
+	victim := nodes[2]
+	for _, n := range nodes {
+		n.CLI(t, "CONFIG", "SET", "cluster-require-full-coverage", "no")
+	}
+	owners := slotOwners(t, nodes[0])
+	onVictim := func(k string) bool { return owners[keySlot(k)] == victim.Port }
+	var live, dead []string
+	for i := 0; len(live) < 16 || len(dead) < 8; i++ {
+		k := "k" + itoa(i)
+		if onVictim(k) {
+			dead = append(dead, k)
+		} else {
+			live = append(live, k)
+		}
+	}
+	keys := append(slices.Clone(live[:16]), dead[:8]...)
+
+	var logs logCount
+	addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
+	uri := "redis+cluster://" + addrs + "?prefix=clf:&timeout=200ms&failure=closed&backoff=100ms"
+	s, err := floodgate.Open(uri, floodgate.WithLogger(slog.New(&logs)))
+	require.NoError(t, err, "floodgate.Open(%q)", uri)
+	t.Cleanup(func() { s.Close() })
+	f, ok := s.(*floodgate.Fallback)
+	require.True(t, ok, "floodgate.Open(%q) returned %T, want *floodgate.Fallback", uri, s)
+	require.Eventually(t, func() bool {
+		_, err := s.AllowN(context.Background(), "warm", 1, limit.PerMinute(5))
+		return err == nil
+	},
+		5*time.Second, 10*time.Millisecond, "the cluster never answered")
+
+	tr := startTraffic(t, s, 3, 10*time.Second, func(g, i int) string { return keys[(g*7+i)%len(keys)] })
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, summary(tr.errors()), "decisions on a healthy cluster")
+
+	killed := time.Now()
+	victim.Kill(t)
+	var downSeen atomic.Int64
+	for time.Since(killed) < 3*time.Second {
+		if !f.Up() {
+			downSeen.Add(1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	tr.Stop()
+	var liveErrs, deadErrs []trafficErr
+	for _, e := range tr.errors() {
+		if onVictim(e.key) {
+			deadErrs = append(deadErrs, e)
+		} else {
+			liveErrs = append(liveErrs, e)
+		}
+	}
+	ok3 := tr.succeeded(killed, time.Now())
+	t.Logf("cluster node loss through floodgate.Open, 3s after SIGKILL: %d errors on the dead master's keys, %d on the live masters' keys, %d decisions by Redis; Fallback tripped %d times (seen down in %d of ~600 polls); errors by kind: %v",
+		len(deadErrs), len(liveErrs), ok3, logs.count("store unavailable"), downSeen.Load(), summary(tr.errors()))
+	assert.NotEmpty(t, deadErrs, "decisions on keys of the killed master returned no error")
+	for _, e := range deadErrs {
+		assert.ErrorIs(t, e.err, floodgate.ErrStorage, "error on key %q of the killed master", e.key)
+	}
+	for _, e := range liveErrs {
+		assert.ErrorContains(t, e.err, "marked down", "error on key %q of a live master: want only the Fallback's trip, never the node's failure", e.key)
+	}
+	if len(liveErrs) > 0 {
+		t.Logf("KNOWN: the Fallback tripped on mixed traffic and moved %d of %d live-key decisions onto the policy",
+			len(liveErrs), len(liveErrs)+ok3)
+	}
+}
+
+// logCount is a slog.Handler that keeps the messages it is handed.
+type logCount struct {
+	mu  sync.Mutex
+	msg []string
+}
+
+func (l *logCount) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCount) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logCount) WithGroup(string) slog.Handler            { return l }
+func (l *logCount) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msg = append(l.msg, r.Message)
+	return nil
+}
+
+// count returns how many messages contain sub.
+func (l *logCount) count(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msg {
+		if strings.Contains(m, sub) {
+			n++
+		}
+	}
+	return n
 }
