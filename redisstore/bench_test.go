@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -21,8 +22,8 @@ const (
 
 // BenchmarkAllowN measures the store's client side against a real
 // redis-server: allocations per decision and decisions/s, for each
-// strategy, with one limit and with two (the multi-limit path). Redis's
-// own cost per call is in INFO commandstats (see docs/scale.md).
+// strategy, with one limit and with two (the multi-limit path), and
+// Redis's own time per EVALSHA (INFO commandstats usec_per_call).
 func BenchmarkAllowN(b *testing.B) {
 	r := storetest.StartRedis(b)
 	keys := make([]string, benchKeys)
@@ -49,6 +50,7 @@ func BenchmarkAllowN(b *testing.B) {
 				}
 				var next atomic.Int64
 				var failed atomic.Int64
+				r.CLI(b, "CONFIG", "RESETSTAT")
 				b.ReportAllocs()
 				b.SetParallelism(max(1, (benchGoroutines+runtime.GOMAXPROCS(0)-1)/runtime.GOMAXPROCS(0)))
 				b.ResetTimer()
@@ -65,7 +67,30 @@ func BenchmarkAllowN(b *testing.B) {
 					b.Fatalf("%d of %d decisions failed or were denied", n, b.N)
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+				b.ReportMetric(evalshaUsec(b, r), "server-µs/call")
 			})
 		}
 	}
+}
+
+// evalshaUsec returns usec_per_call of EVALSHA from INFO commandstats.
+func evalshaUsec(b *testing.B, r *storetest.Redis) float64 {
+	b.Helper()
+	for _, line := range strings.Split(r.CLI(b, "INFO", "commandstats"), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Split(rest, ",") {
+			if v, ok := strings.CutPrefix(f, "usec_per_call="); ok {
+				u, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO commandstats: %s: %v", line, err)
+				}
+				return u
+			}
+		}
+	}
+	b.Fatal("INFO commandstats has no cmdstat_evalsha")
+	return 0
 }
