@@ -14,6 +14,9 @@ import (
 // allocations: the Redis key string and rueidis's reply array, for one or
 // two limits of a known key (BenchmarkAllowN measures them under load).
 func TestAllowNAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
 	r := storetest.StartRedis(t)
 	for _, strategy := range []string{"sliding-window", "fixed-window", "gcra", "moving-window"} {
 		t.Run("strategy="+strategy, func(t *testing.T) {
