@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,7 +85,7 @@ type leaseEntry struct {
 	// The lease: left units may be spent until until.
 	left  int64
 	until time.Duration
-	room  int64          // the primary's Remaining after the last grant
+	room  int64          // the primary's Remaining after the last grant; MaxInt64 when unknown
 	grant limit.Decision // the primary's answer to the last grant
 	at    time.Duration  // when the last grant was asked for
 	// A denial remembered until deniedUntil, for costs ≥ deniedCost.
@@ -270,7 +271,7 @@ func (l *Lease) Reset(ctx context.Context, key string, limits ...limit.Limit) er
 		sh.mu.Lock()
 		for id, e := range sh.m {
 			if len(id) >= len(prefix) && id[:len(prefix)] == string(prefix) && mentions(id[len(prefix):], limits) {
-				e.left, e.deniedUntil, e.room = 0, 0, 0
+				e.left, e.deniedUntil, e.room = 0, 0, math.MaxInt64
 			}
 		}
 		sh.mu.Unlock()
@@ -306,7 +307,7 @@ func (sh *leaseShard) add(id string, now, ttl time.Duration, capacity int) *leas
 			return nil
 		}
 	}
-	e := &leaseEntry{hitsAt: now}
+	e := &leaseEntry{hitsAt: now, room: math.MaxInt64}
 	sh.m[id] = e
 	return e
 }
