@@ -33,7 +33,7 @@ var (
 //	import _ "github.com/floodgate-go/floodgate/redisstore"
 //
 // open receives the whole URI minus the parameters that Open itself
-// handles (failure, backoff, max-keys); it must not block on a network,
+// handles (failure, backoff, max-keys, lease); it must not block on a network,
 // and must refuse unknown parameters with an error wrapping [ErrURI].
 // Register panics if open is nil or the scheme is "memory" or already
 // registered.
@@ -56,6 +56,9 @@ func Register(scheme string, open func(uri string) (Store, error)) {
 // [Fallback] whose failure policy is the failure parameter (memory, the
 // default; open; closed), backed by an in-memory engine with the same
 // strategy and a key cap of max-keys (default [DefaultFallbackKeys]).
+// With lease=N (units) or lease=P% (of each limit's count) the Fallback
+// is wrapped in a [Lease], which decides hot keys from slices of the
+// budget (off by default; see Lease for its overshoot bound).
 // The strategy parameter takes sliding-window (the default),
 // fixed-window, gcra or moving-window, and the names of the limits
 // library.
@@ -77,7 +80,7 @@ func Open(uri string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrURI, err)
 	}
-	q, err := strictQuery(u.RawQuery)
+	q, err := strictQuery(leasePercent(u.RawQuery))
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +132,12 @@ func Open(uri string, opts ...Option) (Store, error) {
 		}
 		opts = append(slices.Clip(opts), WithBackoff(d))
 	}
+	var lease Option
+	if v, ok := q["lease"]; ok {
+		if lease, err = parseLease(v); err != nil {
+			return nil, err
+		}
+	}
 	driversMu.RLock()
 	open := drivers[u.Scheme]
 	driversMu.RUnlock()
@@ -142,7 +151,7 @@ func Open(uri string, opts ...Option) (Store, error) {
 		}
 		return nil, fmt.Errorf("%w: unknown scheme %q (want memory:// or redis://)%s", ErrURI, u.Scheme, hint)
 	}
-	for _, k := range []string{"failure", "backoff", "max-keys"} {
+	for _, k := range []string{"failure", "backoff", "max-keys", "lease"} {
 		delete(q, k)
 	}
 	rest := url.Values{}
@@ -158,7 +167,11 @@ func Open(uri string, opts ...Option) (Store, error) {
 	if policy == FailMemory {
 		backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...)
 	}
-	return observe(NewFallback(primary, policy, backup, opts...), opts), nil
+	var st Store = NewFallback(primary, policy, backup, opts...)
+	if lease != nil {
+		st = NewLease(st, append(slices.Clip(opts), lease)...)
+	}
+	return observe(st, opts), nil
 }
 
 // observe wraps s with Observe when opts set an Observer.
@@ -171,6 +184,34 @@ func observe(s Store, opts []Option) Store {
 		return s
 	}
 	return Observe(s, o.obs)
+}
+
+// leasePercent escapes the '%' that ends a lease=P% parameter, which
+// would otherwise be a malformed escape: lease=10% reads as lease=10%25.
+func leasePercent(raw string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		if v, ok := strings.CutPrefix(p, "lease="); ok && strings.HasSuffix(v, "%") {
+			parts[i] = p + "25"
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// parseLease reads the lease parameter: a count of units or a percentage.
+func parseLease(v string) (Option, error) {
+	if p, ok := strings.CutSuffix(v, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || !(f > 0 && f <= 100) {
+			return nil, fmt.Errorf("%w: lease=%q is not a percentage in (0, 100] such as 10%%", ErrURI, v)
+		}
+		return WithLeasePercent(f), nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("%w: lease=%q is not a positive count of units or a percentage such as 10%%", ErrURI, v)
+	}
+	return WithLeaseSlice(n), nil
 }
 
 // strictQuery parses a URI's query, refusing what url.Values would drop

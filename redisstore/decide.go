@@ -4,9 +4,11 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/floodgate-go/floodgate/limit"
+	"github.com/redis/rueidis"
 )
 
 // AllowN reports whether key may make a request of cost n under every one
@@ -109,6 +111,17 @@ func dedup(limits []limit.Limit) []limit.Limit {
 	return limits
 }
 
+// inlineLimits is how many limits a decision takes without allocating
+// its KEYS and ARGV: they live on the stack (rueidis copies the strings
+// into its pooled command), and the reply's integers in a pooled array.
+const inlineLimits = 4
+
+// replyInts is a pooled buffer for the script's reply, which the largest
+// reply of inlineLimits limits fits (GCRA: 2 + 4 per limit).
+type replyInts [2 + 4*inlineLimits]int64
+
+var replyPool = sync.Pool{New: func() any { return new(replyInts) }}
+
 func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return limit.Decision{}, err // the caller left before asking: count nothing
@@ -117,17 +130,19 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	if err != nil {
 		return limit.Decision{}, err
 	}
-	keys := make([]string, len(limits))
-	args := make([]string, 4, 4+3*len(limits))
-	args[0] = strconv.FormatInt(n, 10)
-	args[1] = "0"
-	if commit {
-		args[1] = "1"
+	var keyBuf [inlineLimits]string
+	var argBuf [4 + 3*inlineLimits]string
+	keys, args := keyBuf[:0], argBuf[:0]
+	if len(limits) > inlineLimits {
+		keys, args = make([]string, 0, len(limits)), make([]string, 0, 4+3*len(limits))
 	}
-	args[2] = s.fixed
-	args[3] = now
-	for i, l := range limits {
-		keys[i] = s.key(key, l)
+	commitArg := "0"
+	if commit {
+		commitArg = "1"
+	}
+	args = append(args, strconv.FormatInt(n, 10), commitArg, s.fixed, now)
+	for _, l := range limits {
+		keys = append(keys, s.key(key, l))
 		a := s.limitArgs(l)
 		if s.script == windowLua {
 			args = append(args, a[0], a[1])
@@ -136,8 +151,11 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		}
 	}
 	budget, cancel := s.budget(ctx)
-	vals, err := s.script.Exec(budget, c, keys, args).AsIntSlice()
+	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
+	buf := replyPool.Get().(*replyInts)
+	defer replyPool.Put(buf)
+	vals, err := ints(reply, buf[:0])
 	if err != nil {
 		return limit.Decision{}, failed(ctx, err)
 	}
@@ -148,4 +166,23 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		return decodeMoving(vals, uint64(n), limits)
 	}
 	return s.decode(vals, n, commit, limits)
+}
+
+// ints appends the integers of an array reply to buf, as AsIntSlice
+// returns them, without allocating while they fit. The decoders keep no
+// reference to the slice (an error formats it at once), so buf returns to
+// its pool after decoding.
+func ints(r rueidis.RedisResult, buf []int64) ([]int64, error) {
+	arr, err := r.ToArray()
+	if err != nil {
+		return nil, err
+	}
+	for i := range arr {
+		v, err := arr[i].AsInt64()
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, v)
+	}
+	return buf, nil
 }

@@ -52,23 +52,6 @@ func (s *Store) connect() {
 	}
 }
 
-// budget returns the context of one round trip made for a caller whose
-// context is ctx: the store's own time budget, detached from ctx's
-// cancellation and deadline. rueidis pipelines the commands of all
-// callers over shared connections, and a command context that ends while
-// the client dials or writes fails that connection for every caller
-// sharing it ("dial tcp: operation was canceled", "context deadline
-// exceeded" for others' calls): that is how hung-up clients, and clients
-// with very short deadlines, used to fail the requests of others
-// (TestCallerGoneIsNotAFailure). So a caller who hangs up or whose
-// deadline passes mid-call waits at most the budget for the reply, and a
-// call that completes stands, counted: an attacker gains nothing by
-// hanging up. A caller whose context has ended before the call is
-// answered at once with ctx.Err(), and nothing is counted.
-func (s *Store) budget(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
-}
-
 // failed classifies the error of a round trip made for a caller whose
 // context is ctx. The caller's own cancellation or deadline is returned as
 // ctx.Err(): it says nothing about Redis. An error reply about this

@@ -57,7 +57,8 @@ type Store struct {
 	ready   chan struct{}                  // closed after the first connection attempt
 	lastErr atomic.Pointer[error]          // why the last connection attempt failed
 
-	args atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
+	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
+	deadlines deadlines                                 // the shared time budgets of round trips
 
 	mu     sync.Mutex // orders Close against the connecting goroutine
 	stop   chan struct{}
@@ -76,10 +77,11 @@ var _ floodgate.Store = (*Store)(nil)
 //	redis+cluster://[user:pass@]host:port[,host:port…]
 //
 // with query parameters strategy, prefix, timeout, dial-timeout,
-// pool-size and client-name (see the With options). opts override the
-// URI. The failure policy is not the store's: floodgate.Open reads the
-// failure, backoff and max-keys parameters and wraps the store in a
-// floodgate.Fallback.
+// pool-size, client-name (see the With options) and, for rediss://,
+// ssl_cert_reqs=none|optional|required (none skips verifying the
+// server's certificate). opts override the URI. The failure policy is
+// not the store's: floodgate.Open reads the failure, backoff and max-keys
+// parameters and wraps the store in a floodgate.Fallback.
 //
 // Open never waits for Redis. It fails only on a malformed URI or option,
 // with an error wrapping floodgate.ErrURI; it connects in the background,
@@ -131,6 +133,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 		s.tag, s.script = "m:", movingLua
 	}
 	s.args.Store(new(map[limit.Limit][3]string))
+	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain
 	if c.client != nil {
 		s.client.Store(&c.client)
 		close(s.ready)

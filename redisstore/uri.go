@@ -109,8 +109,8 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			c.strategy = s
 		case "prefix":
 			c.prefix = v
-		case "failure", "backoff", "max-keys":
-			return opt, bad("%s= is read by floodgate.Open, which wraps the store in a floodgate.Fallback; redisstore.Open has no failure policy", k)
+		case "failure", "backoff", "max-keys", "lease":
+			return opt, bad("%s= is read by floodgate.Open, which wraps the store in a floodgate.Fallback (and a floodgate.Lease); redisstore.Open has neither", k)
 		case "timeout", "dial-timeout":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -129,6 +129,17 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			c.poolSize = n
 		case "client-name":
 			opt.ClientName = v
+		case "ssl_cert_reqs": // as in redis-py; optional verifies, as Python's client side does
+			if opt.TLSConfig == nil {
+				return opt, bad("ssl_cert_reqs needs rediss://")
+			}
+			switch v {
+			case "none":
+				opt.TLSConfig.InsecureSkipVerify = true
+			case "optional", "required":
+			default:
+				return opt, bad("ssl_cert_reqs=%q (want none, optional or required)", v)
+			}
 		default:
 			return opt, bad("unknown option %q", k)
 		}

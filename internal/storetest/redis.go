@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -16,11 +15,17 @@ import (
 // Redis is a redis-server process that a test started on a free loopback
 // port. Cleanup kills it by PID.
 type Redis struct {
-	Port   int
+	Port   int    // TCP port; the TLS port for StartTLS; 0 for StartUnix
+	Sock   string // unix socket path for StartUnix; "" otherwise
 	args   []string
 	dir    string
 	cmd    *exec.Cmd
 	exited chan error // receives the process's exit; nil when not running
+
+	// Set by the starters in servers.go; zero for a plain redis-server.
+	bin   string       // executable; "" means redis-server
+	probe func() error // readiness check; nil means PING over TCP on Port
+	cli   []string     // redis-cli connection arguments; nil means -h 127.0.0.1 -p Port
 }
 
 // Addr returns "127.0.0.1:port".
@@ -95,7 +100,14 @@ func startOn(t testing.TB, port int, extra []string) (*Redis, error) {
 }
 
 func (r *Redis) start() error {
-	r.cmd = exec.Command("redis-server", r.args...)
+	bin, probe := r.bin, r.probe
+	if bin == "" {
+		bin = "redis-server"
+	}
+	if probe == nil {
+		probe = r.ping
+	}
+	r.cmd = exec.Command(bin, r.args...)
 	r.cmd.Dir = r.dir
 	if err := r.cmd.Start(); err != nil {
 		return err
@@ -106,10 +118,10 @@ func (r *Redis) start() error {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("redis-server on port %d exited at start: %v", r.Port, err)
+			return fmt.Errorf("%s on port %d exited at start: %v", bin, r.Port, err)
 		default:
 		}
-		if r.ping() == nil {
+		if probe() == nil {
 			// Keep reaping in the background; kill waits on exited.
 			r.exited = exited
 			return nil
@@ -118,7 +130,7 @@ func (r *Redis) start() error {
 	}
 	_ = r.cmd.Process.Kill()
 	<-exited
-	return fmt.Errorf("redis-server on port %d did not answer PING within 10s", r.Port)
+	return fmt.Errorf("%s on port %d did not answer PING within 10s", bin, r.Port)
 }
 
 // ping sends PING on a fresh connection and expects +PONG.
@@ -127,19 +139,7 @@ func (r *Redis) ping() error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
+	return pingConn(c)
 }
 
 // Kill sends SIGKILL to the server and waits for it to exit.
@@ -187,11 +187,11 @@ func (r *Redis) Resume(t testing.TB) {
 // CLI runs redis-cli against the server and returns its trimmed output.
 func (r *Redis) CLI(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(r.Port)}, args...)...).CombinedOutput()
+	out, err := r.TryCLI(args...)
 	if err != nil {
-		t.Fatalf("redis-cli %s: %v: %s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 // StartCluster starts n redis-server processes in cluster mode, joins
