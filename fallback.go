@@ -50,15 +50,21 @@ func parsePolicy(s string) (Policy, bool) {
 	return 0, false
 }
 
-// tripAfter is how many failed calls in a row mark the primary down. One
-// slow reply (a GC pause, a full socket buffer) does not move every
-// request onto the policy; an outage, which fails every call at once,
-// does so within a few calls.
-const tripAfter = 3
+// tripAfter is how many failed calls, within one backoff, mark the
+// primary down, provided they are at least tripShare percent of that
+// window's calls. One slow reply (a GC pause, a full socket buffer) does
+// not move every request onto the policy; an outage, which fails every
+// call at once, does so within a few calls; and a partial failure (one
+// dead node of a cluster, one key holding foreign data) fails only its
+// own calls, because the others keep succeeding and keep the share low.
+const (
+	tripAfter = 3
+	tripShare = 90
+)
 
 // errDown is the cause reported, without a call, while the primary is
 // marked down.
-var errDown = fmt.Errorf("%w: marked down after %d failures in a row; one request tries it again every backoff", ErrUnavailable, tripAfter)
+var errDown = fmt.Errorf("%w: marked down after failing %d%% of its calls; one request tries it again every backoff", ErrUnavailable, tripShare)
 
 // Fallback is a Store that holds a primary store and answers by a
 // failure [Policy] when the primary fails. It is the one place where
@@ -72,7 +78,8 @@ var errDown = fmt.Errorf("%w: marked down after %d failures in a row; one reques
 // the policy: no caller can switch a limit off, or on for others, by
 // hanging up.
 //
-// After tripAfter (3) failed calls in a row the primary is marked down:
+// When at least tripAfter (3) calls within one backoff failed, and they
+// are at least 90% of that window's calls, the primary is marked down:
 // calls are answered by the policy at once, and one call per backoff
 // tries the primary; its success marks it up again. Each transition is
 // one log line (Warn down, Info up) and, with [WithObserver], one call of
@@ -87,7 +94,9 @@ type Fallback struct {
 	o       options
 	kind    string // the primary's kind, for Health
 
-	fails   atomic.Int32 // failed calls in a row
+	window  atomic.Int64 // unix nanos when the current counting window began
+	calls   atomic.Int32 // calls in the window
+	fails   atomic.Int32 // failed calls in the window
 	down    atomic.Bool  // answer by policy; probe after retryAt
 	retryAt atomic.Int64 // unix nanos after which one call probes the primary
 	closed  atomic.Bool
@@ -114,7 +123,7 @@ func NewFallback(primary Store, policy Policy, backup Store, opts ...Option) *Fa
 func (f *Fallback) Policy() Policy { return f.policy }
 
 // Up reports whether the primary is considered available: false from
-// its tripAfter-th failure in a row until a call succeeds again.
+// the failure that marked it down until a call succeeds again.
 func (f *Fallback) Up() bool { return !f.down.Load() }
 
 // AllowN asks the primary; when it fails, the policy decides, and the
@@ -232,9 +241,7 @@ func (f *Fallback) admit() error {
 // not when the caller's ctx ended, which is never the store's failure.
 func (f *Fallback) failed(ctx context.Context, err error) bool {
 	if err == nil {
-		if f.fails.Load() != 0 {
-			f.fails.Store(0)
-		}
+		f.count()
 		if f.down.CompareAndSwap(true, false) {
 			f.o.log.Info("floodgate: store available again; deciding by the store", "store", f.kind, "policy", f.policy.String())
 			if f.o.obs != nil {
@@ -246,7 +253,8 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 		return false
 	}
-	if f.fails.Add(1) >= tripAfter && f.down.CompareAndSwap(false, true) {
+	calls := f.count()
+	if fails := f.fails.Add(1); fails >= tripAfter && int64(fails)*100 >= int64(calls)*tripShare && f.down.CompareAndSwap(false, true) {
 		f.retryAt.Store(time.Now().Add(f.o.backoff).UnixNano())
 		f.o.log.Warn("floodgate: store unavailable; deciding by the failure policy until it answers",
 			"store", f.kind, "policy", f.policy.String(), "retry", f.o.backoff, "error", err)
@@ -255,6 +263,18 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 		}
 	}
 	return true
+}
+
+// count counts a call in the current window, starting a new window when
+// the current one is older than the backoff, and returns the window's
+// calls.
+func (f *Fallback) count() int32 {
+	now := time.Now().UnixNano()
+	if w := f.window.Load(); now-w > int64(f.o.backoff) && f.window.CompareAndSwap(w, now) {
+		f.calls.Store(0)
+		f.fails.Store(0)
+	}
+	return f.calls.Add(1)
 }
 
 // report wraps err in ErrStorage and hands it to the error hook.

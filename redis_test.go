@@ -99,11 +99,11 @@ func TestContract(t *testing.T) {
 		}
 		r.Kill(t)
 		for s, st := range stores {
-			for range 5 {
+			for range 10 {
 				_, err := st.AllowN(ctx, "outage", 1, limit.PerDay(9))
 				require.ErrorIs(t, err, floodgate.ErrStorage, "strategy %v with Redis down", s)
 			}
-			require.False(t, st.Up(), "strategy %v: five failures mark the store down", s)
+			require.False(t, st.Up(), "strategy %v: ten failures after one success mark the store down", s)
 		}
 		r.Restart(t)
 		for s, st := range stores {

@@ -183,14 +183,12 @@
 // TestTopologyClusterNodeLossFallback): the store fails only the keys on
 // the dead master, at once ("dial tcp …: connect: connection refused"),
 // until its replica is promoted (about 3 s with cluster-node-timeout
-// 2 s), and never a key of a live master. Through floodgate.Open,
-// though, the Fallback's rule of 3 failures in a row trips on such mixed
-// traffic: with a third of the keys on the dead master it tripped about
-// 25 times in 3 s and moved 10 to 20% of the live masters' decisions onto
-// the policy. Until the Fallback learns failures per node, a cluster
-// user who prefers the live masters' answers can set backoff= short
-// (each trip then lasts one backoff) or put the cluster store in a
-// Fallback of their own.
+// 2 s), and never a key of a live master. Through floodgate.Open, the
+// Fallback marks the store down only when at least 90% of a backoff's
+// calls fail, so a dead node's share of the keys follows the policy while
+// the live masters keep deciding (the rule it replaced, 3 failures in a
+// row, tripped about 25 times in 3 s on such mixed traffic and moved 10
+// to 20% of the live masters' decisions onto the policy).
 //
 // # Client
 //
