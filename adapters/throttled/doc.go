@@ -12,12 +12,13 @@
 // # Semantics
 //
 // GetWithTime returns the key's value, or -1 when it is absent or
-// expired, and time.Now(). SetIfNotExistsWithTTL and
-// CompareAndSwapWithTTL are the KV's SetIfAbsent and CompareAndSwap at
-// that same wall clock: the TTL that throttled's GCRA passes (the time
-// until the key's theoretical arrival time) is kept to the nanosecond,
-// so a key leaves memory at the next sweep after its bucket is full
-// again. A TTL ≤ 0 is one second, as in throttled's Redis stores, so no
+// expired, and time.Now() (throttled's storetest wants the wall clock
+// read during the call). SetIfNotExistsWithTTL and CompareAndSwapWithTTL
+// are the KV's SetIfAbsent and CompareAndSwap at
+// the KV's clock (engine time, Unix nanoseconds, one atomic load): the
+// TTL that throttled's GCRA passes (the time until the key's theoretical
+// arrival time) is kept to within 2 ms, never less, so a key leaves memory
+// at the next sweep after its bucket is full again. A TTL ≤ 0 is one second, as in throttled's Redis stores, so no
 // key is kept forever. memstore ignores TTLs and instead evicts the least
 // recently used key at its cap; engine.WithMaxKeys refuses new keys at
 // the cap instead (SetIfNotExistsWithTTL returns engine.ErrFull, which
