@@ -5,8 +5,9 @@
 //
 // [Counter] implements httprate.LimitCounter. The swap is one option:
 //
-//	r.Use(httprate.LimitByIP(100, time.Minute))                                          // before
-//	r.Use(httprate.LimitByIP(100, time.Minute, httprate.WithLimitCounter(fghttprate.New()))) // after
+//	r.Use(httprate.LimitBy(100, time.Minute, httprate.KeyByIP)) // before
+//	r.Use(httprate.LimitBy(100, time.Minute, httprate.KeyByIP,
+//		httprate.WithLimitCounter(fghttprate.New()))) // after
 //
 // # Semantics
 //
