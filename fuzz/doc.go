@@ -18,6 +18,9 @@
 //     requests consume nothing, and the final state equals the model's.
 //   - FuzzEvict: a sweeper races goroutines that hit keys near expiry; no
 //     live count is lost and no evicted key comes back with stale state.
+//   - FuzzKV: a decoded sequence of get, set-if-absent, compare-and-swap,
+//     sweep and clock operations on engine.KV under a key cap; every
+//     answer, sweep count and Len equals that of a plain map.
 //
 // Run the committed corpus as ordinary tests with
 //

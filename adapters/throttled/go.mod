@@ -1,0 +1,17 @@
+module github.com/floodgate-go/floodgate/adapters/throttled
+
+go 1.25.0
+
+replace github.com/floodgate-go/floodgate => ../..
+
+require (
+	github.com/floodgate-go/floodgate v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
+	github.com/throttled/throttled/v2 v2.15.0
+)
+
+require (
+	github.com/hashicorp/golang-lru v0.5.4 // indirect
+	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+)

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/floodgate-go/floodgate/shard"
+)
+
+// Counts returns the units counted for key under l in the window that
+// contains the clock's reading (cur) and in the window before it (prev):
+// the two numbers a sliding-window cell holds. It is the read half of a
+// counter that decides elsewhere, such as github.com/go-chi/httprate's
+// LimitCounter; to judge a request, call Peek or AllowN instead. It is
+// CountsAt at the clock's reading.
+func (e *Engine) Counts(key string, l limit.Limit) (cur, prev int64) {
+	return e.CountsAt(e.clk.Now(), key, l)
+}
+
+// CountsAt is Counts at engine time now: the units counted in window
+// ⌊now/P⌋ and in the window before it, where P is l's period (windows
+// start at multiples of P since the Unix epoch). It counts nothing, takes
+// no lock on a known key and does not allocate. A window of which the
+// key's cell no longer holds the count (a cell remembers its newest
+// window and the one before; the fixed window only its newest) reads 0,
+// as does a key never counted or evicted. GCRA and moving-window engines
+// keep no window counts: they return 0, 0. Like every call, a reading in
+// a window newer than any seen before moves the limit's newest window
+// forward.
+func (e *Engine) CountsAt(now time.Duration, key string, l limit.Limit) (cur, prev int64) {
+	st := e.state(l)
+	if st == nil || e.gcra || st.logs != nil {
+		return 0, 0
+	}
+	t := clampNow(now)
+	// clamp keeps every live cell within the range that its five epoch
+	// bits decode from hw (sweeping in the foreground if the sweeper has
+	// fallen behind), exactly as for a request.
+	hw, _ := st.clamp(t)
+	want := t / st.p
+	h := shard.Hash(key)
+	var v uint64
+	for spins := 0; ; spins++ {
+		c := st.t.Find(h)
+		if c == nil {
+			return 0, 0
+		}
+		var ok bool
+		if v, ok = c.Load(); ok {
+			break
+		}
+		// Retired: moved by a rebuild (found again at once) or evicted.
+		backoff(spins)
+	}
+	if v&(1<<(2*countBits)-1) == 0 {
+		return 0, 0
+	}
+	ce := cellWindow(v, hw)
+	c, p := int64(v&countMask), int64(v>>countBits&countMask)
+	switch ce {
+	case want:
+		return c, p
+	case want + 1:
+		return p, 0
+	case want - 1:
+		return 0, c
+	}
+	return 0, 0
+}
+
+// cellWindow returns the window number of cell v, decoded from its five
+// epoch bits relative to the high-water window hw: at most maxLag
+// windows older than hw, or (written by a caller that moved hw on since
+// it was read) fewer than aheadGuard windows newer.
+func cellWindow(v, hw uint64) uint64 {
+	d := (hw - cellEpoch(v)) & epochMask
+	if d >= aheadGuard {
+		return hw + (epochMask + 1 - d)
+	}
+	return hw - d
+}
+
+// Add counts n units of key under l, whether or not they fit, and
+// reports whether it counted them: the write half of a counter that
+// decides elsewhere (github.com/go-chi/httprate's LimitCounter decides,
+// then increments). It is AddAt at the clock's reading. To count only
+// what the limit allows, call Allow or AllowN.
+func (e *Engine) Add(key string, n int64, l limit.Limit) bool {
+	return e.AddAt(e.clk.Now(), key, n, l)
+}
+
+// AddAt is Add at engine time now: n is counted in the window containing
+// now, or, for a reading older than the newest window the limit has seen,
+// in that newest window, as AllowNAt would. The window's count saturates
+// at limit.MaxCount. It reports false, counting nothing, for n < 1, a
+// zero Limit, a GCRA or moving-window engine, or a new key when the
+// limit's table is at its cap (see WithMaxKeys; Full counts it). A known
+// key costs one compare-and-swap and no allocation.
+func (e *Engine) AddAt(now time.Duration, key string, n int64, l limit.Limit) bool {
+	st := e.state(l)
+	if st == nil || n < 1 || e.gcra || st.logs != nil {
+		return false
+	}
+	ep, r := st.clamp(clampNow(now))
+	h := shard.Hash(key)
+	c := st.t.Find(h)
+	for {
+		v, ok := c.Load()
+		if !ok {
+			var err error
+			if c, v, err = st.t.Get(h); err != nil {
+				e.full.Add(1)
+				return false
+			}
+		}
+		w := e.load(v, ep, r)
+		w.Cur = min(w.Cur+min(uint64(n), countMask), countMask)
+		if c.CompareAndSwap(v, w.pack()) {
+			return true
+		}
+	}
+}
