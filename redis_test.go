@@ -315,6 +315,9 @@ func TestOpenRedisURIErrors(t *testing.T) {
 	for _, uri := range []string{
 		"redis://",
 		"redis://:6379",
+		"redis://localhost?socket_timeout=fast",
+		"redis://localhost?socket_timeout=0",
+		"redis://localhost?socket_connect_timeout=-1",
 		"redis://localhost:0",
 		"redis://localhost:notaport",
 		"redis://localhost:6379/x",
@@ -356,6 +359,7 @@ func TestOpenRedisURIForms(t *testing.T) {
 	for _, uri := range []string{
 		"redis://127.0.0.1:1",
 		"redis://localhost",
+		"redis://127.0.0.1:1?socket_timeout=0.05&socket_connect_timeout=2",
 		"redis://user:secret@127.0.0.1:1/3?timeout=10ms&backoff=50ms&prefix=app:&failure=open&pool-size=8&dial-timeout=100ms",
 		"rediss://127.0.0.1:1",
 		"redis+unix:///nonexistent/redis.sock?db=2",

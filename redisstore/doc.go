@@ -43,6 +43,8 @@
 //	dial-timeout=1s                        connecting
 //	pool-size=N                            connections per node (power of 2)
 //	client-name=floodgate                  CLIENT SETNAME
+//	socket_timeout=0.05                    redis-py's name for timeout, in seconds
+//	socket_connect_timeout=1               redis-py's name for dial-timeout
 //	ssl_cert_reqs=none|optional|required   rediss:// only; none skips
 //	                                       verifying the server (default
 //	                                       required; optional verifies too)

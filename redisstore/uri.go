@@ -121,6 +121,19 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			} else {
 				c.dialTimeout = d
 			}
+		case "socket_timeout", "socket_connect_timeout":
+			// redis-py's names, in seconds: the URIs of the Python limits
+			// library work unchanged.
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0) || f > 3600 {
+				return opt, bad("%s=%q is not a positive number of seconds such as 0.05", k, v)
+			}
+			d := time.Duration(f * float64(time.Second))
+			if k == "socket_timeout" {
+				c.timeout = d
+			} else {
+				c.dialTimeout = d
+			}
 		case "pool-size":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 256 {
