@@ -19,6 +19,10 @@ func strategies() []limit.Strategy {
 	return []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA}
 }
 
+func allStrategies() []limit.Strategy {
+	return append(strategies(), limit.MovingWindow)
+}
+
 // BenchmarkFloor is a padded atomic increment: the hardware floor that
 // the hot-key target is measured against.
 func BenchmarkFloor(b *testing.B) {

@@ -426,7 +426,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		st.org = clampNow(e.clk.Now()) / st.p * st.p
 	}
 	if e.strategy == limit.MovingWindow {
-		st.logs = shard.NewObjects[movingLog]()
+		st.logs = shard.NewObjects[movingLog](e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
 	// sweep has used, and a first request far from 0 sweeps the (empty)
