@@ -74,18 +74,18 @@ func (lg *movingLog) last() uint64 {
 	return lg.e[len(lg.e)-1].t
 }
 
-func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Decision, uint64) {
+func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Decision, mark) {
 	for {
 		lg := st.logs.Load(h)
 		if lg == nil {
 			if m != commit {
 				lg := decide.Log{At: now}
-				return lg.Decide(m == peek && lg.Fits(n, st.cnt), n, now, st.l), now
+				return lg.Decide(m == peek && lg.Fits(n, st.cnt), n, now, st.l), mark{a: now}
 			}
 			var err error
 			if lg, err = st.logs.LoadOrCreate(h, newMovingLog); err != nil {
 				e.full.Add(1)
-				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, now
+				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{a: now}
 			}
 		}
 		lg.mu.Lock()
@@ -113,7 +113,7 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Dec
 			d.Free, d.HasFree = lg.free(first, sum+n-st.cnt)
 		}
 		lg.mu.Unlock()
-		return d.Decide(fits, n, now, st.l), at
+		return d.Decide(fits, n, now, st.l), mark{a: at}
 	}
 }
 
