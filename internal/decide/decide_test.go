@@ -206,7 +206,7 @@ func TestWideTicksLarge(t *testing.T) {
 	wk := decide.NewWideTicks(cnt, p)
 	now := uint64(1_800_000_000_123_456_789)
 	k := wk.Tick(now)
-	assert.Equal(t, decide.WideTick{W: now / p, F: 456_789 * (cnt / 1_000_000) + 456_789*(cnt%1_000_000)/1_000_000}, k, "Tick(%d)", now)
+	assert.Equal(t, decide.WideTick{W: now / p, F: 456_789*(cnt/1_000_000) + 456_789*(cnt%1_000_000)/1_000_000}, k, "Tick(%d)", now)
 	assert.LessOrEqual(t, wk.Start(k), now, "Start(Tick(now)) ≤ now")
 	assert.Greater(t, wk.Start(wk.Add(k, 1)), now, "Start(Tick(now)+1) > now")
 	assert.Equal(t, uint64(3*cnt+5), wk.Diff(wk.Add(k, 3*cnt+5), k), "Diff(k + 3·cnt + 5, k)")
