@@ -125,7 +125,7 @@ func (l Limit) Burst() int64 {
 // without it, and [Limit.MarshalText] fails for it rather than drop it.
 func (l Limit) WithBurst(b int64) (Limit, error) {
 	if !l.Valid() || b < 1 || b > MaxCount {
-		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, MaxCount)
+		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, int64(MaxCount))
 	}
 	if b == l.count {
 		b = 0 // one representation per limit, so that equal limits compare equal

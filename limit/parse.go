@@ -156,7 +156,7 @@ func asciiEqualFold(s, w string) bool {
 }
 
 func countError(c string) error {
-	return fmt.Errorf("%w: count %s is not in 1..%d", ErrCount, c, MaxCount)
+	return fmt.Errorf("%w: count %s is not in 1..%d", ErrCount, c, int64(MaxCount))
 }
 
 func periodError(p string) error {
