@@ -19,6 +19,10 @@ func strategies() []limit.Strategy {
 	return []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA}
 }
 
+func allStrategies() []limit.Strategy {
+	return append(strategies(), limit.MovingWindow)
+}
+
 // BenchmarkFloor is a padded atomic increment: the hardware floor that
 // the hot-key target is measured against.
 func BenchmarkFloor(b *testing.B) {
@@ -48,6 +52,38 @@ func BenchmarkAllowHotKey(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAllowNHotKey measures AllowN of cost 1 on one hot key under
+// an unreachable daily limit, per strategy, with a count that fits the
+// one-word cell (count=small, 5·10^8) and one that takes the wide path
+// (count=large, 2^50). A build whose limit package refuses large counts
+// skips count=large, so the small path can be compared across versions.
+func BenchmarkAllowNHotKey(b *testing.B) {
+	for _, s := range allStrategies() {
+		for _, c := range []struct {
+			name  string
+			count int64
+		}{{"small", 500_000_000}, {"large", 1 << 50}} {
+			b.Run("strategy="+s.String()+"/count="+c.name, func(b *testing.B) {
+				l, err := limit.New(c.count, 24*time.Hour)
+				if err != nil {
+					b.Skipf("limit.New(%d, 24h): %v", c.count, err)
+				}
+				e := engine.New(engine.WithStrategy(s))
+				b.Cleanup(func() { e.Close() })
+				if !e.AllowN("hot", 1, l).Allowed {
+					b.Fatal("fixture: first AllowN denied")
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if !e.AllowN("hot", 1, l).Allowed {
+						b.Fatal("AllowN denied under an unreachable limit")
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -24,12 +24,14 @@ func (e *Engine) Counts(key string, l limit.Limit) (cur, prev int64) {
 // key's cell no longer holds the count (a cell remembers its newest
 // window and the one before; the fixed window only its newest) reads 0,
 // as does a key never counted or evicted. GCRA and moving-window engines
-// keep no window counts: they return 0, 0. Like every call, a reading in
+// keep no window counts: they return 0, 0, and so does a limit whose
+// count exceeds the one-word cell (536,870,911: the wide path keeps
+// its counts elsewhere). Like every call, a reading in
 // a window newer than any seen before moves the limit's newest window
 // forward.
 func (e *Engine) CountsAt(now time.Duration, key string, l limit.Limit) (cur, prev int64) {
 	st := e.state(l)
-	if st == nil || e.gcra || st.logs != nil {
+	if st == nil || e.gcra || st.logs != nil || st.objs != nil {
 		return 0, 0
 	}
 	t := clampNow(now)
@@ -92,13 +94,14 @@ func (e *Engine) Add(key string, n int64, l limit.Limit) bool {
 // AddAt is Add at engine time now: n is counted in the window containing
 // now, or, for a reading older than the newest window the limit has seen,
 // in that newest window, as AllowNAt would. The window's count saturates
-// at limit.MaxCount. It reports false, counting nothing, for n < 1, a
-// zero Limit, a GCRA or moving-window engine, or a new key when the
+// at 536,870,911, the one-word cell's field. It reports false, counting
+// nothing, for n < 1, a zero Limit, a limit whose count exceeds that
+// field, a GCRA or moving-window engine, or a new key when the
 // limit's table is at its cap (see WithMaxKeys; Full counts it). A known
 // key costs one compare-and-swap and no allocation.
 func (e *Engine) AddAt(now time.Duration, key string, n int64, l limit.Limit) bool {
 	st := e.state(l)
-	if st == nil || n < 1 || e.gcra || st.logs != nil {
+	if st == nil || n < 1 || e.gcra || st.logs != nil || st.objs != nil {
 		return false
 	}
 	ep, r := st.clamp(clampNow(now))

@@ -17,10 +17,7 @@
 // are relative to the limit's high-water window hw, which starts at 0
 // and jumps to the present on the limit's first request (sweeping the
 // still empty table once), so the invariants below hold unchanged. GCRA
-// counts ticks of P/L since the Unix epoch, except for a limit of more
-// than one unit per nanosecond, whose ticks would overflow 64 bits: it
-// counts from the start of the window in which it was first used (the
-// same tick boundaries), and judges an older reading at that start.
+// counts ticks of P/L since the Unix epoch, for every limit.
 // For a limit of count L per period P,
 // window number e = ⌊now/P⌋ starts at e·P, and r = now − e·P is the time
 // into it. Each (key, limit) pair keeps cur, the cost counted in window e,
@@ -84,6 +81,42 @@
 // A wait longer than a time.Duration holds (about 292 years, possible
 // only with a large GCRA burst on a long period) is limit.Never.
 //
+// # Large counts
+//
+// Counts and GCRA bursts go up to limit.MaxCount = 2^53−1, and costs n up
+// to the largest int64. Every formula above is evaluated exactly, as with
+// unbounded integers (internal/model computes them with math/big and is
+// the oracle): no float, no rounding, no saturation except of the final
+// waits at limit.Never. In particular, with L and B up to 2^53−1 and n up
+// to 2^63−1:
+//
+//   - the sliding window compares prev·(P−r) with (L−cur−n)·P as 128-bit
+//     products (each side < 2^53·2^58), and its waits use
+//     ⌊(L−cur−n)·P/prev⌋ and ⌊(L−n)·P/cur⌋ computed in 128 bits;
+//     Remaining rounds the weighted previous window up, ⌈prev·(P−r)/P⌉;
+//   - cur + n > L, base + n > k + B and Sum + n > L are decided without
+//     wrapping (a cost above L or B is denied with limit.Never);
+//   - GCRA ticks since the Unix epoch are unbounded (2^53 units per
+//     millisecond reach 2^64 ticks within seconds): tick(t) = ⌊t·L/P⌋ =
+//     ⌊t/P⌋·L + ⌊(t mod P)·L/P⌋ and at(j) = ⌈j·P/L⌉ = ⌊j/L⌋·P +
+//     ⌈(j mod L)·P/L⌉, which is how the engine computes them
+//     (decide.WideTicks); a reading older than the tat waits the whole
+//     distance back to it, however far, up to limit.Never;
+//   - Remaining is at most L (B for GCRA), so it fits the Decision's
+//     int64.
+//
+// A Redis or other peer must give the same Decisions for the same
+// requests at the same Unix-epoch instants; a float64 holds every count
+// and burst up to MaxCount exactly, but not their products with a period
+// nor GCRA ticks, which need integer arithmetic wider than 53 bits.
+//
+// Where the state lives is an implementation choice that changes no
+// answer: limits whose count fits the cell's 29-bit fields (L ≤ 2^29−1,
+// and for GCRA also B ≤ 2^29−1 and L ≤ P in nanoseconds, at most one unit
+// per nanosecond) keep one lock-free 64-bit cell per key; other limits
+// keep a wide per-key state under a mutex (engine/wide.go), chosen once
+// per limit when the engine first meets it.
+//
 // For several limits at once (AllowN with a list), every limit must allow
 // the request; if one denies, nothing is counted against any of them.
 // When all allow, the Decision is that of the limit with the fewest
@@ -136,14 +169,16 @@
 //
 // # Memory and eviction
 //
-// A live (key, limit) pair costs one 16-byte slot; tables keep at most
+// A live (key, limit) pair of a small limit costs one 16-byte slot (a
+// wide one adds a 64-byte cell, a moving-window one its log); tables keep at most
 // three quarters of their slots used and shrink as keys go, so a live key
 // costs between 16/0.75 and 16/0.375 bytes (measured: docs/performance.md).
 // The key itself is not stored (see package shard). A background sweeper (WithSweepInterval)
 // evicts pairs whose newest count is three or more windows old (two for
 // the fixed window), one shard
 // at a time, and shrinks the tables. WithMaxKeys bounds the number of live
-// keys. Evicting never changes an answer for the window strategies; for
+// keys of each limit, for every strategy and both paths: a new key beyond
+// the cap is denied (RetryAfter the period) and counted in Full. Evicting never changes an answer for the window strategies; for
 // GCRA (a bucket full for a whole period) and the moving window (a log
 // whose newest entry is two periods old) it never changes the answer to a
 // reading at most one period older than the sweep, while an older reading

@@ -91,8 +91,12 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	if st == nil {
 		return false
 	}
+	if st.objs != nil {
+		d, _ := e.wideTake(st, h, now, 1, commit)
+		return d.Allowed
+	}
 	if e.gcra {
-		return e.gcraAllow(st, h, st.rel(now))
+		return e.gcraAllow(st, h, now)
 	}
 	if st.logs != nil {
 		d, _ := e.movingTake(st, h, now, 1, commit)
@@ -166,23 +170,23 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 		return d
 	}
 	best := limit.Decision{Allowed: true, Remaining: math.MaxInt64}
-	var buf [8]uint64
-	epochs := buf[:0] // the window each limit counted in, for refunds
+	var buf [8]mark
+	marks := buf[:0] // where each limit counted, for refunds
 	for i, l := range limits {
 		if repeated(limits, i) {
-			epochs = append(epochs, 0) // counted once, at its first mention
+			marks = append(marks, mark{}) // counted once, at its first mention
 			continue
 		}
-		d, epoch := e.take(h, l, n, t, commit)
+		d, mk := e.take(h, l, n, t, commit)
 		if !d.Allowed {
 			for j := range i {
 				if !repeated(limits, j) {
-					e.refund(h, limits[j], uint64(n), epochs[j], t)
+					e.refund(h, limits[j], uint64(n), marks[j], t)
 				}
 			}
 			return e.denied(h, n, t, limits)
 		}
-		epochs = append(epochs, epoch)
+		marks = append(marks, mk)
 		best = decide.Merge(best, d)
 	}
 	if len(limits) == 0 {
@@ -279,16 +283,24 @@ const (
 	look               // count nothing, and answer as denied: the state without the cost and its own wait (0)
 )
 
+// mark records where take counted a cost, for refund: the window
+// strategies' window number, the GCRA tat the request found, the moving
+// window's entry time, or a wide GCRA tat (a window number and ticks).
+type mark struct{ a, b uint64 }
+
 // take judges cost n under one limit and, in mode commit when the cost
-// fits, counts it. It returns the decision and the window epoch in which
-// the cost was counted, for refunds.
-func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (limit.Decision, uint64) {
+// fits, counts it. It returns the decision and the mark of where the cost
+// was counted, for refunds.
+func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (limit.Decision, mark) {
 	st := e.state(l)
 	if st == nil || n < 1 {
-		return limit.Decision{Limit: l, RetryAfter: limit.Never}, 0
+		return limit.Decision{Limit: l, RetryAfter: limit.Never}, mark{}
+	}
+	if st.objs != nil {
+		return e.wideTake(st, h, now, uint64(n), m)
 	}
 	if e.gcra {
-		return e.gcraTake(st, h, st.rel(now), uint64(n), m)
+		return e.gcraTake(st, h, now, uint64(n), m)
 	}
 	if st.logs != nil {
 		return e.movingTake(st, h, now, uint64(n), m)
@@ -307,33 +319,39 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 		if fits {
 			w.Cur += uint64(n) // a peek answers as if the request were counted
 		}
-		return decide.Later(w.Decide(e.sliding, fits, uint64(n), l), ahead), ep
+		return decide.Later(w.Decide(e.sliding, fits, uint64(n), l), ahead), mark{a: ep}
 	}
 	for {
 		c, v, err := st.t.Get(h)
 		if err != nil {
 			e.full.Add(1)
-			return limit.Decision{Limit: l, RetryAfter: l.Period()}, 0
+			return limit.Decision{Limit: l, RetryAfter: l.Period()}, mark{}
 		}
 		w := e.load(v, ep, r)
 		if m == look || !w.Fits(e.sliding, uint64(n), cnt, p) {
-			return decide.Later(w.Decide(e.sliding, false, uint64(n), l), ahead), w.epoch
+			return decide.Later(w.Decide(e.sliding, false, uint64(n), l), ahead), mark{a: w.epoch}
 		}
 		w.Cur += uint64(n)
 		if m == peek || c.CompareAndSwap(v, w.pack()) {
-			return decide.Later(w.Decide(e.sliding, true, uint64(n), l), ahead), w.epoch
+			return decide.Later(w.Decide(e.sliding, true, uint64(n), l), ahead), mark{a: w.epoch}
 		}
 	}
 }
 
-// refund gives back n units that take counted at time now in window
-// epoch (GCRA: on top of the tat epoch; moving window: at time epoch).
-func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
+// refund gives back n units that take counted at time now where mk
+// says: in window mk.a (GCRA: on top of the tat mk.a; moving window: at
+// time mk.a; wide state: see wideRefund).
+func (e *Engine) refund(h uint64, l limit.Limit, n uint64, mk mark, now uint64) {
 	st := e.state(l)
 	if st.logs != nil {
-		e.movingRefund(st, h, epoch, n)
+		e.movingRefund(st, h, mk.a, n)
 		return
 	}
+	if st.objs != nil {
+		st.wideRefund(h, n, mk, now)
+		return
+	}
+	epoch := mk.a
 	if st.t.Find(h) == nil {
 		return // evicted or reset: nothing of ours is left
 	}
@@ -346,7 +364,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n, epoch, now uint64) {
 		}
 		next := refund(v, epoch, n)
 		if e.gcra {
-			next = gcraRefund(v, epoch, st.ticks.Tick(st.rel(now)), n)
+			next = gcraRefund(v, epoch, st.ticks.Tick(now), n)
 		}
 		if c.CompareAndSwap(v, next) {
 			return
@@ -372,6 +390,8 @@ func (e *Engine) Reset(key string, limits ...limit.Limit) {
 		case st == nil:
 		case st.logs != nil:
 			st.movingReset(h)
+		case st.objs != nil:
+			st.wideReset(h)
 		default:
 			st.t.Delete(h)
 		}
@@ -382,9 +402,12 @@ func (e *Engine) Reset(key string, limits ...limit.Limit) {
 func (e *Engine) Len() int {
 	n := 0
 	for _, st := range *e.tables.Load() {
-		if st.logs != nil {
+		switch {
+		case st.logs != nil:
 			n += st.logs.Len()
-		} else {
+		case st.objs != nil:
+			n += st.objs.Len()
+		default:
 			n += st.t.Len()
 		}
 	}
@@ -433,11 +456,15 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		t:       shard.New(e.cfg),
 	}
 	st.ticks = decide.NewTicks(st.cnt, st.p)
-	if st.gcra && st.cnt > st.p {
-		st.org = clampNow(e.clk.Now()) / st.p * st.p
-	}
-	if e.strategy == limit.MovingWindow {
-		st.logs = shard.NewObjects[movingLog]()
+	st.wticks = decide.NewWideTicks(st.cnt, st.p)
+	switch {
+	case e.strategy == limit.MovingWindow:
+		st.logs = shard.NewObjects[movingLog](e.cfg)
+	case st.cnt > countMask || st.gcra && (st.burst > countMask || st.cnt > st.p):
+		// Counts beyond the one-word cell's fields, and GCRA ticks that
+		// would outgrow 64 bits (more than a unit per nanosecond, or a
+		// burst beyond the cell's range): the wide path (wide.go).
+		st.objs = shard.NewObjects[wideCell](e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
 	// sweep has used, and a first request far from 0 sweeps the (empty)

@@ -333,24 +333,35 @@ func TestZeroAllocsKnownKey(t *testing.T) {
 	}
 }
 
+// TestMaxKeys: the cap holds for every strategy. A key beyond the cap is
+// denied and counted in Full; tracked keys keep their state; a sweep of
+// idle keys lets new ones in.
 func TestMaxKeys(t *testing.T) {
-	e, c := newEngine(t, limit.SlidingWindow, 0, engine.WithMaxKeys(64), engine.WithShards(8))
-	l := limit.PerSecond(1)
-	allowed := 0
-	for i := range 1000 {
-		if e.Allow("k"+strconv.Itoa(i), l) {
-			allowed++
-		}
+	for _, s := range allStrategies() {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			e, c := newEngine(t, s, 0, engine.WithMaxKeys(64), engine.WithShards(8))
+			l := limit.PerSecond(1)
+			allowed := 0
+			for i := range 1000 {
+				if e.Allow("k"+strconv.Itoa(i), l) {
+					allowed++
+				}
+			}
+			assert.LessOrEqual(t, e.Len(), 64, "live keys above the cap")
+			assert.Positive(t, allowed, "keys admitted under the cap")
+			assert.Equal(t, e.Len(), allowed, "every tracked key got its first request, no other did")
+			assert.EqualValues(t, 1000-allowed, e.Full(), "Full() after 1000 new keys")
+			d := e.AllowN("k999", 1, l)
+			assert.Equal(t, limit.Decision{Limit: l, RetryAfter: sec}, d, "AllowN of a key beyond the cap")
+			assert.EqualValues(t, 1000-allowed+1, e.Full(), "Full() after AllowN beyond the cap")
+			// A tracked key still never gets more than its limit.
+			assert.False(t, e.Allow("k0", l), "a tracked key at the cap")
+			// Once idle keys are swept, new keys are admitted again.
+			c.Set(10 * sec)
+			require.Equal(t, allowed, e.Sweep(), "Sweep of the idle keys")
+			assert.True(t, e.Allow("newcomer", l), "a new key after the sweep")
+		})
 	}
-	assert.LessOrEqual(t, e.Len(), 64, "live keys above the cap")
-	assert.Equal(t, e.Len(), allowed, "every tracked key got its first request, no other did")
-	assert.EqualValues(t, 1000-allowed, e.Full())
-	// A tracked key still never gets more than its limit.
-	assert.False(t, e.Allow("k0", l), "a tracked key at the cap")
-	// Once idle keys are swept, new keys are admitted again.
-	c.Set(10 * sec)
-	require.Equal(t, allowed, e.Sweep())
-	assert.True(t, e.Allow("newcomer", l))
 }
 
 // TestLimitFirstUsedLate is the regression test for a new cell (window

@@ -24,37 +24,52 @@ func heapAlloc() uint64 {
 	return m.HeapAlloc
 }
 
-// TestEvictionReturnsMemory: after a million keys go idle, a sweep
-// returns the heap close to where it started.
+// TestEvictionReturnsMemory: for every strategy, after a million keys
+// (the moving window: 250,000, each a log with one entry) go idle, one
+// sweep returns the heap close to where it started: the evicted state is
+// garbage and the tables shrink back to their minimum.
 func TestEvictionReturnsMemory(t *testing.T) {
-	n := 1_000_000
-	if testing.Short() {
-		n = 100_000
-	}
-	e, c := newEngine(t, limit.SlidingWindow, 0)
-	l := limit.PerSecond(10)
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = "key-" + strconv.Itoa(i)
-	}
-	e.Allow("warm-up", l) // create the limit's table before the baseline
-	base := heapAlloc()
-	for _, k := range keys {
-		require.True(t, e.Allow(k, l))
-	}
-	full := heapAlloc()
-	require.Equal(t, n+1, e.Len())
-	perKey := float64(full-base) / float64(n)
-	t.Logf("%d keys: %.1f bytes per live key", n, perKey)
-	assert.LessOrEqual(t, perKey, 48.0, "bytes per live key")
+	for _, tc := range []struct {
+		s         limit.Strategy
+		n         int
+		maxPerKey float64 // bytes per live key
+	}{
+		{limit.SlidingWindow, 1_000_000, 48},
+		{limit.FixedWindow, 1_000_000, 48},
+		{limit.GCRA, 1_000_000, 48},
+		{limit.MovingWindow, 250_000, 160},
+	} {
+		t.Run("strategy="+tc.s.String(), func(t *testing.T) {
+			n := tc.n
+			if testing.Short() {
+				n /= 10
+			}
+			e, c := newEngine(t, tc.s, 0)
+			l := limit.PerSecond(10)
+			keys := make([]string, n)
+			for i := range keys {
+				keys[i] = "key-" + strconv.Itoa(i)
+			}
+			e.Allow("warm-up", l) // create the limit's table before the baseline
+			base := heapAlloc()
+			for _, k := range keys {
+				require.True(t, e.Allow(k, l), "Allow(%q) of a new key", k)
+			}
+			full := heapAlloc()
+			require.Equal(t, n+1, e.Len(), "Len() after %d new keys", n)
+			perKey := float64(full-base) / float64(n)
+			t.Logf("%d keys: %.1f bytes per live key", n, perKey)
+			assert.LessOrEqual(t, perKey, tc.maxPerKey, "bytes per live key")
 
-	c.Set(3 * time.Second) // three windows later: everything is idle
-	assert.Equal(t, n+1, e.Sweep(), "keys evicted")
-	assert.Zero(t, e.Len())
-	after := heapAlloc()
-	t.Logf("heap: base %d, full %d, after sweep %d", base, full, after)
-	assert.Less(t, int64(after)-int64(base), int64(64<<10), "heap growth left after evicting every key")
-	runtime.KeepAlive(keys)
+			c.Set(3 * time.Second) // three windows later: everything is idle
+			assert.Equal(t, n+1, e.Sweep(), "keys evicted")
+			assert.Zero(t, e.Len(), "Len() after the sweep")
+			after := heapAlloc()
+			t.Logf("heap: base %d, full %d, after sweep %d", base, full, after)
+			assert.Less(t, int64(after)-int64(base), int64(64<<10), "heap growth left after evicting every key")
+			runtime.KeepAlive(keys)
+		})
+	}
 }
 
 // TestEvictionNeverLosesLiveCounts: sweeps that evict thousands of idle

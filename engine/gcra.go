@@ -40,24 +40,24 @@ func (e *Engine) gcraAllow(st *limitState, h, now uint64) bool {
 
 // gcraTake is take for GCRA; it also returns the tat it found, for
 // refunds.
-func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, m mode) (limit.Decision, uint64) {
+func (e *Engine) gcraTake(st *limitState, h, now uint64, n uint64, m mode) (limit.Decision, mark) {
 	k := st.ticks.Tick(now)
 	if m != commit && st.t.Find(h) == nil {
 		b := decide.Bucket{K: k, Base: k} // an unknown key's bucket is full
-		return b.Decide(m == peek && b.Fits(n, st.burst), n, now, st.burst, st.ticks, st.l), 0
+		return b.Decide(m == peek && b.Fits(n, st.burst), n, now, st.burst, st.ticks, st.l), mark{}
 	}
 	for {
 		c, tat, err := st.t.Get(h)
 		if err != nil {
 			e.full.Add(1)
-			return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, 0
+			return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{}
 		}
 		b := decide.Bucket{K: k, Base: max(tat, k)}
 		if m == look || !b.Fits(n, st.burst) {
-			return b.Decide(false, n, now, st.burst, st.ticks, st.l), tat
+			return b.Decide(false, n, now, st.burst, st.ticks, st.l), mark{a: tat}
 		}
 		if m == peek || c.CompareAndSwap(tat, b.Base+n) {
-			return b.Decide(true, n, now, st.burst, st.ticks, st.l), tat
+			return b.Decide(true, n, now, st.burst, st.ticks, st.l), mark{a: tat}
 		}
 	}
 }

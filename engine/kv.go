@@ -84,7 +84,7 @@ func NewKV(opts ...Option) *KV {
 	}
 	kv := &KV{
 		clk:     c.clk,
-		entries: shard.NewObjects[kvEntry](),
+		entries: shard.NewObjects[kvEntry](shard.Config{Shards: c.shards}), // the cap is kv.live's: exact, and expired entries do not count
 		maxKeys: int64(max(c.maxKeys, 0)),
 		every:   c.every,
 		stop:    make(chan struct{}),
@@ -137,7 +137,10 @@ func (kv *KV) SetIfAbsentAt(now time.Duration, key string, v int64, ttl time.Dur
 			if kv.maxKeys > 0 && kv.live.Load() >= kv.maxKeys {
 				return false, ErrFull
 			}
-			en = kv.entries.LoadOrCreate(h, kv.newEntry)
+			var err error
+			if en, err = kv.entries.LoadOrCreate(h, kv.newEntry); err != nil {
+				return false, ErrFull
+			}
 		}
 		if _, exp, ok := en.read(); ok && !expired(now, exp) {
 			return false, nil // present: no write

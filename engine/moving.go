@@ -9,7 +9,8 @@ import (
 
 // movingLog is one key's exact log for the moving window: the requests
 // allowed in the last period, oldest first, with their costs. It does not
-// fit a 64-bit cell, so it lives in a shard.Objects map and is guarded by
+// fit a 64-bit cell, so it lives in a shard.Objects table (capped by
+// WithMaxKeys like every table) and is guarded by
 // its own mutex: decisions on one key are serialized, decisions on
 // different keys are not.
 //
@@ -28,6 +29,8 @@ type movingLog struct {
 }
 
 type entry struct{ t, n uint64 }
+
+func newMovingLog() *movingLog { return new(movingLog) }
 
 // drop frees the entries that can never count again. A reading is judged
 // no earlier than the newest entry, and an entry at time t counts while
@@ -71,15 +74,19 @@ func (lg *movingLog) last() uint64 {
 	return lg.e[len(lg.e)-1].t
 }
 
-func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Decision, uint64) {
+func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Decision, mark) {
 	for {
 		lg := st.logs.Load(h)
 		if lg == nil {
 			if m != commit {
 				lg := decide.Log{At: now}
-				return lg.Decide(m == peek && lg.Fits(n, st.cnt), n, now, st.l), now
+				return lg.Decide(m == peek && lg.Fits(n, st.cnt), n, now, st.l), mark{a: now}
 			}
-			lg = st.logs.LoadOrCreate(h, func() *movingLog { return new(movingLog) })
+			var err error
+			if lg, err = st.logs.LoadOrCreate(h, newMovingLog); err != nil {
+				e.full.Add(1)
+				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{a: now}
+			}
 		}
 		lg.mu.Lock()
 		if lg.dead {
@@ -106,7 +113,7 @@ func (e *Engine) movingTake(st *limitState, h, now, n uint64, m mode) (limit.Dec
 			d.Free, d.HasFree = lg.free(first, sum+n-st.cnt)
 		}
 		lg.mu.Unlock()
-		return d.Decide(fits, n, now, st.l), at
+		return d.Decide(fits, n, now, st.l), mark{a: at}
 	}
 }
 

@@ -37,11 +37,13 @@ func (e *Engine) RefundAt(now time.Duration, key string, n int64, limits ...limi
 		switch {
 		case st.logs != nil:
 			st.movingRefundNewest(h, uint64(n))
+		case st.objs != nil:
+			st.wideRefundNewest(h, uint64(n), t)
 		case e.gcra:
 			st.gcraRefundNewest(h, uint64(n))
 		default:
 			ep, _ := st.clamp(t)
-			e.refund(h, l, uint64(n), ep, t)
+			e.refund(h, l, uint64(n), mark{a: ep}, t)
 		}
 	}
 }

@@ -13,21 +13,20 @@ import (
 // key table and the two window numbers that let a cell store its window
 // in five bits.
 type limitState struct {
-	l     limit.Limit
-	p     uint64       // period in nanoseconds
-	cnt   uint64       // count
-	burst uint64       // GCRA bucket size
-	ticks decide.Ticks // GCRA: converts nanoseconds and ticks
-	// org is GCRA's time origin, a multiple of the period: 0, except for
-	// limits of more than one unit per nanosecond, whose ticks since the
-	// Unix epoch would not fit 64 bits; they count from the window in
-	// which the limit was first used (tick boundaries stay those of the
-	// Unix epoch, as on Redis), and a reading before org is judged at org.
-	org     uint64
+	l       limit.Limit
+	p       uint64           // period in nanoseconds
+	cnt     uint64           // count
+	burst   uint64           // GCRA bucket size
+	ticks   decide.Ticks     // GCRA: converts nanoseconds and ticks
+	wticks  decide.WideTicks // GCRA on the wide path: the same, past 64 bits
 	gcra    bool
 	sliding bool // the sliding window, whose cells matter one window longer
 	t       *shard.Table
 	logs    *shard.Objects[movingLog] // moving window only; t is then unused
+	// objs holds the wide state of a limit whose count or burst does not
+	// fit the one-word cell, or whose GCRA ticks would outgrow 64 bits
+	// (wide.go); t is then unused.
+	objs *shard.Objects[wideCell]
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no
@@ -97,8 +96,14 @@ func (st *limitState) sweep(now uint64, force bool) int {
 		return st.logs.Sweep(func(lg *movingLog) bool { return st.movingIdle(lg, now) })
 	}
 	if st.gcra {
-		k := st.ticks.Tick(st.rel(now))
-		n := st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })
+		var n int
+		if st.objs != nil {
+			k := st.wticks.Tick(now)
+			n = st.objs.Sweep(func(c *wideCell) bool { return st.wideGCRAIdle(c, k) })
+		} else {
+			k := st.ticks.Tick(now)
+			n = st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })
+		}
 		st.swept.Store(max(st.swept.Load(), now/st.p)) // for the sweeper's schedule
 		return n
 	}
@@ -114,14 +119,12 @@ func (st *limitState) sweep(now uint64, force bool) int {
 	if !st.sliding {
 		age = 2 // the fixed window needs no previous window
 	}
-	base := swept - (age - 1)
-	n := st.t.Sweep(func(v uint64) bool {
-		if v&(1<<(2*countBits)-1) == 0 {
-			return true // nothing counted
-		}
-		ce := base + (cellEpoch(v)-base)&epochMask
-		return e >= ce+age
-	})
+	var n int
+	if st.objs != nil {
+		n = st.objs.Sweep(func(c *wideCell) bool { return c.windowIdle(e, age) })
+	} else {
+		n = st.sweepCells(swept, e, age)
+	}
 	st.swept.Store(e)
 	// Writers from here on judge at window e or later, so the cells they
 	// store lie within the range that the next sweep decodes.
@@ -130,5 +133,15 @@ func (st *limitState) sweep(now uint64, force bool) int {
 	return n
 }
 
-// rel returns GCRA time now relative to the limit's origin org.
-func (st *limitState) rel(now uint64) uint64 { return max(now, st.org) - st.org }
+// sweepCells evicts the one-word cells idle at window e: those whose
+// newest count is age or more windows old.
+func (st *limitState) sweepCells(swept, e, age uint64) int {
+	base := swept - (age - 1)
+	return st.t.Sweep(func(v uint64) bool {
+		if v&(1<<(2*countBits)-1) == 0 {
+			return true // nothing counted
+		}
+		ce := base + (cellEpoch(v)-base)&epochMask
+		return e >= ce+age
+	})
+}

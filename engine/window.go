@@ -10,8 +10,9 @@ import "github.com/floodgate-go/floodgate/internal/decide"
 //	bits 57..29 prev:  cost counted in window epoch-1 (sliding window only)
 //	bits 28..0  cur:   cost counted in window epoch
 //
-// The counts fit because limit.MaxCount is 2^29-1 and a denied request
-// adds nothing. Five bits of epoch are enough because of two invariants
+// The counts fit because only limits with Count ≤ 2^29−1 use the cell
+// (larger ones take the wide path, wide.go) and a denied request adds
+// nothing. Five bits of epoch are enough because of two invariants
 // that limitState keeps (see clamp and sweep): a cell's window is never
 // newer than the limit's high-water window hw, and never more than
 // maxLag windows older than hw, because cells that old are evicted first.

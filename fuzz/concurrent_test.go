@@ -385,8 +385,10 @@ func (c *concRun) finish() {
 	var far time.Duration
 	for _, l := range c.limits {
 		// Three periods, plus the time a GCRA bucket takes to refill
-		// (Burst ticks of Period/Count) before it is full for a period.
-		refill := time.Duration(l.Burst()) * (l.Period()/time.Duration(l.Count()) + 1)
+		// (Burst ticks of Period/Count, or as many as a run can count:
+		// 8 phases of 16 goroutines of 15 requests of cost 3 at most)
+		// before it is full for a period.
+		refill := time.Duration(min(l.Burst(), 8*16*15*3)) * (l.Period()/time.Duration(l.Count()) + 1)
 		if c.strategy != limit.GCRA {
 			refill = 0
 		}

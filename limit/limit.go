@@ -7,12 +7,16 @@ import (
 	"time"
 )
 
-// Bounds on a Limit. They keep every backend's arithmetic exact: the memory
-// engine packs two window counts of up to MaxCount into one 64-bit word.
+// Bounds on a Limit. They keep every backend's arithmetic exact: counts and
+// bursts up to MaxCount are integers that a float64 holds exactly (Redis's
+// Lua numbers), and products of a count and a period fit 128 bits.
 const (
-	// MaxCount is the largest count a Limit may allow per period,
-	// 536,870,911 (2^29−1).
-	MaxCount = 1<<29 - 1
+	// MaxCount is the largest count (and GCRA burst) a Limit may have,
+	// 9,007,199,254,740,991 (2^53−1): a quota of a billion a month is an
+	// ordinary Limit. The memory engine keeps counts up to 2^29−1 in one
+	// 64-bit word per key and larger ones in a wider per-key state
+	// (engine/doc.go); the answers are the same.
+	MaxCount = 1<<53 - 1
 	// MinPeriod is the shortest period, one millisecond. A period is a whole
 	// number of milliseconds. The string grammar (that of the Python limits
 	// library) only has units of a second and longer, so only limits whose
@@ -121,7 +125,7 @@ func (l Limit) Burst() int64 {
 // without it, and [Limit.MarshalText] fails for it rather than drop it.
 func (l Limit) WithBurst(b int64) (Limit, error) {
 	if !l.Valid() || b < 1 || b > MaxCount {
-		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, MaxCount)
+		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, int64(MaxCount))
 	}
 	if b == l.count {
 		b = 0 // one representation per limit, so that equal limits compare equal

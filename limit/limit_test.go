@@ -31,7 +31,9 @@ func TestParseAccepts(t *testing.T) {
 		{"7/month", 7, 30 * day, "7/month"},
 		{"7/years", 7, 360 * day, "7/year"},
 		{"1/60 seconds", 1, time.Minute, "1/minute"},
-		{"536870911/second", limit.MaxCount, time.Second, "536870911/second"},
+		{"9007199254740991/second", limit.MaxCount, time.Second, "9007199254740991/second"},
+		{"1000000000/month", 1_000_000_000, 30 * day, "1000000000/month"},
+		{"536870912/second", 1 << 29, time.Second, "536870912/second"},
 		{"1/10 years", 1, limit.MaxPeriod, "1/10 years"},
 		{"10 / Second", 10, time.Second, "10/second"},
 	} {
@@ -64,7 +66,7 @@ func TestParseRejects(t *testing.T) {
 		{"meow", limit.ErrSyntax, "meow"},
 		{"", limit.ErrSyntax, "empty"},
 		{"   ", limit.ErrSyntax, "empty"},
-		{"536870912/second", limit.ErrCount, "536870912"},
+		{"9007199254740992/second", limit.ErrCount, "9007199254740992"},
 		{"99999999999999999999999/second", limit.ErrCount, "99999999999999999999999"},
 		{"1/11 years", limit.ErrPeriod, "1/11 years"},
 		{"1/99999999999999999999 days", limit.ErrPeriod, "99999999999999999999"},
@@ -180,7 +182,7 @@ func TestSubSecondPeriods(t *testing.T) {
 		{10, 100 * time.Millisecond, "10/100ms", "10 per 100ms"},
 		{5, 500 * time.Millisecond, "5/500ms", "5 per 500ms"},
 		{1, limit.MinPeriod, "1/1ms", "1 per 1ms"},
-		{limit.MaxCount, time.Millisecond, "536870911/1ms", "536870911 per 1ms"},
+		{limit.MaxCount, time.Millisecond, "9007199254740991/1ms", "9007199254740991 per 1ms"},
 		{3, 1500 * time.Millisecond, "3/1.5s", "3 per 1.5s"},
 		{2, time.Minute + time.Millisecond, "2/1m0.001s", "2 per 1m0.001s"},
 		{1, limit.MaxPeriod - time.Millisecond, "1/86399h59m59.999s", "1 per 86399h59m59.999s"},
@@ -248,4 +250,37 @@ func TestStrategyNames(t *testing.T) {
 		})
 	}
 	assert.Equal(t, "unknown", limit.Strategy(200).String(), "Strategy(200).String()")
+}
+
+func TestWithBurst(t *testing.T) {
+	big := limit.PerDay(limit.MaxCount)
+	for _, tc := range []struct {
+		name  string
+		l     limit.Limit
+		b     int64
+		want  int64 // Burst() of the result; 0 when an error is wanted
+		equal bool  // the result equals l (a burst of Count is the default)
+	}{
+		{"small burst", limit.PerSecond(10), 20, 20, false},
+		{"burst of the count", limit.PerSecond(10), 10, 10, true},
+		{"max burst on a small count", limit.PerSecond(1), limit.MaxCount, limit.MaxCount, false},
+		{"large count, small burst", big, 1, 1, false},
+		{"large count, its own burst", big, limit.MaxCount, limit.MaxCount, true},
+		{"above MaxCount", limit.PerSecond(10), limit.MaxCount + 1, 0, false},
+		{"zero", limit.PerSecond(10), 0, 0, false},
+		{"negative", limit.PerSecond(10), -1, 0, false},
+		{"zero Limit", limit.Limit{}, 5, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.l.WithBurst(tc.b)
+			if tc.want == 0 {
+				assert.ErrorIs(t, err, limit.ErrCount, "%v.WithBurst(%d)", tc.l, tc.b)
+				return
+			}
+			require.NoError(t, err, "%v.WithBurst(%d)", tc.l, tc.b)
+			assert.Equal(t, tc.want, got.Burst(), "%v.WithBurst(%d).Burst()", tc.l, tc.b)
+			assert.Equal(t, tc.l.Count(), got.Count(), "%v.WithBurst(%d).Count()", tc.l, tc.b)
+			assert.Equal(t, tc.equal, got == tc.l, "%v.WithBurst(%d) == %v", tc.l, tc.b, tc.l)
+		})
+	}
 }

@@ -110,12 +110,14 @@ func splitDigits(s string) (digits, rest string) {
 	return s[:i], s[i:]
 }
 
-// atoi parses decimal digits, reporting false on overflow past 2^40.
+// atoi parses decimal digits, reporting false for a number above 2^59,
+// beyond every bound of the grammar (MaxCount is 2^53−1), before it can
+// overflow.
 func atoi(digits string) (int64, bool) {
 	var n int64
 	for i := 0; i < len(digits); i++ {
 		n = n*10 + int64(digits[i]-'0')
-		if n > 1<<40 {
+		if n > 1<<59 {
 			return 0, false
 		}
 	}
@@ -154,7 +156,7 @@ func asciiEqualFold(s, w string) bool {
 }
 
 func countError(c string) error {
-	return fmt.Errorf("%w: count %s is not in 1..%d", ErrCount, c, MaxCount)
+	return fmt.Errorf("%w: count %s is not in 1..%d", ErrCount, c, int64(MaxCount))
 }
 
 func periodError(p string) error {

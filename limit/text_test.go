@@ -31,7 +31,7 @@ func TestTextRoundTrip(t *testing.T) {
 		{"multiplier", limit.MustParse("1/2 seconds"), "1/2 seconds"},
 		{"week", limit.MustParse("500/7 days"), "500/7 days"},
 		{"month", limit.MustParse("7/month"), "7/month"},
-		{"max count", limit.PerSecond(limit.MaxCount), "536870911/second"},
+		{"max count", limit.PerSecond(limit.MaxCount), "9007199254740991/second"},
 		{"max period", limit.MustParse("1/10 years"), "1/10 years"},
 		{"whole seconds from New", mustNew(t, 100, 90*time.Second), "100/90 seconds"},
 		{"burst equal to count", mustBurst(t, limit.PerMinute(5), 5), "5/minute"},

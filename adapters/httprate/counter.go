@@ -53,7 +53,10 @@ func (c *Counter) Engine() *engine.Engine { return c.e }
 // Config sets the window of every later call; httprate calls it from
 // NewRateLimiter. requestLimit does not change what is counted.
 func (c *Counter) Config(requestLimit int, windowLength time.Duration) {
-	n := min(max(int64(requestLimit), 1), limit.MaxCount)
+	// httprate decides by itself: the limit only names the window, so its
+	// count is capped to the engine's one-word cell, whose counts
+	// Counts and Add read and write (536,870,911).
+	n := min(max(int64(requestLimit), 1), 1<<29-1)
 	l, err := limit.New(n, windowLength)
 	if err != nil {
 		err = fmt.Errorf("%w: window %v: %w", ErrWindow, windowLength, err)

@@ -338,7 +338,7 @@ func (o *override) creditLeft(now int64) int64 {
 // toLimit returns the floodgate limit of tokens per interval.
 func toLimit(tokens uint64, interval time.Duration) (limit.Limit, error) {
 	if tokens > limit.MaxCount {
-		return limit.Limit{}, fmt.Errorf("%w: %d tokens is more than %d", ErrLimit, tokens, limit.MaxCount)
+		return limit.Limit{}, fmt.Errorf("%w: %d tokens is more than %d", ErrLimit, tokens, int64(limit.MaxCount))
 	}
 	l, err := limit.New(int64(tokens), interval)
 	if err != nil {

@@ -255,8 +255,8 @@ func TestBurst(t *testing.T) {
 // reached is decided by floodgate.Open's failure policy with no error.
 func TestErrors(t *testing.T) {
 	t.Run("config", func(t *testing.T) {
-		_, err := sethvargo.Open("memory://", &sethvargo.Config{Tokens: 1 << 40})
-		assert.ErrorIs(t, err, sethvargo.ErrLimit, "Open with 2^40 tokens")
+		_, err := sethvargo.Open("memory://", &sethvargo.Config{Tokens: 1 << 53})
+		assert.ErrorIs(t, err, sethvargo.ErrLimit, "Open with 2^53 tokens (MaxCount is 2^53−1)")
 		_, err = sethvargo.Open("memory://", &sethvargo.Config{Interval: time.Microsecond})
 		assert.ErrorIs(t, err, sethvargo.ErrLimit, "Open with an interval of 1µs")
 		s := open(t, "memory://", nil)

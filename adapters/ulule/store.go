@@ -182,7 +182,7 @@ func (s *Store) limit(rate limiter.Rate) ([]limit.Limit, error) {
 // the package documentation for the marker unit).
 func toLimit(rate limiter.Rate) (limit.Limit, error) {
 	if rate.Limit < 1 || rate.Limit >= limit.MaxCount {
-		return limit.Limit{}, fmt.Errorf("%w: limit %d is not in 1..%d", ErrRate, rate.Limit, limit.MaxCount-1)
+		return limit.Limit{}, fmt.Errorf("%w: limit %d is not in 1..%d", ErrRate, rate.Limit, int64(limit.MaxCount-1))
 	}
 	l, err := limit.New(rate.Limit+1, rate.Period)
 	if err != nil {

@@ -2,10 +2,12 @@ package decide_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
@@ -160,4 +162,55 @@ func TestLogDecide(t *testing.T) {
 			assert.Equal(t, tc.want, tc.lg.Decide(tc.wantFit, tc.n, tc.now, l), "%+v.Decide(n=%d, now=%d)", tc.lg, tc.n, tc.now)
 		})
 	}
+}
+
+// TestWideBucketMatchesBucket: where 64-bit ticks are exact (small
+// counts, times far below 2^63), WideBucket answers exactly what Bucket
+// answers, for fitting and denied costs, allowed or not, over many
+// random states.
+func TestWideBucketMatchesBucket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		cnt := 1 + rng.Uint64N(1000)
+		p := uint64(time.Millisecond) * (1 + rng.Uint64N(5000))
+		l, err := limit.New(int64(cnt), time.Duration(p))
+		require.NoError(t, err)
+		burst := 1 + rng.Uint64N(3*cnt)
+		now := rng.Uint64N(1 << 45)
+		tk, wk := decide.NewTicks(cnt, p), decide.NewWideTicks(cnt, p)
+		k := tk.Tick(now)
+		tat := k - min(k, rng.Uint64N(2*cnt)) + rng.Uint64N(burst+cnt)
+		n := 1 + rng.Uint64N(burst+2)
+		toWide := func(x uint64) decide.WideTick { return decide.WideTick{W: x / cnt, F: x % cnt} }
+		require.Equal(t, toWide(k), wk.Tick(now), "case %d: Tick(%d)", i, now)
+		b := decide.Bucket{K: k, Base: max(tat, k)}
+		wb := decide.WideBucket{K: toWide(k), Base: toWide(max(tat, k))}
+		fits := b.Fits(n, burst)
+		require.Equal(t, fits, wb.Fits(wk, n, burst), "case %d: Fits(%d, %d) of %+v", i, n, burst, b)
+		for _, allowed := range []bool{false, fits} {
+			assert.Equal(t, b.Decide(allowed, n, now, burst, tk, l), wb.Decide(allowed, n, now, burst, wk, l),
+				"case %d: %+v.Decide(allowed=%v, n=%d, now=%d, burst=%d) under %v", i, b, allowed, n, now, burst, l)
+		}
+		x, c := toWide(tat), rng.Uint64N(3*cnt)
+		assert.Equal(t, toWide(tat+c), wk.Add(x, c), "case %d: Add(%d, %d)", i, tat, c)
+		assert.Equal(t, toWide(tat-min(tat, c)), wk.Sub(x, c), "case %d: Sub(%d, %d)", i, tat, c)
+		assert.Equal(t, tk.Start(tat), wk.Start(x), "case %d: Start(%d)", i, tat)
+	}
+}
+
+// TestWideTicksLarge checks WideTicks where 64-bit ticks overflow: a count
+// of 2^53−1 per millisecond at the present (about 1.8·10^18 ns since the
+// Unix epoch).
+func TestWideTicksLarge(t *testing.T) {
+	const cnt, p = limit.MaxCount, uint64(time.Millisecond)
+	wk := decide.NewWideTicks(cnt, p)
+	now := uint64(1_800_000_000_123_456_789)
+	k := wk.Tick(now)
+	assert.Equal(t, decide.WideTick{W: now / p, F: 456_789*(cnt/1_000_000) + 456_789*(cnt%1_000_000)/1_000_000}, k, "Tick(%d)", now)
+	assert.LessOrEqual(t, wk.Start(k), now, "Start(Tick(now)) ≤ now")
+	assert.Greater(t, wk.Start(wk.Add(k, 1)), now, "Start(Tick(now)+1) > now")
+	assert.Equal(t, uint64(3*cnt+5), wk.Diff(wk.Add(k, 3*cnt+5), k), "Diff(k + 3·cnt + 5, k)")
+	assert.Equal(t, k, wk.Sub(wk.Add(k, 3*cnt+5), 3*cnt+5), "Sub(Add(k, x), x)")
+	assert.Equal(t, uint64(math.MaxUint64), wk.Diff(decide.WideTick{W: math.MaxUint64}, decide.WideTick{}), "Diff saturates")
+	assert.Equal(t, uint64(math.MaxUint64), wk.Start(decide.WideTick{W: math.MaxUint64}), "Start saturates")
 }

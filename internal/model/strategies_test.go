@@ -197,3 +197,60 @@ func TestRetryAfterIsLeastGCRAMoving(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeCountSteps: counts far beyond 2^29 (and GCRA ticks beyond
+// 2^64), worked out by hand from engine/doc.go.
+func TestLargeCountSteps(t *testing.T) {
+	month := limit.MustParse("1000000000/month")
+	P := month.Period() // 2,592,000 s
+	ls := []limit.Limit{month}
+	d := func(allowed bool, rem int64, reset, retry time.Duration) limit.Decision {
+		return limit.Decision{Allowed: allowed, Limit: month, Remaining: rem, ResetAfter: reset, RetryAfter: retry}
+	}
+	t.Run("fixed", func(t *testing.T) {
+		run(t, limit.FixedWindow, []step{
+			{at: 0, n: 999_999_999, limits: ls, want: d(true, 1, P, 0)},
+			{at: s, n: 2, limits: ls, want: d(false, 1, P-s, P-s)},
+			{at: s, n: 1, limits: ls, want: d(true, 0, P-s, 0)},
+		})
+	})
+	t.Run("sliding", func(t *testing.T) {
+		run(t, limit.SlidingWindow, []step{
+			{at: 0, n: 1_000_000_000, limits: ls, want: d(true, 0, 2*P, 0)},
+			// Half a period into the next window the previous one weighs
+			// ⌈10^9·(P/2)/P⌉ = 5·10^8: exactly 5·10^8 more fit.
+			{at: P + P/2, n: 500_000_000, limits: ls, want: d(true, 0, 2*P-P/2, 0)},
+			// One more: P − ⌊(10^9 − 5·10^8 − 1)·P/10^9⌋ − P/2 = P/10^9 = 2.592 ms.
+			{at: P + P/2, n: 1, limits: ls, want: d(false, 0, 2*P-P/2, 2592*time.Microsecond)},
+		})
+	})
+	t.Run("moving", func(t *testing.T) {
+		run(t, limit.MovingWindow, []step{
+			{at: 0, n: 600_000_000, limits: ls, want: d(true, 400_000_000, P, 0)},
+			// One unit too many: the entry at 0 must expire, at P.
+			{at: s, n: 400_000_001, limits: ls, want: d(false, 400_000_000, P-s, P-s)},
+			{at: s, n: 400_000_000, limits: ls, want: d(true, 0, P, 0)},
+		})
+	})
+	t.Run("gcra", func(t *testing.T) {
+		// 2^53−1 units per millisecond at 1.8·10^18 ns: k = 1.8·10^12·L,
+		// about 1.6·10^28 ticks.
+		l, err := limit.New(limit.MaxCount, time.Millisecond)
+		require.NoError(t, err)
+		t0 := 1_800_000_000 * s
+		g := func(allowed bool, rem int64, reset, retry time.Duration) limit.Decision {
+			return limit.Decision{Allowed: allowed, Limit: l, Remaining: rem, ResetAfter: reset, RetryAfter: retry}
+		}
+		gl := []limit.Limit{l}
+		run(t, limit.GCRA, []step{
+			// The whole burst: tat = k + L, at(tat) = t0 + 1 ms.
+			{at: t0, n: limit.MaxCount, limits: gl, want: g(true, 0, time.Millisecond, 0)},
+			// One more: at(k + L + 1 − L) − t0 = ⌈P/L⌉ = 1 ns.
+			{at: t0, n: 1, limits: gl, want: g(false, 0, time.Millisecond, 1)},
+			// A nanosecond on, ⌊L/10^6⌋ = 9,007,199,254 ticks have passed:
+			// tat = k + L + 1, Remaining 9,007,199,253, ResetAfter
+			// at(tat) − now = (t0 + 1 ms + 1 ns) − (t0 + 1 ns).
+			{at: t0 + 1, n: 1, limits: gl, want: g(true, 9_007_199_253, time.Millisecond, 0)},
+		})
+	})
+}

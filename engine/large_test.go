@@ -1,0 +1,136 @@
+package engine_test
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/model"
+	"github.com/floodgate-go/floodgate/limit"
+)
+
+// largeLimits take the engine's wide path: counts beyond the one-word
+// cell's 29 bits, GCRA bursts beyond them, and more than one GCRA unit
+// per nanosecond.
+func largeLimits(t testing.TB) []limit.Limit {
+	t.Helper()
+	mk := func(n int64, p time.Duration) limit.Limit {
+		l, err := limit.New(n, p)
+		require.NoError(t, err, "limit.New(%d, %v)", n, p)
+		return l
+	}
+	burst, err := limit.PerMinute(3).WithBurst(limit.MaxCount)
+	require.NoError(t, err, "WithBurst(MaxCount)")
+	return []limit.Limit{
+		limit.MustParse("1000000000/month"),
+		mk(1<<29, time.Second),               // the first count past the cell
+		mk(limit.MaxCount, time.Millisecond), // 9·10^9 units per ns
+		mk(limit.MaxCount, limit.MaxPeriod),  // the largest of both
+		mk(3_000_000, time.Millisecond),      // small count, 3 units per ns
+		burst,                                // small count, the largest burst
+	}
+}
+
+// TestLargeCountsMatchModel plays random requests with costs around the
+// count (and the burst) against the engine and internal/model, on every
+// strategy, with readings that step forward (by nanoseconds, fractions of
+// a period and whole periods) and back; every Decision must be equal.
+func TestLargeCountsMatchModel(t *testing.T) {
+	const start = 1_800_000_000 * time.Second // about the present, Unix time
+	for _, s := range allStrategies() {
+		for _, l := range largeLimits(t) {
+			t.Run("strategy="+s.String()+"/limit="+l.String()+"/burst="+strconv.FormatInt(l.Burst(), 10), func(t *testing.T) {
+				e, _ := newEngine(t, s, 0)
+				m := model.New(s)
+				rng := rand.New(rand.NewPCG(uint64(l.Count()), uint64(s)))
+				now, p := start, l.Period()
+				cap := l.Count()
+				if s == limit.GCRA {
+					cap = l.Burst()
+				}
+				for i := range 400 {
+					switch rng.IntN(6) {
+					case 0:
+						now += time.Duration(rng.Int64N(1000))
+					case 1:
+						now += time.Duration(rng.Int64N(int64(p)))
+					case 2:
+						now -= time.Duration(rng.Int64N(int64(p)))
+					case 3:
+						now += p * time.Duration(rng.IntN(3))
+					}
+					key := "k" + strconv.Itoa(rng.IntN(2))
+					var n int64
+					switch rng.IntN(4) {
+					case 0:
+						n = 1 + rng.Int64N(3)
+					case 1:
+						n = cap - rng.Int64N(3)
+					case 2:
+						n = cap/2 + rng.Int64N(3) - 1
+					default:
+						n = 1 + rng.Int64N(cap)
+					}
+					n = max(n, 1)
+					if rng.IntN(8) == 0 {
+						want := m.Peek(now, key, l)
+						require.Equal(t, want, e.PeekAt(now, key, l), "step %d: PeekAt(%v, %q, %v)", i, now, key, l)
+						continue
+					}
+					want := m.AllowN(now, key, n, l)
+					got := e.AllowNAt(now, key, n, l)
+					require.Equal(t, want, got, "step %d: AllowNAt(%v, %q, %d, %v)", i, now, key, n, l)
+				}
+			})
+		}
+	}
+}
+
+// TestLargeCountsWithSmall: a request under a large and a small limit at
+// once is judged by both, and one denied by the small limit counts
+// nothing against the large one.
+func TestLargeCountsWithSmall(t *testing.T) {
+	for _, s := range allStrategies() {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			e, _ := newEngine(t, s, 0)
+			m := model.New(s)
+			big, small := limit.MustParse("1000000000/month"), limit.PerSecond(2)
+			at := time.Duration(0)
+			for i := range 60 {
+				n := int64(1 + i%3)
+				want := m.AllowN(at, "k", n, big, small)
+				require.Equal(t, want, e.AllowNAt(at, "k", n, big, small), "step %d: AllowNAt(%v, k, %d, %v, %v)", i, at, n, big, small)
+				at += 250 * time.Millisecond
+			}
+			require.Equal(t, m.Peek(at, "k", big), e.PeekAt(at, "k", big), "PeekAt(%v, k, %v) at the end", at, big)
+		})
+	}
+}
+
+// TestLargeCountsSweepAndCap: wide state is capped by WithMaxKeys, swept
+// when idle, and a sweep returns it.
+func TestLargeCountsSweepAndCap(t *testing.T) {
+	for _, s := range strategies() {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			e, c := newEngine(t, s, 0, engine.WithMaxKeys(64), engine.WithShards(8))
+			l := limit.MustParse("1000000000/second")
+			allowed := 0
+			for i := range 1000 {
+				if e.Allow("k"+strconv.Itoa(i), l) {
+					allowed++
+				}
+			}
+			require.LessOrEqual(t, e.Len(), 64, "live keys above the cap")
+			require.Equal(t, e.Len(), allowed, "every tracked key got its first request, no other did")
+			require.EqualValues(t, 1000-allowed, e.Full(), "Full() after 1000 new keys")
+			c.Set(10 * time.Second)
+			require.Equal(t, allowed, e.Sweep(), "Sweep of the idle keys")
+			require.Zero(t, e.Len(), "Len() after the sweep")
+			require.True(t, e.Allow("newcomer", l), "a new key after the sweep")
+		})
+	}
+}
