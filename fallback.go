@@ -59,7 +59,7 @@ func parsePolicy(s string) (Policy, bool) {
 // own calls, because the others keep succeeding and keep the share low.
 const (
 	tripAfter = 3
-	tripShare = 90
+	tripShare = 80
 )
 
 // errDown is the cause reported, without a call, while the primary is
@@ -79,7 +79,7 @@ var errDown = fmt.Errorf("%w: marked down after failing %d%% of its calls; one r
 // hanging up.
 //
 // When at least tripAfter (3) calls within one backoff failed, and they
-// are at least 90% of that window's calls, the primary is marked down:
+// are at least 80% of that window's calls, the primary is marked down:
 // calls are answered by the policy at once, and one call per backoff
 // tries the primary; its success marks it up again. Each transition is
 // one log line (Warn down, Info up) and, with [WithObserver], one call of

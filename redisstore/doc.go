@@ -186,7 +186,7 @@
 // the dead master, at once ("dial tcp …: connect: connection refused"),
 // until its replica is promoted (about 3 s with cluster-node-timeout
 // 2 s), and never a key of a live master. Through floodgate.Open, the
-// Fallback marks the store down only when at least 90% of a backoff's
+// Fallback marks the store down only when at least 80% of a backoff's
 // calls fail, so a dead node's share of the keys follows the policy while
 // the live masters keep deciding (the rule it replaced, 3 failures in a
 // row, tripped about 25 times in 3 s on such mixed traffic and moved 10
