@@ -61,6 +61,9 @@ func (s *Store) Reset(ctx context.Context, key string, limits ...limit.Limit) er
 	if err != nil {
 		return err
 	}
+	if s.cfg.evaler != nil {
+		return s.delVia(ctx, keys)
+	}
 	budget, cancel := s.budget(ctx)
 	defer cancel()
 	if err := c.Do(budget, c.B().Del().Key(keys...).Build()).Error(); err != nil {
@@ -150,14 +153,20 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 			args = append(args, a[0], a[1], a[2])
 		}
 	}
-	budget, cancel := s.budget(ctx)
-	reply := s.script.Exec(budget, c, keys, args)
-	cancel()
-	buf := replyPool.Get().(*replyInts)
-	defer replyPool.Put(buf)
-	vals, err := ints(reply, buf[:0])
-	if err != nil {
-		return limit.Decision{}, failed(ctx, err)
+	var vals []int64
+	if s.cfg.evaler != nil {
+		if vals, err = s.evalVia(ctx, s.src, keys, args); err != nil {
+			return limit.Decision{}, err
+		}
+	} else {
+		budget, cancel := s.budget(ctx)
+		reply := s.script.Exec(budget, c, keys, args)
+		cancel()
+		buf := replyPool.Get().(*replyInts)
+		defer replyPool.Put(buf)
+		if vals, err = ints(reply, buf[:0]); err != nil {
+			return limit.Decision{}, failed(ctx, err)
+		}
 	}
 	switch s.cfg.strategy {
 	case limit.GCRA:

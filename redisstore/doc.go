@@ -206,6 +206,17 @@
 // takes a pooled connection per call and pays a system call each way per
 // command; on two cores those system calls are the bottleneck.
 //
+// A service that already runs another client can keep it: [WithEvaler]
+// takes an [Evaler], a two-method seam (run a script by EVALSHA with an
+// EVAL fallback, delete keys) through which the store then makes every
+// round trip, and never dials; the library itself depends on no client
+// but rueidis. The module github.com/floodgate-go/floodgate/adapters/goredis
+// implements it with go-redis v9 (single, cluster and failover clients):
+// goredis.New(client) returns a Store with the same Decisions, the same
+// errors (ErrReply, floodgate.ErrUnavailable, the caller's ctx.Err()) and
+// the same time budget, at go-redis's speed. The maxmemory-policy check
+// is skipped for such a store.
+//
 // # Concurrency
 //
 // A Store is safe for concurrent use. Decisions share the client's

@@ -50,6 +50,7 @@ type Store struct {
 	fixed   string // ARGV[3]
 	tag     string // the strategy's part of each key: "s:", "f:", "g:" or "m:"
 	script  *rueidis.Lua
+	src     string // script's Lua source, for an Evaler
 	opt     rueidis.ClientOption
 	owned   bool // the Store made the client, and closes it
 
@@ -118,22 +119,26 @@ func Open(uri string, opts ...Option) (*Store, error) {
 		sliding: c.strategy == limit.SlidingWindow,
 		fixed:   "0",
 		opt:     opt,
-		owned:   c.client == nil,
+		owned:   c.client == nil && c.evaler == nil,
 		ready:   make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
 	switch c.strategy {
 	case limit.SlidingWindow:
-		s.tag, s.script = "s:", windowLua
+		s.tag, s.script, s.src = "s:", windowLua, windowScript
 	case limit.FixedWindow:
-		s.tag, s.script, s.fixed = "f:", windowLua, "1"
+		s.tag, s.script, s.src, s.fixed = "f:", windowLua, windowScript, "1"
 	case limit.GCRA:
-		s.tag, s.script = "g:", gcraLua
+		s.tag, s.script, s.src = "g:", gcraLua, gcraScript
 	case limit.MovingWindow:
-		s.tag, s.script = "m:", movingLua
+		s.tag, s.script, s.src = "m:", movingLua, movingScript
 	}
 	s.args.Store(new(map[limit.Limit][3]string))
 	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain
+	if c.evaler != nil {
+		close(s.ready) // never dials: every round trip goes through the Evaler
+		return s, nil
+	}
 	if c.client != nil {
 		s.client.Store(&c.client)
 		close(s.ready)
@@ -176,6 +181,9 @@ func (s *Store) Close() error {
 func (s *Store) conn(ctx context.Context) (rueidis.Client, error) {
 	if s.closed.Load() {
 		return nil, floodgate.ErrClosed
+	}
+	if s.cfg.evaler != nil {
+		return nil, nil // the callers go through the Evaler (evaler.go)
 	}
 	if c := s.client.Load(); c != nil {
 		return *c, nil

@@ -34,6 +34,7 @@ type config struct {
 	dialTimeout time.Duration
 	tlsConfig   *tls.Config
 	client      rueidis.Client
+	evaler      Evaler
 	poolSize    int
 	logger      *slog.Logger
 }
@@ -49,6 +50,9 @@ func defaults() config {
 func (c *config) check() error {
 	if strings.ContainsAny(c.prefix, "{}") {
 		return fmt.Errorf("%w: prefix %q contains a brace, which would break the key's hash tag", floodgate.ErrURI, c.prefix)
+	}
+	if c.client != nil && c.evaler != nil {
+		return fmt.Errorf("%w: WithClient and WithEvaler exclude each other", floodgate.ErrURI)
 	}
 	if c.timeout <= 0 || c.dialTimeout <= 0 {
 		return fmt.Errorf("%w: timeouts must be positive", floodgate.ErrURI)

@@ -113,6 +113,10 @@ func (s *Store) refund(ctx context.Context, now, key string, n int64, limits []l
 		a := s.limitArgs(l)
 		args = append(args, a[0], a[1])
 	}
+	if s.cfg.evaler != nil {
+		_, err := s.evalVia(ctx, refundScript, keys, args)
+		return err
+	}
 	budget, cancel := s.budget(ctx)
 	defer cancel()
 	if err := refundLua.Exec(budget, c, keys, args).Error(); err != nil {
