@@ -51,8 +51,8 @@ func parsePolicy(s string) (Policy, bool) {
 }
 
 // tripAfter is how many failed calls, within one backoff, mark the
-// primary down, provided they are at least tripShare percent of that
-// window's calls. One slow reply (a GC pause, a full socket buffer) does
+// primary down, provided the failures are at least tripShare percent of
+// the calls of that window and the one before it. One slow reply (a GC pause, a full socket buffer) does
 // not move every request onto the policy; an outage, which fails every
 // call at once, does so within a few calls; and a partial failure (one
 // dead node of a cluster, one key holding foreign data) fails only its
@@ -78,8 +78,9 @@ var errDown = fmt.Errorf("%w: marked down after failing %d%% of its calls; one r
 // the policy: no caller can switch a limit off, or on for others, by
 // hanging up.
 //
-// When at least tripAfter (3) calls within one backoff failed, and they
-// are at least 80% of that window's calls, the primary is marked down:
+// When at least tripAfter (3) calls within one backoff failed, and the
+// failures are at least 80% of the calls of that window and the one
+// before it, the primary is marked down:
 // calls are answered by the policy at once, and one call per backoff
 // tries the primary; its success marks it up again. Each transition is
 // one log line (Warn down, Info up) and, with [WithObserver], one call of
@@ -94,13 +95,15 @@ type Fallback struct {
 	o       options
 	kind    string // the primary's kind, for Health
 
-	window  atomic.Int64 // unix nanos when the current counting window began
-	calls   atomic.Int32 // calls in the window
-	fails   atomic.Int32 // failed calls in the window
-	down    atomic.Bool  // answer by policy; probe after retryAt
-	retryAt atomic.Int64 // unix nanos after which one call probes the primary
-	closed  atomic.Bool
-	_       noCopy
+	window atomic.Int64 // unix nanos when the current counting window began
+	calls  atomic.Int32 // calls in the window
+	fails  atomic.Int32 // failed calls in the window
+	// The window before, which the share counts too.
+	prevCalls, prevFails atomic.Int32
+	down                 atomic.Bool  // answer by policy; probe after retryAt
+	retryAt              atomic.Int64 // unix nanos after which one call probes the primary
+	closed               atomic.Bool
+	_                    noCopy
 }
 
 // NewFallback returns a Store that asks primary and, when primary fails,
@@ -254,7 +257,9 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 		return false
 	}
 	calls := f.count()
-	if fails := f.fails.Add(1); fails >= tripAfter && int64(fails)*100 >= int64(calls)*tripShare && f.down.CompareAndSwap(false, true) {
+	fails := f.fails.Add(1)
+	share := int64(fails+f.prevFails.Load())*100 >= int64(calls+f.prevCalls.Load())*tripShare
+	if fails >= tripAfter && share && f.down.CompareAndSwap(false, true) {
 		f.retryAt.Store(time.Now().Add(f.o.backoff).UnixNano())
 		f.o.log.Warn("floodgate: store unavailable; deciding by the failure policy until it answers",
 			"store", f.kind, "policy", f.policy.String(), "retry", f.o.backoff, "error", err)
@@ -271,8 +276,15 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 func (f *Fallback) count() int32 {
 	now := time.Now().UnixNano()
 	if w := f.window.Load(); now-w > int64(f.o.backoff) && f.window.CompareAndSwap(w, now) {
-		f.calls.Store(0)
-		f.fails.Store(0)
+		// The window just ended becomes the previous one, which the share
+		// also counts: a new window's first few calls alone (three
+		// failures on a dead cluster node's keys) are no evidence.
+		pc, pf := f.calls.Swap(0), f.fails.Swap(0)
+		if now-w > 2*int64(f.o.backoff) {
+			pc, pf = 0, 0 // a quiet spell: nothing recent to weigh
+		}
+		f.prevCalls.Store(pc)
+		f.prevFails.Store(pf)
 	}
 	return f.calls.Add(1)
 }
