@@ -124,16 +124,12 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	if commit {
 		args[1] = "1"
 	}
-	args[2] = s.fixed
+	args[2] = s.tag
 	args[3] = now
 	for i, l := range limits {
 		keys[i] = s.key(key, l)
 		a := s.limitArgs(l)
-		if s.script == windowLua {
-			args = append(args, a[0], a[1])
-		} else {
-			args = append(args, a[0], a[1], a[2])
-		}
+		args = append(args, a[0], a[1], a[2])
 	}
 	budget, cancel := s.budget(ctx)
 	vals, err := s.script.Exec(budget, c, keys, args).AsIntSlice()

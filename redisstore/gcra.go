@@ -5,7 +5,7 @@ package redisstore
 //
 //	ARGV[1]      the cost n
 //	ARGV[2]      "1" to count an allowed request, "0" to only look (Peek)
-//	ARGV[3]      unused (the window script's strategy flag)
+//	ARGV[3]      the strategy's key tag: "g:" or "m:" (unused)
 //	ARGV[4]      now in microseconds since the Unix epoch, or "" for the
 //	             server clock (TIME)
 //	ARGV[2+3i]   the count of limit i

@@ -47,7 +47,6 @@ func init() {
 type Store struct {
 	cfg     config
 	sliding bool
-	fixed   string // ARGV[3]
 	tag     string // the strategy's part of each key: "s:", "f:", "g:" or "m:"
 	script  *rueidis.Lua
 	opt     rueidis.ClientOption
@@ -114,7 +113,6 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	s := &Store{
 		cfg:     c,
 		sliding: c.strategy == limit.SlidingWindow,
-		fixed:   "0",
 		opt:     opt,
 		owned:   c.client == nil,
 		ready:   make(chan struct{}),
@@ -124,7 +122,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	case limit.SlidingWindow:
 		s.tag, s.script = "s:", windowLua
 	case limit.FixedWindow:
-		s.tag, s.script, s.fixed = "f:", windowLua, "1"
+		s.tag, s.script = "f:", windowLua
 	case limit.GCRA:
 		s.tag, s.script = "g:", gcraLua
 	case limit.MovingWindow:

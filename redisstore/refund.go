@@ -23,24 +23,26 @@ import (
 //
 //	KEYS[i]      the state of limit i
 //	ARGV[1]      the cost n
-//	ARGV[2]      the strategy's key tag: "s:", "f:", "g:" or "m:"
-//	ARGV[3]      now in microseconds since the Unix epoch, or "" for TIME
-//	ARGV[2+2i]   the count of limit i
-//	ARGV[3+2i]   the period of limit i in microseconds
+//	ARGV[2]      "1" (unused)
+//	ARGV[3]      the strategy's key tag: "s:", "f:", "g:" or "m:"
+//	ARGV[4]      now in microseconds since the Unix epoch, or "" for TIME
+//	ARGV[2+3i]   the count of limit i
+//	ARGV[3+3i]   the period of limit i in microseconds
+//	ARGV[4+3i]   the burst of limit i (unused)
 //
 // Any value the store did not write is an error reply.
 const refundScript = `
 local n = tonumber(ARGV[1])
-local tag = ARGV[2]
+local tag = ARGV[3]
 local now
-if ARGV[3] == '' then
+if ARGV[4] == '' then
   local t = redis.call('TIME')
   now = t[1] * 1000000 + t[2]
 else
-  now = tonumber(ARGV[3])
+  now = tonumber(ARGV[4])
 end
 for i = 1, #KEYS do
-  local cnt, p = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
+  local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   if tag == 'm:' then
     redis.call('ZPOPMAX', KEYS[i], n)
   else
@@ -106,12 +108,12 @@ func (s *Store) refund(ctx context.Context, now, key string, n int64, limits []l
 		return err
 	}
 	keys := make([]string, len(ls))
-	args := make([]string, 3, 3+2*len(ls))
-	args[0], args[1], args[2] = strconv.FormatInt(n, 10), s.tag, now
+	args := make([]string, 4, 4+3*len(ls))
+	args[0], args[1], args[2], args[3] = strconv.FormatInt(n, 10), "1", s.tag, now
 	for i, l := range ls {
 		keys[i] = s.key(key, l)
 		a := s.limitArgs(l)
-		args = append(args, a[0], a[1])
+		args = append(args, a[0], a[1], a[2])
 	}
 	budget, cancel := s.budget(ctx)
 	defer cancel()

@@ -31,11 +31,13 @@ end
 //	KEYS[i]      the counter of limit i: a string "epoch prev cur"
 //	ARGV[1]      the cost n
 //	ARGV[2]      "1" to count an allowed request, "0" to only look (Peek)
-//	ARGV[3]      "1" for the fixed window, "0" for the sliding window
+//	ARGV[3]      the strategy's key tag: "f:" for the fixed window, "s:"
+//	             for the sliding window
 //	ARGV[4]      now in microseconds since the Unix epoch, or "" for the
 //	             server clock (TIME)
-//	ARGV[3+2i]   the count of limit i
-//	ARGV[4+2i]   the period of limit i in microseconds
+//	ARGV[2+3i]   the count of limit i
+//	ARGV[3+3i]   the period of limit i in microseconds
+//	ARGV[4+3i]   the burst of limit i (unused)
 //
 // It returns {0, prev1, cur1, r1, prev2, cur2, r2, …} when every limit
 // allows (cur includes n when counted), or {1, prev1, cur1, r1, …} with
@@ -63,7 +65,7 @@ else
   slack = 60000
 end
 local commit = ARGV[2] == '1'
-local fixed = ARGV[3] == '1'
+local fixed = ARGV[3] == 'f:'
 ` + wideLua + `
 local function load(i, p)
   local e = math.floor(now / p)
@@ -93,7 +95,7 @@ end
 local st, fresh, last = {}, {}, {}
 local denied = false
 for i = 1, #KEYS do
-  local cnt, p = tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i])
+  local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   local s = load(i, p)
   if s.err then return s end
   fresh[i] = s
