@@ -74,6 +74,24 @@
 // clock is behind) is judged at the start of that counter's window, per
 // key, where the engine keeps one high-water window per limit.
 //
+// The scripts are files in the package's lua directory, embedded in the
+// binary: window.lua (sliding and fixed window), gcra.lua, moving.lua and
+// refund.lua, each preceded by one shared prelude.lua that reads the
+// arguments, the time and holds the exact wide arithmetic and the checks
+// on foreign data. All of them take one argument layout, documented once
+// at the top of prelude.lua:
+//
+//	KEYS[i]      the state of limit i
+//	ARGV[1]      the cost n
+//	ARGV[2]      "1" to count an allowed request, "0" to only look
+//	ARGV[3]      the strategy's key tag: "s:", "f:", "g:" or "m:"
+//	ARGV[4]      now in µs since the Unix epoch, or "" for TIME
+//	ARGV[2+3i]   count, period in µs and burst of limit i
+//	ARGV[3+3i]
+//	ARGV[4+3i]
+//
+// Each file names the engine and internal/decide functions it mirrors.
+//
 // Each strategy has its own script; a Store runs one. Every decision is
 // the engine's Decision at the server time truncated to the microsecond:
 // the scripts decide on whole microseconds, return the state they saw and

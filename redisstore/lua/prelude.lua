@@ -1,0 +1,77 @@
+-- Floodgate's prelude, the start of every script (redisstore/script.go
+-- concatenates it with each script's body): the arguments that all the
+-- scripts share, the time, exact wide products and the checks on data
+-- that a script did not write.
+--
+-- One argument layout for every script (window, GCRA, moving window,
+-- refund):
+--
+--   KEYS[i]      the state of limit i
+--   ARGV[1]      the cost n, a whole number ≥ 1
+--   ARGV[2]      "1" to count an allowed request, "0" to only look
+--                (Peek); the refund script ignores it
+--   ARGV[3]      the strategy's key tag: "s:" sliding window, "f:" fixed
+--                window, "g:" GCRA, "m:" moving window
+--   ARGV[4]      now in microseconds since the Unix epoch, or "" for the
+--                server clock (TIME)
+--   ARGV[2+3i]   the count of limit i
+--   ARGV[3+3i]   the period of limit i in microseconds
+--   ARGV[4+3i]   the burst of limit i (GCRA; the others ignore it)
+--
+-- User input reaches the scripts only as KEYS and ARGV, never as script
+-- text. Every number handed to redis.call is formatted with %d: Lua's
+-- own conversion keeps only 14 significant digits, and times in
+-- microseconds have 16.
+local n = tonumber(ARGV[1])
+local commit = ARGV[2] == '1'
+local tag = ARGV[3]
+-- slack lengthens the TTLs of keys written at a caller's time, so that
+-- real time passing between calls (tests, replays) does not expire them.
+local now, slack
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = t[1] * 1000000 + t[2]
+  slack = 0
+else
+  now = tonumber(ARGV[4])
+  slack = 60000
+end
+
+-- mul(a, b) is the exact product of two integers below 2^53 as three
+-- limbs of base 2^26, and le(a, b, c, d) reports whether a·b ≤ c·d,
+-- compared limb by limb: the 128-bit comparisons of decide.Window.Fits
+-- and decide.Ticks (math/bits.Mul64) in Lua, whose numbers hold 53 bits.
+local W = 67108864
+local function mul(a, b)
+  local a1 = math.floor(a / W)
+  local a0 = a - a1 * W
+  local b1 = math.floor(b / W)
+  local b0 = b - b1 * W
+  local lo = a0 * b0
+  local mid = a1 * b0 + a0 * b1 + math.floor(lo / W)
+  return a1 * b1 + math.floor(mid / W), mid % W, lo % W
+end
+local function le(a, b, c, d)
+  local h1, m1, l1 = mul(a, b)
+  local h2, m2, l2 = mul(c, d)
+  if h1 ~= h2 then return h1 < h2 end
+  if m1 ~= m2 then return m1 < m2 end
+  return l1 <= l2
+end
+
+-- Data a script did not write is an error reply, never an answer. The
+-- scripts write whole numbers in [0, 2^53); whole(x) reports whether x
+-- is one (false for nil, NaN, infinities, fractions and negatives).
+local MAXINT = 9007199254740991
+local function whole(x)
+  return x ~= nil and x == x and x >= 0 and x <= MAXINT and x == math.floor(x)
+end
+local function foreign(what)
+  return redis.error_reply('ERR floodgate: ' .. what)
+end
+
+-- ms(us) is a TTL in milliseconds for PX or PEXPIRE: at least us
+-- microseconds, rounded up, plus the slack; formatted with %d.
+local function ms(us)
+  return string.format('%d', math.min(math.floor(us / 1000) + 1 + slack, 1e15))
+end
