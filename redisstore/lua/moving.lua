@@ -36,7 +36,7 @@ for i = 1, #KEYS do
     -- limit off) is an error, never an answer.
     local low = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
     if not (whole(tonumber(top[2])) and whole(tonumber(low[2]))) then
-      return foreign('a moving-window key holds a foreign score')
+      return redis.error_reply('ERR floodgate: a moving-window key holds a foreign score')
     end
     last = tonumber(top[2])
     if last > at then at = last end

@@ -23,7 +23,7 @@ for i = 1, #KEYS do
     if v then
       if tag == 'g:' then
         local e, j = string.match(v, '^(%d+) (%d+)$')
-        if not e then return foreign('not a GCRA bucket: ' .. KEYS[i]) end
+        if not e then return redis.error_reply('ERR floodgate: not a GCRA bucket: ' .. KEYS[i]) end
         e, j = tonumber(e), tonumber(j) - n
         if j < 0 then
           local borrow = math.ceil(-j / cnt)
@@ -33,7 +33,7 @@ for i = 1, #KEYS do
         redis.call('SET', KEYS[i], string.format('%d %d', e, j), 'KEEPTTL')
       else
         local e, prev, cur = string.match(v, '^(%d+) (%d+) (%d+)$')
-        if not e then return foreign('not a window counter: ' .. KEYS[i]) end
+        if not e then return redis.error_reply('ERR floodgate: not a window counter: ' .. KEYS[i]) end
         if tonumber(e) == math.floor(now / p) then
           cur = math.max(0, tonumber(cur) - n)
           redis.call('SET', KEYS[i], string.format('%s %s %d', e, prev, cur), 'KEEPTTL')
