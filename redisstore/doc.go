@@ -66,8 +66,10 @@
 //
 // The arithmetic is the engine's, in microseconds (Redis's TIME
 // resolution): the script compares prev·(P−r) with (L−cur−n)·P exactly,
-// in three 26-bit limbs because Lua numbers hold only 53 bits, and returns
-// the counts; Go computes Remaining, RetryAfter and ResetAfter with the
+// as plain Lua numbers when either product is below 2^53 (nearly every
+// limit), else with Dekker's exact product (lua/prelude.lua's le), exact
+// for counts up to 2^53 − 1 and periods up to 2^52 µs; it returns the
+// counts; Go computes Remaining, RetryAfter and ResetAfter with the
 // engine's integer formulas. [Store.AllowNAt] and [Store.PeekAt] take the
 // time as an argument instead, for tests and replays. One difference: a
 // reading older than a counter's window (a failover to a server whose
@@ -110,10 +112,13 @@
 //
 // GCRA keeps the tat in ticks of P/L, exactly: tick(t) = ⌊t·L/P⌋ is the
 // same in microseconds as in nanoseconds. An absolute tick (t·L/P, up to
-// 2^80 for a count near limit.MaxCount) does not fit a Lua number, so the
-// script splits every tick as e·L + j with e = ⌊t/P⌋ and 0 ≤ j < L, and
-// computes j = ⌊r·L/P⌋ by correcting a floating-point estimate with
-// three-limb products; Go rebuilds the 64-bit ticks.
+// 2^80 for a count near limit.MaxCount, 2^104 for one near 2^53) does not
+// fit a Lua number, nor, for large counts, 64 bits, so the script splits
+// every tick as e·L + j with e = ⌊t/P⌋ and 0 ≤ j < L, computes j =
+// ⌊r·L/P⌋ by one division when r·L < 2^53 and by correcting an estimate
+// with exact products otherwise, and adds costs and bursts to the pairs
+// with exact carries. Go counts the ticks from the start of the reading's
+// window e, which changes no Decision and keeps them in 64 bits.
 //
 // The moving window keeps one sorted-set member per counted unit, scored
 // by its time in microseconds. Each call judges the key at the newer of

@@ -18,13 +18,14 @@
 -- the Decision in nanoseconds with decide.Bucket.Decide. A written
 -- bucket lives (PX) until it is full again.
 --
--- The script mirrors decide.Ticks.Tick (internal/decide/gcra.go: k,
--- through muldiv) and decide.Bucket.Fits (d + n ≤ burst, with
--- d = base − k), as the engine's gcraTake (engine/gcra.go) applies them.
+-- The script mirrors decide.Ticks.Tick (internal/decide/gcra.go: k) and
+-- decide.Bucket.Fits (base + n ≤ k + burst), as the engine's gcraTake
+-- (engine/gcra.go) applies them, exactly for counts, bursts and costs up
+-- to 2^53 − 1 and periods up to 2^52 µs.
 local nk = #KEYS
--- out is the reply: {flag, now, then e, j, be, bj per limit}; ds holds
--- each limit's d = base − k.
-local out, ds = {0, now}, {}
+-- out is the reply: {flag, now, then e, j, be, bj per limit}; ts holds
+-- each limit's tat after the request, base + n, as a pair.
+local out, ts = {0, now}, {}
 local denied = false
 for i = 1, nk do
   local cnt, p, burst = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i]), tonumber(ARGV[4 + 3 * i])
@@ -32,14 +33,16 @@ for i = 1, nk do
   local r = now - e * p
   local j = r * cnt
   if j < B then
-    j = math.floor(j / p)
+    j = math.floor(j / p) -- exact: r·L is
   else
     -- ⌊r·L/P⌋ from an estimate: the largest q with q·P ≤ r·L (q < L).
     j = math.min(math.floor(j / p), cnt - 1)
     while j > 0 and not le(j, p, r, cnt) do j = j - 1 end
     while j + 1 < cnt and le(j + 1, p, r, cnt) do j = j + 1 end
   end
-  local be, bj, d = e, j, 0
+  -- base = max(tat, k), compared as (e, j) pairs: 0 ≤ j < L, so pairs
+  -- order like the ticks they stand for.
+  local be, bj = e, j
   local v = redis.call('GET', KEYS[i])
   if v then
     local te, tj = string.match(v, '^(%d+) (%d+)$')
@@ -47,13 +50,23 @@ for i = 1, nk do
     if not whole(te) or not tj or tj >= cnt then
       return redis.error_reply('ERR floodgate: a GCRA key holds a foreign value')
     end
-    local dt = (te - e) * cnt + (tj - j)
-    if dt > 0 then be, bj, d = te, tj, dt end
+    if te > e or te == e and tj > j then be, bj = te, tj end
   end
-  if d + n > burst then denied = true end
+  -- Allowed iff base + n ≤ k + burst, in pairs with exact carries: a
+  -- number x below 2^53 is ⌊x/L⌋·L + x mod L, where the division is exact
+  -- (see the prelude), and two j's are summed without passing L. The
+  -- difference d = (be−e)·L + (bj−j) would pass 2^53 for large counts;
+  -- the pairs stay exact for counts and costs up to 2^53 − 1.
+  local q = math.floor(n / cnt)
+  local ne, nj = be + q, n - q * cnt
+  if bj >= cnt - nj then ne, nj = ne + 1, bj - (cnt - nj) else nj = bj + nj end
+  q = math.floor(burst / cnt)
+  local ke, kj = e + q, burst - q * cnt
+  if j >= cnt - kj then ke, kj = ke + 1, j - (cnt - kj) else kj = j + kj end
+  if ne > ke or ne == ke and nj > kj then denied = true end
   local o = 4 * i - 1
   out[o], out[o + 1], out[o + 2], out[o + 3] = e, j, be, bj
-  ds[i] = d
+  ts[2 * i - 1], ts[2 * i] = ne, nj
 end
 if denied then
   out[1] = 1
@@ -62,11 +75,12 @@ end
 if commit then
   for i = 1, nk do
     local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-    local tj = out[4 * i + 2] + n
-    local carry = math.floor(tj / cnt)
-    -- The bucket is full again at at(tat') ≤ now + ⌈(tat'−k)·P/L⌉ µs.
-    redis.call('SET', KEYS[i], string.format('%d %d', out[4 * i + 1] + carry, tj - carry * cnt),
-      'PX', ms((ds[i] + n) * p / cnt))
+    local ne, nj = ts[2 * i - 1], ts[2 * i]
+    -- tat' = base + n. The bucket is full again at
+    -- at(tat') ≤ now + ⌈(tat'−k)·P/L⌉ µs, with
+    -- (tat'−k)·P/L = (ne−e)·P + (nj−j)·P/L.
+    redis.call('SET', KEYS[i], string.format('%d %d', ne, nj),
+      'PX', ms((ne - out[4 * i - 1]) * p + (nj - out[4 * i]) * p / cnt))
   end
 end
 return out

@@ -46,28 +46,32 @@ end
 -- B is 2^53.
 local B = 9007199254740992
 -- le(a, b, c, d) reports whether a·b ≤ c·d exactly, for whole a, b, c, d
--- below 2^53, when both products may be beyond 2^53: the 128-bit
--- comparisons of decide.Window.Fits and decide.Ticks (math/bits.Mul64)
--- in Lua. It compares the products in three limbs of base 2^26.
+-- below 2^53, whose products reach 2^106: the 128-bit comparisons of
+-- decide.Window.Fits and decide.Ticks (math/bits.Mul64) in Lua. When the
+-- rounded products differ they order the exact ones (rounding is
+-- monotone). When they are equal, it compares the rounding errors, which
+-- Dekker's exact product yields as doubles: a·b = x + ex exactly, with a
+-- and b split in halves of 26 and 27 bits by Veltkamp's constant
+-- 2^27 + 1 (IEEE doubles, round to nearest, no overflow: Redis's Lua 5.1
+-- on x86-64 and arm64). It replaces three 26-bit limbs, which held
+-- products of a count below 2^30 only.
 local function le(a, b, c, d)
-  local W = 67108864
-  local a1 = math.floor(a / W)
-  local a0 = a - a1 * W
-  local b1 = math.floor(b / W)
-  local b0 = b - b1 * W
-  local lo = a0 * b0
-  local mid = a1 * b0 + a0 * b1 + math.floor(lo / W)
-  local h1, m1, l1 = a1 * b1 + math.floor(mid / W), mid % W, lo % W
-  a1 = math.floor(c / W)
-  a0 = c - a1 * W
-  b1 = math.floor(d / W)
-  b0 = d - b1 * W
-  lo = a0 * b0
-  mid = a1 * b0 + a0 * b1 + math.floor(lo / W)
-  local h2, m2, l2 = a1 * b1 + math.floor(mid / W), mid % W, lo % W
-  if h1 ~= h2 then return h1 < h2 end
-  if m1 ~= m2 then return m1 < m2 end
-  return l1 <= l2
+  local x, y = a * b, c * d
+  if x ~= y then return x < y end
+  local t = 134217729 * a
+  local ah = t - (t - a)
+  local al = a - ah
+  t = 134217729 * b
+  local bh = t - (t - b)
+  local bl = b - bh
+  local ex = ((ah * bh - x) + ah * bl + al * bh) + al * bl
+  t = 134217729 * c
+  ah = t - (t - c)
+  al = c - ah
+  t = 134217729 * d
+  bh = t - (t - d)
+  bl = d - bh
+  return ex <= ((ah * bh - y) + ah * bl + al * bh) + al * bl
 end
 
 -- Data a script did not write is an error reply, never an answer. The

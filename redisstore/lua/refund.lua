@@ -24,11 +24,11 @@ for i = 1, #KEYS do
       if tag == 'g:' then
         local e, j = string.match(v, '^(%d+) (%d+)$')
         if not e then return redis.error_reply('ERR floodgate: not a GCRA bucket: ' .. KEYS[i]) end
-        e, j = tonumber(e), tonumber(j) - n
-        if j < 0 then
-          local borrow = math.ceil(-j / cnt)
-          e, j = e - borrow, j + borrow * cnt
-        end
+        -- tat − n as a pair with an exact borrow (see gcra.lua): n is
+        -- ⌊n/L⌋·L + n mod L.
+        local q = math.floor(n / cnt)
+        e, j = tonumber(e) - q, tonumber(j) - (n - q * cnt)
+        if j < 0 then e, j = e - 1, j + cnt end
         if e < 0 then e, j = 0, 0 end
         redis.call('SET', KEYS[i], string.format('%d %d', e, j), 'KEEPTTL')
       else
