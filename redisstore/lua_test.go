@@ -219,3 +219,96 @@ func TestGCRAScriptLargeCounts(t *testing.T) {
 		assert.Equal(t, wantState, stored, "%+v on %q: the bucket after", bc, state)
 	}
 }
+
+// TestMovingScriptLargeCounts runs the moving-window and refund scripts
+// through random requests and refunds on limits of counts up to 2^53 − 1
+// (so that the running totals wrap past 2^53) and checks every reply
+// against a log kept as the engine keeps it (engine/moving.go: one entry
+// per instant, at = max(now, newest), entries stop counting at t + P).
+func TestMovingScriptLargeCounts(t *testing.T) {
+	c := luaClient(t)
+	ctx := context.Background()
+	allow, refund := rueidis.NewLuaScript(movingScript), rueidis.NewLuaScript(refundScript)
+	rng := rand.New(rand.NewPCG(7, 8))
+	type entry struct{ t, n uint64 }
+	for round := range 40 {
+		cnt := max(1, edgy(rng))
+		if round%4 == 0 {
+			cnt = uint64(1 + rng.IntN(20)) // small counts: many members
+		}
+		p := uint64(1000 + rng.IntN(100_000))
+		key := "m" + strconv.Itoa(round)
+		now := uint64(1_700_000_000_000_000)
+		var log []entry
+		for step := range 200 {
+			now += uint64(rng.IntN(int(p / 8)))
+			if rng.IntN(10) == 0 {
+				now -= uint64(rng.IntN(int(p / 4))) // the clock steps back
+			}
+			n := max(1, edgy(rng)%(cnt+1)/uint64(1+rng.IntN(4)))
+			if rng.IntN(20) == 0 {
+				n = cnt + 1 + edgy(rng)%1000
+			}
+			args := []string{strconv.FormatUint(n, 10), "1", "m:", strconv.FormatUint(now, 10),
+				strconv.FormatUint(cnt, 10), strconv.FormatUint(p, 10), strconv.FormatUint(cnt, 10)}
+			what := fmt.Sprintf("round %d step %d: n=%d cnt=%d p=%d now=%d", round, step, n, cnt, p, now)
+			if rng.IntN(6) == 0 {
+				// Refund n units from the newest entries.
+				require.NoError(t, refund.Exec(ctx, c, []string{key}, args).Error(), what)
+				for left := n; left > 0 && len(log) > 0; {
+					x := &log[len(log)-1]
+					m := min(x.n, left)
+					x.n -= m
+					left -= m
+					if x.n == 0 {
+						log = log[:len(log)-1]
+					}
+				}
+				continue
+			}
+			got, err := allow.Exec(ctx, c, []string{key}, args).AsIntSlice()
+			require.NoError(t, err, what)
+
+			// The engine's movingTake.
+			newest := uint64(0)
+			if len(log) > 0 {
+				newest = log[len(log)-1].t
+			}
+			at := max(now, newest)
+			for len(log) > 0 && log[0].t+p <= newest {
+				log = log[1:]
+			}
+			sum, first := uint64(0), 0
+			for first < len(log) && log[first].t+p <= at {
+				first++
+			}
+			for _, x := range log[first:] {
+				sum += x.n
+			}
+			last := int64(-1)
+			if sum > 0 {
+				last = int64(newest)
+			}
+			if n <= cnt && sum+n <= cnt {
+				assert.Equal(t, []int64{0, int64(now), int64(at), int64(sum), last}, got, what)
+				if len(log) > 0 && log[len(log)-1].t == at {
+					log[len(log)-1].n += n
+				} else {
+					log = append(log, entry{at, n})
+				}
+				continue
+			}
+			free := int64(-1)
+			if n <= cnt {
+				freed := uint64(0)
+				for _, x := range log[first:] {
+					if freed += x.n; freed >= sum+n-cnt {
+						free = int64(x.t)
+						break
+					}
+				}
+			}
+			assert.Equal(t, []int64{1, int64(now), int64(at), int64(sum), last, free}, got, what)
+		}
+	}
+}

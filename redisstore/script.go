@@ -5,7 +5,9 @@ import _ "embed" // the scripts
 // The Lua scripts live in lua/*.lua, one file per script, each naming
 // the Go functions it mirrors. Every script is the shared prelude
 // (lua/prelude.lua: the argument layout, the time, exact wide products,
-// the checks on foreign data) followed by its body; a Store runs one of
+// the checks on foreign data) followed by its body, with the helpers of
+// the moving-window log (lua/log.lua) between them for the moving-window
+// and refund scripts; a Store runs one of
 // windowScript, gcraScript and movingScript, and refundScript for
 // Refund. See lua/prelude.lua for the arguments and each body for its
 // reply.
@@ -16,6 +18,8 @@ var (
 	windowBody string
 	//go:embed lua/gcra.lua
 	gcraBody string
+	//go:embed lua/log.lua
+	logLua string
 	//go:embed lua/moving.lua
 	movingBody string
 	//go:embed lua/refund.lua
@@ -23,6 +27,6 @@ var (
 
 	windowScript = preludeLua + windowBody
 	gcraScript   = preludeLua + gcraBody
-	movingScript = preludeLua + movingBody
-	refundScript = preludeLua + refundBody
+	movingScript = preludeLua + logLua + movingBody
+	refundScript = preludeLua + logLua + refundBody
 )

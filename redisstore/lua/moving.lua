@@ -2,89 +2,138 @@
 -- moving-window logs of one or more limits of one key, and counts it in
 -- all of them when every limit allows it. Arguments: see the prelude.
 --
--- A log is a sorted set with one member per allowed cost unit: score the
--- time in microseconds, member "time:i", where i numbers the units
--- counted at that time (a log never holds more than Count members). The
--- key is judged at at = max(now, newest score), as in the engine. Every
--- call first removes the members that can never count again, score ≤
--- newest − P, and counts those with score > at − P (an entry at t stops
--- counting at exactly t + P); members in between are kept for readings
--- older than at, which are judged at the newest score. A denial reads the
--- score of the unit whose expiry frees enough room, by rank.
+-- A log is a sorted set with one member per allowed request, as the
+-- engine keeps one entry per (time, cost): score the time in
+-- microseconds, member "h:l:n" with n the request's cost and h·2^52 + l
+-- the units logged before it (a running total, so that the units of any
+-- run of consecutive members is the difference of two totals). Two
+-- requests at the same microsecond share a member, as in the engine, so
+-- members order by score alone. One request's work is a few O(log N)
+-- commands whatever its cost; a denial's wait adds a binary search of
+-- O(log N) more.
+--
+-- The key is judged at at = max(now, newest score), as in the engine.
+-- Every call first removes the members that can never count again,
+-- score ≤ newest − P; those with score > at − P count (an entry at t
+-- stops counting at exactly t + P); members in between are kept for
+-- readings older than at, which are judged at the newest score. The
+-- units counting are the newest member's total after it minus the
+-- oldest counting member's total before it, at most the count: below
+-- 2^53, so exact as a Lua number although the totals are pairs.
 --
 -- It returns {0, now, at1, sum1, last1, at2, …} when every limit allows,
 -- or {1, now, at1, sum1, last1, free1, at2, …}, nothing counted, when any
 -- limit denies, where sum is the units counted before the request, last
--- the newest score (−1 when empty) and free the score of the oldest unit
--- whose expiry lets n fit (−1 when n fits, or exceeds the count). The
--- caller (decodeMoving, redisstore/decode.go) computes the Decision in
--- nanoseconds with decide.Log.Decide. A written log lives (PEXPIRE)
--- until its newest member stops counting.
+-- the newest score (−1 when nothing counts) and free the score of the
+-- oldest member whose expiry lets n fit (−1 when n fits, or exceeds the
+-- count). The caller (decodeMoving, redisstore/decode.go) computes the
+-- Decision in nanoseconds with decide.Log.Decide. A written log lives
+-- (PEXPIRE) until its newest member stops counting. A request of a cost
+-- above the count is denied without a write, like any other denial (only
+-- the removal of members that can never count again writes then).
 --
 -- The script mirrors the engine's movingTake (engine/moving.go: at =
--- max(now, newest), then drop, counting and, for a denial, free) and
--- decide.Log.Fits (internal/decide/moving.go: sum + n ≤ cnt).
+-- max(now, newest), then drop, counting, the shared entry of one instant
+-- and, for a denial, free) and decide.Log.Fits (internal/decide/moving.go:
+-- sum + n ≤ cnt).
+
+local nk = #KEYS
+-- st holds, per limit: at, sum, last (−1 when nothing counts), free, the
+-- newest member, its score, its total before (a pair) and cost, and the
+-- total after it (a pair).
 local st = {}
 local denied = false
-for i = 1, #KEYS do
+for i = 1, nk do
+  local key = KEYS[i]
   local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  local at, last = now, -1
-  local top = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
-  if top[2] then
-    -- The set is ordered, so checking both ends bounds every member. A
-    -- foreign score (1e30 would format as LLONG_MIN below and turn the
-    -- limit off) is an error, never an answer.
-    local low = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-    if not (whole(tonumber(top[2])) and whole(tonumber(low[2]))) then
-      return redis.error_reply('ERR floodgate: a moving-window key holds a foreign score')
+  local at, sum, last, free = now, 0, -1, -1
+  local tm, ts, th, tl, tk, ah, al = false, -1, 0, 0, 0, 0, 0
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if top[1] then
+    tm, ts = top[1], score(top[2])
+    th, tl, tk = member(tm)
+    local low = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local fm, first = low[1], score(low[2])
+    local fh, fl = member(fm)
+    -- The set is ordered by score, so its two ends bound every score.
+    if not (ts and th and first and fh) then return redis.error_reply(foreign) end
+    ah, al = after(th, tl, tk) -- the total after the newest member
+    if ts > at then at = ts end
+    if first <= at - p then
+      -- The oldest member does not count: drop what never counts again
+      -- and find the oldest that does.
+      if first <= ts - p then
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', ts - p))
+      end
+      local f = redis.call('ZRANGE', key, '(' .. string.format('%d', at - p), '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+      fm, first = f[1], score(f[2])
+      fh, fl = member(fm)
+      if fm and not (first and fh) then return redis.error_reply(foreign) end
     end
-    last = tonumber(top[2])
-    if last > at then at = last end
-  end
-  if last >= 0 then
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%d', last - p))
-  end
-  local kept = redis.call('ZCARD', KEYS[i])
-  local sum = redis.call('ZCOUNT', KEYS[i], '(' .. string.format('%d', at - p), '+inf')
-  if sum == 0 then last = -1 end
-  local free = -1
-  if sum + n > cnt then
-    denied = true
-    if n <= cnt then
-      local x = kept - sum + sum + n - cnt - 1
-      free = tonumber(redis.call('ZRANGE', KEYS[i], x, x, 'WITHSCORES')[2])
+    if fm then
+      last = ts
+      sum = units(ah, al, fh, fl)
+      if sum + n > cnt and n <= cnt then
+        -- The oldest member x whose expiry frees need = sum + n − cnt
+        -- units: the least rank x with units from the oldest counting
+        -- member's total to the total after x at least need,
+        -- between the oldest counting member's rank and the newest's,
+        -- which qualifies (n ≤ cnt). Probes alternate between
+        -- interpolating on the totals (one or two probes when the costs
+        -- are alike) and bisecting (at most 2·log2 N probes in all).
+        local need = sum + n - cnt
+        local lo, ulo = -1, 0 -- a rank below x and its units
+        if fm ~= low[1] then lo = redis.call('ZRANK', key, fm) - 1 end
+        local hi, uhi = redis.call('ZCARD', key) - 1, sum -- x ≤ hi
+        free = ts
+        local bisect = false
+        while hi - lo > 1 do
+          local mid
+          if bisect then
+            mid = math.floor((lo + hi) / 2)
+          else
+            mid = lo + math.ceil((need - ulo) / (uhi - ulo) * (hi - lo))
+            mid = math.max(lo + 1, math.min(hi - 1, mid))
+          end
+          bisect = not bisect
+          local x = redis.call('ZRANGE', key, mid, mid, 'WITHSCORES')
+          local xh, xl, xk = member(x[1])
+          local xs = score(x[2])
+          if not (xh and xs) then return redis.error_reply(foreign) end
+          xh, xl = after(xh, xl, xk)
+          local u = units(xh, xl, fh, fl)
+          if u >= need then hi, uhi, free = mid, u, xs else lo, ulo = mid, u end
+        end
+      end
     end
   end
-  st[i] = {at, sum, last, p, free}
+  if sum + n > cnt then denied = true end
+  st[i] = {at, sum, last, free, tm, ts, th, tl, tk, ah, al, p}
 end
+local out = {0, now}
 if denied then
-  local out = {1, now}
-  for i = 1, #KEYS do
-    for x = 1, 3 do out[#out + 1] = st[i][x] end
-    out[#out + 1] = st[i][5]
+  out[1] = 1
+  for i = 1, nk do
+    local s = st[i]
+    out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = s[1], s[2], s[3], s[4]
   end
   return out
 end
-local out = {0, now}
-for i = 1, #KEYS do
+for i = 1, nk do
   local s = st[i]
+  local at = s[1]
   if commit then
-    local at = string.format('%d', s[1])
-    local c = redis.call('ZCOUNT', KEYS[i], at, at)
-    local args = {}
-    for j = c, c + n - 1 do
-      args[#args + 1] = at
-      args[#args + 1] = at .. ':' .. string.format('%d', j)
-      if #args >= 2000 then
-        redis.call('ZADD', KEYS[i], unpack(args))
-        args = {}
-      end
+    local key = KEYS[i]
+    if s[6] == at then
+      -- The newest member is at the same instant: it takes the cost, as
+      -- the engine's entry of one instant does.
+      redis.call('ZREM', key, s[5])
+      redis.call('ZADD', key, at, string.format('%d:%d:%d', s[7], s[8], s[9] + n))
+    else
+      redis.call('ZADD', key, at, string.format('%d:%d:%d', s[10], s[11], n))
     end
-    if #args > 0 then redis.call('ZADD', KEYS[i], unpack(args)) end
-    redis.call('PEXPIRE', KEYS[i], ms(s[1] + s[4] - now))
+    redis.call('PEXPIRE', key, ms(at + s[12] - now))
   end
-  out[#out + 1] = s[1]
-  out[#out + 1] = s[2]
-  out[#out + 1] = s[3]
+  out[#out + 1], out[#out + 2], out[#out + 3] = at, s[2], s[3]
 end
 return out

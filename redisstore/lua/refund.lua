@@ -9,15 +9,50 @@
 --   - GCRA ("e j", the tat in ticks split as e·L + j): the tat drops by
 --     n ticks, with a borrow from e; a tat at or below now means full
 --     (gcraRefundNewest);
---   - moving window (one sorted-set member per unit): the n newest
---     members go (ZPOPMAX; movingRefundNewest).
+--   - moving window (one sorted-set member "h:l:n" per request, see
+--     moving.lua): n units go from the newest members
+--     (movingRefundNewest): the members wholly refunded, found by a
+--     binary search on the running totals, go with one ZREMRANGEBYRANK,
+--     and the next older one loses the rest of n; O(log² N) whatever n.
 --
 -- Usage never drops below zero, and the key's time to live is kept. Any
 -- value the store did not write is an error reply.
 for i = 1, #KEYS do
   local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   if tag == 'm:' then
-    redis.call('ZPOPMAX', KEYS[i], n)
+    local key = KEYS[i]
+    local top = redis.call('ZRANGE', key, -1, -1)
+    if top[1] then
+      local low = redis.call('ZRANGE', key, 0, 0)
+      local th, tl, tk = member(top[1])
+      local lh, ll = member(low[1])
+      if not (th and lh) then return redis.error_reply(foreign) end
+      local ah, al = after(th, tl, tk) -- the total after the newest member
+      if units(ah, al, lh, ll) <= n then
+        redis.call('DEL', key)
+      else
+        -- The oldest rank x whose members, x to the newest, hold at most
+        -- n units (rank 0 holds more); x = the newest rank + 1 when the
+        -- newest alone holds more.
+        local card = redis.call('ZCARD', key)
+        local lo, hi, gone = 1, card, 0
+        while lo < hi do
+          local mid = math.floor((lo + hi) / 2)
+          local xh, xl = member(redis.call('ZRANGE', key, mid, mid)[1])
+          if not xh then return redis.error_reply(foreign) end
+          local u = units(ah, al, xh, xl)
+          if u <= n then hi, gone = mid, u else lo = mid + 1 end
+        end
+        local cut = redis.call('ZRANGE', key, lo - 1, lo - 1, 'WITHSCORES')
+        local ch, cl, ck = member(cut[1])
+        if not ch then return redis.error_reply(foreign) end
+        if lo < card then redis.call('ZREMRANGEBYRANK', key, lo, -1) end
+        if n > gone then
+          redis.call('ZREM', key, cut[1])
+          redis.call('ZADD', key, cut[2], string.format('%d:%d:%d', ch, cl, ck - (n - gone)))
+        end
+      end
+    end
   else
     local v = redis.call('GET', KEYS[i])
     if v then
