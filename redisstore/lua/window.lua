@@ -23,28 +23,32 @@
 local fixed = tag == 'f:'
 local nk = #KEYS
 -- out is the reply: {flag, then prev, cur, r per limit as read}; st
--- holds each limit's cur after the request and its window number.
+-- holds each limit's cur after the request and the head of its new
+-- value, "epoch prev ", so that a write formats only what changed
+-- (string.format costs about 0.4 µs a number on Redis's Lua).
 local out, st = {0}, {}
 local denied = false
 for i = 1, nk do
   local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   local e = math.floor(now / p)
   local r = now - e * p
-  local prev, cur = 0, 0
+  local prev, cur, head = 0, 0, nil
   local v = redis.call('GET', KEYS[i])
   if v then
-    local ce, cp, cc = string.match(v, '^(%d+) (%d+) (%d+)$')
+    local h, ce, cp, cc = string.match(v, '^((%d+) (%d+) )(%d+)$')
+    local ccs = cc
     ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
     if not (whole(ce) and whole(cp) and whole(cc)) then
       return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
     end
     if ce == e then
-      prev, cur = cp, cc
+      prev, cur, head = cp, cc, h
     elseif ce == e - 1 then
       prev = cc
+      if not fixed then head = string.format('%d ', e) .. ccs .. ' ' end
     elseif ce > e then
       -- A reading older than the stored window: judged at its start.
-      e, r, prev, cur = ce, 0, cp, cc
+      e, r, prev, cur, head = ce, 0, cp, cc, h
     end
   end
   if fixed then prev = 0 end
@@ -68,7 +72,7 @@ for i = 1, nk do
     end
   end
   if commit then cur = cur + n end
-  st[2 * i - 1], st[2 * i] = cur, e
+  st[2 * i - 1], st[2 * i] = cur, head or string.format('%d 0 ', e)
 end
 if denied then
   -- Nothing is counted: every limit as it stands, for the call's wait.
@@ -86,7 +90,7 @@ for i = 1, nk do
       local p, r = tonumber(ARGV[3 + 3 * i]), out[3 * i + 1]
       local ttl = 2 * p - r
       if fixed then ttl = p - r end
-      redis.call('SET', KEYS[i], string.format('%d %d %d', st[2 * i], out[3 * i - 1], st[2 * i - 1]),
+      redis.call('SET', KEYS[i], st[2 * i] .. string.format('%d', st[2 * i - 1]),
         'PX', math.floor((ttl + 999) / 1000) + slack)
     end
   end
