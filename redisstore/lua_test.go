@@ -170,11 +170,11 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 // TestGCRAScriptLargeCounts runs the GCRA script on random buckets of
 // large limits and checks k, base, the admission and the written tat
 // against math/big: tick(now) = ⌊now·L/P⌋, allowed iff
-// max(tat, k) + n ≤ k + burst.
+// max(tat, k) + n ≤ k + burst; then a refund of m: tat − m, at least 0.
 func TestGCRAScriptLargeCounts(t *testing.T) {
 	c := luaClient(t)
 	ctx := context.Background()
-	script := rueidis.NewLuaScript(gcraScript)
+	script, refund := rueidis.NewLuaScript(gcraScript), rueidis.NewLuaScript(refundScript)
 	rng := rand.New(rand.NewPCG(5, 6))
 	num := func(v uint64) *big.Int { return new(big.Int).SetUint64(v) }
 	split := func(x, cnt *big.Int) (int64, int64) {
@@ -217,6 +217,24 @@ func TestGCRAScriptLargeCounts(t *testing.T) {
 		stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
 		require.NoError(t, err)
 		assert.Equal(t, wantState, stored, "%+v on %q: the bucket after", bc, state)
+
+		// Refund: the tat drops by m ticks, never below zero.
+		m := max(1, edgy(rng)%(bc.burst+1))
+		var se, sj uint64
+		_, err = fmt.Sscanf(stored, "%d %d", &se, &sj)
+		require.NoError(t, err)
+		tat = new(big.Int).Add(new(big.Int).Mul(num(se), cnt), num(sj))
+		tat.Sub(tat, num(m))
+		if tat.Sign() < 0 {
+			tat.SetInt64(0)
+		}
+		re, rj := split(tat, cnt)
+		args := bc.args("g:")
+		args[0] = strconv.FormatUint(m, 10)
+		require.NoError(t, refund.Exec(ctx, c, []string{key}, args).Error(), "refund %d on %q", m, stored)
+		got2, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("%d %d", re, rj), got2, "refund %d on %q (count %d)", m, stored, bc.cnt)
 	}
 }
 
