@@ -114,9 +114,8 @@ func TestContract(t *testing.T) {
 		}
 		r.Restart(t)
 		for s, st := range stores {
-			require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "back", 1, limit.PerDay(9)); return err == nil },
-				10*time.Second, 20*time.Millisecond, "strategy %v: no recovery after the restart", s)
-			require.True(t, st.Up())
+			settled(t, st, 20)
+			require.True(t, st.Up(), "strategy %v after the restart", s)
 		}
 		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return stores[s] }, redisNoLarge)
 	})

@@ -143,15 +143,11 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	if commit {
 		commitArg = "1"
 	}
-	args = append(args, strconv.FormatInt(n, 10), commitArg, s.fixed, now)
+	args = append(args, strconv.FormatInt(n, 10), commitArg, s.tag, now)
 	for _, l := range limits {
 		keys = append(keys, s.key(key, l))
 		a := s.limitArgs(l)
-		if s.script == windowLua {
-			args = append(args, a[0], a[1])
-		} else {
-			args = append(args, a[0], a[1], a[2])
-		}
+		args = append(args, a[0], a[1], a[2])
 	}
 	var vals []int64
 	if s.cfg.evaler != nil {

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
@@ -66,19 +67,34 @@ func decodeGCRA(vals []int64, n uint64, limits []limit.Limit) (limit.Decision, e
 		return limit.Decision{}, bad()
 	}
 	now := uint64(vals[1]) * uint64(time.Microsecond)
+	// Ticks count from the start of window e, the reading's: an absolute
+	// tick e·L + j passes 2^64 for large counts, while every formula of
+	// decide.Bucket depends on differences of ticks and on Start, which
+	// moves by exactly e·P when a tick moves by e·L. So K = j, Base =
+	// (be − e)·L + bj and now − e·P give the Decision of the absolute
+	// ticks.
 	judge := func(i int, allowed bool, l limit.Limit) limit.Decision {
-		cnt := uint64(l.Count())
-		b := decide.Bucket{
-			K:    uint64(vals[i])*cnt + uint64(vals[i+1]),
-			Base: uint64(vals[i+2])*cnt + uint64(vals[i+3]),
+		cnt, p := uint64(l.Count()), uint64(l.Period())
+		e, j, be, bj := uint64(vals[i]), uint64(vals[i+1]), uint64(vals[i+2]), uint64(vals[i+3])
+		b := decide.Bucket{K: j, Base: 1 << 62} // a bucket beyond any wait: RetryAfter saturates
+		if hi, lo := bits.Mul64(be-e, cnt); hi == 0 && lo < 1<<62 {
+			b.Base = lo + bj
 		}
-		return b.Decide(allowed, n, now, uint64(l.Burst()), decide.TicksOf(l), l)
+		return b.Decide(allowed, n, now-e*p, uint64(l.Burst()), decide.TicksOf(l), l)
 	}
 	if len(vals) != 2+4*len(limits) || vals[0] < 0 || vals[0] > 1 {
 		return limit.Decision{}, bad()
 	}
 	for _, v := range vals[2:] {
 		if v < 0 {
+			return limit.Decision{}, bad()
+		}
+	}
+	for i, l := range limits {
+		// The script's invariants: e = ⌊now/P⌋, base ≥ k, j and bj below L.
+		e, j, be, bj := vals[2+4*i], vals[3+4*i], vals[4+4*i], vals[5+4*i]
+		p, cnt := int64(l.Period()/time.Microsecond), l.Count()
+		if e != vals[1]/p || be < e || be == e && bj < j || j >= cnt || bj >= cnt {
 			return limit.Decision{}, bad()
 		}
 	}

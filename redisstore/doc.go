@@ -71,13 +71,33 @@
 //
 // The arithmetic is the engine's, in microseconds (Redis's TIME
 // resolution): the script compares prev·(P−r) with (L−cur−n)·P exactly,
-// in three 26-bit limbs because Lua numbers hold only 53 bits, and returns
-// the counts; Go computes Remaining, RetryAfter and ResetAfter with the
+// as plain Lua numbers when either product is below 2^53 (nearly every
+// limit), else with Dekker's exact product (lua/prelude.lua's le), exact
+// for counts up to 2^53 − 1 and periods up to 2^52 µs; it returns the
+// counts; Go computes Remaining, RetryAfter and ResetAfter with the
 // engine's integer formulas. [Store.AllowNAt] and [Store.PeekAt] take the
 // time as an argument instead, for tests and replays. One difference: a
 // reading older than a counter's window (a failover to a server whose
 // clock is behind) is judged at the start of that counter's window, per
 // key, where the engine keeps one high-water window per limit.
+//
+// The scripts are files in the package's lua directory, embedded in the
+// binary: window.lua (sliding and fixed window), gcra.lua, moving.lua and
+// refund.lua, each preceded by one shared prelude.lua that reads the
+// arguments, the time and holds the exact wide arithmetic and the checks
+// on foreign data. All of them take one argument layout, documented once
+// at the top of prelude.lua:
+//
+//	KEYS[i]      the state of limit i
+//	ARGV[1]      the cost n
+//	ARGV[2]      "1" to count an allowed request, "0" to only look
+//	ARGV[3]      the strategy's key tag: "s:", "f:", "g:" or "m:"
+//	ARGV[4]      now in µs since the Unix epoch, or "" for TIME
+//	ARGV[2+3i]   count, period in µs and burst of limit i
+//	ARGV[3+3i]
+//	ARGV[4+3i]
+//
+// Each file names the engine and internal/decide functions it mirrors.
 //
 // Each strategy has its own script; a Store runs one. Every decision is
 // the engine's Decision at the server time truncated to the microsecond:
@@ -97,25 +117,35 @@
 //
 // GCRA keeps the tat in ticks of P/L, exactly: tick(t) = ⌊t·L/P⌋ is the
 // same in microseconds as in nanoseconds. An absolute tick (t·L/P, up to
-// 2^80 for a count near limit.MaxCount) does not fit a Lua number, so the
-// script splits every tick as e·L + j with e = ⌊t/P⌋ and 0 ≤ j < L, and
-// computes j = ⌊r·L/P⌋ by correcting a floating-point estimate with
-// three-limb products; Go rebuilds the 64-bit ticks.
+// 2^80 for a count near limit.MaxCount, 2^104 for one near 2^53) does not
+// fit a Lua number, nor, for large counts, 64 bits, so the script splits
+// every tick as e·L + j with e = ⌊t/P⌋ and 0 ≤ j < L, computes j =
+// ⌊r·L/P⌋ by one division when r·L < 2^53 and by correcting an estimate
+// with exact products otherwise, and adds costs and bursts to the pairs
+// with exact carries. Go counts the ticks from the start of the reading's
+// window e, which changes no Decision and keeps them in 64 bits.
 //
-// The moving window keeps one sorted-set member per counted unit, scored
-// by its time in microseconds. Each call judges the key at the newer of
-// now and its newest member, removes the members that no longer count
-// (score ≤ last − p: the boundary is exclusive), and counts the rest with
-// ZCOUNT; a denial reads the member whose expiry frees enough room by rank.
-// Only this cleanup writes on a denial or a Peek, as the engine's
-// expiry does.
+// The moving window keeps one sorted-set member per allowed request (two
+// at one microsecond share one, as the engine's entries do), scored by
+// its time in microseconds, named "h:l:n": its cost n and the running
+// total h·2^52 + l of the units logged before it. Each call judges the
+// key at the newer of now and its newest member, removes the members that
+// no longer count (score ≤ last − p: the boundary is exclusive), finds the
+// oldest member that counts and takes the units counting as the
+// difference of two totals; a denial finds the member whose expiry frees
+// enough room by a search on ranks that interpolates on the totals. So
+// one request costs a handful of O(log N) commands whatever its cost (a
+// request of cost 1,000,000 used to add a million members: 1.76 s and
+// 120 MB). Only the cleanup writes on a denial or a Peek, as the engine's
+// expiry does; a cost above the count is denied without a write.
 //
 // Data the scripts did not write is an error reply, never an answer
 // (the store returns ErrReply and a denying Decision): a counter or
 // bucket that does not parse or holds numbers beyond 2^53, a GCRA j not
 // below the count, a moving-window score that is not a whole number in
 // [0, 2^53) (checked at both ends of the sorted set, which bounds every
-// member). A score of 1e30 used to format as LLONG_MIN and switch the
+// member) or a member that is not "h:l:n" (checked on every member read).
+// A score of 1e30 used to format as LLONG_MIN and switch the
 // limit off (TestForeignScores).
 //
 // # Keys
@@ -135,21 +165,22 @@
 //	f  fixed window    string "epoch prev cur"     P − r               88 B
 //	g  GCRA            string "e j" (tat = e·L+j)  until full again    88 B
 //	m  moving window   sorted set, one member      newest member + P   120 B + about
-//	                   "time:i" per counted unit                       31 B per unit up
-//	                   (at most count members)                         to 128 units, then
-//	                                                                   about 113 B per unit
+//	                   "h:l:n" per request                             18 B per request up
+//	                   (at most count members)                         to 128 requests, then
+//	                                                                   about 92 B per request
 //
-// so a moving-window key of 1,000 per hour that is full costs about
-// 113 KB, against 88 B for the others: choose it for small counts.
+// so a moving-window key of 1,000 per hour that is full of requests of
+// cost 1 costs about 92 KB, against 88 B for the others: choose it for
+// small counts, or for few requests of large costs.
 //
 // Cost per decision, measured as Redis's own time per EVALSHA (INFO
 // commandstats usec_per_call; 100 000 single-limit decisions over 10 000
 // keys from 32 goroutines; medians of 3 on the noisy 2-core development
-// VM, Redis 7.0): sliding window 11.2 µs, fixed window 12.4 µs, GCRA
-// 14.5 µs, moving window 18.5 µs with about ten members per key. The
-// moving window's cost grows with the logarithm of the members per key,
-// and a request of cost n adds n members. Throughput through the client is
-// bound by the round trip, not by the script (bench/redisbench).
+// VM, Redis 7.0): see docs/performance.md, "Redis: server time per
+// decision" (BenchmarkServerCost). The moving window's cost grows with
+// the logarithm of the members per key, not with the cost of a request.
+// Throughput through the client is bound by the round trip, not by the
+// script (bench/redisbench).
 //
 // The user key is the hash tag, so all limits
 // of one key share a cluster slot and a multi-limit decision is one

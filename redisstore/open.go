@@ -47,7 +47,6 @@ func init() {
 type Store struct {
 	cfg     config
 	sliding bool
-	fixed   string // ARGV[3]
 	tag     string // the strategy's part of each key: "s:", "f:", "g:" or "m:"
 	script  *rueidis.Lua
 	src     string // script's Lua source, for an Evaler
@@ -117,7 +116,6 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	s := &Store{
 		cfg:     c,
 		sliding: c.strategy == limit.SlidingWindow,
-		fixed:   "0",
 		opt:     opt,
 		owned:   c.client == nil && c.evaler == nil,
 		ready:   make(chan struct{}),
@@ -127,7 +125,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	case limit.SlidingWindow:
 		s.tag, s.script, s.src = "s:", windowLua, windowScript
 	case limit.FixedWindow:
-		s.tag, s.script, s.src, s.fixed = "f:", windowLua, windowScript, "1"
+		s.tag, s.script, s.src = "f:", windowLua, windowScript
 	case limit.GCRA:
 		s.tag, s.script, s.src = "g:", gcraLua, gcraScript
 	case limit.MovingWindow:

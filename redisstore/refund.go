@@ -9,71 +9,11 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// refundScript gives back n units of a key's most recent usage under one
-// or more limits, for floodgate.Refunder. It mirrors engine.RefundAt:
-//
-//   - window ("epoch prev cur"): cur drops by n, never below zero, when the
-//     stored window is the current one; older windows stay counted;
-//   - GCRA ("e j", the tat in ticks split as e·L + j): the tat drops by n
-//     ticks, with a borrow from e; a tat at or below now means full;
-//   - moving window (one sorted-set member per unit): the n newest
-//     members go (ZPOPMAX).
-//
-// Usage never drops below zero, and the key's time to live is kept.
-//
-//	KEYS[i]      the state of limit i
-//	ARGV[1]      the cost n
-//	ARGV[2]      the strategy's key tag: "s:", "f:", "g:" or "m:"
-//	ARGV[3]      now in microseconds since the Unix epoch, or "" for TIME
-//	ARGV[2+2i]   the count of limit i
-//	ARGV[3+2i]   the period of limit i in microseconds
-//
-// Any value the store did not write is an error reply.
-const refundScript = `
-local n = tonumber(ARGV[1])
-local tag = ARGV[2]
-local now
-if ARGV[3] == '' then
-  local t = redis.call('TIME')
-  now = t[1] * 1000000 + t[2]
-else
-  now = tonumber(ARGV[3])
-end
-for i = 1, #KEYS do
-  local cnt, p = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
-  if tag == 'm:' then
-    redis.call('ZPOPMAX', KEYS[i], n)
-  else
-    local v = redis.call('GET', KEYS[i])
-    if v then
-      if tag == 'g:' then
-        local e, j = string.match(v, '^(%d+) (%d+)$')
-        if not e then return redis.error_reply('ERR floodgate: not a GCRA bucket: ' .. KEYS[i]) end
-        e, j = tonumber(e), tonumber(j) - n
-        if j < 0 then
-          local borrow = math.ceil(-j / cnt)
-          e, j = e - borrow, j + borrow * cnt
-        end
-        if e < 0 then e, j = 0, 0 end
-        redis.call('SET', KEYS[i], string.format('%d %d', e, j), 'KEEPTTL')
-      else
-        local e, prev, cur = string.match(v, '^(%d+) (%d+) (%d+)$')
-        if not e then return redis.error_reply('ERR floodgate: not a window counter: ' .. KEYS[i]) end
-        if tonumber(e) == math.floor(now / p) then
-          cur = math.max(0, tonumber(cur) - n)
-          redis.call('SET', KEYS[i], string.format('%s %s %d', e, prev, cur), 'KEEPTTL')
-        end
-      end
-    end
-  end
-end
-return 0
-`
-
+// refundLua runs lua/refund.lua, which mirrors engine.RefundAt.
 var refundLua = rueidis.NewLuaScript(refundScript)
 
 // Refund gives back n units of key's most recent usage under each of
-// limits, as engine.Engine.Refund does in memory (see refundScript): for
+// limits, as engine.Engine.Refund does in memory (see lua/refund.lua): for
 // floodgate.AllowAll's all-or-nothing decisions across keys, and for
 // middleware that counts a request only when its response says so. It
 // fails like AllowN.
@@ -106,12 +46,12 @@ func (s *Store) refund(ctx context.Context, now, key string, n int64, limits []l
 		return err
 	}
 	keys := make([]string, len(ls))
-	args := make([]string, 3, 3+2*len(ls))
-	args[0], args[1], args[2] = strconv.FormatInt(n, 10), s.tag, now
+	args := make([]string, 4, 4+3*len(ls))
+	args[0], args[1], args[2], args[3] = strconv.FormatInt(n, 10), "1", s.tag, now
 	for i, l := range ls {
 		keys[i] = s.key(key, l)
 		a := s.limitArgs(l)
-		args = append(args, a[0], a[1])
+		args = append(args, a[0], a[1], a[2])
 	}
 	if s.cfg.evaler != nil {
 		_, err := s.evalVia(ctx, refundScript, keys, args)

@@ -1,0 +1,92 @@
+-- Floodgate's prelude, the start of every script (redisstore/script.go
+-- concatenates it with each script's body): the arguments that all the
+-- scripts share, the time, exact wide products and the checks on data
+-- that a script did not write.
+--
+-- One argument layout for every script (window, GCRA, moving window,
+-- refund):
+--
+--   KEYS[i]      the state of limit i
+--   ARGV[1]      the cost n, a whole number ≥ 1
+--   ARGV[2]      "1" to count an allowed request, "0" to only look
+--                (Peek); the refund script ignores it
+--   ARGV[3]      the strategy's key tag: "s:" sliding window, "f:" fixed
+--                window, "g:" GCRA, "m:" moving window
+--   ARGV[4]      now in microseconds since the Unix epoch, or "" for the
+--                server clock (TIME)
+--   ARGV[2+3i]   the count of limit i
+--   ARGV[3+3i]   the period of limit i in microseconds
+--   ARGV[4+3i]   the burst of limit i (GCRA; the others ignore it)
+--
+-- User input reaches the scripts only as KEYS and ARGV, never as script
+-- text. Error replies start with 'ERR floodgate: '. Every number handed to redis.call is formatted with %d: Lua's
+-- own conversion keeps only 14 significant digits, and times in
+-- microseconds have 16.
+local n = tonumber(ARGV[1])
+local commit = ARGV[2] == '1'
+local tag = ARGV[3]
+-- slack lengthens the TTLs of keys written at a caller's time, so that
+-- real time passing between calls (tests, replays) does not expire them.
+local now, slack
+if ARGV[4] == '' then
+  local t = redis.call('TIME')
+  now = t[1] * 1000000 + t[2]
+  slack = 0
+else
+  now = tonumber(ARGV[4])
+  slack = 60000
+end
+
+-- Wide products. Lua numbers are doubles: whole numbers below 2^53 are
+-- exact, and so is every product below 2^53. A product at or above 2^53
+-- rounds to a number at or above 2^53 (rounding is monotone and 2^53 is
+-- a double), so a·b ≤ c·d computed with plain Lua numbers is exact
+-- whenever either product is below 2^53: the fast path, which nearly
+-- every limit takes (a count·period below 2^53 µs, or small counts).
+-- B is 2^53.
+local B = 9007199254740992
+-- le(a, b, c, d) reports whether a·b ≤ c·d exactly, for whole a, b, c, d
+-- below 2^53, whose products reach 2^106: the 128-bit comparisons of
+-- decide.Window.Fits and decide.Ticks (math/bits.Mul64) in Lua. When the
+-- rounded products differ they order the exact ones (rounding is
+-- monotone). When they are equal, it compares the rounding errors, which
+-- Dekker's exact product yields as doubles: a·b = x + ex exactly, with a
+-- and b split in halves of 26 and 27 bits by Veltkamp's constant
+-- 2^27 + 1 (IEEE doubles, round to nearest, no overflow: Redis's Lua 5.1
+-- on x86-64 and arm64). It replaces three 26-bit limbs, which held
+-- products of a count below 2^30 only.
+local function le(a, b, c, d)
+  local x, y = a * b, c * d
+  if x ~= y then return x < y end
+  local t = 134217729 * a
+  local ah = t - (t - a)
+  local al = a - ah
+  t = 134217729 * b
+  local bh = t - (t - b)
+  local bl = b - bh
+  local ex = ((ah * bh - x) + ah * bl + al * bh) + al * bl
+  t = 134217729 * c
+  ah = t - (t - c)
+  al = c - ah
+  t = 134217729 * d
+  bh = t - (t - d)
+  bl = d - bh
+  return ex <= ((ah * bh - y) + ah * bl + al * bh) + al * bl
+end
+
+-- Data a script did not write is an error reply, never an answer. The
+-- scripts write whole numbers in [0, 2^53); whole(x) reports whether x
+-- is one (false for nil, NaN, infinities, fractions and negatives).
+local function whole(x)
+  return x ~= nil and x == x and x >= 0 and x < B and x == math.floor(x)
+end
+
+-- ms(us) is a TTL in milliseconds for PX or PEXPIRE: at least us
+-- microseconds, rounded up, plus the slack; formatted with %d.
+local function ms(us)
+  return string.format('%d', math.min(math.floor(us / 1000) + 1 + slack, 1e15))
+end
+
+-- Every helper above is a closure made anew on each call (about 0.1 µs
+-- each on Redis's Lua 5.1), so the prelude keeps to three, and the
+-- scripts' own hot paths make none.

@@ -1,0 +1,332 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"math/bits"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/floodgate-go/floodgate/internal/decide"
+	"github.com/floodgate-go/floodgate/internal/storetest"
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// maxWhole is 2^53 − 1, the largest count the scripts take: every whole
+// number up to it is exact as a Lua number.
+const maxWhole = 1<<53 - 1
+
+// luaClient starts a redis-server and returns a client on it, for tests
+// that run the scripts, or parts of them, with arguments of their own.
+func luaClient(t *testing.T) rueidis.Client {
+	t.Helper()
+	r := storetest.StartRedis(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{r.Addr()}, DisableCache: true})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// edgy returns a whole number in [0, 2^53): near a power of two, near
+// 2^53, or uniform, so that products straddle 2^53, 2^78 and 2^106.
+func edgy(rng *rand.Rand) uint64 {
+	switch rng.IntN(4) {
+	case 0:
+		v := uint64(1)<<rng.IntN(54) + uint64(rng.IntN(5)) - 2
+		return min(v, maxWhole)
+	case 1:
+		return maxWhole - uint64(rng.IntN(1000))
+	case 2:
+		return uint64(rng.IntN(1 << 20))
+	}
+	return rng.Uint64N(maxWhole + 1)
+}
+
+// TestLuaLe checks the prelude's le(a, b, c, d), a·b ≤ c·d on Lua
+// numbers, against 128-bit products for operands up to 2^53 − 1: equal
+// products, products one apart, and random ones.
+func TestLuaLe(t *testing.T) {
+	c := luaClient(t)
+	script := rueidis.NewLuaScript(preludeLua + `
+local out = {}
+for i = 5, #ARGV, 4 do
+  local a, b, c, d = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  out[#out + 1] = le(a, b, c, d) and 1 or 0
+end
+return out
+`)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type q struct{ a, b, c, d uint64 }
+	var cases []q
+	for range 4000 {
+		a, b := edgy(rng), edgy(rng)
+		switch rng.IntN(4) {
+		case 0: // the same product, other factors
+			cases = append(cases, q{a, b, b, a})
+		case 1: // neighbouring factors: products within about 2^53 of each other
+			cc := min(maxWhole, a+uint64(rng.IntN(3))) - min(a, 1)
+			d := min(maxWhole, b+uint64(rng.IntN(3))) - min(b, 1)
+			cases = append(cases, q{a, b, a, b}, q{a, b, cc, d})
+		default:
+			cases = append(cases, q{a, b, edgy(rng), edgy(rng)})
+		}
+	}
+	// Products that three 26-bit limbs ordered wrongly, and neighbours of
+	// the largest.
+	cases = append(cases,
+		q{7760486004017576, 6319859144273615, 7760486004017577, 6319859144273614},
+		q{8343178262512898, 8275753507332564, 8343178262512899, 8275753507332564},
+		q{7481598136095115, 6221575940812851, 7481598136095116, 6221575940812850},
+		q{8030452837846065, 5312190917835694, 8030452837846066, 5312190917835693},
+		q{6973961449206549, 8928643040046060, 6973961449206548, 8928643040046060},
+		q{maxWhole, maxWhole, maxWhole, maxWhole - 1},
+		q{maxWhole - 1, maxWhole, maxWhole, maxWhole - 1},
+		q{1 << 52, 1 << 52, 1<<52 + 1, 1<<52 - 1},
+		q{1<<52 + 1, 1<<52 - 1, 1 << 52, 1 << 52})
+	for start := 0; start < len(cases); start += 500 {
+		batch := cases[start:min(start+500, len(cases))]
+		args := []string{"1", "0", "s:", ""}
+		for _, x := range batch {
+			for _, v := range []uint64{x.a, x.b, x.c, x.d} {
+				args = append(args, strconv.FormatUint(min(v, maxWhole), 10))
+			}
+		}
+		got, err := script.Exec(context.Background(), c, nil, args).AsIntSlice()
+		require.NoError(t, err)
+		require.Len(t, got, len(batch))
+		for i, x := range batch {
+			a, b, cc, d := min(x.a, maxWhole), min(x.b, maxWhole), min(x.c, maxWhole), min(x.d, maxWhole)
+			h1, l1 := bits.Mul64(a, b)
+			h2, l2 := bits.Mul64(cc, d)
+			want := h1 < h2 || h1 == h2 && l1 <= l2
+			assert.Equal(t, want, got[i] == 1, "le(%d, %d, %d, %d)", a, b, cc, d)
+		}
+	}
+}
+
+// bigCase is one random request on a large limit: counts, bursts and
+// costs up to 2^53 − 1, periods up to 2^52 µs, which no limit.Limit
+// holds yet (limit.MaxCount is 2^29 − 1), so the scripts get them as
+// arguments directly.
+type bigCase struct {
+	cnt, p, burst, n, now uint64
+}
+
+func newBigCase(rng *rand.Rand) bigCase {
+	c := bigCase{cnt: max(1, edgy(rng)), p: max(1000, edgy(rng)>>1)}
+	c.burst = max(1, edgy(rng))
+	if rng.IntN(2) == 0 {
+		c.burst = c.cnt
+	}
+	c.n = max(1, edgy(rng)%(c.burst+1))
+	c.now = 1_700_000_000_000_000 + rng.Uint64N(1<<50) // Unix µs, below 2^53
+	return c
+}
+
+func (c bigCase) args(tag string) []string {
+	f := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	return []string{f(c.n), "1", tag, f(c.now), f(c.cnt), f(c.p), f(c.burst)}
+}
+
+// TestWindowScriptLargeCounts runs the sliding-window script on random
+// counters of large limits and checks its admission, reply and write
+// against decide.Window.Fits, the engine's 128-bit test.
+func TestWindowScriptLargeCounts(t *testing.T) {
+	c := luaClient(t)
+	ctx := context.Background()
+	script := rueidis.NewLuaScript(windowScript)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		bc := newBigCase(rng)
+		e, r := bc.now/bc.p, bc.now%bc.p
+		prev, cur := edgy(rng)%(bc.cnt+1), edgy(rng)%(bc.cnt+1)
+		if rng.IntN(3) == 0 {
+			cur = 0
+		}
+		key := "w" + strconv.Itoa(i)
+		state := fmt.Sprintf("%d %d %d", e, prev, cur)
+		require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(state).Build()).Error())
+		got, err := script.Exec(ctx, c, []string{key}, bc.args("s:")).AsIntSlice()
+		require.NoError(t, err, "%+v on %q", bc, state)
+		w := decide.Window{R: r, Prev: prev, Cur: cur}
+		fits := w.Fits(true, bc.n, bc.cnt, bc.p)
+		want := []int64{1, int64(prev), int64(cur), int64(r)}
+		wantState := state
+		if fits {
+			want = []int64{0, int64(prev), int64(cur + bc.n), int64(r)}
+			wantState = fmt.Sprintf("%d %d %d", e, prev, cur+bc.n)
+		}
+		assert.Equal(t, want, got, "%+v on %q: reply", bc, state)
+		stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		require.NoError(t, err)
+		assert.Equal(t, wantState, stored, "%+v on %q: the counter after", bc, state)
+	}
+}
+
+// TestGCRAScriptLargeCounts runs the GCRA script on random buckets of
+// large limits and checks k, base, the admission and the written tat
+// against math/big: tick(now) = ⌊now·L/P⌋, allowed iff
+// max(tat, k) + n ≤ k + burst; then a refund of m: tat − m, at least 0.
+func TestGCRAScriptLargeCounts(t *testing.T) {
+	c := luaClient(t)
+	ctx := context.Background()
+	script, refund := rueidis.NewLuaScript(gcraScript), rueidis.NewLuaScript(refundScript)
+	rng := rand.New(rand.NewPCG(5, 6))
+	num := func(v uint64) *big.Int { return new(big.Int).SetUint64(v) }
+	split := func(x, cnt *big.Int) (int64, int64) {
+		q, m := new(big.Int).QuoRem(x, cnt, new(big.Int))
+		return q.Int64(), m.Int64()
+	}
+	for i := range 3000 {
+		bc := newBigCase(rng)
+		cnt := num(bc.cnt)
+		k := new(big.Int).Div(new(big.Int).Mul(num(bc.now), cnt), num(bc.p))
+		e, j := split(k, cnt)
+		// A tat around k: behind it, in its window, or some bursts ahead.
+		te := uint64(max(0, e+int64(rng.IntN(4))-1))
+		if rng.IntN(8) == 0 {
+			te += edgy(rng) % 1000
+		}
+		tj := edgy(rng) % bc.cnt
+		key := "g" + strconv.Itoa(i)
+		state := fmt.Sprintf("%d %d", te, tj)
+		require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(state).Build()).Error())
+		got, err := script.Exec(ctx, c, []string{key}, bc.args("g:")).AsIntSlice()
+		require.NoError(t, err, "%+v on %q", bc, state)
+
+		tat := new(big.Int).Add(new(big.Int).Mul(num(te), cnt), num(tj))
+		base := tat
+		if base.Cmp(k) < 0 {
+			base = k
+		}
+		be, bj := split(base, cnt)
+		after := new(big.Int).Add(base, num(bc.n))
+		allowed := after.Cmp(new(big.Int).Add(k, num(bc.burst))) <= 0
+		want := []int64{1, int64(bc.now), e, j, be, bj}
+		wantState := state
+		if allowed {
+			want[0] = 0
+			ae, aj := split(after, cnt)
+			wantState = fmt.Sprintf("%d %d", ae, aj)
+		}
+		assert.Equal(t, want, got, "%+v on %q: reply", bc, state)
+		stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		require.NoError(t, err)
+		assert.Equal(t, wantState, stored, "%+v on %q: the bucket after", bc, state)
+
+		// Refund: the tat drops by m ticks, never below zero.
+		m := max(1, edgy(rng)%(bc.burst+1))
+		var se, sj uint64
+		_, err = fmt.Sscanf(stored, "%d %d", &se, &sj)
+		require.NoError(t, err)
+		tat = new(big.Int).Add(new(big.Int).Mul(num(se), cnt), num(sj))
+		tat.Sub(tat, num(m))
+		if tat.Sign() < 0 {
+			tat.SetInt64(0)
+		}
+		re, rj := split(tat, cnt)
+		args := bc.args("g:")
+		args[0] = strconv.FormatUint(m, 10)
+		require.NoError(t, refund.Exec(ctx, c, []string{key}, args).Error(), "refund %d on %q", m, stored)
+		got2, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("%d %d", re, rj), got2, "refund %d on %q (count %d)", m, stored, bc.cnt)
+	}
+}
+
+// TestMovingScriptLargeCounts runs the moving-window and refund scripts
+// through random requests and refunds on limits of counts up to 2^53 − 1
+// (so that the running totals wrap past 2^53) and checks every reply
+// against a log kept as the engine keeps it (engine/moving.go: one entry
+// per instant, at = max(now, newest), entries stop counting at t + P).
+func TestMovingScriptLargeCounts(t *testing.T) {
+	c := luaClient(t)
+	ctx := context.Background()
+	allow, refund := rueidis.NewLuaScript(movingScript), rueidis.NewLuaScript(refundScript)
+	rng := rand.New(rand.NewPCG(7, 8))
+	type entry struct{ t, n uint64 }
+	for round := range 40 {
+		cnt := max(1, edgy(rng))
+		if round%4 == 0 {
+			cnt = uint64(1 + rng.IntN(20)) // small counts: many members
+		}
+		p := uint64(1000 + rng.IntN(100_000))
+		key := "m" + strconv.Itoa(round)
+		now := uint64(1_700_000_000_000_000)
+		var log []entry
+		for step := range 200 {
+			now += uint64(rng.IntN(int(p / 8)))
+			if rng.IntN(10) == 0 {
+				now -= uint64(rng.IntN(int(p / 4))) // the clock steps back
+			}
+			n := max(1, edgy(rng)%(cnt+1)/uint64(1+rng.IntN(4)))
+			if rng.IntN(20) == 0 {
+				n = cnt + 1 + edgy(rng)%1000
+			}
+			args := []string{strconv.FormatUint(n, 10), "1", "m:", strconv.FormatUint(now, 10),
+				strconv.FormatUint(cnt, 10), strconv.FormatUint(p, 10), strconv.FormatUint(cnt, 10)}
+			what := fmt.Sprintf("round %d step %d: n=%d cnt=%d p=%d now=%d", round, step, n, cnt, p, now)
+			if rng.IntN(6) == 0 {
+				// Refund n units from the newest entries.
+				require.NoError(t, refund.Exec(ctx, c, []string{key}, args).Error(), what)
+				for left := n; left > 0 && len(log) > 0; {
+					x := &log[len(log)-1]
+					m := min(x.n, left)
+					x.n -= m
+					left -= m
+					if x.n == 0 {
+						log = log[:len(log)-1]
+					}
+				}
+				continue
+			}
+			got, err := allow.Exec(ctx, c, []string{key}, args).AsIntSlice()
+			require.NoError(t, err, what)
+
+			// The engine's movingTake.
+			newest := uint64(0)
+			if len(log) > 0 {
+				newest = log[len(log)-1].t
+			}
+			at := max(now, newest)
+			for len(log) > 0 && log[0].t+p <= newest {
+				log = log[1:]
+			}
+			sum, first := uint64(0), 0
+			for first < len(log) && log[first].t+p <= at {
+				first++
+			}
+			for _, x := range log[first:] {
+				sum += x.n
+			}
+			last := int64(-1)
+			if sum > 0 {
+				last = int64(newest)
+			}
+			if n <= cnt && sum+n <= cnt {
+				assert.Equal(t, []int64{0, int64(now), int64(at), int64(sum), last}, got, what)
+				if len(log) > 0 && log[len(log)-1].t == at {
+					log[len(log)-1].n += n
+				} else {
+					log = append(log, entry{at, n})
+				}
+				continue
+			}
+			free := int64(-1)
+			if n <= cnt {
+				freed := uint64(0)
+				for _, x := range log[first:] {
+					if freed += x.n; freed >= sum+n-cnt {
+						free = int64(x.t)
+						break
+					}
+				}
+			}
+			assert.Equal(t, []int64{1, int64(now), int64(at), int64(sum), last, free}, got, what)
+		}
+	}
+}
