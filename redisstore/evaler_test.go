@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,8 +39,8 @@ func (f *fakeEvaler) record(call string, ctx context.Context) {
 
 func (f *fakeEvaler) Eval(ctx context.Context, script string, keys, args []string) ([]int64, error) {
 	call := fmt.Sprintf("eval %d %v", len(script), keys)
-	if strings.Contains(script, "ZPOPMAX") && strings.Contains(script, "KEEPTTL") {
-		call = fmt.Sprintf("refund %v", keys) // refundScript's marks
+	if script == refundScript {
+		call = fmt.Sprintf("refund %v", keys)
 	}
 	f.record(call, ctx)
 	return f.reply, f.err
