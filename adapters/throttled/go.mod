@@ -12,6 +12,5 @@ require (
 
 require (
 	github.com/hashicorp/golang-lru v0.5.4 // indirect
-	github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
