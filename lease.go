@@ -279,6 +279,30 @@ func (l *Lease) Reset(ctx context.Context, key string, limits ...limit.Limit) er
 	return l.primary.Reset(ctx, key, limits...)
 }
 
+// Refund gives n units back in the primary, where every leased unit was
+// counted when its slice was taken (a unit spent from a local lease and
+// given back frees the same unit there), and forgets this instance's
+// remembered denials of key, which the refund may have made stale. It
+// does nothing when the primary is not a [Refunder].
+func (l *Lease) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	r, ok := l.primary.(Refunder)
+	if !ok || n < 1 {
+		return nil
+	}
+	var buf [128]byte
+	id := leaseID(buf[:0], key, limits)
+	sh := &l.shards[maphash.Bytes(l.seed, id)&(leaseShards-1)]
+	sh.mu.Lock()
+	if e := sh.m[string(id)]; e != nil {
+		e.deniedUntil = 0
+	}
+	sh.mu.Unlock()
+	return r.Refund(ctx, key, n, limits...)
+}
+
 // Close closes the primary. It is idempotent.
 func (l *Lease) Close() error {
 	if !l.closed.CompareAndSwap(false, true) {

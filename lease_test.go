@@ -248,3 +248,29 @@ func TestLeaseAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(500, func() { _, _ = l.AllowN(ctx, "user 1", 1, lim) })
 	assert.LessOrEqual(t, allocs, 1.0, "allocations per AllowN of a leased key")
 }
+
+// TestLeaseRefunds: a Lease is a Refunder when its primary is, so
+// AllowAll and httplimit's CountWhen work through lease mode; a refund
+// frees the units in the primary and forgets a remembered denial.
+func TestLeaseRefunds(t *testing.T) {
+	m := floodgate.NewMemory()
+	l := floodgate.NewLease(m, floodgate.WithLeaseSlice(2))
+	t.Cleanup(func() { l.Close() })
+	var st floodgate.Store = l
+	r, ok := st.(floodgate.Refunder)
+	require.True(t, ok, "a Lease over a MemoryStore is a Refunder")
+	ctx := context.Background()
+	lim := limit.PerHour(3)
+	for i := range 3 {
+		d, err := st.AllowN(ctx, "k", 1, lim)
+		require.NoError(t, err)
+		require.True(t, d.Allowed, "request %d", i)
+	}
+	d, err := st.AllowN(ctx, "k", 1, lim)
+	require.NoError(t, err)
+	require.False(t, d.Allowed, "the fourth of 3/hour")
+	require.NoError(t, r.Refund(ctx, "k", 1, lim))
+	d, err = st.AllowN(ctx, "k", 1, lim)
+	require.NoError(t, err)
+	assert.True(t, d.Allowed, "after a refund of 1, one more fits: the remembered denial is forgotten")
+}
