@@ -41,12 +41,6 @@ func openStore(t *testing.T, uri string) *redisstore.Store {
 	return st
 }
 
-// redisNoLarge skips the contract suite's large-count tables on Redis:
-// its scripts answer counts beyond 2^29 (and GCRA ticks beyond 2^64)
-// wrongly or not at all until branch scripts lands; the memory engine
-// runs them. Delete it when Redis gives engine/doc.go's "Large counts"
-// answers.
-var redisNoLarge = storetest.SkipLargeCounts("redisstore's scripts do not give exact answers for counts above 2^29−1 yet (branch scripts)")
 
 func TestContract(t *testing.T) {
 	t.Run("store=memory", func(t *testing.T) {
@@ -68,7 +62,7 @@ func TestContract(t *testing.T) {
 		r := storetest.StartRedis(t)
 		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
 			return openStore(t, redisURI("redis", r.Addr(), s, ""))
-		}, redisNoLarge)
+		})
 	})
 	t.Run("store=fallback/redis-up", func(t *testing.T) {
 		r := storetest.StartRedis(t)
@@ -77,7 +71,7 @@ func TestContract(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { l.Close() })
 			return l
-		}, redisNoLarge)
+		})
 	})
 	t.Run("store=fallback/redis-down", func(t *testing.T) {
 		storetest.RequireRedis(t)
@@ -117,14 +111,14 @@ func TestContract(t *testing.T) {
 			settled(t, st, 20)
 			require.True(t, st.Up(), "strategy %v after the restart", s)
 		}
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return stores[s] }, redisNoLarge)
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return stores[s] })
 	})
 	t.Run("store=redis-cluster", func(t *testing.T) {
 		nodes := storetest.StartCluster(t, 3)
 		addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
 		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
 			return openStore(t, redisURI("redis+cluster", addrs, s, ""))
-		}, redisNoLarge)
+		})
 	})
 }
 
