@@ -41,7 +41,6 @@ func openStore(t *testing.T, uri string) *redisstore.Store {
 	return st
 }
 
-
 func TestContract(t *testing.T) {
 	t.Run("store=memory", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
