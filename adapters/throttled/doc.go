@@ -27,7 +27,7 @@
 //
 // # Limits
 //
-// Memory only: the state lives in this process. Several instances that
-// must share it can use throttled's own Redis stores (goredisstore,
-// redigostore).
+// [Store] keeps the state in this process. Several instances that must
+// share it use [RedisStore] instead ([NewRedis] on a rueidis client): the
+// same contract on Redis, with the Redis server's clock.
 package throttled

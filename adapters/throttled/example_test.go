@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/rueidis"
 	gthrottled "github.com/throttled/throttled/v2"
 
 	fgthrottled "github.com/floodgate-go/floodgate/adapters/throttled"
@@ -31,4 +32,21 @@ func Example() {
 	// limited=false remaining=1
 	// limited=false remaining=0
 	// limited=true remaining=0
+}
+
+// ExampleNewRedis keeps throttled's state in Redis, shared by every
+// instance. It needs a server, so it is compiled, not run.
+func ExampleNewRedis() {
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	store := fgthrottled.NewRedis(client, "throttled:")
+	rl, err := gthrottled.NewGCRARateLimiterCtx(store, gthrottled.RateQuota{MaxRate: gthrottled.PerMin(2), MaxBurst: 1})
+	if err != nil {
+		panic(err)
+	}
+	limited, res, err := rl.RateLimitCtx(context.Background(), "client-1", 1)
+	fmt.Println(limited, res.Remaining, err)
 }

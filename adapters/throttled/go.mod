@@ -6,6 +6,7 @@ replace github.com/floodgate-go/floodgate => ../..
 
 require (
 	github.com/floodgate-go/floodgate v0.0.0-00010101000000-000000000000
+	github.com/redis/rueidis v1.0.79
 	github.com/stretchr/testify v1.12.1
 	github.com/throttled/throttled/v2 v2.15.0
 )
@@ -13,4 +14,5 @@ require (
 require (
 	github.com/hashicorp/golang-lru v0.5.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )

@@ -55,10 +55,14 @@ func newLimiter(t testing.TB, st gthrottled.GCRAStoreCtx, n int) *gthrottled.GCR
 // TestMiddleware runs throttled's HTTP middleware on a real loopback
 // server: per client, N requests pass, then 429 with Retry-After; another
 // client is unaffected.
-func TestMiddleware(t *testing.T) {
+func TestMiddleware(t *testing.T) { testMiddleware(t, newStore(t)) }
+
+// testMiddleware is TestMiddleware on st, which holds no key yet.
+func testMiddleware(t *testing.T, st gthrottled.GCRAStoreCtx) {
+	t.Helper()
 	const n = 5
 	mw := gthrottled.HTTPRateLimiterCtx{
-		RateLimiter: newLimiter(t, newStore(t), n),
+		RateLimiter: newLimiter(t, st, n),
 		VaryBy:      &gthrottled.VaryBy{Headers: []string{"X-Client"}},
 	}
 	srv := httptest.NewServer(mw.RateLimit(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -109,9 +113,18 @@ func TestSameAsMemstore(t *testing.T) {
 
 // TestConcurrentRequests sends many more requests than the burst from
 // several goroutines: exactly the burst is allowed (no lost CAS).
-func TestConcurrentRequests(t *testing.T) {
+func TestConcurrentRequests(t *testing.T) { testConcurrentRequests(t, newStore(t), 0) }
+
+// testConcurrentRequests is TestConcurrentRequests on st, with
+// throttled's limit on compare-and-swap attempts raised to casAttempts
+// (0: throttled's default, 10).
+func testConcurrentRequests(t *testing.T, st gthrottled.GCRAStoreCtx, casAttempts int) {
+	t.Helper()
 	const n, workers, per = 50, 8, 40
-	rl := newLimiter(t, newStore(t), n)
+	rl := newLimiter(t, st, n)
+	if casAttempts > 0 {
+		rl.SetMaxCASAttemptsLimit(casAttempts)
+	}
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
