@@ -27,11 +27,15 @@ func newCounter(t testing.TB, opts ...engine.Option) *fghttprate.Counter {
 // TestMiddleware runs httprate's middleware on a real loopback server
 // with the Counter: per client, N requests pass, then 429; another client
 // is unaffected.
-func TestMiddleware(t *testing.T) {
+func TestMiddleware(t *testing.T) { testMiddleware(t, newCounter(t)) }
+
+// testMiddleware is TestMiddleware on counter, which holds no count yet.
+func testMiddleware(t *testing.T, counter gohttprate.LimitCounter) {
+	t.Helper()
 	const n = 5
 	mw := gohttprate.Limit(n, time.Hour,
 		gohttprate.WithKeyFuncs(func(r *http.Request) (string, error) { return r.Header.Get("X-Client"), nil }),
-		gohttprate.WithLimitCounter(newCounter(t)))
+		gohttprate.WithLimitCounter(counter))
 	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok"))
 	})))
@@ -66,16 +70,25 @@ func TestMiddleware(t *testing.T) {
 // 7 s window does not divide the time from year 1 to the Unix epoch, so
 // httprate's grid and the engine's differ there.
 func TestSameAsLocalCounter(t *testing.T) {
+	testSameAsLocalCounter(t, 3000, func(t *testing.T) gohttprate.LimitCounter {
+		return newCounter(t, engine.WithSweepInterval(-1))
+	})
+}
+
+// testSameAsLocalCounter is TestSameAsLocalCounter with ops operations
+// per window on a counter that newOurs returns, empty, for each window.
+func testSameAsLocalCounter(t *testing.T, ops int, newOurs func(t *testing.T) gohttprate.LimitCounter) {
+	t.Helper()
 	for _, w := range []time.Duration{time.Second, 7 * time.Second, time.Minute, 250 * time.Millisecond} {
 		t.Run(fmt.Sprintf("window=%v", w), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(w)))
-			ours := newCounter(t, engine.WithSweepInterval(-1))
+			ours := newOurs(t)
 			ours.Config(10, w)
 			theirs := gohttprate.NewLocalLimitCounter(w)
 			theirs.Config(10, w)
 			win := time.Now().UTC().Truncate(w)
 			keys := []string{"a", "b", "c"}
-			for i := range 3000 {
+			for i := range ops {
 				switch r := rng.IntN(20); {
 				case r == 0:
 					win = win.Add(w * time.Duration(2+rng.IntN(3))) // a jump: both forget

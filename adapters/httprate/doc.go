@@ -36,6 +36,14 @@
 // One Counter per RateLimiter: Config, which httprate calls from
 // NewRateLimiter, sets the window of every later call. The window must
 // be a whole number of milliseconds from 1 ms to limit.MaxPeriod;
-// otherwise every call returns an error wrapping [ErrWindow]. Memory
-// only: the counts live in this process.
+// otherwise every call returns an error wrapping [ErrWindow]. A Counter
+// keeps the counts in this process.
+//
+// # On Redis
+//
+// Instances that share their counts use [RedisCounter] ([NewRedis] on a
+// rueidis client) instead: the count of a key in the window starting at
+// w is the Redis key prefix{key}:<w in Unix ms>; IncrementBy is one
+// script (INCRBY, never below 0, and PEXPIRE of two windows) and Get one
+// MGET of the current and previous windows' keys.
 package httprate

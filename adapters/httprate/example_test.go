@@ -7,6 +7,7 @@ import (
 	"time"
 
 	gohttprate "github.com/go-chi/httprate"
+	"github.com/redis/rueidis"
 
 	fghttprate "github.com/floodgate-go/floodgate/adapters/httprate"
 )
@@ -27,4 +28,18 @@ func Example() {
 	// 200
 	// 200
 	// 429
+}
+
+// ExampleNewRedis is httprate's middleware counting in Redis, shared by
+// every instance. It needs a server, so it is compiled, not run.
+func ExampleNewRedis() {
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	mw := gohttprate.LimitBy(100, time.Minute, gohttprate.KeyByIP,
+		gohttprate.WithLimitCounter(fghttprate.NewRedis(client, "httprate:")))
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	fmt.Println(h != nil)
 }

@@ -7,6 +7,7 @@ replace github.com/floodgate-go/floodgate => ../..
 require (
 	github.com/floodgate-go/floodgate v0.0.0-00010101000000-000000000000
 	github.com/go-chi/httprate v0.16.1
+	github.com/redis/rueidis v1.0.79
 	github.com/stretchr/testify v1.12.1
 )
 
