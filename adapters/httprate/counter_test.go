@@ -2,6 +2,7 @@ package httprate_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -157,7 +158,7 @@ func TestConfigErrors(t *testing.T) {
 	c.Config(10, 1500*time.Microsecond)
 	_, _, err := c.Get("k", now, now)
 	assert.ErrorIs(t, err, fghttprate.ErrWindow, "Get with a window of 1.5ms")
-	c.Config(1<<40, time.Second) // a request limit beyond MaxCount still counts
+	c.Config(math.MaxInt, time.Second) // a request limit beyond the cell still counts
 	assert.NoError(t, c.Increment("k", now))
 }
 
