@@ -10,33 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/floodgate-go/floodgate"
 	chiexample "github.com/floodgate-go/floodgate/examples/chi"
 	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/examples/internal/logintest"
 	"github.com/floodgate-go/floodgate/httplimit"
 )
-
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func memory(t *testing.T) floodgate.Store {
-	t.Helper()
-	s := floodgate.NewMemory()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func newMiddleware(t *testing.T, opts ...httplimit.Option) *httplimit.Middleware {
-	t.Helper()
-	m, err := httplimit.New(memory(t), opts...)
-	require.NoError(t, err, "httplimit.New")
-	return m
-}
 
 // recoverError runs f and returns the error it panicked with, or nil.
 func recoverError(t *testing.T, f func()) (err error) {
@@ -52,18 +30,7 @@ func recoverError(t *testing.T, f func()) (err error) {
 	return nil
 }
 
-func TestApp(t *testing.T) {
-	t.Run("right and wrong password", func(t *testing.T) {
-		h, err := chiexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLogin(t, serve(t, h))
-	})
-	t.Run("sixth login is 429", func(t *testing.T) {
-		h, err := chiexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLimited(t, serve(t, h))
-	})
-}
+func TestApp(t *testing.T) { logintest.RunApp(t, chiexample.App) }
 
 // TestShapes: every way of mounting the Middleware on chi is either
 // enforced (the sixth login is a 429) or refused at start-up with an
@@ -74,7 +41,7 @@ func TestShapes(t *testing.T) {
 	t.Run("Wrap(router) without a route func is refused", func(t *testing.T) {
 		r := chi.NewRouter()
 		r.Post(login.Path, login.Handler)
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		h, err := m.Wrap(r)
 		require.ErrorIs(t, err, httplimit.ErrConfig, "Wrap(chi router) without WithRouteFunc returned %v, want an error", h)
 		assert.Contains(t, err.Error(), `"POST /login"`, "Wrap's error should name the pattern")
@@ -82,21 +49,21 @@ func TestShapes(t *testing.T) {
 	})
 	t.Run("Handler(router) with RouteFunc is enforced", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := newMiddleware(t, route, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+		m := logintest.NewMiddleware(t, route, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
 		r.Post(login.Path, login.Handler)
 		require.NoError(t, chiexample.CheckRoutes(m, r), "CheckRoutes")
-		logintest.RequireLimited(t, serve(t, m.Handler(r)))
+		logintest.RequireLimited(t, logintest.Serve(t, m.Handler(r)))
 	})
 	t.Run("r.Use(m.Handler) with RouteFunc is enforced", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := newMiddleware(t, route, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+		m := logintest.NewMiddleware(t, route, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
 		r.Use(m.Handler)
 		r.Post(login.Path, login.Handler)
-		logintest.RequireLimited(t, serve(t, r))
+		logintest.RequireLimited(t, logintest.Serve(t, r))
 	})
 	t.Run("r.Use(m.Handler) without a route func panics at registration", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		r.Use(m.Handler) // chi builds the chain when the first route is registered
 		err := recoverError(t, func() { r.Post(login.Path, login.Handler) })
 		require.ErrorIs(t, err, httplimit.ErrConfig, "r.Post after r.Use(m.Handler) without WithRouteFunc: want a panic with a configuration error")
@@ -104,20 +71,20 @@ func TestShapes(t *testing.T) {
 	})
 	t.Run("sub-router Use with RouteFunc of the top router is enforced", func(t *testing.T) {
 		top := chi.NewRouter()
-		m := newMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit),
+		m := logintest.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit),
 			httplimit.WithRouteFunc(chiexample.RouteFunc(top)))
 		top.Route("/api", func(r chi.Router) {
 			r.Use(m.Handler)
 			r.Post(login.Path, login.Handler)
 		})
 		require.NoError(t, chiexample.CheckRoutes(m, top), "CheckRoutes")
-		logintest.RequireLimited(t, serve(t, top)+"/api")
+		logintest.RequireLimited(t, logintest.Serve(t, top)+"/api")
 	})
 	t.Run("Limit on one route is enforced", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := newMiddleware(t, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+		m := logintest.NewMiddleware(t, httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
 		r.With(m.Limit(login.Limit)).Post(login.Path, login.Handler)
-		logintest.RequireLimited(t, serve(t, r))
+		logintest.RequireLimited(t, logintest.Serve(t, r))
 	})
 }
 
@@ -128,11 +95,11 @@ func TestShapes(t *testing.T) {
 func TestNaiveRouteFunc(t *testing.T) {
 	naive := func(r *http.Request) string { return chi.RouteContext(r.Context()).RoutePattern() }
 	r := chi.NewRouter()
-	m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(naive))
+	m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(naive))
 	r.Use(m.Handler) // accepted: Wrap trusts a route function
 	r.Post(login.Path, login.Handler)
 	require.NoError(t, chiexample.CheckRoutes(m, r), "CheckRoutes passes: the pattern is served")
-	rs, err := logintest.Attempts(serve(t, r))
+	rs, err := logintest.Attempts(logintest.Serve(t, r))
 	require.NoError(t, err)
 	if rs[5].Status != http.StatusTooManyRequests {
 		t.Skipf("httplimit gap: a route function that never finds a route (here chi's RoutePattern() in r.Use, before routing) "+
@@ -204,7 +171,7 @@ func TestRouteFunc(t *testing.T) {
 
 func TestCheckRoutes(t *testing.T) {
 	r := chi.NewRouter()
-	m := newMiddleware(t, httplimit.WithRoute("POST /logn", login.Limit), httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
+	m := logintest.NewMiddleware(t, httplimit.WithRoute("POST /logn", login.Limit), httplimit.WithRouteFunc(chiexample.RouteFunc(r)))
 	r.Use(m.Handler)
 	r.Post(login.Path, login.Handler)
 	err := chiexample.CheckRoutes(m, r)

@@ -11,46 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/floodgate-go/floodgate"
 	echoexample "github.com/floodgate-go/floodgate/examples/echo"
 	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/examples/internal/logintest"
 	"github.com/floodgate-go/floodgate/httplimit"
 )
 
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func memory(t *testing.T) floodgate.Store {
-	t.Helper()
-	s := floodgate.NewMemory()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func newMiddleware(t *testing.T, opts ...httplimit.Option) *httplimit.Middleware {
-	t.Helper()
-	m, err := httplimit.New(memory(t), opts...)
-	require.NoError(t, err, "httplimit.New")
-	return m
-}
-
-func TestApp(t *testing.T) {
-	t.Run("right and wrong password", func(t *testing.T) {
-		h, err := echoexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLogin(t, serve(t, h))
-	})
-	t.Run("sixth login is 429", func(t *testing.T) {
-		h, err := echoexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLimited(t, serve(t, h))
-	})
-}
+func TestApp(t *testing.T) { logintest.RunApp(t, echoexample.App) }
 
 // TestShapes: every way of mounting the Middleware on Echo is either
 // enforced (the sixth login is a 429) or refused, with an error that
@@ -60,40 +27,40 @@ func TestShapes(t *testing.T) {
 	routeFunc := httplimit.WithRouteFunc(echoexample.RouteFunc)
 
 	t.Run("e.Use(Adapt(m.Handler)) is enforced", func(t *testing.T) {
-		m := newMiddleware(t, route, routeFunc)
+		m := logintest.NewMiddleware(t, route, routeFunc)
 		e := echo.New()
 		e.Use(echoexample.Adapt(m.Handler))
 		e.POST(login.Path, echoexample.Login)
 		require.NoError(t, echoexample.CheckRoutes(m, e), "CheckRoutes")
-		logintest.RequireLimited(t, serve(t, e))
+		logintest.RequireLimited(t, logintest.Serve(t, e))
 	})
 	t.Run("e.Use after the routes is enforced", func(t *testing.T) {
-		m := newMiddleware(t, route, routeFunc)
+		m := logintest.NewMiddleware(t, route, routeFunc)
 		e := echo.New()
 		e.POST(login.Path, echoexample.Login)
 		e.Use(echoexample.Adapt(m.Handler)) // Echo applies e.Use middleware per request
-		logintest.RequireLimited(t, serve(t, e))
+		logintest.RequireLimited(t, logintest.Serve(t, e))
 	})
 	t.Run("group middleware is enforced", func(t *testing.T) {
-		m := newMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
+		m := logintest.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
 		e := echo.New()
 		api := e.Group("/api", echoexample.Adapt(m.Handler))
 		api.POST(login.Path, echoexample.Login)
 		require.NoError(t, echoexample.CheckRoutes(m, e), "CheckRoutes")
-		logintest.RequireLimited(t, serve(t, e)+"/api")
+		logintest.RequireLimited(t, logintest.Serve(t, e)+"/api")
 	})
 	t.Run("Adapt(m.Limit) on one route is enforced", func(t *testing.T) {
-		m := newMiddleware(t, routeFunc)
+		m := logintest.NewMiddleware(t, routeFunc)
 		e := echo.New()
 		e.POST(login.Path, echoexample.Login, echoexample.Adapt(m.Limit(login.Limit)))
-		logintest.RequireLimited(t, serve(t, e))
+		logintest.RequireLimited(t, logintest.Serve(t, e))
 	})
 	t.Run("Adapt(m.Handler) without RouteFunc panics at start-up", func(t *testing.T) {
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		assert.Panics(t, func() { echoexample.Adapt(m.Handler) }, "Adapt(m.Handler) without WithRouteFunc")
 	})
 	t.Run("Handler(e) without a route func is refused", func(t *testing.T) {
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		e := echo.New()
 		e.POST(login.Path, echoexample.Login)
 		_, err := m.Wrap(e)
@@ -103,7 +70,7 @@ func TestShapes(t *testing.T) {
 	t.Run("WrapMiddleware(m.Handler) without a route func fails every request", func(t *testing.T) {
 		// echo.WrapMiddleware calls m.Handler per request, so the refusal
 		// comes with the first request, not at start-up: Adapt is better.
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		e := echo.New()
 		e.Use(echo.WrapMiddleware(m.Handler))
 		e.POST(login.Path, echoexample.Login)
@@ -120,12 +87,12 @@ func TestShapes(t *testing.T) {
 // echo.WrapMiddleware the route function sees no echo.Context, finds no
 // route, and the route goes unlimited.
 func TestWrapMiddlewareRouteFunc(t *testing.T) {
-	m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(echoexample.RouteFunc))
+	m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(echoexample.RouteFunc))
 	e := echo.New()
 	e.Use(echo.WrapMiddleware(m.Handler))
 	e.POST(login.Path, echoexample.Login)
 	require.NoError(t, echoexample.CheckRoutes(m, e), "CheckRoutes passes: the pattern is served")
-	rs, err := logintest.Attempts(serve(t, e))
+	rs, err := logintest.Attempts(logintest.Serve(t, e))
 	require.NoError(t, err)
 	if rs[5].Status != http.StatusTooManyRequests {
 		t.Skipf("httplimit gap: a route function that never finds a route (here RouteFunc behind echo.WrapMiddleware, which hides the echo.Context) "+

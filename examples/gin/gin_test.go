@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/floodgate-go/floodgate"
 	ginexample "github.com/floodgate-go/floodgate/examples/gin"
 	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/examples/internal/logintest"
@@ -18,39 +17,7 @@ import (
 
 func init() { gin.SetMode(gin.TestMode) } // no route listing on stdout, which examples compare
 
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func memory(t *testing.T) floodgate.Store {
-	t.Helper()
-	s := floodgate.NewMemory()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-func newMiddleware(t *testing.T, opts ...httplimit.Option) *httplimit.Middleware {
-	t.Helper()
-	m, err := httplimit.New(memory(t), opts...)
-	require.NoError(t, err, "httplimit.New")
-	return m
-}
-
-func TestApp(t *testing.T) {
-	t.Run("right and wrong password", func(t *testing.T) {
-		h, err := ginexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLogin(t, serve(t, h))
-	})
-	t.Run("sixth login is 429", func(t *testing.T) {
-		h, err := ginexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLimited(t, serve(t, h))
-	})
-}
+func TestApp(t *testing.T) { logintest.RunApp(t, ginexample.App) }
 
 // TestShapes: every way of mounting the Middleware on gin is either
 // enforced (the sixth login is a 429) or refused at start-up with an
@@ -60,15 +27,15 @@ func TestShapes(t *testing.T) {
 	routeFunc := httplimit.WithRouteFunc(ginexample.RouteFunc)
 
 	t.Run("Use before the routes is enforced", func(t *testing.T) {
-		m := newMiddleware(t, route, routeFunc)
+		m := logintest.NewMiddleware(t, route, routeFunc)
 		e := gin.New()
 		require.NoError(t, ginexample.Use(e, m), "Use")
 		e.POST(login.Path, ginexample.Login)
 		require.NoError(t, ginexample.CheckRoutes(m, e), "CheckRoutes")
-		logintest.RequireLimited(t, serve(t, e))
+		logintest.RequireLimited(t, logintest.Serve(t, e))
 	})
 	t.Run("Use after a route is refused", func(t *testing.T) {
-		m := newMiddleware(t, route, routeFunc)
+		m := logintest.NewMiddleware(t, route, routeFunc)
 		e := gin.New()
 		e.POST(login.Path, ginexample.Login)
 		err := ginexample.Use(e, m)
@@ -76,17 +43,17 @@ func TestShapes(t *testing.T) {
 		assert.Contains(t, err.Error(), "POST /login", "Use's error should name the route")
 	})
 	t.Run("Use without RouteFunc is refused", func(t *testing.T) {
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		err := ginexample.Use(gin.New(), m)
 		require.ErrorIs(t, err, httplimit.ErrConfig, "Use with a Middleware that has no route function")
 		assert.Contains(t, err.Error(), `"POST /login"`, "Use's error should name the pattern")
 	})
 	t.Run("Adapt(m.Handler) without RouteFunc panics at start-up", func(t *testing.T) {
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		assert.Panics(t, func() { ginexample.Adapt(m.Handler) }, "Adapt(m.Handler) without WithRouteFunc")
 	})
 	t.Run("Handler(engine) without a route func is refused", func(t *testing.T) {
-		m := newMiddleware(t, route)
+		m := logintest.NewMiddleware(t, route)
 		e := gin.New()
 		e.POST(login.Path, ginexample.Login)
 		_, err := m.Wrap(e)
@@ -94,19 +61,19 @@ func TestShapes(t *testing.T) {
 		assert.Contains(t, err.Error(), `"POST /login"`, "Wrap's error should name the pattern")
 	})
 	t.Run("group Use is enforced", func(t *testing.T) {
-		m := newMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
+		m := logintest.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
 		e := gin.New()
 		api := e.Group("/api")
 		api.Use(ginexample.Adapt(m.Handler))
 		api.POST(login.Path, ginexample.Login)
 		require.NoError(t, ginexample.CheckRoutes(m, e), "CheckRoutes")
-		logintest.RequireLimited(t, serve(t, e)+"/api")
+		logintest.RequireLimited(t, logintest.Serve(t, e)+"/api")
 	})
 	t.Run("Adapt(m.Limit) on one route is enforced", func(t *testing.T) {
-		m := newMiddleware(t, routeFunc)
+		m := logintest.NewMiddleware(t, routeFunc)
 		e := gin.New()
 		e.POST(login.Path, ginexample.Adapt(m.Limit(login.Limit)), ginexample.Login)
-		logintest.RequireLimited(t, serve(t, e))
+		logintest.RequireLimited(t, logintest.Serve(t, e))
 	})
 }
 
@@ -114,12 +81,12 @@ func TestShapes(t *testing.T) {
 // against: middleware added to the engine after a route never runs for
 // that route, and nothing reports it.
 func TestGinSkipsLateMiddleware(t *testing.T) {
-	m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(ginexample.RouteFunc))
+	m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(ginexample.RouteFunc))
 	e := gin.New()
 	e.POST(login.Path, ginexample.Login)
 	e.Use(ginexample.Adapt(m.Handler)) // too late for POST /login
 	require.NoError(t, ginexample.CheckRoutes(m, e), "CheckRoutes cannot see it: the route is served")
-	rs, err := logintest.Attempts(serve(t, e))
+	rs, err := logintest.Attempts(logintest.Serve(t, e))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, rs[5].Status,
 		"sixth login with engine.Use after the route: got %v; if gin now runs late middleware, Use's refusal can go", rs[5])

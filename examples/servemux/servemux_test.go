@@ -2,13 +2,11 @@ package servemuxexample_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/examples/internal/logintest"
 	servemuxexample "github.com/floodgate-go/floodgate/examples/servemux"
@@ -16,19 +14,6 @@ import (
 )
 
 // serve starts h on a loopback server for the test's lifetime.
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func memory(t *testing.T) floodgate.Store {
-	t.Helper()
-	s := floodgate.NewMemory()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // logging stands for any middleware that wraps the mux: it hides the
 // mux's route lookup.
@@ -42,51 +27,33 @@ func loginMux() *http.ServeMux {
 	return mux
 }
 
-func newMiddleware(t *testing.T, opts ...httplimit.Option) *httplimit.Middleware {
-	t.Helper()
-	m, err := httplimit.New(memory(t), opts...)
-	require.NoError(t, err, "httplimit.New")
-	return m
-}
-
-func TestApp(t *testing.T) {
-	t.Run("right and wrong password", func(t *testing.T) {
-		h, err := servemuxexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLogin(t, serve(t, h))
-	})
-	t.Run("sixth login is 429", func(t *testing.T) {
-		h, err := servemuxexample.App(memory(t))
-		require.NoError(t, err, "App")
-		logintest.RequireLimited(t, serve(t, h))
-	})
-}
+func TestApp(t *testing.T) { logintest.RunApp(t, servemuxexample.App) }
 
 // TestShapes: every way of mounting the Middleware on a ServeMux is
 // either enforced (the sixth login is a 429) or refused at start-up with
 // an error that names the pattern. None limits nothing silently.
 func TestShapes(t *testing.T) {
 	t.Run("Wrap(mux) is enforced", func(t *testing.T) {
-		m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
+		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
 		h, err := m.Wrap(loginMux())
 		require.NoError(t, err, "Wrap(mux)")
-		logintest.RequireLimited(t, serve(t, h))
+		logintest.RequireLimited(t, logintest.Serve(t, h))
 	})
 	t.Run("logging(Wrap(mux)) is enforced", func(t *testing.T) {
-		m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
+		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
 		h, err := m.Wrap(loginMux())
 		require.NoError(t, err, "Wrap(mux)")
-		logintest.RequireLimited(t, serve(t, logging(h)))
+		logintest.RequireLimited(t, logintest.Serve(t, logging(h)))
 	})
 	t.Run("Wrap(logging(mux)) is refused", func(t *testing.T) {
-		m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
+		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
 		h, err := m.Wrap(logging(loginMux()))
 		require.ErrorIs(t, err, httplimit.ErrConfig, "Wrap(logging(mux)) returned handler %v, want an error: logging hides the mux's routes", h)
 		assert.Contains(t, err.Error(), `"POST /login"`, "Wrap's error should name the unenforceable pattern")
 		assert.Nil(t, h, "Wrap returned an error and a handler")
 	})
 	t.Run("Handler(logging(mux)) panics at start-up", func(t *testing.T) {
-		m := newMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
+		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
 		var err error
 		func() {
 			defer func() { err, _ = recover().(error) }()
@@ -96,10 +63,10 @@ func TestShapes(t *testing.T) {
 		assert.Contains(t, err.Error(), `"POST /login"`, "the panic should name the unenforceable pattern")
 	})
 	t.Run("Limit inside the mux is enforced", func(t *testing.T) {
-		m := newMiddleware(t)
+		m := logintest.NewMiddleware(t)
 		mux := http.NewServeMux()
 		mux.Handle(login.Pattern, m.Limit(login.Limit)(http.HandlerFunc(login.Handler)))
-		logintest.RequireLimited(t, serve(t, logging(mux)))
+		logintest.RequireLimited(t, logintest.Serve(t, logging(mux)))
 	})
 }
 
@@ -117,7 +84,7 @@ func TestMismatchedPatterns(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.HandleFunc(tc.served, login.Handler)
-			m := newMiddleware(t, httplimit.WithRoute(tc.declared, login.Limit))
+			m := logintest.NewMiddleware(t, httplimit.WithRoute(tc.declared, login.Limit))
 			_, err := m.Wrap(mux)
 			require.ErrorIs(t, err, httplimit.ErrConfig, "WithRoute(%q) on a mux serving %q: Wrap returned no error", tc.declared, tc.served)
 			assert.Contains(t, err.Error(), `"`+tc.declared+`"`, "Wrap's error should name the declared pattern")
