@@ -7,16 +7,6 @@ import (
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// Refunder is a Store that can give units back: Refund undoes n units of
-// key's most recent usage under each of limits (engine.Engine.Refund
-// gives the exact semantics per strategy). It is how a decision over
-// several keys gives back what it took when a later key denies, and how
-// middleware counts a request only when its response says so. Every
-// store of this module implements it, and [Fallback] forwards it.
-type Refunder interface {
-	Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error
-}
-
 // Charge is one key's part of a decision over several keys: a cost N
 // for Key under every one of Limits.
 type Charge struct {
@@ -33,8 +23,7 @@ type Charge struct {
 // allows and returns -1.
 //
 // The charges are judged in order, each atomically in its store, and a
-// denial refunds the charges already counted (s must be a [Refunder];
-// the stores of this module are). Between the count and the refund a
+// denial refunds the charges already counted (Store.Refund). Between the count and the refund a
 // concurrent request may see those units taken and be denied: never is a
 // request allowed beyond a limit. The error is the first one a charge
 // returned; its Decision is the store's answer under its failure policy.
@@ -47,10 +36,8 @@ func AllowAll(ctx context.Context, s Store, charges ...Charge) (limit.Decision, 
 			first = err
 		}
 		if !d.Allowed {
-			if r, ok := s.(Refunder); ok {
-				for _, done := range charges[:i] {
-					_ = r.Refund(context.WithoutCancel(ctx), done.Key, done.N, done.Limits...)
-				}
+			for _, done := range charges[:i] {
+				_ = s.Refund(context.WithoutCancel(ctx), done.Key, done.N, done.Limits...)
 			}
 			return d, i, first
 		}

@@ -46,7 +46,7 @@ type Middleware struct {
 	routeFunc     func(*http.Request) string
 	unplaced      atomic.Bool // a request whose route could not be told was logged
 	unplacedLimit atomic.Bool // the same, for Limit
-	noRefund      atomic.Bool // CountWhen without a Refunder was logged
+	noRefund      atomic.Bool // CountWhen on a store that cannot refund was logged
 	hook          func(*http.Request, Event)
 	shadow        bool
 	shadowHeaders bool
@@ -581,20 +581,21 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 // refund gives back the route's charges of a request that CountWhen
 // does not count.
 func (m *Middleware) refund(ctx context.Context, ps []pending) {
-	rf, ok := m.store.(floodgate.Refunder)
-	if !ok {
-		if m.noRefund.CompareAndSwap(false, true) {
-			m.log.Error("httplimit: CountWhen needs a store that can give units back (floodgate.Refunder); "+
-				"every request is counted (logged once)", "store", fmt.Sprintf("%T", m.store))
-		}
-		return
-	}
 	ctx = context.WithoutCancel(ctx)
 	for _, p := range ps {
-		if p.route {
-			if err := rf.Refund(ctx, p.key, p.n, p.limits...); err != nil {
-				m.report(p.ch, err)
+		if !p.route {
+			continue
+		}
+		err := m.store.Refund(ctx, p.key, p.n, p.limits...)
+		if errors.Is(err, errors.ErrUnsupported) {
+			if m.noRefund.CompareAndSwap(false, true) {
+				m.log.Error("httplimit: CountWhen needs a store that can give units back; "+
+					"every request is counted (logged once)", "store", m.store.Info().Kind, "error", err)
 			}
+			return
+		}
+		if err != nil {
+			m.report(p.ch, err)
 		}
 	}
 }

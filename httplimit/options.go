@@ -332,8 +332,8 @@ func AlsoBy(name string, key Key, limits string) RouteOption {
 //
 // The request is counted before the handler runs, so concurrent requests
 // cannot overrun the limit while handlers are busy, and the units come
-// back after the response when count says so (the store must be a
-// floodgate.Refunder, as every store of this module is). A budget that is
+// back after the response when count says so (Store.Refund; every store
+// of this module refunds). A budget that is
 // used up still denies. Only the route's own and AlsoBy limits are given
 // back, not application-wide or shared ones. Default: every request
 // counts.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
 // redisServer is a real redis-server for the test (see redistest).

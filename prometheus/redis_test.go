@@ -10,7 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
 // redisServer is a real redis-server for the test (see redistest).
