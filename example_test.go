@@ -99,7 +99,7 @@ func ExampleNewFallback() {
 	if err != nil {
 		panic(err)
 	}
-	store := floodgate.NewFallback(primary, floodgate.FailMemory, floodgate.NewMemory())
+	store := floodgate.NewFallback(primary, floodgate.FallbackConfig{Policy: floodgate.FailMemory, Backup: floodgate.NewMemory()})
 	defer store.Close()
 	d, err := store.AllowN(context.Background(), "k", 1, limit.MustParse("1/minute"))
 	fmt.Println(d.Allowed, err != nil)

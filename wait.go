@@ -9,6 +9,10 @@ import (
 	"github.com/floodgate-go/floodgate/limit"
 )
 
+// errNeverAllowed is wrapped by Wait's error for a request that no wait
+// can admit.
+var errNeverAllowed = errors.New("floodgate: request can never be allowed: its cost exceeds the limit")
+
 // minRetry is the wait after a denial whose RetryAfter is 0 (a store
 // that names no wait), so that Wait never spins on a store.
 const minRetry = time.Millisecond
@@ -83,7 +87,7 @@ func reserve(ctx context.Context, s Store, key string, n int64, limits ...limit.
 	case d.Allowed:
 		return 0, d, nil
 	case d.RetryAfter == limit.Never:
-		return limit.Never, d, fmt.Errorf("floodgate: a request of cost %d can never be allowed under %v", n, d.Limit)
+		return limit.Never, d, fmt.Errorf("%w: cost %d under %v", errNeverAllowed, n, d.Limit)
 	case d.RetryAfter <= 0:
 		return minRetry, d, nil
 	}
