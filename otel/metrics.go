@@ -101,19 +101,19 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 		if len(watched) == 0 {
 			return nil
 		}
-		var total floodgate.Stats
+		var total floodgate.Info
 		isUp := map[string]bool{}
 		var kinds []string
 		for _, s := range watched {
-			st := floodgate.StatsOf(s)
+			st := s.Info()
 			total.Keys += st.Keys
 			total.Full += st.Full
 			total.Evicted += st.Evicted
-			if _, seen := isUp[st.Store]; !seen {
-				kinds = append(kinds, st.Store)
-				isUp[st.Store] = true
+			if _, seen := isUp[st.Kind]; !seen {
+				kinds = append(kinds, st.Kind)
+				isUp[st.Kind] = true
 			}
-			isUp[st.Store] = isUp[st.Store] && st.Up
+			isUp[st.Kind] = isUp[st.Kind] && st.Up
 		}
 		for _, k := range kinds {
 			v := int64(0)
@@ -136,7 +136,7 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 // Watch adds s to the stores read at each collection for
 // floodgate.store.up, floodgate.tracked_keys,
 // floodgate.key_table_full.denials and floodgate.evictions (see
-// floodgate.StatsOf). Pass the Store that floodgate.Open returned.
+// Store.Info). Pass the Store that floodgate.Open returned.
 func (m *Metrics) Watch(s floodgate.Store) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
