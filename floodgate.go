@@ -20,7 +20,7 @@ var (
 	// answered that it cannot serve. A caller's own cancellation or
 	// deadline is never reported as ErrUnavailable.
 	ErrUnavailable = errors.New("floodgate: store unavailable")
-	// ErrStorage is wrapped by the errors of a [Fallback]: the primary
+	// ErrStorage is wrapped by the errors of [NewFallback]'s Store: the primary
 	// store failed, and the Decision returned beside the error is the one
 	// chosen by the failure policy.
 	ErrStorage = errors.New("floodgate: storage failed; decided by the failure policy")

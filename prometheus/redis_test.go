@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
-	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
 	"github.com/floodgate-go/floodgate/internal/redistest"
+	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
 )
 
 // redisServer is a real redis-server for the test (see redistest).

@@ -41,7 +41,6 @@ func newStore(t testing.TB, c redis.UniversalClient, query string) *redisstore.S
 	return s
 }
 
-
 // TestSameDecisions runs one random sequence of AllowN, Peek, Reset
 // and Refund calls at explicit times (a manual clock, carried by the ctx:
 // internal/seam) on a go-redis-backed store and on

@@ -370,4 +370,3 @@ func at(now time.Time, after time.Duration) uint64 {
 	}
 	return uint64(n + int64(after))
 }
-

@@ -211,4 +211,3 @@ func reset(d limit.Decision, rate limiter.Rate) int64 {
 	}
 	return time.Now().Add(after).Unix()
 }
-
