@@ -59,7 +59,7 @@ func TestRegressPeekCountsNothing(t *testing.T) {
 func TestRegressLongS(t *testing.T) {
 	for _, s := range []string{"5/ſecond", "5/ſeconds", "5/secondſ"} {
 		_, err := limit.Parse(s)
-		assert.ErrorIsf(t, err, limit.ErrSyntax, "Parse(%q)", s)
+		assert.ErrorIsf(t, err, limit.ErrInvalid, "Parse(%q)", s)
 	}
 }
 

@@ -45,7 +45,7 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// httplimit: invalid configuration: POST /login: limit: syntax error: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
+	// httplimit: invalid configuration: POST /login: limit: invalid: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
 }
 
 func ExampleMiddleware_Handler() {

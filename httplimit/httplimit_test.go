@@ -616,7 +616,7 @@ func TestBadConfig(t *testing.T) {
 	})
 	t.Run("Limit panics on a bad literal", func(t *testing.T) {
 		m := newMiddleware(t, l)
-		assert.PanicsWithError(t, `httplimit: invalid configuration: limit 5/fortnight: limit: syntax error: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)`,
+		assert.PanicsWithError(t, `httplimit: invalid configuration: limit 5/fortnight: limit: invalid: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)`,
 			func() { m.Limit("5/fortnight") })
 	})
 }
