@@ -19,8 +19,8 @@ import (
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/httplimit"
-	fgprom "github.com/floodgate-go/floodgate/prometheus"
 	"github.com/floodgate-go/floodgate/internal/redistest"
+	fgprom "github.com/floodgate-go/floodgate/prometheus"
 )
 
 func noEnv(string) string { return "" }
