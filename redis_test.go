@@ -3,6 +3,7 @@ package floodgate_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -492,4 +493,39 @@ func TestRedisFailurePolicies(t *testing.T) {
 			assert.True(t, d.Allowed, "Redis holds its own, empty counters")
 		})
 	}
+}
+
+// TestOpenDeadRedisInfo is the contract-v2 issue's regression: Open of a
+// Redis that never answers, with a lease and an Observer, describes the
+// Redis store (Kind "redis", Strategy GCRA) through the lease and the
+// fallback, reports Up false once the fallback has tripped, and every
+// Observation and Health names that store. Open's clock (WithClock)
+// times the fallback, so the trip needs no real time.
+func TestOpenDeadRedisInfo(t *testing.T) {
+	uri := "redis://127.0.0.1:" + strconv.Itoa(storetest.FreePort(t)) + "/0?strategy=gcra&lease=10"
+	obs := &observations{}
+	st, err := floodgate.Open(uri, floodgate.WithObserver(obs), floodgate.WithClock(clock.NewManual(storetest.T0)),
+		floodgate.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err, "Open(%q)", uri)
+	t.Cleanup(func() { st.Close() })
+	l := limit.PerMinute(100)
+	for i := range 4 {
+		d, err := st.AllowN(context.Background(), "k", 1, l)
+		require.ErrorIs(t, err, floodgate.ErrStorage, "call %d with Redis dead", i)
+		assert.True(t, d.Allowed, "call %d: failure=memory, the backup allows", i)
+	}
+	in := st.Info()
+	assert.Equal(t, "redis", in.Kind, "Info().Kind: %+v", in)
+	assert.Equal(t, limit.GCRA, in.Strategy, "Info().Strategy: %+v", in)
+	assert.False(t, in.Up, "Info().Up after the fallback tripped: %+v", in)
+	calls, health := obs.snapshot()
+	require.Len(t, calls, 4, "Observations")
+	for i, c := range calls {
+		assert.Equal(t, "redis", c.Store, "Observation %d: Store", i)
+		assert.Equal(t, limit.GCRA, c.Strategy, "Observation %d: Strategy", i)
+		assert.True(t, c.Fallback, "Observation %d: answered by the failure policy", i)
+	}
+	require.Len(t, health, 1, "ObserveHealth calls after the trip")
+	assert.Equal(t, floodgate.Health{Store: "redis", Policy: floodgate.FailMemory, Err: health[0].Err}, health[0], "Health")
+	assert.ErrorIs(t, health[0].Err, floodgate.ErrUnavailable, "Health.Err")
 }
