@@ -125,7 +125,7 @@ func TestLeaseRemembersDenial(t *testing.T) {
 
 func TestLeaseExpires(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
-	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.LeaseConfig{Slice: 10, Hot: 1, TTL: 100*time.Millisecond})
+	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.LeaseConfig{Slice: 10, Hot: 1, TTL: 100 * time.Millisecond})
 	lim := limit.PerMinute(1000)
 	ctx := context.Background()
 	for range 4 { // 1 cold, then a slice of 10, 3 spent

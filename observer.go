@@ -3,7 +3,7 @@ package floodgate
 import (
 	"context"
 	"errors"
-			"time"
+	"time"
 
 	"github.com/floodgate-go/floodgate/limit"
 )

@@ -55,4 +55,3 @@ func TestReserve(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, p.Allowed, "Peek after three allowed units of 3/hour")
 }
-
