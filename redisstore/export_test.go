@@ -1,13 +1,10 @@
 package redisstore
 
-// The options that URI parameters set, exported to this package's
-// external tests only, which need them with a store of their own
-// (WithEvaler, WithClient) or to set what a URI spells differently.
+// Options that URI parameters set, exported to this package's external
+// tests only: with WithEvaler there is no URI to carry them, and a
+// logger has no URI form at all.
 var (
-	WithStrategy    = withStrategy
-	WithPrefix      = withPrefix
-	WithTimeout     = withTimeout
-	WithDialTimeout = withDialTimeout
-	WithPoolSize    = withPoolSize
-	WithLogger      = withLogger
+	WithPrefix  = withPrefix
+	WithTimeout = withTimeout
+	WithLogger  = withLogger
 )
