@@ -293,6 +293,13 @@ func (f *fallback) failed(ctx context.Context, err error) bool {
 	if err == nil {
 		f.count()
 		if f.down.CompareAndSwap(true, false) {
+			// A fresh start for the trip rule: the outage's failures are
+			// no evidence against the store that just answered.
+			f.window.Store(int64(f.cfg.Clock.Now()))
+			f.calls.Store(0)
+			f.fails.Store(0)
+			f.prevCalls.Store(0)
+			f.prevFails.Store(0)
 			f.cfg.Logger.Info("floodgate: store available again; deciding by the store", "store", f.kind, "policy", f.policy.String())
 			if f.cfg.Observer != nil {
 				f.cfg.Observer.ObserveHealth(Health{Store: f.kind, Up: true, Policy: f.policy})

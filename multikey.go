@@ -2,6 +2,7 @@ package floodgate
 
 import (
 	"context"
+	"errors"
 	"math"
 
 	"github.com/floodgate-go/floodgate/limit"
@@ -23,10 +24,13 @@ type Charge struct {
 // allows and returns -1.
 //
 // The charges are judged in order, each atomically in its store, and a
-// denial refunds the charges already counted (Store.Refund). Between the count and the refund a
-// concurrent request may see those units taken and be denied: never is a
-// request allowed beyond a limit. The error is the first one a charge
-// returned; its Decision is the store's answer under its failure policy.
+// denial refunds the charges already counted (Store.Refund). Between the
+// count and the refund a concurrent request may see those units taken
+// and be denied: never is a request allowed beyond a limit. The error is
+// the first one a charge returned (its Decision is the store's answer
+// under its failure policy), joined with the error of every refund that
+// failed: a store that cannot refund (errors.ErrUnsupported) keeps the
+// earlier charges counted, and the error says so.
 func AllowAll(ctx context.Context, s Store, charges ...Charge) (limit.Decision, int, error) {
 	best, at := limit.Decision{Allowed: true, Remaining: math.MaxInt64}, -1
 	var first error
@@ -37,7 +41,10 @@ func AllowAll(ctx context.Context, s Store, charges ...Charge) (limit.Decision, 
 		}
 		if !d.Allowed {
 			for _, done := range charges[:i] {
-				_ = s.Refund(context.WithoutCancel(ctx), done.Key, done.N, done.Limits...)
+				if err := s.Refund(context.WithoutCancel(ctx), done.Key, done.N, done.Limits...); err != nil {
+					// The earlier charge stays counted: say so.
+					first = errors.Join(first, err)
+				}
 			}
 			return d, i, first
 		}

@@ -139,8 +139,9 @@ func TestOutsideStoreInfo(t *testing.T) {
 // TestOutsideStoreRefundUnsupported: a store that cannot give units back
 // (Refund returns errors.ErrUnsupported) gets that error back through
 // every wrapper, which is no failure of the store; and AllowAll, whose
-// refunds then fail, still returns the Decision that decided, its
-// charge's index and the first error a charge returned.
+// refunds then fail, returns the Decision that decided, its charge's
+// index and the refund's error: the earlier charge stays counted, and the
+// caller is told.
 func TestOutsideStoreRefundUnsupported(t *testing.T) {
 	l5, l1 := limit.PerMinute(5), limit.PerMinute(1)
 	for name := range wrappers(t, 0, nil, nil) {
@@ -160,7 +161,10 @@ func TestOutsideStoreRefundUnsupported(t *testing.T) {
 			require.True(t, d.Allowed)
 			d, i, err := floodgate.AllowAll(ctx, st, floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{l5}},
 				floodgate.Charge{Key: "b", N: 1, Limits: []limit.Limit{l1}})
-			assert.NoError(t, err, "AllowAll: the first error a charge returned (none); the refund's is not one")
+			assert.ErrorIs(t, err, errors.ErrUnsupported, "AllowAll: the refund of a's charge failed, and the error says so")
+			left, perr := st.Peek(ctx, "a", l5)
+			require.NoError(t, perr)
+			assert.EqualValues(t, 3, left.Remaining, "a's charge stays counted: of 5, 1 counted and 1 for the request Peek describes")
 			assert.False(t, d.Allowed, "AllowAll with b exhausted: %+v", d)
 			assert.Equal(t, 1, i, "AllowAll: the index of the charge that decided")
 			assert.Equal(t, l1, d.Limit, "AllowAll: b's Decision")
