@@ -453,28 +453,26 @@ func TestStoreErrors(t *testing.T) {
 		})
 	}
 	t.Run("client gone is not a store error", func(t *testing.T) {
-		canceled := failing{Store: floodgate.NewMemory(), err: context.Canceled}
-		e := serveStore(t, blockUntilDone{canceled}, grpclimit.WithMethod(check, "5/minute"))
+		// Called directly, so that the count is read after the call
+		// returned.
+		lim, err := grpclimit.New(ctxErr{floodgate.NewMemory()}, quiet, grpclimit.WithMethod(check, "5/minute"))
+		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() {
-			_, err := e.client.Check(ctx, &healthpb.HealthCheckRequest{})
-			done <- err
-		}()
 		cancel()
-		assert.Equal(t, codes.Canceled, status.Code(<-done))
-		// The server may not even have seen the call; if it did, its
-		// cancellation is not counted.
-		assert.Zero(t, e.lim.StoreErrors(), "StoreErrors after a cancelled call")
+		called := false
+		_, err = lim.Unary()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: check},
+			func(context.Context, any) (any, error) { called = true; return nil, nil })
+		assert.Equal(t, codes.Canceled, status.Code(err), "a call whose client is gone: %v", err)
+		assert.False(t, called, "the handler ran for a call the store did not decide")
+		assert.Zero(t, lim.StoreErrors(), "StoreErrors after a cancelled call")
 	})
 }
 
-// blockUntilDone waits for the call's context to end, then answers
-// with its error.
-type blockUntilDone struct{ failing }
+// ctxErr answers every AllowN, as a store does for a caller who left,
+// with no decision and the context's error.
+type ctxErr struct{ floodgate.Store }
 
-func (b blockUntilDone) AllowN(ctx context.Context, _ string, _ int64, _ ...limit.Limit) (limit.Decision, error) {
-	<-ctx.Done()
+func (ctxErr) AllowN(ctx context.Context, _ string, _ int64, _ ...limit.Limit) (limit.Decision, error) {
 	return limit.Decision{}, ctx.Err()
 }
 
