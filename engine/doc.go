@@ -6,7 +6,7 @@
 // # Semantics
 //
 // Time is the engine clock's reading in nanoseconds, now ≥ 0 (negative
-// readings count as 0). The default clock (package clock's Coarse) reads
+// readings count as 0). The default clock (a coarse clock, internal/coarse) reads
 // time since the Unix epoch: the wall clock once, at New, plus the
 // monotonic time elapsed since, so windows start on Unix-epoch
 // boundaries exactly as on Redis (a day at UTC midnight), and a wall

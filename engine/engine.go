@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/coarse"
 	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
@@ -20,7 +21,7 @@ import (
 // goroutines.
 type Engine struct {
 	clk      clock.Clock
-	coarse   *clock.Coarse // owned, stopped by Close; nil with WithClock
+	coarse   *coarse.Clock // owned, stopped by Close; nil with WithClock
 	sliding  bool
 	gcra     bool
 	strategy limit.Strategy
@@ -59,7 +60,7 @@ func New(opts ...Option) *Engine {
 		done:     make(chan struct{}),
 	}
 	if e.clk == nil {
-		e.coarse = clock.NewCoarse(time.Millisecond)
+		e.coarse = coarse.New(time.Millisecond)
 		e.clk = e.coarse
 	}
 	e.tables.Store(new([]*limitState))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/coarse"
 	"github.com/floodgate-go/floodgate/shard"
 )
 
@@ -39,7 +40,7 @@ var ErrFull = errors.New("engine: key-value table is full")
 // use and must not be copied. Close it to stop its sweeper.
 type KV struct {
 	clk     clock.Clock
-	coarse  *clock.Coarse // owned, stopped by Close; nil with WithClock
+	coarse  *coarse.Clock // owned, stopped by Close; nil with WithClock
 	entries *shard.Objects[kvEntry]
 	live    atomic.Int64 // entries in the map, for the cap
 	maxKeys int64        // 0: no cap
@@ -91,7 +92,7 @@ func NewKV(opts ...Option) *KV {
 		done:    make(chan struct{}),
 	}
 	if kv.clk == nil {
-		kv.coarse = clock.NewCoarse(time.Millisecond)
+		kv.coarse = coarse.New(time.Millisecond)
 		kv.clk = kv.coarse
 	}
 	go kv.sweepLoop()

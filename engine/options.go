@@ -22,7 +22,7 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// WithClock sets the engine's time source. Default: a clock.Coarse of 1 ms
+// WithClock sets the engine's time source. Default: a coarse clock of 1 ms
 // resolution owned by the engine, which reads time with one atomic load
 // (a system clock read costs as much as the rest of a decision; see
 // docs/performance.md) and may lag real time by about a millisecond; it
