@@ -3,7 +3,6 @@ package floodgate
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/limit"
@@ -48,22 +47,6 @@ func (s *MemoryStore) Peek(_ context.Context, key string, limits ...limit.Limit)
 		return denied(limits), ErrClosed
 	}
 	return s.e.Peek(key, limits...), nil
-}
-
-// AllowNAt is engine.Engine.AllowNAt: AllowN at engine time now.
-func (s *MemoryStore) AllowNAt(_ context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
-	if s.closed.Load() {
-		return denied(limits), ErrClosed
-	}
-	return s.e.AllowNAt(now, key, n, limits...), nil
-}
-
-// PeekAt is engine.Engine.PeekAt: Peek at engine time now.
-func (s *MemoryStore) PeekAt(_ context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error) {
-	if s.closed.Load() {
-		return denied(limits), ErrClosed
-	}
-	return s.e.PeekAt(now, key, limits...), nil
 }
 
 // Reset is engine.Engine.Reset; the error is nil until Close.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/internal/model"
 	"github.com/floodgate-go/floodgate/internal/storetest"
@@ -41,13 +42,34 @@ func openStore(t *testing.T, uri string) *redisstore.Store {
 	return st
 }
 
+// memoryAt is a MemoryStore on a clock.Manual that starts at the system
+// clock's reading: a storetest.AtStore, whose AllowNAt and PeekAt move
+// the clock to now and then call AllowN and Peek.
+type memoryAt struct {
+	*floodgate.MemoryStore
+	clk *clock.Manual
+}
+
+func newMemoryAt(t *testing.T, s limit.Strategy) *memoryAt {
+	clk := clock.NewManual(clock.System().Now())
+	m := &memoryAt{floodgate.NewMemory(engine.WithClock(clk), engine.WithStrategy(s)), clk}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func (m *memoryAt) AllowNAt(ctx context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
+	m.clk.Set(now)
+	return m.AllowN(ctx, key, n, limits...)
+}
+
+func (m *memoryAt) PeekAt(ctx context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error) {
+	m.clk.Set(now)
+	return m.Peek(ctx, key, limits...)
+}
+
 func TestContract(t *testing.T) {
 	t.Run("store=memory", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			m := floodgate.NewMemory(engine.WithStrategy(s))
-			t.Cleanup(func() { m.Close() })
-			return m
-		})
+		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return newMemoryAt(t, s) })
 	})
 	t.Run("store=memory-uri", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
@@ -127,11 +149,7 @@ func TestContract(t *testing.T) {
 // both.
 func TestMemoryMatchesRedis(t *testing.T) {
 	r := storetest.StartRedis(t)
-	storetest.RunSame(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-		m := floodgate.NewMemory(engine.WithStrategy(s))
-		t.Cleanup(func() { m.Close() })
-		return m
-	}, func(t *testing.T, s limit.Strategy) floodgate.Store {
+	storetest.RunSame(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return newMemoryAt(t, s) }, func(t *testing.T, s limit.Strategy) floodgate.Store {
 		return openStore(t, redisURI("redis", r.Addr(), s, ""))
 	})
 }
@@ -218,7 +236,8 @@ func TestRedisMatchesEngine(t *testing.T) {
 	for _, s := range []limit.Strategy{limit.GCRA, limit.MovingWindow} {
 		for _, multi := range []bool{false, true} {
 			t.Run("strategy="+s.String()+"/multi="+strconv.FormatBool(multi), func(t *testing.T) {
-				e := engine.New(engine.WithStrategy(s))
+				clk := clock.NewManual(0)
+				e := engine.New(engine.WithClock(clk), engine.WithStrategy(s))
 				t.Cleanup(func() { e.Close() })
 				st := openStore(t, redisURI("redis", r.Addr(), s, ""))
 				rng := rand.New(rand.NewPCG(2, uint64(s)))
@@ -242,12 +261,13 @@ func TestRedisMatchesEngine(t *testing.T) {
 					var want, got limit.Decision
 					var err error
 					op := "AllowNAt"
+					clk.Set(now)
 					if rng.IntN(5) == 0 {
 						op = "PeekAt"
-						want = e.PeekAt(now, key, ls...)
+						want = e.Peek(key, ls...)
 						got, err = st.PeekAt(ctx, now, key, ls...)
 					} else {
-						want = e.AllowNAt(now, key, n, ls...)
+						want = e.AllowN(key, n, ls...)
 						got, err = st.AllowNAt(ctx, now, key, n, ls...)
 					}
 					require.NoError(t, err, "op %d", i)

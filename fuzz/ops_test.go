@@ -9,6 +9,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 	"github.com/floodgate-go/floodgate/internal/model"
 	"github.com/floodgate-go/floodgate/limit"
 )
@@ -16,7 +17,9 @@ import (
 // FuzzOps decodes its input into a sequence of operations on a few keys
 // and limits (allow with a cost, peek, reset, clock moves forward and
 // back, large jumps, sweeps) and checks after every step that the engine
-// and the model return the same Decision.
+// and the model return the same Decision. Time moves only through the
+// engine's clock.Manual; sweeps run at their own time, as the background
+// sweeper does at its own clock reading.
 //
 // Input: byte 0 picks the start time and the sliding or fixed window,
 // bytes 1-4 the four limits in play (for GCRA, with a burst each), and
@@ -152,21 +155,23 @@ func (r *opsRun) do(op byte) {
 	case 0, 1, 2:
 		key, ls := r.key(), pickLimits(r.in.byte(), r.limits)
 		n := pickCost(r.in.byte(), first(ls))
-		call := fmt.Sprintf("AllowNAt(%v, %q, %d, %v)", r.now, key, n, ls)
+		call := fmt.Sprintf("AllowN(%q, %d, %v) at %v", key, n, ls, r.now)
 		r.logf("%s", call)
-		r.same(call, r.eng.AllowNAt(r.now, key, n, ls...), r.mod.AllowN(r.now, key, n, ls...))
+		r.same(call, r.eng.AllowN(key, n, ls...), r.mod.AllowN(r.now, key, n, ls...))
 	case 3:
 		key, ls := r.key(), pickLimits(r.in.byte(), r.limits)
-		call := fmt.Sprintf("PeekAt(%v, %q, %v)", r.now, key, ls)
+		call := fmt.Sprintf("Peek(%q, %v) at %v", key, ls, r.now)
 		r.logf("%s", call)
-		r.same(call, r.eng.PeekAt(r.now, key, ls...), r.mod.Peek(r.now, key, ls...))
+		r.same(call, r.eng.Peek(key, ls...), r.mod.Peek(r.now, key, ls...))
 	case 4:
 		key, ls := r.key(), pickLimits(r.in.byte(), r.limits)
 		r.logf("Reset(%q, %v)", key, ls)
 		r.eng.Reset(key, ls...)
 		r.mod.Reset(key, ls...)
 	case 5:
-		// The clock-reading calls, with the manual clock at now.
+		// Allow, AllowN or Peek (this case held the clock-reading calls
+		// while cases 0-3 took explicit times), or a drain of every
+		// limit (c%8 == 7).
 		c, key := r.in.byte(), r.key()
 		ls := pickLimits(r.in.byte(), r.limits)
 		if c%8 == 7 {
@@ -176,26 +181,26 @@ func (r *opsRun) do(op byte) {
 		switch c % 3 {
 		case 0:
 			l := first(ls)
-			call := fmt.Sprintf("Allow(%q, %v) at clock %v", key, l, r.now)
+			call := fmt.Sprintf("Allow(%q, %v) at %v", key, l, r.now)
 			r.logf("%s", call)
 			if got, want := r.eng.Allow(key, l), r.mod.AllowN(r.now, key, 1, l).Allowed; got != want {
 				r.fail("%s = %v, want %v (model)", call, got, want)
 			}
 		case 1:
 			n := pickCost(r.in.byte(), first(ls))
-			call := fmt.Sprintf("AllowN(%q, %d, %v) at clock %v", key, n, ls, r.now)
+			call := fmt.Sprintf("AllowN(%q, %d, %v) at %v", key, n, ls, r.now)
 			r.logf("%s", call)
 			r.same(call, r.eng.AllowN(key, n, ls...), r.mod.AllowN(r.now, key, n, ls...))
 		case 2:
-			call := fmt.Sprintf("Peek(%q, %v) at clock %v", key, ls, r.now)
+			call := fmt.Sprintf("Peek(%q, %v) at %v", key, ls, r.now)
 			r.logf("%s", call)
 			r.same(call, r.eng.Peek(key, ls...), r.mod.Peek(r.now, key, ls...))
 		}
 	case 6:
 		key, l := r.key(), r.limits[int(r.in.byte())%len(r.limits)]
-		call := fmt.Sprintf("AllowAt(%v, %q, %v)", r.now, key, l)
+		call := fmt.Sprintf("Allow(%q, %v) at %v", key, l, r.now)
 		r.logf("%s", call)
-		if got, want := r.eng.AllowAt(r.now, key, l), r.mod.AllowN(r.now, key, 1, l).Allowed; got != want {
+		if got, want := r.eng.Allow(key, l), r.mod.AllowN(r.now, key, 1, l).Allowed; got != want {
 			r.fail("%s = %v, want %v (model)", call, got, want)
 		}
 	case 7, 8, 9:
@@ -210,8 +215,8 @@ func (r *opsRun) do(op byte) {
 			at = r.now
 		}
 		r.maxSweep = max(r.maxSweep, at)
-		r.logf("SweepAt(%v)", at)
-		r.eng.SweepAt(at)
+		r.logf("sweep at %v", at)
+		engineinternal.SweepAt(r.eng, at)
 		r.mod.Sweep(at)
 	case 11:
 		r.logf("check all at %v", r.now)
@@ -231,13 +236,13 @@ func (r *opsRun) drainAll(key string, ls []limit.Limit, n int64) {
 		if !l.Valid() {
 			continue
 		}
-		call := fmt.Sprintf("AllowNAt(%v, %q, %d, %v) (drain)", r.now, key, l.Burst(), l)
+		call := fmt.Sprintf("AllowN(%q, %d, %v) at %v (drain)", key, l.Burst(), l, r.now)
 		r.logf("%s", call)
-		r.same(call, r.eng.AllowNAt(r.now, key, l.Burst(), l), r.mod.AllowN(r.now, key, l.Burst(), l))
+		r.same(call, r.eng.AllowN(key, l.Burst(), l), r.mod.AllowN(r.now, key, l.Burst(), l))
 	}
-	call := fmt.Sprintf("AllowNAt(%v, %q, %d, %v) (after drain)", r.now, key, n, ls)
+	call := fmt.Sprintf("AllowN(%q, %d, %v) at %v (after drain)", key, n, ls, r.now)
 	r.logf("%s", call)
-	d := r.eng.AllowNAt(r.now, key, n, ls...)
+	d := r.eng.AllowN(key, n, ls...)
 	r.same(call, d, r.mod.AllowN(r.now, key, n, ls...))
 	if d.Allowed || d.RetryAfter <= 1 || d.RetryAfter == limit.Never || r.back || d.RetryAfter > time.Duration(math.MaxInt64)-r.now {
 		return
@@ -247,9 +252,9 @@ func (r *opsRun) drainAll(key string, ls []limit.Limit, n int64) {
 	end := r.now + d.RetryAfter
 	for _, at := range []time.Duration{end - 1, end} {
 		r.setNow(at)
-		call = fmt.Sprintf("AllowNAt(%v, %q, %d, %v) (RetryAfter %v after the drain)", at, key, n, ls, d.RetryAfter)
+		call = fmt.Sprintf("AllowN(%q, %d, %v) at %v (RetryAfter %v after the drain)", key, n, ls, at, d.RetryAfter)
 		r.logf("%s", call)
-		got := r.eng.AllowNAt(at, key, n, ls...)
+		got := r.eng.AllowN(key, n, ls...)
 		r.same(call, got, r.mod.AllowN(at, key, n, ls...))
 		if got.Allowed != (at == end) {
 			r.fail("%s = %+v: allowed %v, want %v", call, got, got.Allowed, at == end)
@@ -262,8 +267,8 @@ func (r *opsRun) checkAll() {
 	r.t.Helper()
 	for _, key := range keyChoices {
 		for _, l := range r.limits {
-			call := fmt.Sprintf("PeekAt(%v, %q, %v)", r.now, key, l)
-			r.same(call, r.eng.PeekAt(r.now, key, l), r.mod.Peek(r.now, key, l))
+			call := fmt.Sprintf("Peek(%q, %v) at %v", key, l, r.now)
+			r.same(call, r.eng.Peek(key, l), r.mod.Peek(r.now, key, l))
 		}
 	}
 }
