@@ -36,7 +36,7 @@ type Engine struct {
 	tableMu sync.Mutex
 
 	full      atomic.Uint64 // requests denied because a table was full
-	evicted   atomic.Uint64 // pairs removed by Sweep, SweepAt and the sweeper
+	evicted   atomic.Uint64 // pairs removed by the sweeper (and sweepAt)
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -71,20 +71,11 @@ func New(opts ...Option) *Engine {
 // Strategy returns the algorithm the engine applies to every limit.
 func (e *Engine) Strategy() limit.Strategy { return e.strategy }
 
-// Now returns the engine clock's current reading, the time base of the
-// *At methods.
-func (e *Engine) Now() time.Duration { return e.clk.Now() }
-
 // Allow reports whether key may make one request under l, and counts it if
 // so. It is AllowN(key, 1, l).Allowed without computing the rest of the
 // Decision, and does not allocate once the key is known.
 func (e *Engine) Allow(key string, l limit.Limit) bool {
 	return e.allow(shard.Hash(key), l, clampNow(e.clk.Now()))
-}
-
-// AllowAt is Allow at engine time now instead of the clock's reading.
-func (e *Engine) AllowAt(now time.Duration, key string, l limit.Limit) bool {
-	return e.allow(shard.Hash(key), l, clampNow(now))
 }
 
 func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
@@ -157,11 +148,11 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 // first limit (for n < 1) or the zero Limit. With no limits at all the
 // request is allowed.
 func (e *Engine) AllowN(key string, n int64, limits ...limit.Limit) limit.Decision {
-	return e.AllowNAt(e.clk.Now(), key, n, limits...)
+	return e.allowNAt(e.clk.Now(), key, n, limits...)
 }
 
-// AllowNAt is AllowN at engine time now instead of the clock's reading.
-func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
+// allowNAt is AllowN at engine time now instead of the clock's reading.
+func (e *Engine) allowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
 	if len(limits) == 1 {
 		d, _ := e.take(h, limits[0], n, t, commit)
@@ -199,11 +190,11 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 // Peek reports the Decision that AllowN(key, 1, limits...) would return,
 // Remaining and ResetAfter included, without counting anything.
 func (e *Engine) Peek(key string, limits ...limit.Limit) limit.Decision {
-	return e.PeekAt(e.clk.Now(), key, limits...)
+	return e.peekAt(e.clk.Now(), key, limits...)
 }
 
-// PeekAt is Peek at engine time now instead of the clock's reading.
-func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
+// peekAt is Peek at engine time now instead of the clock's reading.
+func (e *Engine) peekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
 	if d, bad := invalid(1, limits); bad {
 		return d
@@ -419,9 +410,9 @@ func (e *Engine) Len() int {
 // reached its key cap (see WithMaxKeys).
 func (e *Engine) Full() uint64 { return e.full.Load() }
 
-// Evicted returns how many idle (key, limit) pairs Sweep, SweepAt and the
-// background sweeper have evicted. A sweep that a request runs itself,
-// when the sweeper has fallen far behind, is not counted.
+// Evicted returns how many idle (key, limit) pairs the background sweeper
+// has evicted. A sweep that a request runs itself, when the sweeper has
+// fallen far behind (or is disabled), is not counted.
 func (e *Engine) Evicted() uint64 { return e.evicted.Load() }
 
 // state returns the state of l, creating it on first use, or nil when l

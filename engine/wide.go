@@ -38,8 +38,8 @@ type wideCell struct {
 func newWideCell() *wideCell { return new(wideCell) }
 
 // wideLock returns h's wide cell, locked. When h has none it creates one
-// if create is set, and otherwise returns nil; err is shard.ErrFull when
-// the table is at its cap.
+// if create is set, and otherwise returns nil; err is non-nil when the
+// table is at its cap.
 func (st *limitState) wideLock(h uint64, create bool) (*wideCell, error) {
 	for {
 		c := st.objs.Load(h)
