@@ -26,41 +26,21 @@ type Observer interface {
 	ObserveHealth(Health)
 }
 
-// Op names the Store method an [Observation] describes.
-type Op uint8
-
+// The values of Observation.Op.
 const (
-	// OpAllow is AllowN: a decision that counts.
-	OpAllow Op = iota
-	// OpPeek is Peek: a decision that counts nothing.
-	OpPeek
-	// OpReset is Reset.
-	OpReset
-	// OpRefund is Refund.
-	OpRefund
+	opAllow  = "allow"
+	opPeek   = "peek"
+	opRefund = "refund"
+	opReset  = "reset"
 )
-
-// String returns "allow", "peek", "reset" or "refund", fit for a metric
-// label.
-func (o Op) String() string {
-	switch o {
-	case OpAllow:
-		return "allow"
-	case OpPeek:
-		return "peek"
-	case OpReset:
-		return "reset"
-	case OpRefund:
-		return "refund"
-	}
-	return "unknown"
-}
 
 // Observation describes one Store call. It carries no key: keys come
 // from clients, so they must never become metric labels.
 type Observation struct {
-	// Op is the method called.
-	Op Op
+	// Op names the method called, fit for a metric label: "allow"
+	// (AllowN: a decision that counts), "peek" (a decision that counts
+	// nothing), "refund" or "reset".
+	Op string
 	// Store is the kind of store, its Info().Kind: "memory", "redis",
 	// or the kind an outside store reports.
 	Store string
@@ -128,28 +108,28 @@ type observed struct {
 func (s *observed) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
 	start := time.Now()
 	d, err := s.s.AllowN(ctx, key, n, limits...)
-	s.report(OpAllow, start, limits, n, d, err)
+	s.report(opAllow, start, limits, n, d, err)
 	return d, err
 }
 
 func (s *observed) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
 	start := time.Now()
 	d, err := s.s.Peek(ctx, key, limits...)
-	s.report(OpPeek, start, limits, 1, d, err)
+	s.report(opPeek, start, limits, 1, d, err)
 	return d, err
 }
 
 func (s *observed) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
 	start := time.Now()
 	err := s.s.Refund(ctx, key, n, limits...)
-	s.report(OpRefund, start, limits, n, limit.Decision{}, err)
+	s.report(opRefund, start, limits, n, limit.Decision{}, err)
 	return err
 }
 
 func (s *observed) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
 	start := time.Now()
 	err := s.s.Reset(ctx, key, limits...)
-	s.report(OpReset, start, limits, 0, limit.Decision{}, err)
+	s.report(opReset, start, limits, 0, limit.Decision{}, err)
 	return err
 }
 
@@ -157,7 +137,7 @@ func (s *observed) Info() Info { return s.s.Info() }
 
 func (s *observed) Close() error { return s.s.Close() }
 
-func (s *observed) report(op Op, start time.Time, limits []limit.Limit, n int64, d limit.Decision, err error) {
+func (s *observed) report(op string, start time.Time, limits []limit.Limit, n int64, d limit.Decision, err error) {
 	s.o.ObserveCall(Observation{
 		Op: op, Store: s.kind, Strategy: s.strategy, Limits: limits, N: n,
 		Decision: d, Err: err, Latency: time.Since(start),

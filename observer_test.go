@@ -66,10 +66,10 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	assert.Empty(t, health, "a memory store has no health changes")
 	require.Len(t, calls, 5, "one observation per call")
 	for i, want := range []struct {
-		op      floodgate.Op
+		op      string
 		allowed bool
 		n       int64
-	}{{floodgate.OpAllow, true, 1}, {floodgate.OpAllow, false, 1}, {floodgate.OpPeek, false, 1}, {floodgate.OpRefund, false, 1}, {floodgate.OpReset, false, 0}} {
+	}{{"allow", true, 1}, {"allow", false, 1}, {"peek", false, 1}, {"refund", false, 1}, {"reset", false, 0}} {
 		c := calls[i]
 		assert.Equal(t, want.op, c.Op, "call %d: Op", i)
 		assert.Equal(t, want.allowed, c.Decision.Allowed, "call %d (%v): Decision.Allowed", i, c.Op)
@@ -81,8 +81,6 @@ func TestObserveReportsEveryCall(t *testing.T) {
 		assert.False(t, c.Fallback, "call %d: Fallback on a memory store", i)
 		assert.GreaterOrEqual(t, c.Latency, time.Duration(0), "call %d: Latency", i)
 	}
-	assert.Equal(t, "allow peek reset refund", floodgate.OpAllow.String()+" "+floodgate.OpPeek.String()+" "+
-		floodgate.OpReset.String()+" "+floodgate.OpRefund.String())
 }
 
 // TestObserveForwardsRefund: AllowAll through the wrapper refunds the
@@ -102,7 +100,7 @@ func TestObserveForwardsRefund(t *testing.T) {
 	assert.Equal(t, 1, at, "AllowAll: the denying charge")
 	calls, _ := rec.snapshot()
 	require.Len(t, calls, 4, "observations: AllowN b, AllowN a, AllowN b, Refund a")
-	assert.Equal(t, floodgate.OpRefund, calls[3].Op, "the last call is the refund of a")
+	assert.Equal(t, "refund", calls[3].Op, "the last call is the refund of a")
 }
 
 // TestOpenWithObserver: Open wraps its store, memory:// included, and
@@ -214,7 +212,7 @@ type counts struct {
 }
 
 func (c *counts) ObserveCall(o floodgate.Observation) {
-	if o.Op != floodgate.OpAllow {
+	if o.Op != "allow" {
 		return
 	}
 	c.mu.Lock()

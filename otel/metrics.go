@@ -146,7 +146,7 @@ func (m *Metrics) Watch(s floodgate.Store) {
 // ObserveCall implements floodgate.Observer.
 func (m *Metrics) ObserveCall(o floodgate.Observation) {
 	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, allowed: o.Decision.Allowed}
-	if o.Op == floodgate.OpAllow {
+	if o.Op == "allow" {
 		k.limit = o.Decision.Limit
 	}
 	s := m.calls.get(k, newCallSeries)
@@ -189,7 +189,7 @@ type callKey struct {
 	store    string
 	strategy limit.Strategy
 	limit    limit.Limit
-	op       floodgate.Op
+	op       string
 	fallback bool
 	allowed  bool
 }
@@ -198,7 +198,7 @@ type callKey struct {
 // attributes, so that recording allocates nothing.
 type callSeries struct {
 	latency   []metric.RecordOption
-	decisions []metric.AddOption // nil unless OpAllow
+	decisions []metric.AddOption // nil unless op is "allow"
 	fallback  []metric.AddOption // nil unless answered by the policy
 }
 
@@ -208,8 +208,8 @@ func newCallSeries(k callKey) callSeries {
 		out = "allowed"
 	}
 	s := callSeries{latency: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("store", k.store), attribute.String("op", k.op.String())))}}
-	if k.op == floodgate.OpAllow {
+		attribute.String("store", k.store), attribute.String("op", k.op)))}}
+	if k.op == "allow" {
 		s.decisions = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
 			attribute.String("store", k.store), attribute.String("strategy", k.strategy.String()),
 			attribute.String("limit", k.limit.String()), attribute.String("outcome", out)))}

@@ -97,7 +97,7 @@ func (c *Collector) Watch(s floodgate.Store) {
 // once each combination of labels has been seen.
 func (c *Collector) ObserveCall(o floodgate.Observation) {
 	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, allowed: o.Decision.Allowed}
-	if o.Op == floodgate.OpAllow {
+	if o.Op == "allow" {
 		k.limit = o.Decision.Limit
 	}
 	s := c.calls.get(k, c.newCallSeries)
@@ -197,21 +197,21 @@ type callKey struct {
 	store    string
 	strategy limit.Strategy
 	limit    limit.Limit
-	op       floodgate.Op
+	op       string
 	fallback bool
 	allowed  bool
 }
 
 type callSeries struct {
 	latency   prom.Observer
-	decisions prom.Counter // nil unless OpAllow
+	decisions prom.Counter // nil unless op is "allow"
 	fallback  prom.Counter // nil unless answered by the policy
 }
 
 func (c *Collector) newCallSeries(k callKey) callSeries {
 	out := outcome(k.allowed)
-	s := callSeries{latency: c.latency.WithLabelValues(k.store, k.op.String())}
-	if k.op == floodgate.OpAllow {
+	s := callSeries{latency: c.latency.WithLabelValues(k.store, k.op)}
+	if k.op == "allow" {
 		s.decisions = c.decisions.WithLabelValues(k.store, k.strategy.String(), k.limit.String(), out)
 	}
 	if k.fallback {
