@@ -211,6 +211,38 @@ func TestForeignValues(t *testing.T) {
 	}
 }
 
+// TestRefundForeignValues: Refund on a value that the store cannot have
+// written (a GCRA tick at least the count, a number beyond 2^53, a
+// malformed log member) fails with ErrReply and leaves the value as it
+// was.
+func TestRefundForeignValues(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	l := limit.PerMinute(5)
+	for _, tc := range []struct{ strategy, key, value, want string }{
+		{"gcra", "rf:{victim}:g:5/60", "3 5", "not a GCRA bucket"},
+		{"gcra", "rf:{victim}:g:5/60", "99999999999999999999 1", "not a GCRA bucket"},
+		{"sliding-window", "rf:{victim}:s:5/60", "1 2 99999999999999999999", "not a window counter"},
+		{"fixed-window", "rf:{victim}:f:5/60", "x 1 2", "not a window counter"},
+		{"moving-window", "rf:{victim}:m:5/60", "", "foreign"},
+	} {
+		t.Run(tc.strategy+"/"+tc.value, func(t *testing.T) {
+			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix("rf:"))
+			r.CLI(t, "DEL", tc.key)
+			if tc.strategy == "moving-window" {
+				r.CLI(t, "ZADD", tc.key, "1", "not a member")
+			} else {
+				r.CLI(t, "SET", tc.key, tc.value)
+			}
+			before := r.CLI(t, "DUMP", tc.key)
+			err := s.Refund(ctx, "victim", 1, l)
+			assert.ErrorIs(t, err, redisstore.ErrReply, "Refund on %q", tc.value)
+			assert.ErrorContains(t, err, tc.want, "Refund on %q", tc.value)
+			assert.Equal(t, before, r.CLI(t, "DUMP", tc.key), "the value after a refused Refund")
+		})
+	}
+}
+
 // TestForeignScores puts scores the moving-window script never writes in
 // a key's sorted set (one far in the future that would format as
 // LLONG_MIN, a negative one, a fraction): every request on that key gets
@@ -372,12 +404,15 @@ func TestEvictingPolicyWarns(t *testing.T) {
 			r := storetest.StartRedis(t, "--maxmemory-policy", tc.policy)
 			h := &recorder{}
 			s := open(t, r, "", redisstore.WithLogger(slog.New(h)))
-			_, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(5))
-			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				_, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(5))
+				return err == nil
+			}, 5*time.Second, 10*time.Millisecond, "the store never connected")
 			if tc.want == 0 {
-				// The check runs right after the connection: give it the
-				// time of a few round trips, then expect silence.
-				time.Sleep(200 * time.Millisecond)
+				// The check runs right after the connection: once the
+				// server has answered its CONFIG GET, expect silence.
+				require.Eventually(t, func() bool { return calls(t, r, "config|get") > 0 }, 5*time.Second, 10*time.Millisecond,
+					"the store never asked for maxmemory-policy (no CONFIG GET)")
 				assert.Empty(t, h.warnings(), "maxmemory-policy %s", tc.policy)
 				return
 			}
