@@ -12,7 +12,7 @@
 // boundaries exactly as on Redis (a day at UTC midnight), and a wall
 // clock stepped later moves nothing. The *At methods take the time
 // explicitly, on the same base: pass Unix-epoch times to get Redis's
-// answers (TestMemoryMatchesRedis). Window numbers near the present are
+// answers. Window numbers near the present are
 // large (⌊now/P⌋ ≈ 1.7·10^12 for P = 1 ms); the five epoch bits of a cell
 // are relative to the limit's high-water window hw, which starts at 0
 // and jumps to the present on the limit's first request (sweeping the
@@ -144,7 +144,7 @@
 // evenly: in any period-long interval it allows at most 2L in the worst
 // case (all of the previous window's L requests in its last instant, then
 // L more as the weight allows), and exactly matches a true sliding log
-// when traffic is uniform. TestSlidingWorstCase checks the bound.
+// when traffic is uniform.
 //
 // # Clock steps back
 //
