@@ -68,7 +68,11 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 	time.Sleep(150 * time.Millisecond)
 	r.Kill(t)
-	time.Sleep(400 * time.Millisecond)
+	// Wait until a decision has failed (polled by hand: the goroutines of
+	// assert.Eventually would count in the leak check below).
+	for deadline := time.Now().Add(10 * time.Second); failed.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	assert.Positive(t, failed.Load(), "decisions after SIGKILL must fail")
