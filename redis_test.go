@@ -471,7 +471,7 @@ func TestRedisFailurePolicies(t *testing.T) {
 		t.Run("failure="+tc.policy, func(t *testing.T) {
 			port := storetest.FreePort(t)
 			var hooked atomic.Int64
-			lim, err := floodgate.Open("redis://127.0.0.1:"+strconv.Itoa(port)+"?backoff=100ms&failure="+tc.policy,
+			lim, err := floodgate.Open("redis://127.0.0.1:"+strconv.Itoa(port)+"?timeout=2s&backoff=100ms&failure="+tc.policy,
 				floodgate.WithErrorHandler(func(error) { hooked.Add(1) }))
 			require.NoError(t, err)
 			t.Cleanup(func() { lim.Close() })
