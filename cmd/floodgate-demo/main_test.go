@@ -224,27 +224,3 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
-
-// TestRunRefusesRedisUntilItLands checks that the demo surfaces Open's
-// refusal of redis:// while the Redis store is not in the build.
-func TestRunRefusesRedisUntilItLands(t *testing.T) {
-	const uri = "redis://127.0.0.1:1"
-	if l, err := floodgate.Open(uri); err == nil {
-		_ = l.Close()
-		t.Skip("this build opens redis:// storage")
-	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		env  map[string]string
-	}{
-		{"flag", []string{"-storage", uri}, nil},
-		{"environment", nil, map[string]string{"FLOODGATE_STORAGE": uri}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := runRefused(t, tc.args, tc.env)
-			assert.ErrorIs(t, err, floodgate.ErrURI)
-			assert.Contains(t, err.Error(), "redis://")
-		})
-	}
-}
