@@ -145,7 +145,7 @@
 // evenly: in any period-long interval it allows at most 2L in the worst
 // case (all of the previous window's L requests in its last instant, then
 // L more as the weight allows), and exactly matches a true sliding log
-// when traffic is uniform. TestSlidingWorstCase checks the bound.
+// when traffic is uniform.
 //
 // # Clock steps back
 //

@@ -19,12 +19,12 @@
 //
 // Stay on memory:// while one process serves the traffic, or while a
 // per-instance limit is what you want (N instances allow N times the
-// limit). It is 100 times faster and cannot fail. Move to Redis when
+// limit). It makes no round trip and cannot fail. Move to Redis when
 // several instances must share one limit (a login limit per account, a
 // quota per API key), or when counts must survive a restart. The cost is
-// a round trip per decision (about 0.1 ms on a LAN, shared with all
-// concurrent decisions thanks to pipelining) and a dependency that can
-// fail, which floodgate.Fallback handles.
+// a round trip per decision (pipelined with all concurrent decisions) and
+// a dependency that can fail, which floodgate.Fallback handles. The
+// numbers are in docs/performance.md.
 //
 // # URIs
 //
@@ -112,8 +112,7 @@
 // own waits, Remaining the least. On Redis that wait is exact at the
 // microsecond: where it is not a whole number of microseconds, the
 // request is allowed from the first whole microsecond at or after
-// now+RetryAfter (the contract suite's multi-wait test uses waits that
-// are whole microseconds, and so checks 1 ns before them exactly).
+// now+RetryAfter.
 //
 // GCRA keeps the tat in ticks of P/L, exactly: tick(t) = ⌊t·L/P⌋ is the
 // same in microseconds as in nanoseconds. An absolute tick (t·L/P, up to
@@ -134,19 +133,19 @@
 // oldest member that counts and takes the units counting as the
 // difference of two totals; a denial finds the member whose expiry frees
 // enough room by a search on ranks that interpolates on the totals. So
-// one request costs a handful of O(log N) commands whatever its cost (a
-// request of cost 1,000,000 used to add a million members: 1.76 s and
-// 120 MB). Only the cleanup writes on a denial or a Peek, as the engine's
-// expiry does; a cost above the count is denied without a write.
+// one request costs a handful of O(log N) commands and one member
+// whatever its cost. Only the cleanup writes on a denial or a Peek, as
+// the engine's expiry does; a cost above the count is denied without a
+// write.
 //
 // Data the scripts did not write is an error reply, never an answer
 // (the store returns ErrReply and a denying Decision): a counter or
 // bucket that does not parse or holds numbers beyond 2^53, a GCRA j not
 // below the count, a moving-window score that is not a whole number in
 // [0, 2^53) (checked at both ends of the sorted set, which bounds every
-// member) or a member that is not "h:l:n" (checked on every member read).
-// A score of 1e30 used to format as LLONG_MIN and switch the
-// limit off (TestForeignScores).
+// member) or a member that is not "h:l:n" (checked on every member read;
+// a score of 1e30 would format as LLONG_MIN and switch the limit off).
+// Refund checks the values it changes the same way.
 //
 // # Keys
 //
@@ -157,30 +156,22 @@
 // where X names the strategy and /burst appears only when the limit's
 // burst (limit.Limit.Burst) differs from its count. Every key has a
 // millisecond TTL equal to how long it still matters, so idle keys vanish
-// by themselves. Measured with MEMORY USAGE on Redis 7.0 (the key name
-// included, a short user key):
+// by themselves:
 //
-//	X  strategy        value                       TTL                 memory
-//	s  sliding window  string "epoch prev cur"     2P − r              88 B
-//	f  fixed window    string "epoch prev cur"     P − r               88 B
-//	g  GCRA            string "e j" (tat = e·L+j)  until full again    88 B
-//	m  moving window   sorted set, one member      newest member + P   120 B + about
-//	                   "h:l:n" per request                             18 B per request up
-//	                   (at most count members)                         to 128 requests, then
-//	                                                                   about 92 B per request
+//	X  strategy        value                                    TTL
+//	s  sliding window  string "epoch prev cur"                  2P − r
+//	f  fixed window    string "epoch prev cur"                  P − r
+//	g  GCRA            string "e j" (tat = e·L+j)               until full again
+//	m  moving window   sorted set, one member "h:l:n" per       newest member + P
+//	                   request (at most count members)
 //
-// so a moving-window key of 1,000 per hour that is full of requests of
-// cost 1 costs about 92 KB, against 88 B for the others: choose it for
-// small counts, or for few requests of large costs.
-//
-// Cost per decision, measured as Redis's own time per EVALSHA (INFO
-// commandstats usec_per_call; 100 000 single-limit decisions over 10 000
-// keys from 32 goroutines; medians of 3 on the noisy 2-core development
-// VM, Redis 7.0): see docs/performance.md, "Redis: server time per
-// decision" (BenchmarkServerCost). The moving window's cost grows with
-// the logarithm of the members per key, not with the cost of a request.
-// Throughput through the client is bound by the round trip, not by the
-// script (bench/redisbench).
+// The first three are one short string per key whatever the traffic; a
+// moving-window key grows with its requests, up to count members: choose
+// it for small counts, or for few requests of large costs. Sizes per key
+// and Redis's time per decision are in docs/performance.md. The moving
+// window's time grows with the logarithm of the members per key, not
+// with the cost of a request; throughput through the client is bound by
+// the round trip, not by the script.
 //
 // The user key is the hash tag, so all limits
 // of one key share a cluster slot and a multi-limit decision is one
@@ -207,35 +198,30 @@
 //     work;
 //   - floodgate.ErrClosed after Close.
 //
-// The store keeps no health state and logs nothing: floodgate.Fallback
-// counts failures, marks the store down, logs each change once, and
-// decides by its policy (memory, open or closed). On a cluster, a dead
-// node fails only the calls whose keys live on it.
+// The store keeps no health state and has no failure policy:
+// floodgate.Fallback counts failures, marks the store down, logs each
+// change once, and decides by its policy (memory, open or closed). The
+// store logs one thing itself, once, after it connects: a warning when
+// the server's maxmemory-policy evicts keys (allkeys-*, volatile-*),
+// since counters could then vanish under memory pressure; it goes to the
+// logger of [WithLogger], or slog.Default. A server that refuses CONFIG
+// GET is not checked, and neither is a store given by [WithEvaler].
 //
-// Measured with one of three masters killed (TestTopologyClusterNodeLoss,
-// TestTopologyClusterNodeLossFallback): the store fails only the keys on
-// the dead master, at once ("dial tcp …: connect: connection refused"),
-// until its replica is promoted (about 3 s with cluster-node-timeout
-// 2 s), and never a key of a live master. Through floodgate.Open, the
-// Fallback marks the store down only when at least 80% of a backoff's
+// On a cluster, a dead node fails only the calls whose keys live on it,
+// at once (a refused dial), until its replica is promoted; the keys of
+// the live masters keep being decided. Through floodgate.Open, the
+// Fallback marks the store down only when nearly all of a backoff's
 // calls fail, so a dead node's share of the keys follows the policy while
-// the live masters keep deciding (the rule it replaced, 3 failures in a
-// row, tripped about 25 times in 3 s on such mixed traffic and moved 10
-// to 20% of the live masters' decisions onto the policy).
+// the live masters keep deciding.
 //
 // # Client
 //
-// The store uses github.com/redis/rueidis. Measured on the 2-core
-// development VM with a local redis-server, 64 goroutines running the
-// same cached script (bench/redisbench BenchmarkClient): rueidis about
-// 91 000 calls/s with 1 to 2 allocations per call, go-redis v9 about
-// 35 000 calls/s with 13 allocations per call (medians of 3, quiet
-// machine); with the machine loaded by other jobs, 55 600 against 18 000
-// (medians of 5). rueidis pipelines the
-// commands of all goroutines over a few connections (auto-pipelining), so
-// Redis reads and writes many commands per system call, while go-redis
-// takes a pooled connection per call and pays a system call each way per
-// command; on two cores those system calls are the bottleneck.
+// The store uses github.com/redis/rueidis, which pipelines the commands
+// of all goroutines over a few connections (auto-pipelining), so Redis
+// reads and writes many commands per system call, where a client that
+// takes a pooled connection per call pays a system call each way per
+// command; on a few cores those system calls are the bottleneck. The
+// comparison with go-redis v9 is in docs/performance.md.
 //
 // A service that already runs another client can keep it: [WithEvaler]
 // takes an [Evaler], a two-method seam (run a script by EVALSHA with an
@@ -252,6 +238,6 @@
 //
 // A Store is safe for concurrent use. Decisions share the client's
 // pipelined connections; the only goroutines of a Store are the client's
-// and, until the first connection, one that connects, all stopped by
-// Close.
+// and one that connects and then checks the maxmemory-policy, which ends
+// after that check or at Close.
 package redisstore

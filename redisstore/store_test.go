@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate"
-	"github.com/floodgate-go/floodgate/clock"
-	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
@@ -33,12 +31,8 @@ func open(t *testing.T, r *storetest.Redis, query string, opts ...redisstore.Opt
 	return s
 }
 
-// slack is what a loaded two-core machine under -race may add to a
-// decision's budget.
-const slack = 900 * time.Millisecond
-
 // TestKillUnderLoad kills redis-server with SIGKILL while goroutines make
-// decisions: every decision keeps to the budget, a failed decision denies
+// decisions: a failed decision denies
 // (the store has no policy of its own), nothing panics; after a restart on the same port the store recovers
 // within seconds, and Close leaves no goroutine behind.
 func TestKillUnderLoad(t *testing.T) {
@@ -50,7 +44,7 @@ func TestKillUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
 
-	var failed, slow, openOnFailure atomic.Int64
+	var failed, openOnFailure atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := range 16 {
@@ -61,12 +55,7 @@ func TestKillUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				t0 := time.Now()
 				d, err := s.AllowN(ctx, "k"+strconv.Itoa(g*1000+i%50), 1, l)
-				if took := time.Since(t0); took > 100*time.Millisecond+slack {
-					slow.Add(1)
-					t.Logf("slow decision: %v, err %v", took, err)
-				}
 				if err != nil {
 					failed.Add(1)
 					if d.Allowed {
@@ -79,12 +68,15 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 	time.Sleep(150 * time.Millisecond)
 	r.Kill(t)
-	time.Sleep(400 * time.Millisecond)
+	// Wait until a decision has failed (polled by hand: the goroutines of
+	// assert.Eventually would count in the leak check below).
+	for deadline := time.Now().Add(10 * time.Second); failed.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	assert.Positive(t, failed.Load(), "decisions after SIGKILL must fail")
 	assert.Zero(t, openOnFailure.Load(), "a failed decision of the bare store must deny")
-	assert.Zero(t, slow.Load(), "decisions over the 100ms budget (+%v slack)", slack)
 
 	d, err := s.AllowN(ctx, "down", 1, l)
 	assert.ErrorIs(t, err, floodgate.ErrUnavailable)
@@ -110,8 +102,10 @@ func TestKillUnderLoad(t *testing.T) {
 	}
 }
 
-// TestPausedRedis stops redis-server with SIGSTOP: decisions are held to
-// the budget and then fail, denying; after SIGCONT Redis is used again.
+// TestPausedRedis stops redis-server with SIGSTOP: decisions end when
+// their budget's deadline passes (context.DeadlineExceeded, wrapped in
+// ErrUnavailable; TestBudget pins that deadline to the timeout) and
+// deny; after SIGCONT Redis is used again.
 func TestPausedRedis(t *testing.T) {
 	r := storetest.StartRedis(t)
 	s := open(t, r, "timeout=100ms")
@@ -121,12 +115,10 @@ func TestPausedRedis(t *testing.T) {
 
 	r.Pause(t)
 	for i := range 5 {
-		t0 := time.Now()
 		d, err := s.AllowN(ctx, "k", 1, l)
-		took := time.Since(t0)
 		assert.ErrorIs(t, err, floodgate.ErrUnavailable, "decision %d with Redis paused", i)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "decision %d with Redis paused: want it ended by the budget", i)
 		assert.False(t, d.Allowed, "a failed decision of the bare store must deny")
-		assert.Less(t, took, 100*time.Millisecond+slack, "decision %d took %v, budget 100ms", i, took)
 	}
 	r.Resume(t)
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "k2", 1, l); return err == nil },
@@ -219,6 +211,38 @@ func TestForeignValues(t *testing.T) {
 			d, err = s.AllowN(ctx, "bystander-"+tc.strategy, 1, l)
 			require.NoError(t, err)
 			assert.True(t, d.Allowed)
+		})
+	}
+}
+
+// TestRefundForeignValues: Refund on a value that the store cannot have
+// written (a GCRA tick at least the count, a number beyond 2^53, a
+// malformed log member) fails with ErrReply and leaves the value as it
+// was.
+func TestRefundForeignValues(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	l := limit.PerMinute(5)
+	for _, tc := range []struct{ strategy, key, value, want string }{
+		{"gcra", "rf:{victim}:g:5/60", "3 5", "not a GCRA bucket"},
+		{"gcra", "rf:{victim}:g:5/60", "99999999999999999999 1", "not a GCRA bucket"},
+		{"sliding-window", "rf:{victim}:s:5/60", "1 2 99999999999999999999", "not a window counter"},
+		{"fixed-window", "rf:{victim}:f:5/60", "x 1 2", "not a window counter"},
+		{"moving-window", "rf:{victim}:m:5/60", "", "foreign"},
+	} {
+		t.Run(tc.strategy+"/"+tc.value, func(t *testing.T) {
+			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix("rf:"))
+			r.CLI(t, "DEL", tc.key)
+			if tc.strategy == "moving-window" {
+				r.CLI(t, "ZADD", tc.key, "1", "not a member")
+			} else {
+				r.CLI(t, "SET", tc.key, tc.value)
+			}
+			before := r.CLI(t, "DUMP", tc.key)
+			err := s.Refund(ctx, "victim", 1, l)
+			assert.ErrorIs(t, err, redisstore.ErrReply, "Refund on %q", tc.value)
+			assert.ErrorContains(t, err, tc.want, "Refund on %q", tc.value)
+			assert.Equal(t, before, r.CLI(t, "DUMP", tc.key), "the value after a refused Refund")
 		})
 	}
 }
@@ -323,21 +347,20 @@ func TestSubSecondPeriods(t *testing.T) {
 	require.NoError(t, err)
 	tenth, err := limit.New(2, 100*time.Millisecond)
 	require.NoError(t, err)
-	clk := clock.NewManual(storetest.T0)
-	ctx := seam.WithClock(context.Background(), clk)
+	const t0 = storetest.T0
+	ctx := context.Background()
 	for i, want := range []bool{true, true, false} {
-		d, err := s.AllowN(ctx, "u", 1, half)
+		d, err := redisstore.AllowNAt(ctx, s, t0, "u", 1, half)
 		require.NoError(t, err)
 		assert.Equal(t, want, d.Allowed, "request %d of 2/500ms at T0", i)
 		if !want {
 			assert.Equal(t, 500*time.Millisecond, d.RetryAfter, "the window is 500ms long")
 		}
 	}
-	d, err := s.AllowN(ctx, "u", 1, tenth)
+	d, err := redisstore.AllowNAt(ctx, s, t0, "u", 1, tenth)
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "2/100ms shares nothing with 2/500ms")
-	clk.Advance(500 * time.Millisecond)
-	d, err = s.AllowN(ctx, "u", 1, half)
+	d, err = redisstore.AllowNAt(ctx, s, t0+500*time.Millisecond, "u", 1, half)
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "the next 500ms window")
 	keys := r.CLI(t, "--scan", "--pattern", "sub:*")
@@ -385,12 +408,15 @@ func TestEvictingPolicyWarns(t *testing.T) {
 			r := storetest.StartRedis(t, "--maxmemory-policy", tc.policy)
 			h := &recorder{}
 			s := open(t, r, "", redisstore.WithLogger(slog.New(h)))
-			_, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(5))
-			require.NoError(t, err)
+			require.Eventually(t, func() bool {
+				_, err := s.AllowN(context.Background(), "k", 1, limit.PerMinute(5))
+				return err == nil
+			}, 5*time.Second, 10*time.Millisecond, "the store never connected")
 			if tc.want == 0 {
-				// The check runs right after the connection: give it the
-				// time of a few round trips, then expect silence.
-				time.Sleep(200 * time.Millisecond)
+				// The check runs right after the connection: once the
+				// server has answered its CONFIG GET, expect silence.
+				require.Eventually(t, func() bool { return calls(t, r, "config|get") > 0 }, 5*time.Second, 10*time.Millisecond,
+					"the store never asked for maxmemory-policy (no CONFIG GET)")
 				assert.Empty(t, h.warnings(), "maxmemory-policy %s", tc.policy)
 				return
 			}

@@ -32,11 +32,16 @@ func newCounter(t testing.TB, opts ...engine.Option) *fghttprate.Counter {
 func TestMiddleware(t *testing.T) { testMiddleware(t, newCounter(t)) }
 
 // testMiddleware is TestMiddleware on counter, which holds no count yet.
+// httprate reads the wall clock, and its windows are aligned to the hour:
+// when the responses' X-RateLimit-Reset (their window's end, by
+// httprate's own reading) differ, the window turned during the requests,
+// and the test plays them again for fresh clients, an hour from the next
+// turn.
 func testMiddleware(t *testing.T, counter gohttprate.LimitCounter) {
 	t.Helper()
 	const n = 5
-	mw := gohttprate.Limit(n, time.Hour,
-		gohttprate.WithKeyFuncs(func(r *http.Request) (string, error) { return r.Header.Get("X-Client"), nil }),
+	mw := gohttprate.LimitBy(n, time.Hour,
+		func(r *http.Request) (string, error) { return r.Header.Get("X-Client"), nil },
 		gohttprate.WithLimitCounter(counter))
 	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok"))
@@ -51,19 +56,32 @@ func testMiddleware(t *testing.T, counter gohttprate.LimitCounter) {
 		resp.Body.Close()
 		return resp
 	}
-	// A request in the last instant of an hour would see a new window.
-	if now := time.Now(); now.Truncate(time.Hour).Add(time.Hour).Sub(now) < 5*time.Second {
-		time.Sleep(6 * time.Second)
+	for attempt := 0; ; attempt++ {
+		suffix := strconv.Itoa(attempt)
+		resps := make([]*http.Response, 0, n+2)
+		for range n + 1 {
+			resps = append(resps, get("alice"+suffix))
+		}
+		resps = append(resps, get("bob"+suffix))
+		turned := false
+		for _, r := range resps {
+			turned = turned || r.Header.Get("X-RateLimit-Reset") != resps[0].Header.Get("X-RateLimit-Reset")
+		}
+		if turned {
+			require.Zero(t, attempt, "the hour's window turned during two attempts")
+			t.Logf("attempt %d: the window turned during the requests; again", attempt)
+			continue
+		}
+		for i, resp := range resps[:n] {
+			require.Equal(t, http.StatusOK, resp.StatusCode, "request %d of %d", i+1, n)
+			assert.Equal(t, strconv.Itoa(n-1-i), resp.Header.Get("X-RateLimit-Remaining"), "request %d", i+1)
+		}
+		resp := resps[n]
+		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "request %d", n+1)
+		assert.Equal(t, "3600", resp.Header.Get("Retry-After"))
+		assert.Equal(t, http.StatusOK, resps[n+1].StatusCode, "another client")
+		return
 	}
-	for i := range n {
-		resp := get("alice")
-		require.Equal(t, http.StatusOK, resp.StatusCode, "request %d of %d", i+1, n)
-		assert.Equal(t, strconv.Itoa(n-1-i), resp.Header.Get("X-RateLimit-Remaining"), "request %d", i+1)
-	}
-	resp := get("alice")
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "request %d", n+1)
-	assert.Equal(t, "3600", resp.Header.Get("Retry-After"))
-	assert.Equal(t, http.StatusOK, get("bob").StatusCode, "another client")
 }
 
 // TestSameAsLocalCounter plays random sequences of IncrementBy and Get,

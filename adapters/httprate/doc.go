@@ -5,9 +5,11 @@
 //
 // [Counter] implements httprate.LimitCounter. The swap is one option:
 //
-//	r.Use(httprate.LimitBy(100, time.Minute, httprate.KeyByIP)) // before
-//	r.Use(httprate.LimitBy(100, time.Minute, httprate.KeyByIP,
+//	r.Use(httprate.LimitBy(100, time.Minute, clientKey)) // before
+//	r.Use(httprate.LimitBy(100, time.Minute, clientKey,
 //		httprate.WithLimitCounter(fghttprate.New()))) // after
+//
+// where clientKey is the service's httprate.KeyFunc.
 //
 // # Semantics
 //
@@ -47,4 +49,15 @@
 // w is the Redis key prefix{key}:<w in Unix ms>; IncrementBy is one
 // script (INCRBY, never below 0, and PEXPIRE of two windows) and Get one
 // MGET of the current and previous windows' keys.
+//
+// A RedisCounter runs its own commands on that client: it is not a
+// floodgate.Store, and no Floodgate wrapper applies to it. httprate
+// decides by itself and asks its counter for the counts of given windows,
+// which a floodgate.Store, whose calls are decisions (AllowN, Peek,
+// Reset, Refund), does not expose. So a RedisCounter has no failure
+// policy (a Redis error reaches httprate's OnError), no observer or
+// metrics, and no time budget (LimitCounter takes no context: a call
+// waits as long as the client's timeouts let it). A service that needs
+// those limits with floodgate.Open("redis://…") and package httplimit
+// instead.
 package httprate

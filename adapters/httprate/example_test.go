@@ -2,6 +2,7 @@ package httprate_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -16,8 +17,8 @@ import (
 func Example() {
 	counter := fghttprate.New()
 	defer counter.Close()
-	// was: gohttprate.Limit(2, time.Hour)
-	mw := gohttprate.Limit(2, time.Hour, gohttprate.WithLimitCounter(counter))
+	// httprate's own counter would be gohttprate.LimitBy(2, time.Hour, gohttprate.Key("*")).
+	mw := gohttprate.LimitBy(2, time.Hour, gohttprate.Key("*"), gohttprate.WithLimitCounter(counter))
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	for range 3 {
 		rec := httptest.NewRecorder()
@@ -38,7 +39,16 @@ func ExampleNewRedis() {
 		panic(err)
 	}
 	defer client.Close()
-	mw := gohttprate.LimitBy(100, time.Minute, gohttprate.KeyByIP,
+	// Key each client by its address: here the TCP peer; behind a
+	// proxy, the client address that the proxy sets instead.
+	clientIP := func(r *http.Request) (string, error) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return "", err
+		}
+		return gohttprate.CanonicalizeIP(host), nil
+	}
+	mw := gohttprate.LimitBy(100, time.Minute, clientIP,
 		gohttprate.WithLimitCounter(fghttprate.NewRedis(client, "httprate:")))
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	fmt.Println(h != nil)

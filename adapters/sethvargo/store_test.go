@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +43,61 @@ func open(t *testing.T, uri string, c *sethvargo.Config) *sethvargo.Store {
 	return s
 }
 
+// attempt is one run of a scenario in [inOneWindow]: a require.TestingT
+// that keeps its failures, so that a run that straddled a window's turn
+// can be dropped.
+type attempt struct {
+	errs   []string
+	failed bool
+}
+
+func (a *attempt) Errorf(format string, args ...any) {
+	a.errs = append(a.errs, fmt.Sprintf(format, args...))
+}
+
+func (a *attempt) FailNow() {
+	a.failed = true
+	runtime.Goexit() // ends the run's goroutine only
+}
+
+// inOneWindow runs scenario on fresh keys until one run lies within one
+// window of each of periods, and reports that run's failures; it returns
+// the run's key. Both backends judge fixed windows aligned to the Unix
+// epoch on this machine's clock (Redis's TIME, the engine's wall clock),
+// so readings of that clock before and after a run in one window of a
+// period mean every decision of the run was in that window. A run that
+// straddled a turn is played again at once, early in the new window.
+func inOneWindow(t *testing.T, periods []time.Duration, scenario func(t require.TestingT, key string)) string {
+	t.Helper()
+	for i := 0; ; i++ {
+		key := "k" + strconv.Itoa(i)
+		a := &attempt{}
+		t0 := time.Now()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			scenario(a, key)
+		}()
+		<-done
+		t1 := time.Now()
+		straddled := false
+		for _, p := range periods {
+			straddled = straddled || t0.UnixNano()/int64(p) != t1.UnixNano()/int64(p)
+		}
+		if !straddled {
+			for _, e := range a.errs {
+				t.Error(e)
+			}
+			if a.failed {
+				t.FailNow()
+			}
+			return key
+		}
+		require.Less(t, i, 20, "20 runs each straddled the turn of a window (%v)", periods)
+		t.Logf("run %d straddled the turn of a window (%v); again, at the start of the new one", i, periods)
+	}
+}
+
 // TestExercise is go-limiter's memorystore TestStore_Exercise, ported:
 // go-limiter publishes no store suite (its tests are internal to
 // memorystore), so its scenarios run here, on memory and on Redis. One
@@ -70,25 +127,33 @@ func TestExercise(t *testing.T) {
 				{op: "take", tokens: 11, remain: 14, resetWithin: 5 * time.Second},
 				{op: "get", tokens: 11, remain: 14},
 			}
-			for i, st := range steps {
-				switch st.op {
-				case "get":
-					tokens, remain, err := s.Get(ctx, "k")
-					require.NoError(t, err, "step %d: Get", i)
-					assert.Equal(t, []uint64{st.tokens, st.remain}, []uint64{tokens, remain}, "step %d: Get: tokens, remaining", i)
-				case "take":
-					tokens, remain, reset, ok, err := s.Take(ctx, "k")
-					require.NoError(t, err, "step %d: Take", i)
-					assert.True(t, ok, "step %d: Take: ok", i)
-					assert.Equal(t, []uint64{st.tokens, st.remain}, []uint64{tokens, remain}, "step %d: Take: tokens, remaining", i)
-					until := time.Until(time.Unix(0, int64(reset)))
-					assert.True(t, until > 0 && until <= st.resetWithin, "step %d: Take: reset in %v, want in (0, %v]", i, until, st.resetWithin)
-				case "set":
-					require.NoError(t, s.Set(ctx, "k", st.n, st.interval), "step %d: Set(%d, %v)", i, st.n, st.interval)
-				case "burst":
-					require.NoError(t, s.Burst(ctx, "k", st.n), "step %d: Burst(%d)", i, st.n)
+			inOneWindow(t, []time.Duration{3 * time.Second, 5 * time.Second}, func(t require.TestingT, key string) {
+				for i, st := range steps {
+					switch st.op {
+					case "get":
+						tokens, remain, err := s.Get(ctx, key)
+						require.NoError(t, err, "step %d: Get", i)
+						assert.Equal(t, []uint64{st.tokens, st.remain}, []uint64{tokens, remain}, "step %d: Get: tokens, remaining", i)
+					case "take":
+						before := time.Now()
+						tokens, remain, reset, ok, err := s.Take(ctx, key)
+						after := time.Now()
+						require.NoError(t, err, "step %d: Take", i)
+						assert.True(t, ok, "step %d: Take: ok", i)
+						assert.Equal(t, []uint64{st.tokens, st.remain}, []uint64{tokens, remain}, "step %d: Take: tokens, remaining", i)
+						// The window ends after the decision, and at most
+						// resetWithin after it; the decision was made
+						// between before and after.
+						at := time.Unix(0, int64(reset))
+						assert.True(t, before.Before(at) && !at.After(after.Add(st.resetWithin)),
+							"step %d: Take: reset %v, want after the call's start %v and at most %v after its end %v", i, at, before, st.resetWithin, after)
+					case "set":
+						require.NoError(t, s.Set(ctx, key, st.n, st.interval), "step %d: Set(%d, %v)", i, st.n, st.interval)
+					case "burst":
+						require.NoError(t, s.Burst(ctx, key, st.n), "step %d: Burst(%d)", i, st.n)
+					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -105,46 +170,40 @@ func TestTake(t *testing.T) {
 			t.Run(fmt.Sprintf("backend=%s/tokens=%d/interval=%v", b.name, tc.tokens, tc.interval), func(t *testing.T) {
 				s := open(t, b.uri(t), &sethvargo.Config{Tokens: tc.tokens, Interval: tc.interval})
 				ctx := context.Background()
-				// Start just after a window begins, so that all takes land
-				// in one window (memorystore's start at the first take).
-				_, _, reset, _, err := s.Take(ctx, "warm-up")
-				require.NoError(t, err)
-				time.Sleep(time.Until(time.Unix(0, int64(reset))) + 5*time.Millisecond)
-
 				type result struct {
 					tokens, remaining uint64
-					until             time.Duration
 					ok                bool
 				}
-				results := make([]result, 2*tc.tokens)
-				var wg sync.WaitGroup
-				for i := range results {
-					wg.Go(func() {
-						tokens, remaining, reset, ok, err := s.Take(ctx, "k")
-						assert.NoError(t, err, "Take")
-						results[i] = result{tokens, remaining, time.Until(time.Unix(0, int64(reset))), ok}
+				key := inOneWindow(t, []time.Duration{tc.interval}, func(t require.TestingT, key string) {
+					results := make([]result, 2*tc.tokens)
+					var wg sync.WaitGroup
+					for i := range results {
+						wg.Go(func() {
+							tokens, remaining, _, ok, err := s.Take(ctx, key)
+							assert.NoError(t, err, "Take")
+							results[i] = result{tokens, remaining, ok}
+						})
+					}
+					wg.Wait()
+					sort.Slice(results, func(i, j int) bool {
+						if results[i].remaining == results[j].remaining {
+							return results[i].ok && !results[j].ok
+						}
+						return results[i].remaining > results[j].remaining
 					})
-				}
-				wg.Wait()
-				sort.Slice(results, func(i, j int) bool {
-					if results[i].remaining == results[j].remaining {
-						return results[i].ok && !results[j].ok
+					for i, r := range results {
+						assert.Equal(t, tc.tokens, r.tokens, "take %d: tokens", i)
+						if uint64(i) < tc.tokens {
+							assert.Equal(t, tc.tokens-uint64(i)-1, r.remaining, "take %d: remaining", i)
+							assert.True(t, r.ok, "take %d: ok", i)
+						} else {
+							assert.Equal(t, uint64(0), r.remaining, "take %d: remaining", i)
+							assert.False(t, r.ok, "take %d: ok", i)
+						}
 					}
-					return results[i].remaining > results[j].remaining
 				})
-				for i, r := range results {
-					assert.Equal(t, tc.tokens, r.tokens, "take %d: tokens", i)
-					assert.LessOrEqual(t, r.until, tc.interval, "take %d: reset within the interval", i)
-					if uint64(i) < tc.tokens {
-						assert.Equal(t, tc.tokens-uint64(i)-1, r.remaining, "take %d: remaining", i)
-						assert.True(t, r.ok, "take %d: ok", i)
-					} else {
-						assert.Equal(t, uint64(0), r.remaining, "take %d: remaining", i)
-						assert.False(t, r.ok, "take %d: ok", i)
-					}
-				}
-				time.Sleep(tc.interval)
-				_, _, _, ok, err := s.Take(ctx, "k")
+				time.Sleep(tc.interval) // a later window, at least
+				_, _, _, ok, err := s.Take(ctx, key)
 				require.NoError(t, err, "Take one interval later")
 				assert.True(t, ok, "Take one interval later: ok")
 			})
@@ -160,30 +219,41 @@ func TestMiddleware(t *testing.T) {
 		t.Run("backend="+b.name, func(t *testing.T) {
 			const n = 5
 			s := open(t, b.uri(t), &sethvargo.Config{Tokens: n, Interval: time.Minute})
-			mw, err := httplimit.NewMiddleware(s, httplimit.IPKeyFunc())
+			mw, err := httplimit.NewMiddleware(s, httplimit.IPKeyFunc("X-Forwarded-For"))
 			require.NoError(t, err)
 			srv := httptest.NewServer(mw.Handle(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte("ok"))
 			})))
 			t.Cleanup(srv.Close)
-			for i := 1; i <= n+2; i++ {
-				resp, err := srv.Client().Get(srv.URL)
-				require.NoError(t, err, "GET %d", i)
-				_ = resp.Body.Close()
-				want, remaining := http.StatusOK, n-i
-				if i > n {
-					want, remaining = http.StatusTooManyRequests, 0
+			// Each run is one client, named in X-Forwarded-For.
+			inOneWindow(t, []time.Duration{time.Minute}, func(t require.TestingT, key string) {
+				for i := 1; i <= n+2; i++ {
+					req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+					require.NoError(t, err)
+					req.Header.Set("X-Forwarded-For", "10.0.0."+strings.TrimPrefix(key, "k"))
+					before := time.Now()
+					resp, err := srv.Client().Do(req)
+					after := time.Now()
+					require.NoError(t, err, "GET %d", i)
+					_ = resp.Body.Close()
+					want, remaining := http.StatusOK, n-i
+					if i > n {
+						want, remaining = http.StatusTooManyRequests, 0
+					}
+					assert.Equal(t, want, resp.StatusCode, "GET %d: status", i)
+					assert.Equal(t, strconv.Itoa(n), resp.Header.Get(httplimit.HeaderRateLimitLimit), "GET %d: limit header", i)
+					assert.Equal(t, strconv.Itoa(remaining), resp.Header.Get(httplimit.HeaderRateLimitRemaining), "GET %d: remaining header", i)
+					reset, err := time.Parse(time.RFC1123, resp.Header.Get(httplimit.HeaderRateLimitReset))
+					require.NoError(t, err, "GET %d: reset header %q", i, resp.Header.Get(httplimit.HeaderRateLimitReset))
+					// Whole seconds: the window ends within the minute
+					// after a decision made between before and after.
+					lo, hi := before.Truncate(time.Second), after.Add(time.Minute)
+					assert.True(t, !reset.Before(lo) && !reset.After(hi), "GET %d: reset %v, want within the minute of the request, in [%v, %v]", i, reset, lo, hi)
+					if i > n {
+						assert.NotEmpty(t, resp.Header.Get(httplimit.HeaderRetryAfter), "GET %d: Retry-After", i)
+					}
 				}
-				assert.Equal(t, want, resp.StatusCode, "GET %d: status", i)
-				assert.Equal(t, strconv.Itoa(n), resp.Header.Get(httplimit.HeaderRateLimitLimit), "GET %d: limit header", i)
-				assert.Equal(t, strconv.Itoa(remaining), resp.Header.Get(httplimit.HeaderRateLimitRemaining), "GET %d: remaining header", i)
-				reset, err := time.Parse(time.RFC1123, resp.Header.Get(httplimit.HeaderRateLimitReset))
-				require.NoError(t, err, "GET %d: reset header %q", i, resp.Header.Get(httplimit.HeaderRateLimitReset))
-				assert.WithinDuration(t, time.Now().Add(30*time.Second), reset, 31*time.Second, "GET %d: reset within the minute", i)
-				if i > n {
-					assert.NotEmpty(t, resp.Header.Get(httplimit.HeaderRetryAfter), "GET %d: Retry-After", i)
-				}
-			}
+			})
 		})
 	}
 }
@@ -229,24 +299,21 @@ func TestBurst(t *testing.T) {
 			const interval = 300 * time.Millisecond
 			s := open(t, b.uri(t), &sethvargo.Config{Tokens: 1, Interval: interval})
 			ctx := context.Background()
-			// Start just after a window begins.
-			_, _, reset, _, err := s.Take(ctx, "warm-up")
+			key := inOneWindow(t, []time.Duration{interval}, func(t require.TestingT, key string) {
+				require.NoError(t, s.Burst(ctx, key, 2))
+				var oks []bool
+				for range 4 {
+					_, _, _, ok, err := s.Take(ctx, key)
+					require.NoError(t, err)
+					oks = append(oks, ok)
+				}
+				assert.Equal(t, []bool{true, true, true, false}, oks, "4 takes of 1/%v after Burst(2)", interval)
+				require.NoError(t, s.Burst(ctx, key, 3))
+			})
+			time.Sleep(interval) // a later window, at least
+			_, remaining, err := s.Get(ctx, key)
 			require.NoError(t, err)
-			time.Sleep(time.Until(time.Unix(0, int64(reset))) + 5*time.Millisecond)
-
-			require.NoError(t, s.Burst(ctx, "k", 2))
-			var oks []bool
-			for range 4 {
-				_, _, _, ok, err := s.Take(ctx, "k")
-				require.NoError(t, err)
-				oks = append(oks, ok)
-			}
-			assert.Equal(t, []bool{true, true, true, false}, oks, "4 takes of 1/%v after Burst(2)", interval)
-			require.NoError(t, s.Burst(ctx, "k", 3))
-			time.Sleep(time.Until(time.Unix(0, int64(reset)).Add(interval)) + 5*time.Millisecond)
-			_, remaining, err := s.Get(ctx, "k")
-			require.NoError(t, err)
-			assert.Equal(t, uint64(1), remaining, "Get in the next window: the burst has expired")
+			assert.Equal(t, uint64(1), remaining, "Get in a later window: the burst has expired")
 		})
 	}
 }

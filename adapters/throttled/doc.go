@@ -30,4 +30,15 @@
 // [Store] keeps the state in this process. Several instances that must
 // share it use [RedisStore] instead ([NewRedis] on a rueidis client): the
 // same contract on Redis, with the Redis server's clock.
+//
+// [RedisStore] runs scripts of its own on that client: it is not a
+// floodgate.Store, and no Floodgate wrapper applies to it. throttled
+// decides by itself and asks its store for raw state (a value with the
+// server's time, set-if-absent, compare-and-swap), which a
+// floodgate.Store, whose calls are decisions (AllowN, Peek, Reset,
+// Refund), does not expose. So a RedisStore has no failure policy (a
+// Redis error reaches throttled, whose middleware answers 500), no
+// observer or metrics, and no time budget beyond the caller's context and
+// the client's timeouts. A service that needs those limits with
+// floodgate.Open("redis://…") and package httplimit instead.
 package throttled

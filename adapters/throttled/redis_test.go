@@ -2,6 +2,7 @@ package throttled_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,35 +48,58 @@ func TestRedisKeys(t *testing.T) {
 	c := newRedisClient(t)
 	s := fgthrottled.NewRedis(c, "p:")
 	ctx := context.Background()
-	pttl := func(key string) int64 {
+	// serverTime is the server's clock (TIME). A write between two
+	// readings happened between them, so its expiry (PEXPIRETIME, in
+	// milliseconds) is its TTL after a time between the two: bounds
+	// that hold however long the calls take.
+	serverTime := func() time.Time {
 		t.Helper()
-		ms, err := c.Do(ctx, c.B().Pttl().Key(key).Build()).AsInt64()
-		require.NoError(t, err, "PTTL %s", key)
-		return ms
+		tm, err := c.Do(ctx, c.B().Time().Build()).AsStrSlice()
+		require.NoError(t, err, "TIME")
+		require.Len(t, tm, 2, "TIME")
+		sec, err := strconv.ParseInt(tm[0], 10, 64)
+		require.NoError(t, err, "TIME %q", tm)
+		us, err := strconv.ParseInt(tm[1], 10, 64)
+		require.NoError(t, err, "TIME %q", tm)
+		return time.Unix(sec, us*1000)
+	}
+	expiry := func(key string, before, after time.Time, ttlMs int64, what string) {
+		t.Helper()
+		at, err := c.Do(ctx, c.B().Pexpiretime().Key(key).Build()).AsInt64()
+		require.NoError(t, err, "PEXPIRETIME %s", key)
+		lo, hi := before.UnixMilli()+ttlMs, after.UnixMilli()+ttlMs
+		assert.True(t, lo <= at && at <= hi, "PEXPIRETIME %s after %s: %d, want a TTL of %d ms from a time between the server's readings before and after it, in [%d, %d]",
+			key, what, at, ttlMs, lo, hi)
 	}
 
+	before := serverTime()
 	ok, err := s.SetIfNotExistsWithTTL(ctx, "a", -42, 0)
+	after := serverTime()
 	require.NoError(t, err)
 	require.True(t, ok, "SetIfNotExistsWithTTL of a new key")
 	got, err := c.Do(ctx, c.B().Get().Key("p:a").Build()).ToString()
 	require.NoError(t, err, "GET p:a")
 	assert.Equal(t, "-42", got, "GET p:a after SetIfNotExistsWithTTL(a, -42)")
-	assert.InDelta(t, 1000, pttl("p:a"), 50, "PTTL after a TTL of 0")
+	expiry("p:a", before, after, 1000, "a TTL of 0")
 
 	ok, err = s.SetIfNotExistsWithTTL(ctx, "a", 1, time.Hour)
 	require.NoError(t, err)
 	assert.False(t, ok, "SetIfNotExistsWithTTL of a present key")
-	assert.LessOrEqual(t, pttl("p:a"), int64(1000), "PTTL: a refused SetIfNotExistsWithTTL keeps the TTL")
+	expiry("p:a", before, after, 1000, "a refused SetIfNotExistsWithTTL (the TTL is kept)")
 
+	before = serverTime()
 	ok, err = s.CompareAndSwapWithTTL(ctx, "a", -42, 7, 1500*time.Microsecond+time.Minute)
+	after = serverTime()
 	require.NoError(t, err)
 	assert.True(t, ok, "CompareAndSwapWithTTL(a, -42, 7)")
-	assert.InDelta(t, 60002, pttl("p:a"), 50, "PTTL after a TTL of 1m0.0015s")
+	expiry("p:a", before, after, 60002, "a TTL of 1m0.0015s")
 
+	before = serverTime()
 	v, now, err := s.GetWithTime(ctx, "a")
+	after = serverTime()
 	require.NoError(t, err)
 	assert.Equal(t, int64(7), v, "GetWithTime(a)")
-	assert.WithinDuration(t, time.Now(), now, time.Second, "GetWithTime: the server's clock (same machine)")
+	assert.True(t, !now.Before(before) && !now.After(after), "GetWithTime: time %v, want the server's clock, between its readings %v and %v", now, before, after)
 	v, _, err = s.GetWithTime(ctx, "missing")
 	require.NoError(t, err)
 	assert.Equal(t, int64(-1), v, "GetWithTime of a missing key")

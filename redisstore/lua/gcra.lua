@@ -33,7 +33,7 @@ for i = 1, nk do
   local r = now - e * p
   local j = r * cnt
   if j < B then
-    j = math.floor(j / p) -- exact: r·L is
+    j = math.floor(j / p) -- exact: r·L is below 2^53 (see the prelude)
   else
     -- ⌊r·L/P⌋ from an estimate: the largest q with q·P ≤ r·L (q < L).
     j = math.min(math.floor(j / p), cnt - 1)

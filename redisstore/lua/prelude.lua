@@ -53,8 +53,7 @@ local B = 9007199254740992
 -- Dekker's exact product yields as doubles: a·b = x + ex exactly, with a
 -- and b split in halves of 26 and 27 bits by Veltkamp's constant
 -- 2^27 + 1 (IEEE doubles, round to nearest, no overflow: Redis's Lua 5.1
--- on x86-64 and arm64). It replaces three 26-bit limbs, which held
--- products of a count below 2^30 only.
+-- on x86-64 and arm64).
 local function le(a, b, c, d)
   local x, y = a * b, c * d
   if x ~= y then return x < y end
@@ -87,6 +86,6 @@ local function ms(us)
   return string.format('%d', math.min(math.floor(us / 1000) + 1 + slack, 1e15))
 end
 
--- Every helper above is a closure made anew on each call (about 0.1 µs
--- each on Redis's Lua 5.1), so the prelude keeps to three, and the
--- scripts' own hot paths make none.
+-- Every helper above is a closure made anew on each call (its cost:
+-- docs/performance.md), so the prelude keeps to three, and the scripts'
+-- own hot paths make none.

@@ -15,8 +15,12 @@
 --     binary search on the running totals, go with one ZREMRANGEBYRANK,
 --     and the next older one loses the rest of n; O(log² N) whatever n.
 --
--- Usage never drops below zero, and the key's time to live is kept. Any
--- value the store did not write is an error reply.
+-- Usage never drops below zero, and the key's time to live is kept (a
+-- moving-window log refunded whole is deleted). A value the store
+-- cannot have written is an error reply: a window counter or GCRA
+-- bucket that is not whole numbers below 2^53 (a GCRA j at least the
+-- count), or a moving-window member that is not "h:l:n" (its score is
+-- not read).
 for i = 1, #KEYS do
   local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
   if tag == 'm:' then
@@ -58,17 +62,22 @@ for i = 1, #KEYS do
     if v then
       if tag == 'g:' then
         local e, j = string.match(v, '^(%d+) (%d+)$')
-        if not e then return redis.error_reply('ERR floodgate: not a GCRA bucket: ' .. KEYS[i]) end
+        e, j = tonumber(e), tonumber(j)
+        if not (whole(e) and whole(j) and j < cnt) then
+          return redis.error_reply('ERR floodgate: not a GCRA bucket: ' .. KEYS[i])
+        end
         -- tat − n as a pair with an exact borrow (see gcra.lua): n is
         -- ⌊n/L⌋·L + n mod L.
         local q = math.floor(n / cnt)
-        e, j = tonumber(e) - q, tonumber(j) - (n - q * cnt)
+        e, j = e - q, j - (n - q * cnt)
         if j < 0 then e, j = e - 1, j + cnt end
         if e < 0 then e, j = 0, 0 end
         redis.call('SET', KEYS[i], string.format('%d %d', e, j), 'KEEPTTL')
       else
         local e, prev, cur = string.match(v, '^(%d+) (%d+) (%d+)$')
-        if not e then return redis.error_reply('ERR floodgate: not a window counter: ' .. KEYS[i]) end
+        if not (whole(tonumber(e)) and whole(tonumber(prev)) and whole(tonumber(cur))) then
+          return redis.error_reply('ERR floodgate: not a window counter: ' .. KEYS[i])
+        end
         if tonumber(e) == math.floor(now / p) then
           cur = math.max(0, tonumber(cur) - n)
           redis.call('SET', KEYS[i], string.format('%s %s %d', e, prev, cur), 'KEEPTTL')

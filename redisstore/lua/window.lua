@@ -9,7 +9,7 @@
 -- decide.Window.Fits (internal/decide/window.go: the admission test
 -- prev·(P−r) ≤ (L−cur−n)·P), as the engine's take applies them. The
 -- products are compared as Lua numbers when either is below 2^53, where
--- the comparison is exact (see fits below), and with le otherwise:
+-- the comparison is exact (see le in the prelude), and with le otherwise:
 -- nearly every limit takes the first path, a count near 2^29 on a long
 -- period the second.
 --
@@ -22,12 +22,15 @@
 -- that start. The caller (Store.decode,
 -- redisstore/decode.go) turns these into Decisions with
 -- decide.Window.Decide, the memory engine's arithmetic.
+--
+-- The KEYS are distinct: Store.decide drops repeated limits, and
+-- Store.key gives distinct limits distinct keys.
 local fixed = tag == 'f:'
 local nk = #KEYS
 -- out is the reply: {flag, then prev, cur, r per limit as read}; st
 -- holds each limit's cur after the request and the head of its new
 -- value, "epoch prev ", so that a write formats only what changed
--- (string.format costs about 0.4 µs a number on Redis's Lua).
+-- (string.format is among a script's dearest steps: docs/performance.md).
 local out, st = {0}, {}
 local denied = false
 for i = 1, nk do
@@ -58,13 +61,6 @@ for i = 1, nk do
   end
   if fixed then prev = 0 end
   out[3 * i - 1], out[3 * i], out[3 * i + 1] = prev, cur, r - ahead
-  if commit and i > 1 then
-    -- The same counter listed twice: like the engine, judge the second
-    -- entry after the first one's count.
-    for j = i - 1, 1, -1 do
-      if KEYS[j] == KEYS[i] then cur = st[2 * j - 1] break end
-    end
-  end
   if cur + n > cnt then
     denied = true
   elseif prev > 0 then
@@ -87,17 +83,11 @@ end
 for i = 1, nk do
   out[3 * i] = st[2 * i - 1]
   if commit then
-    local later = false
-    for j = i + 1, nk do
-      if KEYS[j] == KEYS[i] then later = true break end
-    end
-    if not later then
-      local p, r = tonumber(ARGV[3 + 3 * i]), math.max(out[3 * i + 1], 0)
-      local ttl = 2 * p - r
-      if fixed then ttl = p - r end
-      redis.call('SET', KEYS[i], st[2 * i] .. string.format('%d', st[2 * i - 1]),
-        'PX', math.floor((ttl + 999) / 1000) + slack)
-    end
+    local p, r = tonumber(ARGV[3 + 3 * i]), math.max(out[3 * i + 1], 0)
+    local ttl = 2 * p - r
+    if fixed then ttl = p - r end
+    redis.call('SET', KEYS[i], st[2 * i] .. string.format('%d', st[2 * i - 1]),
+      'PX', math.floor((ttl + 999) / 1000) + slack)
   end
 end
 return out
