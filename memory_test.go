@@ -44,7 +44,7 @@ func TestContractMemory(t *testing.T) {
 // TestMemoryStoreAllocatesNothing: a known key through the Store
 // interface allocates nothing, one limit or several.
 func TestMemoryStoreAllocatesNothing(t *testing.T) {
-	var st floodgate.Store = floodgate.NewMemory()
+	st := floodgate.NewMemory()
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
 	one := limit.PerSecond(1 << 20)
@@ -79,7 +79,7 @@ func BenchmarkMemoryStore(b *testing.B) {
 		}
 	})
 	b.Run("via=store", func(b *testing.B) {
-		var st floodgate.Store = floodgate.NewMemory()
+		st := floodgate.NewMemory()
 		defer st.Close()
 		_, _ = st.AllowN(ctx, "known", 1, l)
 		b.ReportAllocs()

@@ -66,13 +66,6 @@ func (c *config) check() error {
 	return nil
 }
 
-// withStrategy sets the algorithm for every limit (URI: strategy=), for
-// tests. Stores sharing a prefix must share the strategy; the strategy is
-// part of each Redis key, so two that differ count separately.
-func withStrategy(s limit.Strategy) Option {
-	return optionFunc(func(c *config) { c.strategy = s })
-}
-
 // withPrefix sets the prefix of every Redis key (URI: prefix=), for
 // tests.
 func withPrefix(p string) Option { return optionFunc(func(c *config) { c.prefix = p }) }
@@ -81,16 +74,6 @@ func withPrefix(p string) Option { return optionFunc(func(c *config) { c.prefix 
 // timeout=), for tests. A call whose context has an earlier deadline
 // keeps it.
 func withTimeout(d time.Duration) Option { return optionFunc(func(c *config) { c.timeout = d }) }
-
-// withDialTimeout bounds connecting and the background health checks
-// (URI: dial-timeout=), for tests. Decisions never wait for a dial.
-func withDialTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.dialTimeout = d })
-}
-
-// withPoolSize sets how many connections carry the pipelined decisions
-// to each Redis node (URI: pool-size=), for tests.
-func withPoolSize(n int) Option { return optionFunc(func(c *config) { c.poolSize = n }) }
 
 // WithTLSConfig sets the TLS configuration of every connection, for a
 // private CA or mutual TLS; it turns TLS on for any scheme. Default: for
