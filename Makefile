@@ -8,8 +8,7 @@ test:
 	go test -count=1 -shuffle=on -vet=all ./...
 
 test-race:
-	go test -race -count=1 -shuffle=on ./...
-	for m in prometheus otel cmd/floodgate-demo grpclimit; do (cd $$m && go test -race -count=1 ./...) || exit 1; done
+	bash scripts/test.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
