@@ -61,6 +61,8 @@ type Store struct {
 	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
 	deadlines deadlines                                 // the shared time budgets of round trips
 
+	probing atomic.Bool // a PING measures the latency after an overrun (budget.go)
+
 	mu     sync.Mutex // orders Close against the connecting goroutine
 	stop   chan struct{}
 	closed atomic.Bool
