@@ -188,10 +188,6 @@ func TestLocalCountNeverDeniesWhatPrimaryAllows(t *testing.T) {
 	}
 }
 
-// nopClose is a Store whose Close does nothing: instances share it.
-type nopClose struct{ floodgate.Store }
-
-func (nopClose) Close() error { return nil }
 
 // TestLocalCountKeyCap: at the local count's key cap, pairs whose windows
 // expired are evicted before anyone is denied (Info().Evicted); when every
