@@ -188,7 +188,6 @@ func TestLocalCountNeverDeniesWhatPrimaryAllows(t *testing.T) {
 	}
 }
 
-
 // TestLocalCountKeyCap: at the local count's key cap, pairs whose windows
 // expired are evicted before anyone is denied (Info().Evicted); when every
 // pair still counts, a new key is decided by the primary alone, not
