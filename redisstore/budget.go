@@ -83,19 +83,20 @@ func (ds *deadlines) get(now time.Time) *deadline {
 const slowMax = 8
 
 // span returns how long a round trip that starts at now may take. It is
-// the time budget, except while Redis is answering, slowly: when a reply
-// arrived within the last budget, a round trip may take as long as the
-// 99th percentile of recent round trips (rounded up to a power of two
-// microseconds), at most slowMax budgets. So queueing under load, which
-// delays replies but does not stop them, does not push calls into the
-// failure policy; while a Redis that answers nothing (hung, stopped,
-// unreachable) costs each call no more than the budget, once a budget
-// has passed since its last reply.
+// the time budget, except while Redis is answering, slowly: a round trip
+// may take twice the 99th percentile of recent round trips (rounded up
+// to a power of two microseconds; at most slowMax budgets) when a reply
+// arrived within that long. So queueing under load, which delays
+// replies but does not stop them, does not push calls into the failure
+// policy; while a Redis that answers nothing (hung, stopped,
+// unreachable) costs each call no more than the budget once that
+// percentile has passed since its last reply.
 func (ds *deadlines) span(now time.Time) time.Duration {
-	if now.Sub(ds.lat.lastReply()) > ds.timeout {
+	span := min(max(ds.timeout, 2*ds.lat.p99()), slowMax*ds.timeout)
+	if now.Sub(ds.lat.lastReply()) > span {
 		return ds.timeout
 	}
-	return min(max(ds.timeout, ds.lat.p99()), slowMax*ds.timeout)
+	return span
 }
 
 // latBuckets is the number of latency buckets: bucket b counts round
