@@ -79,11 +79,14 @@ func Register(scheme string, open func(uri string, log *slog.Logger) (Store, err
 //	                          of each limit (off by default); see NewLease
 //	prefix=floodgate:         Redis key prefix, no braces
 //	timeout=50ms              Redis: budget of one decision, round trip
-//	                          included (socket_timeout=0.05: the same, in
+//	                          included, stretched to twice the recent p99
+//	                          (at most 8 budgets) while Redis answers
+//	                          slowly (socket_timeout=0.05: the same, in
 //	                          seconds, redis-py's name)
 //	dial-timeout=1s           Redis: connecting (socket_connect_timeout=1)
 //	pool-size=N               Redis: connections per node (a power of 2)
-//	client-name=floodgate     Redis: CLIENT SETNAME
+//	client-name=floodgate     Redis: CLIENT SETNAME (printable ASCII, no
+//	                          spaces, as Redis requires)
 //	db=N                      Redis: database (redis+unix, redis+sentinel)
 //	ssl_cert_reqs=required    rediss: none skips verifying the server;
 //	                          optional and required verify it
