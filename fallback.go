@@ -139,7 +139,6 @@ type FallbackConfig struct {
 //   - after the primary comes back empty (a restart without
 //     persistence, a failover that lost writes), a request is allowed
 //     only when both the primary and the local count allow it;
-//   - a Decision the primary allows reports the smaller Remaining.
 //
 // The local count never denies what the primary would allow, unless this
 // instance alone used the whole limit. K instances sharing a primary
@@ -296,15 +295,6 @@ func (f *fallback) give(ctx context.Context, key string, n int64, limits []limit
 	_ = f.backup.Refund(ctx, key, n, limits...)
 }
 
-// lower returns d, the primary's allowing Decision, with the local
-// count's Remaining when it is smaller (after the primary lost counts).
-func lower(d, ld limit.Decision) limit.Decision {
-	if ld.Limit == d.Limit && ld.Remaining < d.Remaining {
-		d.Remaining = ld.Remaining
-	}
-	return d
-}
-
 // Info is the primary's, with the backup's keys added and Up false while
 // the primary is marked down.
 func (f *fallback) Info() Info {
@@ -336,8 +326,6 @@ func (f *fallback) AllowN(ctx context.Context, key string, n int64, limits ...li
 			if lv == localHeld {
 				if !d.Allowed || err != nil {
 					f.give(ctx, key, n, limits)
-				} else {
-					d = lower(d, ld)
 				}
 			}
 			return d, err
@@ -374,9 +362,6 @@ func (f *fallback) Peek(ctx context.Context, key string, limits ...limit.Limit) 
 		var d limit.Decision
 		d, err = f.primary.Peek(ctx, key, limits...)
 		if !f.failed(ctx, err) {
-			if err == nil && d.Allowed && lerr == nil {
-				d = lower(d, ld)
-			}
 			return d, err
 		}
 	} else if errors.Is(err, ErrClosed) {
