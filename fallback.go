@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -16,15 +19,21 @@ import (
 type Policy uint8
 
 const (
-	// FailMemory decides by the backup store, in [Open] an in-memory
-	// engine with the same strategy: each instance then limits on its
-	// own, so K instances allow up to K times a limit in total. The
-	// default.
+	// FailMemory decides by the local count (FallbackConfig.Backup, an
+	// in-memory engine with the same strategy), which already holds what
+	// this instance admitted: each instance then limits on its own, so K
+	// instances allow up to K times a limit in total. The default.
 	FailMemory Policy = iota
-	// FailOpen allows every request: availability over protection.
+	// FailOpen allows every request while the primary is marked down:
+	// availability over protection. A call that fails while the primary
+	// is not marked down (one that overruns its time budget, an error
+	// reply) is allowed only when the local count allows it: it denies
+	// what this instance alone has used up, which the primary would
+	// deny too.
 	FailOpen
 	// FailClosed denies every request, with RetryAfter set to the
-	// backoff: protection over availability.
+	// backoff: protection over availability. A request it denies is
+	// given back to the local count.
 	FailClosed
 )
 
@@ -73,10 +82,18 @@ var errDown = fmt.Errorf("%w: marked down after failing %d%% of its calls; one r
 type FallbackConfig struct {
 	// Policy decides while the primary fails. Default FailMemory.
 	Policy Policy
-	// Backup decides under FailMemory and must judge by the primary's
-	// strategy ([Open] uses an in-memory engine with a key cap).
-	// Required under FailMemory, unused under the others. Closed with
-	// the Fallback.
+	// Backup is the local count: an in-memory store, with the primary's
+	// strategy, where the Fallback counts every unit that this instance
+	// admits, whoever answered. It is a lower bound of the primary's
+	// count, so a request it denies is denied without asking the
+	// primary, and under FailMemory it decides while the primary fails,
+	// starting from what this instance already admitted. Default: an
+	// in-memory engine (NewMemory) with the primary's strategy, Clock,
+	// and a key cap of 1,048,576 pairs (about 34 MB; [Open]'s max-keys=).
+	// A smaller cap bounds memory lower; at the cap the Fallback first
+	// evicts the pairs whose windows have all expired, and a key that
+	// still finds no room is decided by the primary alone, uncounted
+	// here. Closed with the Fallback.
 	Backup Store
 	// Backoff is how long a failed primary stays marked down before one
 	// request tries it again (URI: backoff=). Shorter recovers sooner;
@@ -94,8 +111,9 @@ type FallbackConfig struct {
 	// primary marked down. It must be fast and safe for concurrent use.
 	// Default none.
 	OnError func(error)
-	// Clock times the backoff and the windows of the trip rule. Default
-	// clock.System(); tests use clock.Manual.
+	// Clock times the backoff and the windows of the trip rule, and is
+	// the default Backup's clock. Default clock.System(); tests use
+	// clock.Manual.
 	Clock clock.Clock
 }
 
@@ -104,6 +122,30 @@ type FallbackConfig struct {
 // failures are handled: it classifies them, marks the primary down, logs
 // each change of state once, calls the error hook, and tries the
 // primary again after a backoff.
+//
+// The local count. Every unit this instance admits is also counted in
+// cfg.Backup, in memory, before the primary is asked: a count of this
+// instance's own requests, so a lower bound of the primary's. A request
+// it denies is denied at once (this instance alone used the limit, so
+// the primary would deny it too); a request the primary then denies, or
+// that fails under FailClosed, is given back. So:
+//
+//   - a call the primary does not answer in time, or fails, or that
+//     finds it marked down, is denied when this instance alone used the
+//     limit, under every policy, and otherwise decided by the policy;
+//   - under FailMemory an outage starts from what this instance admitted
+//     in the window, not from zero, and so does a burst of parallel
+//     requests whose replies are late: one instance admits at most the
+//     limit per window, whatever the primary's latency;
+//   - after the primary comes back empty (a restart without
+//     persistence, a failover that lost writes), a request is allowed
+//     only when both the primary and the local count allow it;
+//
+// The local count never denies what the primary would allow, unless this
+// instance alone used the whole limit. K instances sharing a primary
+// that fails allow at most K times the limit between them. It costs one
+// in-memory decision per call (and one refund when the primary denies);
+// docs/redis.md has the figures.
 //
 // Only the primary's own failures count. A call whose ctx ended (the
 // client hung up, the caller's deadline passed) returns ctx's error and
@@ -118,17 +160,14 @@ type FallbackConfig struct {
 // Each transition is one log line and one call of the Observer's
 // ObserveHealth. While the primary is down, Info reports Up false.
 //
-// Refund gives units back where they were counted: in the primary when
-// it is up, and under FailMemory in the backup too while the primary is
-// marked down. Reset resets both. Info is the primary's, with the
-// backup's keys added and Up false while the primary is marked down.
-// Close closes both stores.
+// Refund gives units back in both counts; Reset resets both. Info is the
+// primary's, with the local count's keys added and Up false while the
+// primary is marked down. Close closes both stores.
 //
-// NewFallback panics if primary is nil, the policy is unknown, or
-// cfg.Backup is nil under FailMemory.
+// NewFallback panics if primary is nil or the policy is unknown.
 func NewFallback(primary Store, cfg FallbackConfig) Store {
-	if primary == nil || (cfg.Policy == FailMemory && cfg.Backup == nil) || cfg.Policy > FailClosed {
-		panic("floodgate: NewFallback needs a primary store, a known policy, and a backup store for FailMemory")
+	if primary == nil || cfg.Policy > FailClosed {
+		panic("floodgate: NewFallback needs a primary store and a known policy")
 	}
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Second
@@ -136,19 +175,27 @@ func NewFallback(primary Store, cfg FallbackConfig) Store {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	in := primary.Info()
+	if cfg.Backup == nil {
+		opts := []engine.Option{engine.WithStrategy(in.Strategy), engine.WithMaxKeys(fallbackKeys)}
+		if cfg.Clock != nil {
+			opts = append(opts, engine.WithClock(cfg.Clock))
+		}
+		cfg.Backup = NewMemory(opts...)
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.System()
 	}
-	if cfg.Policy != FailMemory {
-		cfg.Backup = nil
-	}
-	return &fallback{primary: primary, backup: cfg.Backup, policy: cfg.Policy, cfg: cfg, kind: primary.Info().Kind}
+	f := &fallback{primary: primary, backup: cfg.Backup, policy: cfg.Policy, cfg: cfg, kind: in.Kind}
+	f.mem, _ = cfg.Backup.(*memoryStore)
+	return f
 }
 
 // fallback is the Store of NewFallback.
 type fallback struct {
 	primary Store
-	backup  Store // used by FailMemory; closed with the fallback
+	backup  Store        // the local count; closed with the fallback
+	mem     *memoryStore // backup, when it is this package's own: read directly
 	policy  Policy
 	cfg     FallbackConfig
 	kind    string // the primary's kind, for Health
@@ -161,45 +208,156 @@ type fallback struct {
 	down                 atomic.Bool  // answer by policy; probe after retryAt
 	retryAt              atomic.Int64 // clock time after which one call probes the primary
 	closed               atomic.Bool
-	_                    noCopy
+
+	sweptAt atomic.Int64 // backup engine time of the last sweep at the key cap
+	_       noCopy
+}
+
+// local says what the local count made of a request.
+type local uint8
+
+const (
+	localHeld   local = iota // allowed and counted: give it back if the request is denied
+	localDenied              // this instance alone used the limit
+	localNoRoom              // no room for the key at the cap: the local count has no say
+)
+
+// capSweepEvery is how often, at most, a full local count sweeps its
+// expired pairs at once instead of waiting for its background sweeper.
+const capSweepEvery = time.Second
+
+// take counts n of key in the local count.
+func (f *fallback) take(ctx context.Context, key string, n int64, limits []limit.Limit) (limit.Decision, local) {
+	m := f.mem
+	if m == nil {
+		d, err := f.backup.AllowN(ctx, key, n, limits...)
+		switch {
+		case err != nil:
+			return d, localNoRoom
+		case d.Allowed:
+			return d, localHeld
+		}
+		return d, localDenied
+	}
+	for try := 0; ; try++ {
+		full := m.e.Full()
+		d := m.e.AllowN(key, n, limits...)
+		switch {
+		case d.Allowed:
+			return d, localHeld
+		case m.e.Full() == full:
+			return d, localDenied
+		case try > 0 || !f.sweep():
+			return d, localNoRoom
+		}
+	}
+}
+
+// sweep evicts, at most once per capSweepEvery, the local count's pairs
+// whose windows have all expired, and reports whether it evicted any.
+func (f *fallback) sweep() bool {
+	now := int64(f.cfg.Clock.Now())
+	at := f.sweptAt.Load()
+	if now-at < int64(capSweepEvery) || !f.sweptAt.CompareAndSwap(at, now) {
+		return false
+	}
+	return engineinternal.Sweep(f.mem.e) > 0
+}
+
+// deniedLocally answers a request that the local count denied, ld: this
+// instance alone used the limit, so the primary would deny it too, and
+// it is not asked. While the primary is marked down the policy answers,
+// and the call that is due to probe the primary probes it by a Peek,
+// which counts nothing: a key over its limit does not keep a primary
+// marked down, nor FailOpen allowing.
+func (f *fallback) deniedLocally(ctx context.Context, key string, limits []limit.Limit, ld limit.Decision) (limit.Decision, error) {
+	if !f.down.Load() {
+		return ld, nil
+	}
+	err := f.admit()
+	if err == nil {
+		_, err = f.primary.Peek(ctx, key, limits...)
+		if !f.failed(ctx, err) {
+			return ld, nil
+		}
+	}
+	if f.policy == FailMemory || errors.Is(err, ErrClosed) {
+		return ld, f.report(err)
+	}
+	return f.decide(limits), f.report(err)
+}
+
+// give gives n of key back to the local count.
+func (f *fallback) give(ctx context.Context, key string, n int64, limits []limit.Limit) {
+	if f.mem != nil {
+		f.mem.e.Refund(key, n, limits...)
+		return
+	}
+	_ = f.backup.Refund(ctx, key, n, limits...)
 }
 
 // Info is the primary's, with the backup's keys added and Up false while
 // the primary is marked down.
 func (f *fallback) Info() Info {
 	in := f.primary.Info()
-	if f.backup != nil {
-		b := f.backup.Info()
-		in.Keys += b.Keys
-		in.Full += b.Full
-		in.Evicted += b.Evicted
-	}
+	b := f.backup.Info()
+	in.Keys += b.Keys
+	in.Full += b.Full
+	in.Evicted += b.Evicted
 	in.Up = in.Up && !f.down.Load()
 	return in
 }
 
-// AllowN asks the primary; when it fails, the policy decides, and the
-// error wraps ErrStorage and the primary's error.
+// AllowN counts the request locally, then asks the primary; when the
+// primary fails, the policy decides, and the error wraps ErrStorage and
+// the primary's error.
 func (f *fallback) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
+	if f.closed.Load() {
+		return denied(limits), ErrClosed
+	}
+	ld, lv := f.take(ctx, key, n, limits)
+	if lv == localDenied {
+		return f.deniedLocally(ctx, key, limits, ld)
+	}
 	err := f.admit()
 	if err == nil {
 		var d limit.Decision
 		d, err = f.primary.AllowN(ctx, key, n, limits...)
 		if !f.failed(ctx, err) {
+			if lv == localHeld {
+				if !d.Allowed || err != nil {
+					f.give(ctx, key, n, limits)
+				}
+			}
 			return d, err
 		}
 	} else if errors.Is(err, ErrClosed) {
+		if lv == localHeld {
+			f.give(ctx, key, n, limits)
+		}
 		return denied(limits), err
 	}
-	if f.policy == FailMemory {
-		d, _ := f.backup.AllowN(ctx, key, n, limits...)
-		return d, f.report(err)
+	switch {
+	case lv == localNoRoom && f.policy == FailMemory:
+		return ld, f.report(err) // the local count is full: denied, as a full engine does
+	case lv == localHeld && f.policy != FailClosed:
+		return ld, f.report(err) // memory and open: what this instance's count allows
+	case lv == localHeld:
+		f.give(ctx, key, n, limits)
 	}
 	return f.decide(limits), f.report(err)
 }
 
-// Peek asks the primary; when it fails, the policy decides, as in AllowN.
+// Peek asks the local count, then the primary; when the primary fails,
+// the policy decides, as in AllowN.
 func (f *fallback) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
+	if f.closed.Load() {
+		return denied(limits), ErrClosed
+	}
+	ld, lerr := f.backup.Peek(ctx, key, limits...)
+	if lerr == nil && !ld.Allowed {
+		return f.deniedLocally(ctx, key, limits, ld)
+	}
 	err := f.admit()
 	if err == nil {
 		var d limit.Decision
@@ -210,22 +368,19 @@ func (f *fallback) Peek(ctx context.Context, key string, limits ...limit.Limit) 
 	} else if errors.Is(err, ErrClosed) {
 		return denied(limits), err
 	}
-	if f.policy == FailMemory {
-		d, _ := f.backup.Peek(ctx, key, limits...)
-		return d, f.report(err)
+	if f.policy == FailMemory || (f.policy == FailOpen && lerr == nil && !errors.Is(err, errDown)) {
+		return ld, f.report(err)
 	}
 	return f.decide(limits), f.report(err)
 }
 
-// Reset resets key in the backup store and in the primary; a failure of
+// Reset resets key in the local count and in the primary; a failure of
 // the primary is returned, wrapping ErrStorage, and counts like any other.
 func (f *fallback) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
 	if f.closed.Load() {
 		return ErrClosed
 	}
-	if f.backup != nil {
-		_ = f.backup.Reset(ctx, key, limits...)
-	}
+	_ = f.backup.Reset(ctx, key, limits...)
 	err := f.admit()
 	if err == nil {
 		err = f.primary.Reset(ctx, key, limits...)
@@ -236,13 +391,15 @@ func (f *fallback) Reset(ctx context.Context, key string, limits ...limit.Limit)
 	return f.report(err)
 }
 
-// Refund gives units back where they were counted: in the primary when
-// it is up, in the backup when the primary is marked down (under
-// FailMemory the backup counted them). A failure of the primary is
-// returned, wrapping ErrStorage, and counts like any other; a primary
-// that cannot refund (errors.ErrUnsupported) is not a failure, and its
-// error is returned as it is.
+// Refund gives units back in the local count and in the primary. A
+// failure of the primary is returned, wrapping ErrStorage, and counts
+// like any other; a primary that cannot refund (errors.ErrUnsupported)
+// is not a failure, and its error is returned as it is.
 func (f *fallback) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
+	if f.closed.Load() {
+		return ErrClosed
+	}
+	_ = f.backup.Refund(ctx, key, n, limits...)
 	err := f.admit()
 	if err == nil {
 		err = f.primary.Refund(ctx, key, n, limits...)
@@ -252,9 +409,6 @@ func (f *fallback) Refund(ctx context.Context, key string, n int64, limits ...li
 	} else if errors.Is(err, ErrClosed) {
 		return err
 	}
-	if f.backup != nil {
-		_ = f.backup.Refund(ctx, key, n, limits...)
-	}
 	return f.report(err)
 }
 
@@ -263,11 +417,7 @@ func (f *fallback) Close() error {
 	if !f.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := f.primary.Close()
-	if f.backup != nil {
-		err = errors.Join(err, f.backup.Close())
-	}
-	return err
+	return errors.Join(f.primary.Close(), f.backup.Close())
 }
 
 // admit returns nil when a call may go to the primary: it is up, or it is
@@ -350,6 +500,19 @@ func (f *fallback) report(err error) error {
 		f.cfg.OnError(err)
 	}
 	return err
+}
+
+// reason returns Observation.Reason for a call's error.
+func reason(err error) string {
+	switch {
+	case err == nil || !errors.Is(err, ErrStorage):
+		return ""
+	case errors.Is(err, errDown):
+		return "down"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "budget"
+	}
+	return "error"
 }
 
 // decide returns the Decision of the open or closed policy.

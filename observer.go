@@ -61,6 +61,11 @@ type Observation struct {
 	// Fallback reports that the failure policy answered instead of the
 	// primary store: Err wraps [ErrStorage].
 	Fallback bool
+	// Reason says why the policy answered, for a metric label: "budget"
+	// when the primary did not answer within its time budget, "down"
+	// when it was marked down and not asked, "error" for any other
+	// failure; "" when Fallback is false.
+	Reason string
 }
 
 // Health describes a change of state of the primary store of a
@@ -141,6 +146,6 @@ func (s *observed) report(op string, start time.Time, limits []limit.Limit, n in
 	s.o.ObserveCall(Observation{
 		Op: op, Store: s.kind, Strategy: s.strategy, Limits: limits, N: n,
 		Decision: d, Err: err, Latency: time.Since(start),
-		Fallback: err != nil && errors.Is(err, ErrStorage),
+		Fallback: err != nil && errors.Is(err, ErrStorage), Reason: reason(err),
 	})
 }

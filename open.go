@@ -15,10 +15,10 @@ import (
 )
 
 // fallbackKeys is the key cap of the in-memory engine that Open puts
-// behind a network store for the failure policy "memory" (URI:
-// max-keys=): enough for a busy instance's clients during an outage,
-// bounded so that an attacker cycling keys while the network store is
-// down cannot grow the heap without limit (about 34 MB at this cap).
+// beside a network store as the local count of NewFallback (URI:
+// max-keys=): enough for a busy instance's clients, bounded so that an
+// attacker cycling keys cannot grow the heap without limit (about 34 MB
+// at this cap).
 const fallbackKeys = 1 << 20
 
 // driver opens the Store of a registered scheme (see [Register]).
@@ -68,27 +68,32 @@ func Register(scheme string, open func(uri string, log *slog.Logger) (Store, err
 //	                          fixed-window, gcra or moving-window (also the
 //	                          names of the limits library); every scheme
 //	max-keys=1048576          key cap of the in-memory engine: of
-//	                          memory:// (default none), of the backup under
-//	                          failure=memory (default 1048576, about 34 MB)
+//	                          memory:// (default none), of a network
+//	                          store's local count (default 1048576,
+//	                          about 34 MB); see FallbackConfig.Backup
 //	failure=memory            what decides while a network store fails:
-//	                          memory (a per-instance in-memory engine),
+//	                          memory (the local count of this instance),
 //	                          open (allow) or closed (deny); see NewFallback
 //	backoff=1s                how long a failed store stays marked down
 //	lease=N | lease=P%        decide hot keys from slices of N units or P%
 //	                          of each limit (off by default); see NewLease
 //	prefix=floodgate:         Redis key prefix, no braces
 //	timeout=50ms              Redis: budget of one decision, round trip
-//	                          included (socket_timeout=0.05: the same, in
+//	                          included, stretched to twice the recent p99
+//	                          (at most 8 budgets) while Redis answers
+//	                          slowly (socket_timeout=0.05: the same, in
 //	                          seconds, redis-py's name)
 //	dial-timeout=1s           Redis: connecting (socket_connect_timeout=1)
 //	pool-size=N               Redis: connections per node (a power of 2)
-//	client-name=floodgate     Redis: CLIENT SETNAME
+//	client-name=floodgate     Redis: CLIENT SETNAME (printable ASCII, no
+//	                          spaces, as Redis requires)
 //	db=N                      Redis: database (redis+unix, redis+sentinel)
 //	ssl_cert_reqs=required    rediss: none skips verifying the server;
 //	                          optional and required verify it
 //
-// A network store comes wrapped by [NewFallback] with the failure policy,
-// backed by an in-memory engine with the same strategy, then with
+// A network store comes wrapped by [NewFallback] with the failure policy
+// and a local count (an in-memory engine with the same strategy, under
+// every policy), then with
 // lease= by [NewLease]. With [WithObserver], the Store is wrapped with
 // [Observe] and every call is reported, and the failure policy reports
 // its health.
@@ -190,9 +195,7 @@ func Open(uri string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fb.Policy == FailMemory {
-		fb.Backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...)
-	}
+	fb.Backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...) // the local count, under every policy
 	st := NewFallback(primary, fb)
 	if lease != nil {
 		st = NewLease(st, *lease)

@@ -473,24 +473,25 @@ func TestRedisFailurePolicies(t *testing.T) {
 	for _, tc := range []struct {
 		policy string
 		want   func(*testing.T, []limit.Decision)
+		after  bool // whether "user" is allowed once Redis is up: not after this instance used 2/day
 	}{
 		{"open", func(t *testing.T, ds []limit.Decision) {
-			for i, d := range ds {
-				assert.True(t, d.Allowed, "fail open: request %d", i)
-			}
-		}},
+			assert.True(t, ds[0].Allowed, "fail open: request 0")
+			assert.True(t, ds[1].Allowed, "fail open: request 1")
+			assert.False(t, ds[2].Allowed, "fail open, store not marked down: the local count denies what this instance alone used")
+		}, false},
 		{"closed", func(t *testing.T, ds []limit.Decision) {
 			for i, d := range ds {
 				assert.False(t, d.Allowed, "fail closed: request %d", i)
 				assert.Equal(t, 100*time.Millisecond, d.RetryAfter, "fail closed: RetryAfter is the backoff")
 			}
-		}},
+		}, true},
 		{"memory", func(t *testing.T, ds []limit.Decision) {
 			assert.True(t, ds[0].Allowed)
 			assert.True(t, ds[1].Allowed)
 			assert.False(t, ds[2].Allowed, "memory fallback enforces 2/day")
 			assert.EqualValues(t, 1, ds[0].Remaining)
-		}},
+		}, false},
 	} {
 		t.Run("failure="+tc.policy, func(t *testing.T) {
 			port := storetest.FreePort(t)
@@ -503,11 +504,16 @@ func TestRedisFailurePolicies(t *testing.T) {
 			ds := make([]limit.Decision, 3)
 			for i := range ds {
 				ds[i], err = lim.AllowN(context.Background(), "user", 1, l2)
-				assert.ErrorIs(t, err, floodgate.ErrStorage, "Allow with Redis down")
+				if i == 2 && tc.policy != "closed" {
+					// This instance alone used 2/day: denied by its local count, Redis not asked.
+					assert.NoError(t, err, "Allow %d with Redis down, denied by the local count", i)
+					continue
+				}
+				assert.ErrorIs(t, err, floodgate.ErrStorage, "Allow %d with Redis down", i)
 				assert.ErrorIs(t, err, floodgate.ErrUnavailable)
 			}
 			tc.want(t, ds)
-			assert.GreaterOrEqual(t, hooked.Load(), int64(3), "every error reaches the hook")
+			assert.GreaterOrEqual(t, hooked.Load(), int64(2), "every error reaches the hook")
 
 			// Start Redis on that port: the limiter must use it within seconds.
 			r := storetest.StartRedisOnPort(t, port)
@@ -518,7 +524,7 @@ func TestRedisFailurePolicies(t *testing.T) {
 			}, 10*time.Second, 20*time.Millisecond, "Redis started on the port; the limiter did not recover")
 			d, err := lim.AllowN(context.Background(), "user", 1, l2)
 			require.NoError(t, err)
-			assert.True(t, d.Allowed, "Redis holds its own, empty counters")
+			assert.Equal(t, tc.after, d.Allowed, "Redis came back empty: allowed only when both it and the local count allow")
 		})
 	}
 }

@@ -18,6 +18,7 @@ func init() {
 		}
 		return kv.New(kv.Config{Clock: c.clk, MaxKeys: c.maxKeys, Shards: c.shards, Every: c.every, Full: ErrFull})
 	}
+	engineinternal.Sweep = func(e any) int { x := e.(*Engine); return x.sweepAt(x.clk.Now()) }
 	engineinternal.SweepAt = func(e any, now time.Duration) int {
 		return e.(*Engine).sweepAt(now)
 	}

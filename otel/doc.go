@@ -16,7 +16,7 @@
 // prometheus (floodgate.decisions becomes floodgate_decisions_total).
 //
 //	floodgate.decisions                  counter      store, strategy, limit, outcome
-//	floodgate.fallback.decisions         counter      store, outcome
+//	floodgate.fallback.decisions         counter      store, reason, outcome
 //	floodgate.store.call.duration        histogram s  store, op
 //	floodgate.store.state_changes        counter      store, state
 //	floodgate.http.decisions             counter      route, scope, outcome

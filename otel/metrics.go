@@ -145,7 +145,7 @@ func (m *Metrics) Watch(s floodgate.Store) {
 
 // ObserveCall implements floodgate.Observer.
 func (m *Metrics) ObserveCall(o floodgate.Observation) {
-	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, allowed: o.Decision.Allowed}
+	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, reason: o.Reason, allowed: o.Decision.Allowed}
 	if o.Op == "allow" {
 		k.limit = o.Decision.Limit
 	}
@@ -191,6 +191,7 @@ type callKey struct {
 	limit    limit.Limit
 	op       string
 	fallback bool
+	reason   string // why the policy answered: budget, down or error
 	allowed  bool
 }
 
@@ -216,7 +217,7 @@ func newCallSeries(k callKey) callSeries {
 	}
 	if k.fallback {
 		s.fallback = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("store", k.store), attribute.String("outcome", out)))}
+			attribute.String("store", k.store), attribute.String("reason", k.reason), attribute.String("outcome", out)))}
 	}
 	return s
 }

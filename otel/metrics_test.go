@@ -158,9 +158,14 @@ func TestRedisOutage(t *testing.T) {
 	r.kill()
 	assert.Equal(t, map[int]int{204: 3, 429: 3}, s.do(t, 6, "POST", "/login"), "POST /login with Redis down")
 	rm := s.collect(t)
-	assert.Equal(t, 0.0, value(rm, "floodgate.store.up", "store", "redis"), "store.up with Redis killed")
-	assert.Equal(t, 6.0, value(rm, "floodgate.fallback.decisions", "store", "redis"), "one fallback decision per request")
-	assert.Equal(t, 1.0, value(rm, "floodgate.store.state_changes", "state", "down"))
+	// The 3 allowed logins tried the dead Redis; the 3 denied ones were
+	// denied by the local count without asking it.
+	assert.Equal(t, 3.0, value(rm, "floodgate.fallback.decisions", "store", "redis", "reason", "error"), "one fallback decision per request that tried Redis")
+	require.Eventually(t, func() bool {
+		s.do(t, 1, "GET", "/items/outage")
+		return value(s.collect(t), "floodgate.store.up", "store", "redis") == 0
+	}, 10*time.Second, 10*time.Millisecond, "failed calls never marked the store down")
+	assert.Equal(t, 1.0, value(s.collect(t), "floodgate.store.state_changes", "state", "down"))
 
 	r.start(t)
 	require.Eventually(t, func() bool {

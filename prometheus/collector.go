@@ -51,8 +51,8 @@ func New() *Collector {
 		}, []string{"store", "strategy", "limit", "outcome"}),
 		fallback: prom.NewCounterVec(prom.CounterOpts{
 			Name: "floodgate_fallback_decisions_total",
-			Help: "Decisions answered by the failure policy because the primary store failed or was marked down, by store kind and outcome.",
-		}, []string{"store", "outcome"}),
+			Help: "Decisions answered by the failure policy because the primary store failed or was marked down, by store kind, reason (budget: no reply within the time budget; down: marked down, not asked; error: any other failure) and outcome.",
+		}, []string{"store", "reason", "outcome"}),
 		latency: prom.NewHistogramVec(prom.HistogramOpts{
 			Name:    "floodgate_store_call_duration_seconds",
 			Help:    "Latency of store calls, the failure policy's part included, by store kind and operation (allow, peek, reset, refund).",
@@ -96,7 +96,7 @@ func (c *Collector) Watch(s floodgate.Store) {
 // policy decisions and records the call's latency. It does not allocate
 // once each combination of labels has been seen.
 func (c *Collector) ObserveCall(o floodgate.Observation) {
-	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, allowed: o.Decision.Allowed}
+	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, reason: o.Reason, allowed: o.Decision.Allowed}
 	if o.Op == "allow" {
 		k.limit = o.Decision.Limit
 	}
@@ -199,6 +199,7 @@ type callKey struct {
 	limit    limit.Limit
 	op       string
 	fallback bool
+	reason   string // why the policy answered: budget, down or error
 	allowed  bool
 }
 
@@ -215,7 +216,7 @@ func (c *Collector) newCallSeries(k callKey) callSeries {
 		s.decisions = c.decisions.WithLabelValues(k.store, k.strategy.String(), k.limit.String(), out)
 	}
 	if k.fallback {
-		s.fallback = c.fallback.WithLabelValues(k.store, out)
+		s.fallback = c.fallback.WithLabelValues(k.store, k.reason, out)
 	}
 	return s
 }

@@ -15,7 +15,7 @@
 // Per call, from the floodgate.Observer:
 //
 //	floodgate_decisions_total{store,strategy,limit,outcome}   counter
-//	floodgate_fallback_decisions_total{store,outcome}         counter
+//	floodgate_fallback_decisions_total{store,reason,outcome}  counter
 //	floodgate_store_call_duration_seconds{store,op}           histogram
 //	floodgate_store_state_changes_total{store,state}          counter
 //
@@ -37,7 +37,9 @@
 // "peek", "reset" or "refund"; route the route pattern ("POST
 // /api/v1/auth/login", "unknown" when the middleware could not tell it);
 // scope the deciding budget ("app", a pattern, a shared scope); state
-// "down" or "up". A client key is never a label: the number of series is
+// "down" or "up"; reason why the failure policy answered ("budget": no
+// reply within the time budget, "down": the store was marked down and
+// not asked, "error": any other failure). A client key is never a label: the number of series is
 // bounded by the configured routes, scopes and limits. docs/observability.md
 // in the repository explains each metric and gives queries.
 //

@@ -155,6 +155,11 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		budget, cancel := s.budget(ctx)
 		reply := s.script.Exec(budget, c, keys, args)
 		cancel()
+		if err := reply.Error(); err == nil || isReply(err) {
+			s.replied(budget)
+		} else if budget.Err() != nil && ctx.Err() == nil {
+			s.overran(c)
+		}
 		buf := replyPool.Get().(*replyInts)
 		defer replyPool.Put(buf)
 		if vals, err = ints(reply, buf[:0]); err != nil {
@@ -168,6 +173,13 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		return decodeMoving(vals, uint64(n), limits)
 	}
 	return s.decode(vals, n, commit, limits)
+}
+
+// isReply reports whether err is a reply of the server's: an error
+// reply, not a failure to get one.
+func isReply(err error) bool {
+	_, ok := rueidis.IsRedisErr(err)
+	return ok
 }
 
 // ints appends the integers of an array reply to buf, as AsIntSlice

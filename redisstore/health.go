@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -37,6 +38,9 @@ func (s *Store) connect() {
 			return
 		}
 		err = fmt.Errorf("connect: %w", err)
+		if prev := s.lastErr.Load(); prev == nil || (*prev).Error() != err.Error() {
+			s.refused(err)
+		}
 		s.lastErr.Store(&err)
 		if first {
 			close(s.ready)
@@ -50,6 +54,25 @@ func (s *Store) connect() {
 		case <-t.C:
 		}
 	}
+}
+
+// refused logs a failed connection attempt that Redis answered with an
+// error (a wrong password, database or client name): every later attempt
+// will fail the same way until the configuration is fixed, so it is an
+// error for an operator, not a state for the failure policy to hide.
+// Network failures are not logged here: the failure policy logs the
+// outage.
+func (s *Store) refused(err error) {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return
+	}
+	log := s.cfg.logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Error("redisstore: Redis refused the connection; every connection will fail until the configuration is fixed, and the failure policy decides meanwhile",
+		"error", err)
 }
 
 // failed classifies the error of a round trip made for a caller whose

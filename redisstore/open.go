@@ -61,6 +61,8 @@ type Store struct {
 	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
 	deadlines deadlines                                 // the shared time budgets of round trips
 
+	probing atomic.Bool // a PING measures the latency after an overrun (budget.go)
+
 	mu     sync.Mutex // orders Close against the connecting goroutine
 	stop   chan struct{}
 	closed atomic.Bool
@@ -79,8 +81,11 @@ var _ floodgate.Store = (*Store)(nil)
 //
 // Open never waits for Redis. It fails only on a malformed URI or option,
 // with an error wrapping floodgate.ErrURI; it connects in the background,
-// and until the first connection succeeds, calls wait for it at most
-// their time budget and then fail with floodgate.ErrUnavailable.
+// and until the first connection attempt ends, calls wait for it at most
+// the dial timeout plus their time budget; while it fails, they fail
+// with floodgate.ErrUnavailable. A connection that Redis refuses (a wrong
+// password, database or client name) is logged as an error each time the
+// reason changes.
 func Open(uri string, opts ...Option) (*Store, error) {
 	c := defaults()
 	opt, err := parseURI(uri, &c)
@@ -189,7 +194,10 @@ func (s *Store) conn(ctx context.Context) (rueidis.Client, error) {
 	select {
 	case <-s.ready:
 	default:
-		t := time.NewTimer(s.cfg.timeout)
+		// The first calls wait for the connection that Open started,
+		// up to a dial and a round trip, so that a store that is
+		// reachable decides its first calls itself.
+		t := time.NewTimer(s.cfg.dialTimeout + s.cfg.timeout)
 		select {
 		case <-s.ready:
 		case <-ctx.Done():

@@ -141,6 +141,14 @@ func parseURI(uri string, c *config) (rueidis.ClientOption, error) {
 			}
 			c.poolSize = n
 		case "client-name":
+			// Redis refuses CLIENT SETNAME with a space, a newline or
+			// anything outside printable ASCII, and every connection
+			// would then fail: refuse it here instead.
+			for i := 0; i < len(v); i++ {
+				if v[i] < '!' || v[i] > '~' {
+					return opt, bad("client-name=%q: Redis takes only printable ASCII without spaces", v)
+				}
+			}
 			opt.ClientName = v
 		case "ssl_cert_reqs": // as in redis-py; optional verifies, as Python's client side does
 			if opt.TLSConfig == nil {

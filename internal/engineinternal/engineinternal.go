@@ -19,6 +19,10 @@ var (
 	// returns how many it evicted.
 	SweepAt func(e any, now time.Duration) int
 
+	// Sweep is SweepAt at e's own clock reading: a pass of the background
+	// sweeper, run on demand (the fallback's local count at its key cap).
+	Sweep func(e any) int
+
 	// CountsAt returns the units counted for key under l in window
 	// ⌊now/P⌋ of l's period P (cur) and in the window before it (prev):
 	// the read half of a counter that decides elsewhere, such as

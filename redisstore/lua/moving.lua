@@ -36,7 +36,17 @@
 -- max(now, newest), then drop, counting, the shared entry of one instant
 -- and, for a denial, free) and decide.Log.Fits (internal/decide/moving.go:
 -- sum + n ≤ cnt).
+--
+-- The log's invariants, which every write above keeps and every call
+-- checks on what it reads: members parse, scores are whole microseconds,
+-- totals grow with scores, so that the units counting hold at least the
+-- costs of the oldest and newest counting members and, since every commit
+-- kept sum + n ≤ cnt, at most the count; and each probe of the search
+-- lies between its bounds. A log that breaks one was not written by this
+-- script (or was edited by hand): the reply is an error, never an
+-- answer, so no data can be forged into an allow.
 
+local forged = 'ERR floodgate: a moving-window key holds a log this script did not write'
 local nk = #KEYS
 -- st holds, per limit: at, sum, last (−1 when nothing counts), free, the
 -- newest member, its score, its total before (a pair) and cost, and the
@@ -54,7 +64,7 @@ for i = 1, nk do
     th, tl, tk = member(tm)
     local low = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     local fm, first = low[1], score(low[2])
-    local fh, fl = member(fm)
+    local fh, fl, fk = member(fm)
     -- The set is ordered by score, so its two ends bound every score.
     if not (ts and th and first and fh) then return redis.error_reply(foreign) end
     ah, al = after(th, tl, tk) -- the total after the newest member
@@ -67,12 +77,15 @@ for i = 1, nk do
       end
       local f = redis.call('ZRANGE', key, '(' .. string.format('%d', at - p), '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
       fm, first = f[1], score(f[2])
-      fh, fl = member(fm)
+      fh, fl, fk = member(fm)
       if fm and not (first and fh) then return redis.error_reply(foreign) end
     end
     if fm then
       last = ts
       sum = units(ah, al, fh, fl)
+      local least = tk
+      if fm ~= tm then least = tk + fk end
+      if sum < least or sum > cnt then return redis.error_reply(forged) end
       if sum + n > cnt and n <= cnt then
         -- The oldest member x whose expiry frees need = sum + n − cnt
         -- units: the least rank x with units from the oldest counting
@@ -102,6 +115,7 @@ for i = 1, nk do
           if not (xh and xs) then return redis.error_reply(foreign) end
           xh, xl = after(xh, xl, xk)
           local u = units(xh, xl, fh, fl)
+          if u <= ulo or u > uhi then return redis.error_reply(forged) end
           if u >= need then hi, uhi, free = mid, u, xs else lo, ulo = mid, u end
         end
       end
