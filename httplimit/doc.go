@@ -51,8 +51,10 @@
 // routes at all; [Middleware.Verify] sends one marked request per
 // declared route through the finished handler, which the Middleware
 // answers itself without counting, and reports each route the Middleware
-// did not see, or could not place on its pattern; and a request whose
-// route cannot be told is logged once, loudly.
+// did not see, or could not place on its pattern; and a request that
+// the router served but whose route [WithRouteFunc] could not tell is
+// logged once, at Error. A 404 or 405 (the router found no route) is not
+// logged: no configured limit was skipped.
 //
 // # Clients
 //
@@ -90,9 +92,21 @@
 // Failures are the store's to handle: the Middleware uses the Decision
 // the store returned with an error, which for a store from floodgate.Open
 // is its failure policy's (floodgate.Fallback: memory, open or closed;
-// it logs each outage once and calls the one error hook). A request whose
-// client hung up is dropped, never counted as a store failure. Errors
-// never reach the client, and the Middleware never panics on a request.
+// it logs each outage once and calls the one error hook). The response
+// says that the policy decided, not the limit:
+//
+//   - a denial by failure=closed, which counted nothing, is status 503
+//     with Retry-After set to the policy's backoff and the JSON body
+//     {"error":"rate limiter unavailable: …"}, never a 429;
+//   - an allowed response carries X-RateLimit-Limit (and
+//     RateLimit-Policy) but no X-RateLimit-Remaining, X-RateLimit-Reset
+//     or RateLimit, which nobody knows while the store is down;
+//   - a denial by failure=memory's in-memory count is a 429 as usual.
+//
+// The decision hook's [Event] has Fallback set for each of them. A
+// request whose client hung up is dropped, never counted as a store
+// failure. Errors never reach the client, and the Middleware never
+// panics on a request.
 //
 // # Cost
 //

@@ -68,6 +68,10 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 		return
 	}
 	d, p := &st.d, st.pol
+	if st.unknown {
+		m.writeKnownHeaders(h, st, retries)
+		return
+	}
 	rem := max(d.Remaining, 0)
 	if !denied {
 		if prev, ok := existingRemaining(h); ok && prev <= rem {
@@ -146,6 +150,30 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 	if hs&ietf != 0 {
 		set(hPolicy)
 		set(hRateLimit)
+	}
+}
+
+// writeKnownHeaders sets the headers of a decision made by the store's
+// failure policy: the limit and, on a denial, Retry-After, which are
+// known, but no remaining count or reset time, which are not. An
+// allowed decision leaves an outer layer's headers alone; a denied one
+// removes the counts an outer layer wrote.
+func (m *Middleware) writeKnownHeaders(h http.Header, st *state, retries bool) {
+	if !st.d.Allowed {
+		delete(h, hRemaining)
+		delete(h, hReset)
+		delete(h, hRateLimit)
+	} else if _, ok := existingRemaining(h); ok {
+		return
+	}
+	if m.headers&xRateLimit != 0 {
+		h[hLimit] = []string{st.pol.count}
+	}
+	if m.headers&ietf != 0 {
+		h[hPolicy] = []string{st.pol.ietfPolicy}
+	}
+	if retries {
+		h[hRetryAfter] = []string{strconv.FormatInt(retryAfter(&st.d), 10)}
 	}
 }
 

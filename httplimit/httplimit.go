@@ -321,15 +321,34 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m.needRoute {
 		var exempt bool
 		pattern, rt, exempt = h.place(r)
-		if pattern == "" {
-			m.cannotPlace(r)
-		}
 		if exempt {
 			h.next.ServeHTTP(w, r)
 			return
 		}
+		if pattern == "" && m.routeFunc != nil && !m.unplaced.Load() {
+			h.serveUnplaced(w, r, rt)
+			return
+		}
 	}
 	m.serve(w, r, h.next, rt, pattern, true)
+}
+
+// serveUnplaced serves a request whose route the function of
+// WithRouteFunc could not tell, and logs it once if the router then
+// served it: a route the function does not see, whose limits did not
+// apply. A 404 or 405, the router finding no route, is not logged. (A
+// wrapped ServeMux that finds no route answers the request itself, so
+// Handler never logs it.)
+func (h *appHandler) serveUnplaced(w http.ResponseWriter, r *http.Request, rt *route) {
+	code := 0 // 0: the router was not reached
+	h.m.serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		h.next.ServeHTTP(sw, r)
+		code = sw.code()
+	}), rt, "", true)
+	if code != 0 && code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+		h.m.cannotPlace(r, code)
+	}
 }
 
 // place returns the pattern of r's route ("" when it cannot be told), the
@@ -364,13 +383,14 @@ func (h *appHandler) place(r *http.Request) (pattern string, rt *route, exempt b
 	return pattern, rt, false
 }
 
-// cannotPlace logs, once and loudly, that a request's route could not be
-// told, so its route and default limits did not apply.
-func (m *Middleware) cannotPlace(r *http.Request) {
+// cannotPlace logs, once and loudly, that the router served a request
+// whose route the function of WithRouteFunc could not tell, so its
+// route and default limits did not apply.
+func (m *Middleware) cannotPlace(r *http.Request, status int) {
 	if m.unplaced.CompareAndSwap(false, true) {
-		m.log.Error("httplimit: cannot tell the route of a request: its route, default and exempt rules do not apply to it "+
-			"(logged once; a 404 from the router is expected here, anything else means WithRouteFunc does not see the router's pattern)",
-			"method", r.Method, "path", r.URL.Path, "routes", m.patternList())
+		m.log.Error("httplimit: the router served a request whose route WithRouteFunc could not tell, so its route, default and exempt rules "+
+			"did not apply (logged once): the route function does not see the router's pattern where the middleware runs; Middleware.Verify names such routes at start-up",
+			"method", r.Method, "path", r.URL.Path, "status", status, "routes", m.patternList())
 	}
 }
 
@@ -480,23 +500,31 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		d, at, err = floodgate.AllowAll(ctx, m.store, charges...)
 		at = max(at, 0)
 	}
+	fallback := false
 	if err != nil {
 		if ctx.Err() != nil {
 			return // the client is gone; its request goes nowhere
 		}
 		m.report(ps[at].ch, err)
+		fallback = errors.Is(err, floodgate.ErrStorage)
 	}
 	shadow := m.shadow || (rt != nil && rt.shadow)
 	if m.hook != nil {
 		m.hook(r, Event{Pattern: pattern, Scope: ps[at].ch.name, Key: ps[at].key, Limits: ps[at].limits,
-			Decision: d, Shadow: shadow, Err: err})
+			Decision: d, Shadow: shadow, Fallback: fallback, Err: err})
 	}
-	st := state{d: d, ch: ps[at].ch, set: true, pol: ps[at].ch.policy(d.Limit, ps[at].dyn)}
+	st := state{d: d, ch: ps[at].ch, set: true, pol: ps[at].ch.policy(d.Limit, ps[at].dyn), unknown: fallback}
 	if shadow {
 		next.ServeHTTP(w, r)
 		return
 	}
 	if !d.Allowed {
+		if fallback && d.RetryAfter != limit.Never && d.ResetAfter == 0 {
+			// The policy denied without counting (failure=closed): the
+			// limiter could not decide, which is no rate limit.
+			m.unavailable(w, &st)
+			return
+		}
 		m.deny(w, r, &st)
 		return
 	}
@@ -577,6 +605,9 @@ type state struct {
 	pol *policy
 	ch  *check
 	set bool
+	// unknown: the store failed and its failure policy decided, so
+	// the client's remaining units and reset time are not known.
+	unknown bool
 }
 
 // storageKey returns the key under which a scope counts a client:
@@ -648,6 +679,22 @@ func (m *Middleware) deny(w http.ResponseWriter, r *http.Request, st *state) {
 		return
 	}
 	_, _ = w.Write(st.pol.body)
+}
+
+// unavailableBody is the body of a denial by the failure policy.
+var unavailableBody = []byte(`{"error":"rate limiter unavailable: the limit cannot be checked now; retry later"}` + "\n")
+
+// unavailable writes the response to a request denied by the store's
+// failure policy (failure=closed): 503 with Retry-After set to the
+// policy's backoff, and no remaining count or reset time, which nobody
+// knows.
+func (m *Middleware) unavailable(w http.ResponseWriter, st *state) {
+	h := w.Header()
+	m.writeHeaders(h, st, true)
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(unavailableBody)
 }
 
 // ceilSeconds rounds d up to whole seconds.

@@ -81,21 +81,71 @@ func TestWithLoggerOncePerMiddleware(t *testing.T) {
 		}
 	}
 	recs := out.records(t)
-	require.Len(t, recs, 2, "log records after 10 requests: %v", recs)
-	var msgs []string
-	for _, rec := range recs {
-		msgs = append(msgs, rec["msg"].(string))
-		assert.Equal(t, "ERROR", rec["level"], "level of %q", rec["msg"])
-		if strings.Contains(rec["msg"].(string), "cannot tell the route") {
-			assert.Equal(t, "GET", rec["method"], "method attribute")
-			assert.Equal(t, "/nowhere", rec["path"], "path attribute")
-		} else {
-			assert.Equal(t, "memory", rec["store"], "store attribute of the CountWhen line: the store's Info().Kind")
-			assert.Contains(t, rec["error"], "unsupported", "error attribute of the CountWhen line")
+	require.Len(t, recs, 1, "log records after 10 requests, 5 of them 404s: %v", recs)
+	assert.Equal(t, "ERROR", recs[0]["level"], "level of %q", recs[0]["msg"])
+	assert.Contains(t, recs[0]["msg"], "CountWhen needs a store")
+	assert.Equal(t, "memory", recs[0]["store"], "store attribute of the CountWhen line: the store's Info().Kind")
+	assert.Contains(t, recs[0]["error"], "unsupported", "error attribute of the CountWhen line")
+}
+
+// TestNotFoundIsQuiet: a request the router finds no route for (404 or
+// 405) is no limit skipped, so nothing is logged, on a ServeMux or
+// through WithRouteFunc; a request the router serves while the route
+// function sees no route is a skipped limit, logged once at Error.
+func TestNotFoundIsQuiet(t *testing.T) {
+	// router answers like a router behind WithRouteFunc: 404 and 405 for
+	// unknown routes, 200 for the ones it serves.
+	router := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/login" && r.Method == "POST", r.URL.Path == "/hidden":
+			w.WriteHeader(http.StatusOK)
+		case r.URL.Path == "/login":
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		default:
+			w.WriteHeader(http.StatusNotFound)
 		}
+	})
+	routeOf := func(r *http.Request) string {
+		if r.URL.Path == "/login" && r.Method == "POST" {
+			return "POST /login"
+		}
+		return "" // /hidden: a route the function does not see
 	}
-	assert.ElementsMatch(t, []bool{true, true}, []bool{
-		strings.Contains(strings.Join(msgs, "\n"), "cannot tell the route"),
-		strings.Contains(strings.Join(msgs, "\n"), "CountWhen needs a store"),
-	}, "messages: %q", msgs)
+	mux := http.NewServeMux()
+	mux.Handle("POST /login", router)
+	for _, tc := range []struct {
+		name    string
+		handler func(*httplimit.Middleware) http.Handler
+		opts    []httplimit.Option
+	}{
+		{"ServeMux", func(m *httplimit.Middleware) http.Handler { return m.Handler(mux) }, nil},
+		{"WithRouteFunc", func(m *httplimit.Middleware) http.Handler { return m.Handler(router) }, []httplimit.Option{httplimit.WithRouteFunc(routeOf)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &jsonLog{}
+			l, _ := newLimiter(t)
+			opts := append([]httplimit.Option{httplimit.WithLogger(slog.New(slog.NewJSONHandler(out, nil))),
+				httplimit.WithRoute("POST /login", "100/minute"), httplimit.WithAppLimits("1000/minute")}, tc.opts...)
+			m := newMiddleware(t, l, opts...)
+			srv := serve(t, tc.handler(m))
+			for range 3 {
+				assert.Equal(t, http.StatusNotFound, do(t, srv, "GET", "/nowhere").code, "GET /nowhere")
+				assert.Equal(t, http.StatusMethodNotAllowed, do(t, srv, "GET", "/login").code, "GET /login")
+				assert.Equal(t, http.StatusOK, do(t, srv, "POST", "/login").code, "POST /login")
+			}
+			assert.Empty(t, out.records(t), "log records after 404s, 405s and limited requests")
+			if tc.name != "WithRouteFunc" {
+				return
+			}
+			for range 3 {
+				assert.Equal(t, http.StatusOK, do(t, srv, "GET", "/hidden").code, "GET /hidden")
+			}
+			recs := out.records(t)
+			require.Len(t, recs, 1, "log records after 3 requests served on a route the route function does not see: %v", recs)
+			assert.Equal(t, "ERROR", recs[0]["level"])
+			assert.Contains(t, recs[0]["msg"], "could not tell")
+			assert.Equal(t, "/hidden", recs[0]["path"], "path attribute")
+			assert.Equal(t, float64(200), recs[0]["status"], "status attribute")
+		})
+	}
 }

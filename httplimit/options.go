@@ -189,15 +189,21 @@ func WithHeaders(families ...string) Option {
 // after the rate-limit headers and Retry-After are set, and must write the
 // whole response. d is the denying Decision. Default: status 429 with
 // Content-Type application/json and a body such as
-// {"error":"rate limit exceeded: 5 per 1 minute"}.
+// {"error":"rate limit exceeded: 5 per 1 minute"}. fn is not called for
+// a request the store's failure policy denied without counting
+// (failure=closed): that is always a 503 saying the limiter is
+// unavailable, since no rate limit was exceeded.
 func WithDeniedHandler(fn func(w http.ResponseWriter, r *http.Request, d limit.Decision)) Option {
 	return optionFunc(func(c *config) { c.denied = fn })
 }
 
 // WithLogger sets the logger of the Middleware's few log lines, each
-// written once per Middleware, never per request: a request whose route
-// cannot be told, a ServeMux that serves a declared pattern under another
-// one, CountWhen on a store that cannot refund, the first store failure.
+// written once per Middleware, never per request. At Error, each a
+// configured limit that cannot be applied: a request the router served
+// whose route WithRouteFunc could not tell (a 404 or 405, the router
+// finding no route, is never logged), a ServeMux that serves a declared
+// pattern under another one, CountWhen on a store that cannot refund. At
+// Warn, the first store failure.
 // Store outages themselves are logged by the store's floodgate.Fallback
 // (floodgate.WithLogger). Default slog.Default().
 func WithLogger(l *slog.Logger) Option {
@@ -236,6 +242,12 @@ type Event struct {
 	// Shadow reports that the request was decided in shadow mode: a
 	// denial here was not enforced.
 	Shadow bool
+	// Fallback reports that the store could not decide and its failure
+	// policy did (Err wraps floodgate.ErrStorage). A denial then is a
+	// 503, not a 429, unless the policy's in-memory count denied it
+	// (failure=memory); an allowed response carries no remaining count
+	// or reset time.
+	Fallback bool
 	// Err is the store's error, if it failed; Decision is then its
 	// failure policy's.
 	Err error

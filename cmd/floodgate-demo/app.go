@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	crand "crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -88,14 +91,78 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+// errTrailing is the error of a body with data after its JSON value.
+var errTrailing = errors.New("data after the JSON value")
+
+// decodeStrict decodes b, which must hold exactly one JSON value of v's
+// shape with no unknown fields, into v.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailing
+	}
+	return nil
+}
+
+// parseCredentials is the one parse of a login or registration body,
+// used by the handlers and by the login route's per-account key
+// (accountName): whatever the limiter cannot key, the handler refuses.
+func parseCredentials(b []byte) (credentials, error) {
+	var c credentials
+	if err := decodeStrict(b, &c); err != nil {
+		return c, err
+	}
+	if c.Username == "" {
+		return c, errors.New("no username")
+	}
+	return c, nil
+}
+
+// readBody reads r's body, answering 413 or 400 when it cannot.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := io.ReadAll(r.Body) // the server's MaxBytesHandler bounds it
+	if err != nil {
+		if me := (*http.MaxBytesError)(nil); errors.As(err, &me) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		} else {
+			writeError(w, http.StatusBadRequest, "cannot read the body")
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+// readJSON reads r's body into v, strictly (decodeStrict), answering 400
+// when it cannot.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	b, ok := readBody(w, r)
+	if !ok {
+		return false
+	}
+	if decodeStrict(b, v) != nil {
 		writeError(w, http.StatusBadRequest, "invalid JSON body")
 		return false
 	}
 	return true
+}
+
+// readCredentials reads a login or registration body with
+// parseCredentials, answering 400 when it cannot.
+func readCredentials(w http.ResponseWriter, r *http.Request) (credentials, bool) {
+	b, ok := readBody(w, r)
+	if !ok {
+		return credentials{}, false
+	}
+	c, err := parseCredentials(b)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: want exactly {\"username\":…,\"password\":…}")
+		return c, false
+	}
+	return c, true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -115,11 +182,11 @@ func hashPassword(salt [32]byte, pw string) [32]byte {
 }
 
 func (a *app) register(w http.ResponseWriter, r *http.Request) {
-	var c credentials
-	if !readJSON(w, r, &c) {
+	c, ok := readCredentials(w, r)
+	if !ok {
 		return
 	}
-	if c.Username == "" || len(c.Password) < 8 {
+	if len(c.Password) < 8 {
 		writeError(w, http.StatusBadRequest, "username required and password of at least 8 characters")
 		return
 	}
@@ -136,9 +203,12 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"username": c.Username})
 }
 
+// login checks credentials. Its body is parsed by readCredentials, as
+// the per-account limit's key is: a body that key could not read is a
+// 400 here, before any password is checked.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	var c credentials
-	if !readJSON(w, r, &c) {
+	c, ok := readCredentials(w, r)
+	if !ok {
 		return
 	}
 	a.mu.Lock()

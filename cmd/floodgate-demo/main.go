@@ -6,15 +6,35 @@
 //	go run -C cmd/floodgate-demo . [-addr :8080] [-storage memory://] [-log-format text|json] [-route 'PATTERN=LIMITS' …]
 //
 // The demo is a module of its own (it links the Prometheus client, which
-// the library does not), hence -C from the repository root.
+// the library does not), hence -C from the repository root; go build -C
+// cmd/floodgate-demo -o floodgate-demo . builds the binary.
 //
-// Limits per client: POST /api/v1/auth/register and /login 5/minute,
-// GET /api/v1/auth/me 100/minute, POST /api/v1/auth/logout 10/minute,
-// other /api/v1/ reads 200/minute and writes 50/minute. GET /health is
+// Limits per client: POST /api/v1/auth/register and /login 5/minute
+// (-auth-limit), every request counted, GET /api/v1/auth/me 100/minute,
+// POST /api/v1/auth/logout 10/minute, other /api/v1/ reads 200/minute
+// and writes 50/minute. Login is also limited per account name, across
+// clients, to 20/hour (-account-limit). GET /health and GET /metrics are
 // never limited. -route sets the limits of one route by its ServeMux
 // pattern, replacing the default ones (repeatable: -route
 // 'GET /api/v1/groups=100/minute'). Storage comes from -storage or
-// FLOODGATE_STORAGE (a floodgate.Open URI; the flag wins).
+// FLOODGATE_STORAGE (a floodgate.Open URI; the flag wins); a password in
+// it is never printed.
+//
+// -count-failed-logins-only makes login count only failed attempts (401
+// and 400) against both of its limits: a user who logs in correctly is
+// never limited, at the price that a client may log in successfully as
+// often as it likes. The default counts every login request, as the
+// service the demo mirrors was specified to do.
+//
+// The login handler and the per-account limit read the body with one
+// parse (strict JSON, one object, no unknown fields, no trailing data, a
+// username): a body the limiter cannot key by account is answered 400
+// and no login is attempted.
+//
+// The server cuts off slow clients: -read-timeout bounds reading a whole
+// request, body included (a slowloris connection is closed after it),
+// -write-timeout writing the response, -idle-timeout an idle keep-alive
+// connection, and -max-body the size of a request body (413 above it).
 //
 // At start-up the demo proves with httplimit's Middleware.Verify that
 // every declared route is limited: a -route pattern the demo does not
@@ -32,7 +52,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +60,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -81,6 +101,11 @@ type config struct {
 	ietf         bool
 	logFormat    string
 	routes       routeFlags
+	failedOnly   bool // -count-failed-logins-only
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+	idleTimeout  time.Duration
+	maxBody      int64
 }
 
 // routeFlags collects -route PATTERN=LIMITS flags.
@@ -112,9 +137,16 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs := flag.NewFlagSet("floodgate-demo", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.addr, "addr", env("FLOODGATE_ADDR", ":8080"), "listen address")
-	fs.StringVar(&c.storage, "storage", env("FLOODGATE_STORAGE", "memory://"), "storage URI: memory://[?strategy=fixed-window] or redis://host:port")
+	// The default is not FLOODGATE_STORAGE itself: flag usage prints
+	// defaults, and the URI may hold a password.
+	fs.StringVar(&c.storage, "storage", "", "storage URI, a floodgate.Open URI: memory://[?strategy=fixed-window] or redis://host:port (default FLOODGATE_STORAGE, else memory://)")
 	fs.StringVar(&c.authLimit, "auth-limit", "5/minute", "limits of POST register and login, per client")
-	fs.StringVar(&c.accountLimit, "account-limit", "20/hour", "limits of failed logins per account name, across clients")
+	fs.StringVar(&c.accountLimit, "account-limit", "20/hour", "limits of logins per account name, across clients")
+	fs.BoolVar(&c.failedOnly, "count-failed-logins-only", false, "login counts only failed attempts (401, 400) against its limits, so a user who logs in correctly is never limited; default: every login counts")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 10*time.Second, "time to read a whole request, headers and body: a slower client is disconnected")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 20*time.Second, "time to read a request and write its response")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "time a keep-alive connection may wait for its next request")
+	fs.Int64Var(&c.maxBody, "max-body", 1<<16, "largest request body in bytes; a larger one is refused with 413")
 	fs.StringVar(&c.meLimit, "me-limit", "100/minute", "limits of GET /api/v1/auth/me")
 	fs.StringVar(&c.readLimit, "read-limit", "200/minute", "default limits of other GET requests")
 	fs.StringVar(&c.writeLimit, "write-limit", "50/minute", "default limits of other POST, PUT, PATCH and DELETE requests")
@@ -124,6 +156,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.logFormat, "log-format", env("FLOODGATE_LOG_FORMAT", "text"), "log format on stderr: text or json")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.storage == "" {
+		c.storage = env("FLOODGATE_STORAGE", "memory://")
+	}
+	if c.readTimeout <= 0 || c.writeTimeout <= 0 || c.idleTimeout <= 0 {
+		return c, fmt.Errorf("-read-timeout, -write-timeout and -idle-timeout must be positive: a server without them is held open by slow clients")
+	}
+	if c.maxBody <= 0 {
+		return c, fmt.Errorf("-max-body %d: want a positive number of bytes", c.maxBody)
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return c, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
@@ -144,9 +185,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := newLogger(c.logFormat, stderr)
 	metrics := fgprom.New()
-	lim, err := floodgate.Open(c.storage, floodgate.WithLogger(log), floodgate.WithObserver(metrics))
+	lim, err := openStorage(c.storage, log, metrics)
 	if err != nil {
-		return fmt.Errorf("storage %q: %w", c.storage, err)
+		return err
 	}
 	defer lim.Close()
 	metrics.Watch(lim)
@@ -158,7 +199,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", c.addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           http.MaxBytesHandler(h, c.maxBody),
+		ReadHeaderTimeout: c.readTimeout,
+		ReadTimeout:       c.readTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.idleTimeout,
+		MaxHeaderBytes:    1 << 16,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
+	}
 	fmt.Fprintf(stdout, "floodgate-demo listening on %s (storage %s)\n", ln.Addr(), storageScheme(c.storage))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -178,6 +227,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintln(stdout, "floodgate-demo stopped")
 	return nil
 }
+
+// openStorage opens the storage URI. No error names the URI's password:
+// an unparseable URI is refused here, before floodgate.Open (whose
+// parse error would quote it), and every message is scrubbed of it.
+func openStorage(uri string, log *slog.Logger, metrics *fgprom.Collector) (floodgate.Store, error) {
+	u, err := url.Parse(strings.TrimSpace(uri))
+	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err // without the URL, which holds the password
+		}
+		return nil, fmt.Errorf("storage %s: %w: %v", redactURI(uri), floodgate.ErrURI, err)
+	}
+	lim, err := floodgate.Open(uri, floodgate.WithLogger(log), floodgate.WithObserver(metrics))
+	if err != nil {
+		err = fmt.Errorf("storage %s: %w", u.Redacted(), err)
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			err = scrubbed{err, pw}
+		}
+		return nil, err
+	}
+	return lim, nil
+}
+
+// redactURI returns uri for a message, its password replaced by xxxxx;
+// an unparseable URI keeps only its scheme.
+func redactURI(uri string) string {
+	if u, err := url.Parse(strings.TrimSpace(uri)); err == nil {
+		return u.Redacted()
+	}
+	return storageScheme(uri) + "://… (unparseable, not shown)"
+}
+
+// scrubbed is an error whose message never shows secret.
+type scrubbed struct {
+	err    error
+	secret string
+}
+
+func (s scrubbed) Error() string { return strings.ReplaceAll(s.err.Error(), s.secret, "xxxxx") }
+func (s scrubbed) Unwrap() error { return s.err }
 
 // newLogger returns the demo's logger: text or JSON on w.
 func newLogger(format string, w io.Writer) *slog.Logger {
@@ -226,8 +315,12 @@ func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *s
 		if p == loginPattern {
 			// Login: per client address, and per account name across all
 			// addresses (credential stuffing from many addresses against
-			// one account); only failed logins count.
-			ro = append(ro, httplimit.AlsoBy("account", accountName, c.accountLimit), httplimit.CountWhen(failedLogin))
+			// one account). Every request counts, unless
+			// -count-failed-logins-only.
+			ro = append(ro, httplimit.AlsoBy("account", accountName, c.accountLimit))
+			if c.failedOnly {
+				ro = append(ro, httplimit.CountWhen(failedLogin))
+			}
 		}
 		opts = append(opts, httplimit.WithRoute(p, routes[p], ro...))
 	}
@@ -264,26 +357,32 @@ func storageScheme(uri string) string {
 }
 
 // accountName is the login route's second key: the account a request
-// tries to log in to, read from the JSON body without consuming it (the
-// body is put back for the handler). Requests without one are keyed by
-// client address alone.
+// tries to log in to, read from the body with the login handler's own
+// parse (parseCredentials) without consuming it: the body is put back
+// for the handler, with the read error if reading failed, so that the
+// handler answers 400 to every body this function cannot key. Such
+// requests are keyed by client address alone.
 func accountName(r *http.Request) (string, bool) {
 	if r.Body == nil {
 		return "", false
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), errReader{err}))
+		return "", false
+	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
+	c, err := parseCredentials(b)
 	if err != nil {
 		return "", false
 	}
-	var creds struct {
-		Username string `json:"username"`
-	}
-	if json.Unmarshal(b, &creds) != nil || creds.Username == "" {
-		return "", false
-	}
-	return strings.ToLower(creds.Username), true
+	return strings.ToLower(c.Username), true
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // failedLogin reports whether a login response counts: only failures do.
 func failedLogin(status int) bool {

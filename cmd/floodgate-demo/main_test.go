@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -231,11 +232,18 @@ func TestRunRefusesBadConfig(t *testing.T) {
 // its base URL.
 func startDemo(t *testing.T, args ...string) string {
 	t.Helper()
+	return startDemoLogs(t, io.Discard, io.Discard, args...)
+}
+
+// startDemoLogs is startDemo with the demo's stdout lines copied to
+// stdout and its stderr written to stderr.
+func startDemoLogs(t *testing.T, stdout, stderr io.Writer, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), noEnv, lineWriter{pw}, io.Discard)
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), noEnv, lineWriter{pw}, stderr)
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -250,8 +258,10 @@ func startDemo(t *testing.T, args ...string) string {
 	lines := bufio.NewScanner(pr)
 	require.True(t, lines.Scan(), "run(%q) printed nothing", args)
 	first := lines.Text()
+	fmt.Fprintln(stdout, first)
 	go func() { // drain the rest
 		for lines.Scan() {
+			fmt.Fprintln(stdout, lines.Text())
 		}
 	}()
 	require.Contains(t, first, "listening on 127.0.0.1:", "run(%q)'s first line", args)
