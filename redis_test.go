@@ -78,7 +78,7 @@ func TestContract(t *testing.T) {
 			t.Cleanup(func() { assert.False(t, st.Info().Up, "Info().Up of a fallback whose Redis never answered") })
 			return policyAnswers{t, st}
 		},
-		"fallback/redis-back": afterOutage(t),
+		"fallback/redis-back": afterOutage(t, 2), // runStacks runs each factory alone and observed
 		"lease/redis":         open(r.Addr(), "&lease=10"),
 		"open/full-stack": func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
 			return open(r.Addr(), "&lease=10", floodgate.WithObserver(newSameStore(t, "redis", s)))(t, s, clk)
@@ -86,53 +86,73 @@ func TestContract(t *testing.T) {
 	})
 }
 
-// afterOutage opens one store per strategy on a Redis of its own and
-// takes it through an outage (Redis killed, the store marked down, Redis
-// restarted, the store up again) on a manual clock; the Factory it
-// returns hands out those stores, set to the suite's clock.
-func afterOutage(t *testing.T) storetest.Factory {
+// afterOutage opens, on a Redis of its own, as many stores per strategy
+// as runs of the suite have sub-tests (storetest.Stores), each on a clock of its
+// own, and takes them all through one outage (Redis killed, every store
+// marked down, Redis restarted, every store up again); the Factory it
+// returns hands out a fresh one per sub-test, set to the suite's clock.
+// A store per sub-test, as every other stack gets: a store's local count
+// (an in-memory engine) keeps one high-water window per limit, which a
+// sub-test whose clock starts over at T0 would find moved on by another.
+func afterOutage(t *testing.T, runs int) storetest.Factory {
 	r := storetest.StartRedis(t)
-	var cv clockVar
-	outage := clock.NewManual(storetest.T0 - time.Hour)
-	cv.p.Store(outage)
 	const backoff = 50 * time.Millisecond
-	stores := map[limit.Strategy]floodgate.Store{}
+	type outaged struct {
+		st floodgate.Store
+		cv *clockVar
+	}
+	pools := map[limit.Strategy][]outaged{}
 	ctx := context.Background()
+	outage := clock.NewManual(storetest.T0 - time.Hour)
 	for _, s := range storetest.Strategies {
-		st, err := floodgate.Open(redisURI("redis", r.Addr(), s, "&timeout=500ms&backoff=50ms"), floodgate.WithClock(&cv))
-		require.NoError(t, err)
-		t.Cleanup(func() { st.Close() })
-		stores[s] = st
-		require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "warm", 1, limit.PerDay(9)); return err == nil },
-			5*time.Second, 10*time.Millisecond, "strategy %v: Redis never answered", s)
+		for range runs * storetest.Stores(s) {
+			cv := &clockVar{}
+			cv.p.Store(outage)
+			st, err := floodgate.Open(redisURI("redis", r.Addr(), s, "&timeout=500ms&backoff=50ms"), floodgate.WithClock(cv))
+			require.NoError(t, err)
+			t.Cleanup(func() { st.Close() })
+			require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "warm", 1, limit.PerDay(9)); return err == nil },
+				5*time.Second, 10*time.Millisecond, "strategy %v: Redis never answered", s)
+			pools[s] = append(pools[s], outaged{st, cv})
+		}
 	}
 	r.Kill(t)
-	for s, st := range stores {
-		for range 10 {
-			_, err := st.AllowN(ctx, "outage", 1, limit.PerDay(9))
-			require.ErrorIs(t, err, floodgate.ErrStorage, "strategy %v with Redis down", s)
+	for s, pool := range pools {
+		for _, o := range pool {
+			for range 10 {
+				_, err := o.st.AllowN(ctx, "outage", 1, limit.PerDay(9))
+				require.ErrorIs(t, err, floodgate.ErrStorage, "strategy %v with Redis down", s)
+			}
+			require.False(t, o.st.Info().Up, "strategy %v: ten failures after one success mark the store down", s)
 		}
-		require.False(t, st.Info().Up, "strategy %v: ten failures after one success mark the store down", s)
 	}
 	r.Restart(t)
-	for s, st := range stores {
-		// Each backoff lets one call try Redis again; the first commands
-		// on connections from before the restart may fail.
-		ok := 0
-		require.Eventually(t, func() bool {
-			outage.Advance(backoff)
-			if _, err := st.AllowN(ctx, "settle", 1, limit.PerDay(1<<20)); err != nil {
-				ok = 0
-				return false
-			}
-			ok++
-			return ok >= 20
-		}, 10*time.Second, time.Millisecond, "strategy %v: no 20 successful calls in a row after restarting Redis", s)
-		require.True(t, st.Info().Up, "strategy %v after the restart", s)
+	for s, pool := range pools {
+		for _, o := range pool {
+			// Each backoff lets one call try Redis again; the first
+			// commands on connections from before the restart may fail.
+			ok := 0
+			require.Eventually(t, func() bool {
+				outage.Advance(backoff)
+				if _, err := o.st.AllowN(ctx, "settle", 1, limit.PerDay(1<<20)); err != nil {
+					ok = 0
+					return false
+				}
+				ok++
+				return ok >= 20
+			}, 10*time.Second, time.Millisecond, "strategy %v: no 20 successful calls in a row after restarting Redis", s)
+			require.True(t, o.st.Info().Up, "strategy %v after the restart", s)
+		}
 	}
+	var mu sync.Mutex
 	return func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
-		cv.p.Store(clk)
-		return stores[s]
+		mu.Lock()
+		defer mu.Unlock()
+		require.NotEmpty(t, pools[s], "strategy %v: the suite asked for more stores than storetest.Stores said", s)
+		o := pools[s][0]
+		pools[s] = pools[s][1:]
+		o.cv.p.Store(clk)
+		return o.st
 	}
 }
 

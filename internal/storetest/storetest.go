@@ -85,6 +85,11 @@ func Run(t *testing.T, newStore Factory) {
 	}
 }
 
+// Stores returns how many stores Run asks newStore for under strategy s:
+// one per sub-test. A factory whose stores must be prepared together (a
+// pool taken through one outage) makes that many.
+func Stores(s limit.Strategy) int { return len(stepTables[s]) + 10 }
+
 // harness is one sub-test's store, the clock it was built on, and the
 // ctx of its calls, which carries that clock.
 type harness struct {
