@@ -34,7 +34,7 @@ func BenchmarkLocalCount(b *testing.B) {
 		for _, mode := range []string{"plain", "local"} {
 			b.Run("case="+c.name+"/mode="+mode, func(b *testing.B) {
 				primary := floodgate.NewMemory()
-				var st floodgate.Store = primary
+				st := primary
 				if mode == "local" {
 					st = floodgate.NewFallback(nopClose{primary}, floodgate.FallbackConfig{Policy: floodgate.FailOpen, Logger: slog.New(slog.DiscardHandler)})
 				}
