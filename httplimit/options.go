@@ -63,14 +63,14 @@ func WithRoute(pattern, limits string, opts ...RouteOption) Option {
 // serves a request, for routers other than a directly wrapped ServeMux:
 // fn returns the route's pattern, or "" when no route matches. A pattern
 // without a method ("/login") also names a route declared with one
-// ("POST /login"). Runnable examples for each router live in the
-// examples module (docs/http.md, "On every router"):
+// ("POST /login"). Each router has a package, in a module of its own,
+// that sets it (docs/http.md, "On every router"):
 //
-//	chi:  examples/chi RouteFunc(router), which asks chi which route will
-//	      serve the request (top-level Use middleware runs before chi
-//	      routes, so RoutePattern() is still empty there)
-//	gin:  limit inside gin, where c.FullPath() is known (examples/gin Adapt)
-//	echo: limit inside echo, where c.Path() is known (examples/echo Adapt)
+//	chi:  httplimit/chilimit RouteFunc(router), which asks chi which
+//	      route will serve the request (top-level Use middleware runs
+//	      before chi routes, so RoutePattern() is still empty there)
+//	gin:  limit inside gin, where c.FullPath() is known (ginlimit Adapt)
+//	echo: limit inside echo, where c.Path() is known (echolimit Adapt)
 //	ServeMux, with Handler inside a route: r.Pattern
 //
 // A function that returns "" for a request whose route is declared leaves
