@@ -2,10 +2,18 @@ module github.com/floodgate-go/floodgate/examples
 
 go 1.26.0
 
-replace github.com/floodgate-go/floodgate => ../
+replace (
+	github.com/floodgate-go/floodgate => ../
+	github.com/floodgate-go/floodgate/httplimit/chilimit => ../httplimit/chilimit
+	github.com/floodgate-go/floodgate/httplimit/echolimit => ../httplimit/echolimit
+	github.com/floodgate-go/floodgate/httplimit/ginlimit => ../httplimit/ginlimit
+)
 
 require (
 	github.com/floodgate-go/floodgate v0.0.0-00010101000000-000000000000
+	github.com/floodgate-go/floodgate/httplimit/chilimit v0.0.0-00010101000000-000000000000
+	github.com/floodgate-go/floodgate/httplimit/echolimit v0.0.0-00010101000000-000000000000
+	github.com/floodgate-go/floodgate/httplimit/ginlimit v0.0.0-00010101000000-000000000000
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/labstack/echo/v4 v4.16.4

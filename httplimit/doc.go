@@ -82,8 +82,11 @@
 // syntax of draft-ietf-httpapi-ratelimit-headers. A denied request gets
 // status 429, Retry-After in seconds (Decision.RetryAfter rounded up) and
 // the JSON body {"error":"rate limit exceeded: 5 per 1 minute"}; replace
-// it with [WithDeniedHandler]. A request whose cost exceeds the limit can
-// never be allowed (Decision.RetryAfter is limit.Never): it gets 429 with
+// it with [WithDeniedHandler], for the Middleware or per route. For
+// clients written against SlowAPI, [WithHeaders] also takes
+// "Retry-After: http-date" and "X-RateLimit-Reset: unix", which send
+// those two as an HTTP date and a Unix time. A request whose cost exceeds
+// the limit can never be allowed (Decision.RetryAfter is limit.Never): it gets 429 with
 // no Retry-After, since no wait helps, and a body that says so; the
 // denied handler receives the same Decision.
 //

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/floodgate-go/floodgate/limit"
 )
@@ -24,6 +25,15 @@ type headerSet uint8
 const (
 	xRateLimit headerSet = 1 << iota // X-RateLimit-Limit, -Remaining, -Reset
 	ietf                             // RateLimit-Policy, RateLimit
+	retryDate                        // Retry-After as an HTTP date
+	resetUnix                        // X-RateLimit-Reset as a Unix time
+)
+
+// The WithHeaders names of the SlowAPI-compatible formats, compared with
+// spaces removed and case ignored.
+const (
+	nameRetryDate = "Retry-After:http-date"
+	nameResetUnix = "X-RateLimit-Reset:unix"
 )
 
 // parseHeaders reads the families of WithHeaders.
@@ -35,8 +45,12 @@ func parseHeaders(families []string) (headerSet, error) {
 			hs |= xRateLimit
 		case strings.EqualFold(f, "RateLimit"):
 			hs |= ietf
+		case strings.EqualFold(strings.ReplaceAll(f, " ", ""), nameRetryDate):
+			hs |= retryDate
+		case strings.EqualFold(strings.ReplaceAll(f, " ", ""), nameResetUnix):
+			hs |= resetUnix | xRateLimit
 		default:
-			return 0, configError("headers: %q is not X-RateLimit or RateLimit", f)
+			return 0, configError("headers: %q is not X-RateLimit, RateLimit, %q or %q", f, nameRetryDate, nameResetUnix)
 		}
 	}
 	return hs, nil
@@ -151,6 +165,34 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 		set(hPolicy)
 		set(hRateLimit)
 	}
+	if hs&(retryDate|resetUnix) != 0 {
+		writeTimes(h, hs, d, retries)
+	}
+}
+
+// writeTimes rewrites Retry-After as an HTTP date and X-RateLimit-Reset as
+// a Unix time, when WithHeaders asked for them, from the wall clock: the
+// moment each names is rounded up to a whole second, so a client that
+// waits until then is not early.
+func writeTimes(h http.Header, hs headerSet, d *limit.Decision, retries bool) {
+	now := time.Now()
+	if retries && hs&retryDate != 0 {
+		at := wallSeconds(now, max(d.RetryAfter, time.Second))
+		h[hRetryAfter] = []string{time.Unix(at, 0).UTC().Format(http.TimeFormat)}
+	}
+	if hs&resetUnix != 0 && len(h[hReset]) > 0 {
+		h[hReset] = []string{strconv.FormatInt(wallSeconds(now, d.ResetAfter), 10)}
+	}
+}
+
+// wallSeconds is now+d as a Unix time, rounded up to a whole second.
+func wallSeconds(now time.Time, d time.Duration) int64 {
+	t := now.Add(max(d, 0))
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
 }
 
 // writeKnownHeaders sets the headers of a decision made by the store's
@@ -174,6 +216,9 @@ func (m *Middleware) writeKnownHeaders(h http.Header, st *state, retries bool) {
 	}
 	if retries {
 		h[hRetryAfter] = []string{strconv.FormatInt(retryAfter(&st.d), 10)}
+		if m.headers&retryDate != 0 {
+			writeTimes(h, retryDate, &st.d, true)
+		}
 	}
 }
 

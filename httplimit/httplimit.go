@@ -525,7 +525,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			m.unavailable(w, &st)
 			return
 		}
-		m.deny(w, r, &st)
+		m.deny(w, r, &st, rt)
 		return
 	}
 	m.writeHeaders(w.Header(), &st, false)
@@ -663,9 +663,14 @@ func (w *statusWriter) code() int {
 	return w.status
 }
 
-// deny writes the headers and the denied response.
-func (m *Middleware) deny(w http.ResponseWriter, r *http.Request, st *state) {
+// deny writes the headers and the denied response: rt's denied handler
+// (rt may be nil), the Middleware's, or the default 429.
+func (m *Middleware) deny(w http.ResponseWriter, r *http.Request, st *state, rt *route) {
 	m.writeHeaders(w.Header(), st, true)
+	if rt != nil && rt.denied != nil {
+		rt.denied(w, r, st.d)
+		return
+	}
 	if m.denied != nil {
 		m.denied(w, r, st.d)
 		return

@@ -639,6 +639,7 @@ func TestBadConfig(t *testing.T) {
 		{"hops on a single-address header", httplimit.WithTrustedProxies("X-Real-IP", 2), "X-Real-IP"},
 		{"bad IPv6 prefix", httplimit.WithIPv6Prefix(0), "/0"},
 		{"bad header family", httplimit.WithHeaders("X-RateLimit", "Draft"), "Draft"},
+		{"SlowAPI format that does not exist", httplimit.WithHeaders("Retry-After: unix"), "Retry-After: unix"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

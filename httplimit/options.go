@@ -63,14 +63,14 @@ func WithRoute(pattern, limits string, opts ...RouteOption) Option {
 // serves a request, for routers other than a directly wrapped ServeMux:
 // fn returns the route's pattern, or "" when no route matches. A pattern
 // without a method ("/login") also names a route declared with one
-// ("POST /login"). Runnable examples for each router live in the
-// examples module (docs/http.md, "On every router"):
+// ("POST /login"). Each router has a package, in a module of its own,
+// that sets it (docs/http.md, "On every router"):
 //
-//	chi:  examples/chi RouteFunc(router), which asks chi which route will
-//	      serve the request (top-level Use middleware runs before chi
-//	      routes, so RoutePattern() is still empty there)
-//	gin:  limit inside gin, where c.FullPath() is known (examples/gin Adapt)
-//	echo: limit inside echo, where c.Path() is known (examples/echo Adapt)
+//	chi:  httplimit/chilimit RouteFunc(router), which asks chi which
+//	      route will serve the request (top-level Use middleware runs
+//	      before chi routes, so RoutePattern() is still empty there)
+//	gin:  limit inside gin, where c.FullPath() is known (ginlimit Adapt)
+//	echo: limit inside echo, where c.Path() is known (echolimit Adapt)
 //	ServeMux, with Handler inside a route: r.Pattern
 //
 // A function that returns "" for a request whose route is declared leaves
@@ -177,10 +177,25 @@ func WithIPv6Prefix(bits int) Option { return optionFunc(func(c *config) { c.v6b
 //	               RateLimit-Policy: "POST /api/v1/auth/login";q=5;w=60
 //	               RateLimit: "POST /api/v1/auth/login";r=4;t=60
 //
+// Two more names change formats, for clients written against SlowAPI:
+//
+//	"Retry-After: http-date"   Retry-After as an HTTP date
+//	                           (Fri, 04 Dec 2026 15:04:05 GMT), the moment
+//	                           the request may be retried, rounded up to
+//	                           a second, in place of delta seconds
+//	"X-RateLimit-Reset: unix"  X-RateLimit-Reset as a Unix time in
+//	                           seconds, rounded up, in place of delta
+//	                           seconds; it implies "X-RateLimit"
+//
+// Both read the server's wall clock, so clients with a skewed clock see
+// a skewed wait; delta seconds do not have that flaw, which is why they
+// are the default.
+//
 // The IETF policy is named after its route, shared scope, "app" or
 // "default", followed by the limit when the scope has several. Names are
-// case-insensitive; New reports another. WithHeaders() sends none, except
-// Retry-After on denials, which is always sent. Default: "X-RateLimit".
+// case-insensitive, and spaces in them are ignored; New reports another.
+// WithHeaders() sends none, except Retry-After on denials, which is
+// always sent. Default: "X-RateLimit", delta seconds.
 func WithHeaders(families ...string) Option {
 	return optionFunc(func(c *config) { c.headers, c.headersSet = families, true })
 }
@@ -193,9 +208,22 @@ func WithHeaders(families ...string) Option {
 // a request the store's failure policy denied without counting
 // (failure=closed): that is always a 503 saying the limiter is
 // unavailable, since no rate limit was exceeded.
-func WithDeniedHandler(fn func(w http.ResponseWriter, r *http.Request, d limit.Decision)) Option {
-	return optionFunc(func(c *config) { c.denied = fn })
+//
+// Passed to [New] it answers every denial; passed to [WithRoute],
+// [WithDefaultLimits] or [Middleware.Limit], the denials of requests on
+// that route (or scope), whichever of its limits denied them, in place of
+// the Middleware's: SlowAPI's per-route error handler.
+func WithDeniedHandler(fn func(w http.ResponseWriter, r *http.Request, d limit.Decision)) interface {
+	Option
+	RouteOption
+} {
+	return deniedOption(fn)
 }
+
+type deniedOption func(w http.ResponseWriter, r *http.Request, d limit.Decision)
+
+func (o deniedOption) apply(c *config)         { c.denied = o }
+func (o deniedOption) applyRoute(s *routeSpec) { s.denied = o }
 
 // WithLogger sets the logger of the Middleware's few log lines, each
 // written once per Middleware, never per request. At Error, each a
@@ -255,7 +283,8 @@ type Event struct {
 
 // RouteOption adjusts one route's limits in [WithRoute],
 // [WithDefaultLimits] or [Middleware.Limit]. Build one with [Shared],
-// [Cost], [Dynamic], [AlsoBy], [CountWhen], [Shadow] or a [Key].
+// [Cost], [Dynamic], [AlsoBy], [CountWhen], [Shadow], [WithDeniedHandler]
+// or a [Key].
 type RouteOption interface{ applyRoute(*routeSpec) }
 
 type routeOptionFunc func(*routeSpec)
@@ -275,6 +304,7 @@ type routeSpec struct {
 	also      []alsoSpec
 	countWhen func(status int) bool
 	shadow    bool
+	denied    func(http.ResponseWriter, *http.Request, limit.Decision)
 }
 
 type sharedSpec struct{ name, limits string }

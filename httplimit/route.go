@@ -40,6 +40,7 @@ type route struct {
 	also       []alsoCheck
 	countWhen  func(status int) bool
 	shadow     bool
+	denied     func(http.ResponseWriter, *http.Request, limit.Decision) // nil: the Middleware's
 }
 
 // alsoCheck is a route's limits counted under a key of their own.
@@ -122,7 +123,7 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 	}
 	name := s.pattern
 	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, ownKey: s.keySet, perPattern: perPattern,
-		countWhen: s.countWhen, shadow: s.shadow}
+		countWhen: s.countWhen, shadow: s.shadow, denied: s.denied}
 	var err error
 	if rt.own, err = newCheck(scope, name, s.limits); err != nil {
 		return nil, err

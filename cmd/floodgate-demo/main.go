@@ -268,12 +268,23 @@ type scrubbed struct {
 func (s scrubbed) Error() string { return strings.ReplaceAll(s.err.Error(), s.secret, "xxxxx") }
 func (s scrubbed) Unwrap() error { return s.err }
 
-// newLogger returns the demo's logger: text or JSON on w.
+// newLogger returns the demo's logger: text or JSON on w. Durations are
+// written as Go duration strings ("7s", "1h0m0s") in both formats: the
+// JSON handler would write a time.Duration as integer nanoseconds.
 func newLogger(format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{ReplaceAttr: durationString}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationString writes a duration attribute as its String form.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // newHandler returns the demo's routes behind the rate limiter, with

@@ -63,7 +63,8 @@ func (s *syncBuffer) String() string {
 
 // TestLogFormatJSON: with -log-format json, a store outage (Redis on a
 // port where nothing listens) is logged once, as one JSON object with
-// structured attributes, however many requests it answers.
+// structured attributes, however many requests it answers; its retry
+// attribute is a duration string, not nanoseconds.
 func TestLogFormatJSON(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -119,6 +120,7 @@ func TestLogFormatJSON(t *testing.T) {
 	require.Contains(t, byMsg, false, "the middleware's line: %q", lines)
 	assert.Equal(t, "redis", byMsg[true]["store"], "store attribute")
 	assert.Equal(t, "memory", byMsg[true]["policy"], "policy attribute")
+	assert.Equal(t, "1h0m0s", byMsg[true]["retry"], "retry attribute: backoff=1h as a Go duration string, not nanoseconds")
 	assert.Contains(t, byMsg[false]["msg"], "httplimit: the store failed")
 }
 

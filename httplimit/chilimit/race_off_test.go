@@ -1,5 +1,5 @@
 //go:build !race
 
-package chiexample_test
+package chilimit_test
 
 const raceEnabled = false

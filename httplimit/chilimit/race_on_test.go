@@ -1,6 +1,6 @@
 //go:build race
 
-package chiexample_test
+package chilimit_test
 
 // raceEnabled: the race detector makes sync.Pool drop items, so
 // allocation counts do not hold.
