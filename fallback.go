@@ -466,7 +466,7 @@ func (f *fallback) failed(ctx context.Context, err error) bool {
 	if fails >= tripAfter && share && f.down.CompareAndSwap(false, true) {
 		f.retryAt.Store(int64(f.cfg.Clock.Now() + f.cfg.Backoff))
 		f.cfg.Logger.Warn("floodgate: store unavailable; deciding by the failure policy until it answers",
-			"store", f.kind, "policy", f.policy.String(), "retry", f.cfg.Backoff, "error", err)
+			"store", f.kind, "policy", f.policy.String(), "retry", f.cfg.Backoff.String(), "error", err)
 		if f.cfg.Observer != nil {
 			f.cfg.Observer.ObserveHealth(Health{Store: f.kind, Policy: f.policy, Err: err})
 		}
