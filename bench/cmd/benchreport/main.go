@@ -132,7 +132,7 @@ func writeRoot(w io.Writer, root map[string]map[string]float64) {
 			t.workloads = append(t.workloads, wl)
 		}
 	}
-	implOrder := []string{"floor-array", "floor-map", "floodgate-sliding", "floodgate-fixed", "floodgate-gcra", "floodgate-moving", "sethvargo", "ulule", "httprate", "throttled", "xrate-xsync"}
+	implOrder := []string{"floor-array", "floor-map", "floodgate-sliding", "floodgate-fixed", "floodgate-gcra", "floodgate-moving", "floodgate-sliding-large", "floodgate-fixed-large", "floodgate-gcra-large", "sethvargo", "ulule", "httprate", "throttled", "xrate-xsync"}
 	slices.SortStableFunc(t.impls, func(a, b string) int {
 		ia, ib := slices.Index(implOrder, a), slices.Index(implOrder, b)
 		if ia < 0 {
