@@ -31,7 +31,7 @@ func (e *Engine) Counts(key string, l limit.Limit) (cur, prev int64) {
 // forward.
 func (e *Engine) CountsAt(now time.Duration, key string, l limit.Limit) (cur, prev int64) {
 	st := e.state(l)
-	if st == nil || e.gcra || st.logs != nil || st.objs != nil {
+	if st == nil || e.gcra || st.logs != nil || st.w != nil {
 		return 0, 0
 	}
 	t := clampNow(now)
@@ -101,7 +101,7 @@ func (e *Engine) Add(key string, n int64, l limit.Limit) bool {
 // key costs one compare-and-swap and no allocation.
 func (e *Engine) AddAt(now time.Duration, key string, n int64, l limit.Limit) bool {
 	st := e.state(l)
-	if st == nil || n < 1 || e.gcra || st.logs != nil || st.objs != nil {
+	if st == nil || n < 1 || e.gcra || st.logs != nil || st.w != nil {
 		return false
 	}
 	ep, r := st.clamp(clampNow(now))

@@ -91,9 +91,8 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	if st == nil {
 		return false
 	}
-	if st.objs != nil {
-		d, _ := e.wideTake(st, h, now, 1, commit)
-		return d.Allowed
+	if st.w != nil {
+		return e.wideAllow(st, h, now)
 	}
 	if e.gcra {
 		return e.gcraAllow(st, h, now)
@@ -296,7 +295,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 	if st == nil || n < 1 {
 		return limit.Decision{Limit: l, RetryAfter: limit.Never}, mark{}
 	}
-	if st.objs != nil {
+	if st.w != nil {
 		return e.wideTake(st, h, now, uint64(n), m)
 	}
 	if e.gcra {
@@ -347,7 +346,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n uint64, mk mark, now uint64) 
 		e.movingRefund(st, h, mk.a, n)
 		return
 	}
-	if st.objs != nil {
+	if st.w != nil {
 		st.wideRefund(h, n, mk, now)
 		return
 	}
@@ -390,8 +389,8 @@ func (e *Engine) Reset(key string, limits ...limit.Limit) {
 		case st == nil:
 		case st.logs != nil:
 			st.movingReset(h)
-		case st.objs != nil:
-			st.wideReset(h)
+		case st.w != nil:
+			st.w.Delete(h)
 		default:
 			st.t.Delete(h)
 		}
@@ -405,8 +404,8 @@ func (e *Engine) Len() int {
 		switch {
 		case st.logs != nil:
 			n += st.logs.Len()
-		case st.objs != nil:
-			n += st.objs.Len()
+		case st.w != nil:
+			n += st.w.Len()
 		default:
 			n += st.t.Len()
 		}
@@ -464,7 +463,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		// Counts beyond the one-word cell's fields, and GCRA ticks that
 		// would outgrow 64 bits (more than a unit per nanosecond, or a
 		// burst beyond the cell's range): the wide path (wide.go).
-		st.objs = shard.NewObjects[wideCell](e.cfg)
+		st.w = shard.NewWide(e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
 	// sweep has used, and a first request far from 0 sweeps the (empty)
