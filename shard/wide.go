@@ -101,8 +101,8 @@ type wideSlot struct {
 }
 
 type wideSlots struct {
-	s    []wideSlot
-	mask uint64
+	s  []wideSlot
+	nb uint64 // buckets: len(s) = nb·bucketSlots (probe.go)
 }
 
 // wideShard is the mutable state of one WideTable shard; see shardHeader.
@@ -156,13 +156,19 @@ func NewWide(cfg Config) *WideTable {
 		t.maxLive = (cfg.MaxKeys + n - 1) / n
 	}
 	for i := range t.shards {
-		t.shards[i].tab.Store(newWideSlots(minSlots))
+		t.shards[i].tab.Store(newWideSlots(shapeFor(0)))
 	}
 	return t
 }
 
-func newWideSlots(n int) *wideSlots {
-	return &wideSlots{s: make([]wideSlot, n), mask: uint64(n - 1)}
+func newWideSlots(sz shape) *wideSlots {
+	return &wideSlots{s: make([]wideSlot, sz.slots()), nb: uint64(sz.nb)}
+}
+
+// shape returns the size of tab.
+func (tab *wideSlots) shape() shape {
+	nb := int(tab.nb)
+	return shape{nb, len(tab.s) - nb*bucketSlots}
 }
 
 func (t *WideTable) shard(h uint64) *wideShard {
@@ -173,15 +179,13 @@ func (t *WideTable) shard(h uint64) *wideShard {
 // lock and never inserts. The cell may be retired (its Lock reports
 // false); then call Get.
 func (t *WideTable) Find(h uint64) *WideCell {
-	return t.shard(h).tab.Load().find(fingerprint(h))
+	return t.shards[h>>t.shift].tab.Load().find(fingerprint(h))
 }
 
 func (tab *wideSlots) find(fp uint64) *WideCell {
-	// Linear probing; the load stays below 3/4, so an empty slot always
-	// ends the probe.
-	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
-		s := &tab.s[i]
-		switch s.fp.Load() {
+	// As Table's find: linear probing from the start of fp's bucket.
+	for i := uint64(uint32(fp)) * tab.nb >> 32 * bucketSlots; ; i++ { // home(fp, tab.nb)
+		switch s := &tab.s[i]; s.fp.Load() {
 		case fp:
 			return &s.cell
 		case fpEmpty:
@@ -214,12 +218,11 @@ func (t *WideTable) findOrInsert(h uint64) (*WideCell, error) {
 	if t.maxLive > 0 && sh.live >= t.maxLive {
 		return nil, ErrFull
 	}
-	if (sh.live+sh.dead+1)*maxLoadDen > len(tab.s)*maxLoadNum {
-		tab = sh.rebuild(sh.live + 1)
+	if tooFull(sh.live, sh.dead, int(tab.nb)) {
+		tab = sh.rebuild(shapeFor(sh.live + 1))
 	}
-	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
-		s := &tab.s[i]
-		if s.fp.Load() == fpEmpty {
+	for {
+		if s := tab.free(fp); s != nil {
 			// Publish the cell before the fingerprint: a reader that sees
 			// the fingerprint sees the zeroed cell.
 			s.cell.tail.Store(0)
@@ -228,7 +231,19 @@ func (t *WideTable) findOrInsert(h uint64) (*WideCell, error) {
 			sh.live++
 			return &s.cell, nil
 		}
+		tab = sh.rebuild(tab.shape().grown())
 	}
+}
+
+// free returns the first empty slot of fp's probe, or nil when that is
+// the array's last slot, which must stay empty (probe.go).
+func (tab *wideSlots) free(fp uint64) *wideSlot {
+	for i := home(fp, tab.nb); i < uint64(len(tab.s))-1; i++ {
+		if s := &tab.s[i]; s.fp.Load() == fpEmpty {
+			return s
+		}
+	}
+	return nil
 }
 
 // Delete removes the cell of hash h, reporting whether there was one. The
@@ -241,7 +256,7 @@ func (t *WideTable) Delete(h uint64) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	tab := sh.tab.Load()
-	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
+	for i := home(fp, tab.nb); ; i++ {
 		s := &tab.s[i]
 		switch s.fp.Load() {
 		case fp:
@@ -293,39 +308,45 @@ func (sh *wideShard) sweep(idle func(head, tail uint64) bool) int {
 		sh.dead++
 		removed++
 	}
-	n := len(tab.s)
-	if (n > minSlots && sh.live*8 <= n) || sh.dead*4 >= n {
-		sh.rebuild(sh.live)
+	n := int(tab.nb) * bucketSlots
+	if (tab.nb > minBuckets && sh.live*8 <= n) || sh.dead*4 >= n {
+		sh.rebuild(shapeFor(sh.live))
 	}
 	return removed
 }
 
-// rebuild moves the live cells into a new array sized for want keys at a
-// load of at most one half, and publishes it. Called with mu held.
-func (sh *wideShard) rebuild(want int) *wideSlots {
+// rebuild moves the live cells into a new array of shape sz (or with
+// more padding), as Table's does, and publishes it. Called with mu held.
+func (sh *wideShard) rebuild(sz shape) *wideSlots {
 	old := sh.tab.Load()
-	n := max(minSlots, 1<<bits.Len(uint(2*want-1)))
-	tab := newWideSlots(n)
-	for i := range old.s {
-		s := &old.s[i]
+	for ; ; sz = sz.grown() {
+		if tab := old.moveTo(sz); tab != nil {
+			sh.tab.Store(tab)
+			sh.dead = 0
+			return tab
+		}
+	}
+}
+
+// moveTo is Table's moveTo for wide cells.
+func (tab *wideSlots) moveTo(sz shape) *wideSlots {
+	to := newWideSlots(sz)
+	for i := range tab.s {
+		s := &tab.s[i]
 		fp := s.fp.Load()
 		if fp < 2 {
 			continue
 		}
-		head, tail := s.cell.freeze()
-		for j := fp & tab.mask; ; j = (j + 1) & tab.mask {
-			d := &tab.s[j]
-			if d.fp.Load() == fpEmpty {
-				d.cell.tail.Store(tail)
-				d.cell.head.Store(head)
-				d.fp.Store(fp)
-				break
-			}
+		d := to.free(fp)
+		if d == nil {
+			return nil
 		}
+		head, tail := s.cell.freeze()
+		d.cell.tail.Store(tail)
+		d.cell.head.Store(head)
+		d.fp.Store(fp)
 	}
-	sh.tab.Store(tab)
-	sh.dead = 0
-	return tab
+	return to
 }
 
 // Len returns the number of live keys. It locks each shard in turn, so
