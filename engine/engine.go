@@ -87,9 +87,16 @@ func (e *Engine) AllowAt(now time.Duration, key string, l limit.Limit) bool {
 }
 
 func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
-	st := e.state(l)
+	// The hot path spells out the common cases of state, clamp and load
+	// with inlinable helpers (first, inWindow, loadSame), calling the
+	// whole functions only when those miss: none of the three fits the
+	// inlining budget, and their calls were a fifth of a hot key's
+	// instructions (docs/performance.md, "Small path").
+	st := e.first(l)
 	if st == nil {
-		return false
+		if st = e.state(l); st == nil {
+			return false
+		}
 	}
 	if st.w != nil {
 		return e.wideAllow(st, h, now)
@@ -101,8 +108,11 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 		d, _ := e.movingTake(st, h, now, 1, commit)
 		return d.Allowed
 	}
-	cnt, p := uint64(l.Count()), st.p
-	ep, r := st.clamp(now)
+	cnt, p := st.cnt, st.p
+	ep, r, ok := st.inWindow(now)
+	if !ok {
+		ep, r = st.clamp(now)
+	}
 	// The read-modify-write loop shared by every cell update is shard's
 	// Table.Get (find, insert, retry on a retired cell). Allow calls it only
 	// on the slow path: Get does not inline (cost 205 against the budget
@@ -120,7 +130,13 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 				return false
 			}
 		}
-		w := e.load(v, ep, r)
+		w, same := loadSame(v, ep, r)
+		if !same {
+			w = load(v, ep, r)
+		}
+		if !e.sliding {
+			w.Prev = 0 // the fixed window ignores the previous window
+		}
 		if !w.Fits(e.sliding, 1, cnt, p) {
 			// Denied requests change nothing, so the deny path has no CAS.
 			return false
@@ -421,6 +437,16 @@ func (e *Engine) Full() uint64 { return e.full.Load() }
 // background sweeper have evicted. A sweep that a request runs itself,
 // when the sweeper has fallen far behind, is not counted.
 func (e *Engine) Evicted() uint64 { return e.evicted.Load() }
+
+// first returns the state of l if l is the engine's first limit, else
+// nil: the part of state that the hot path inlines. Most engines use one
+// limit, or check one first.
+func (e *Engine) first(l limit.Limit) *limitState {
+	if ts := *e.tables.Load(); len(ts) != 0 && ts[0].l == l {
+		return ts[0]
+	}
+	return nil
+}
 
 // state returns the state of l, creating it on first use, or nil when l
 // is invalid.

@@ -39,6 +39,16 @@ type limitState struct {
 	sweepMu sync.Mutex // one sweep of this limit at a time
 }
 
+// inWindow returns the window number and offset of a reading in window
+// hw, the common case, and reports whether it is: the part of clamp that
+// the hot path inlines (clamp does not fit the inlining budget). A
+// reading before window hw makes the difference wrap past the period.
+func (st *limitState) inWindow(now uint64) (e, r uint64, ok bool) {
+	e = st.hw.Load()
+	r = now - e*st.p
+	return e, r, r < st.p
+}
+
 // clamp returns the window number and the offset into it at which a
 // reading now is judged: its own window, or the start of window hw when
 // the reading is older (a goroutine that read the clock before another

@@ -61,6 +61,13 @@ func loadWide(head, tail, e, r uint64) window {
 	return w
 }
 
+// loadWideSame is loadWide of a cell in window e itself, and reports
+// whether it is one: the inlinable common case (see loadSame).
+func loadWideSame(head, tail, e, r uint64) (window, bool) {
+	return window{epoch: e, Window: decide.Window{R: r, Prev: tail, Cur: head & wideCountMask}},
+		head>>wideCountBits == e&epochMask
+}
+
 // packWide returns the wide cell's words for w.
 func (w window) packWide() (head, tail uint64) {
 	return (w.epoch&epochMask)<<wideCountBits | w.Cur, w.Prev
@@ -81,10 +88,16 @@ func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
 	if st.gcra {
 		return e.wideGCRAAllow(st, h, now)
 	}
-	ep, r := st.clamp(now)
+	ep, r, ok := st.inWindow(now) // clamp's common case, inlined (see allow)
+	if !ok {
+		ep, r = st.clamp(now)
+	}
 	c := st.w.Find(h)
 	for {
-		head, tail, ok := c.Lock()
+		head, tail, ok := c.TryLock() // Lock's free case, inlined
+		if !ok {
+			head, tail, ok = c.Lock()
+		}
 		if !ok {
 			// Unknown, or retired by a rebuild or an eviction: look again
 			// (inserting), then lock the cell found.
@@ -95,7 +108,13 @@ func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
 			}
 			continue
 		}
-		w := e.loadWide(head, tail, ep, r)
+		w, same := loadWideSame(head, tail, ep, r)
+		if !same {
+			w = loadWide(head, tail, ep, r)
+		}
+		if !e.sliding {
+			w.Prev = 0 // the fixed window ignores the previous window
+		}
 		if !w.Fits(e.sliding, 1, st.cnt, st.p) {
 			c.Unlock(head, tail)
 			return false
@@ -111,7 +130,10 @@ func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
 	k := st.wticks.Tick(now)
 	c := st.w.Find(h)
 	for {
-		f, w, ok := c.Lock()
+		f, w, ok := c.TryLock() // Lock's free case, inlined
+		if !ok {
+			f, w, ok = c.Lock()
+		}
 		if !ok {
 			var err error
 			if c, err = st.w.Get(h); err != nil {

@@ -41,7 +41,7 @@ func TestProbeReachesTheEnd(t *testing.T) {
 func TestLoadStaysHigh(t *testing.T) {
 	tb := New(Config{Shards: 1})
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 1; i <= 200_000; i++ {
+	for i := 1; i <= 100_000; i++ {
 		_, _, err := tb.Get(rng.Uint64())
 		require.NoError(t, err)
 		if i < 100 || i%997 != 0 {

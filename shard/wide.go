@@ -68,6 +68,19 @@ func (c *WideCell) Lock() (head, tail uint64, ok bool) {
 	}
 }
 
+// TryLock is Lock without the wait: it takes the cell only if it is free
+// at once, and reports false otherwise (held by another caller, retired,
+// or nil); then call Lock. It inlines, where Lock does not.
+func (c *WideCell) TryLock() (head, tail uint64, ok bool) {
+	if c == nil {
+		return 0, 0, false
+	}
+	if h := c.head.Load(); h&(frozen|locked) == 0 && c.head.CompareAndSwap(h, h|locked) {
+		return h, c.tail.Load(), true
+	}
+	return 0, 0, false
+}
+
 // Unlock stores the cell's two words and releases it. head is taken
 // modulo 2^62: its top two bits are the table's.
 func (c *WideCell) Unlock(head, tail uint64) {
