@@ -9,7 +9,7 @@ test:
 
 test-race:
 	go test -race -count=1 -shuffle=on ./...
-	for m in prometheus otel cmd/floodgate-demo; do (cd $$m && go test -race -count=1 ./...) || exit 1; done
+	for m in prometheus otel cmd/floodgate-demo grpclimit; do (cd $$m && go test -race -count=1 ./...) || exit 1; done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
@@ -17,7 +17,7 @@ fmt-check:
 vet:
 	go vet ./...
 	cd bench && go vet ./...
-	for m in prometheus otel cmd/floodgate-demo; do (cd $$m && go vet ./...) || exit 1; done
+	for m in prometheus otel cmd/floodgate-demo grpclimit; do (cd $$m && go vet ./...) || exit 1; done
 
 bench:
 	cd bench && ./run.sh

@@ -42,7 +42,11 @@ func Example() {
 	if err != nil {
 		panic(err) // a bad limit string or pattern fails here, naming it
 	}
-	srv := httptest.NewServer(m.Handler(mux)) // or http.ListenAndServe(":8080", m.Handler(mux))
+	h := m.Handler(mux)
+	if err := m.Verify(h); err != nil {
+		panic(err) // a declared route that the finished handler does not limit, named
+	}
+	srv := httptest.NewServer(h) // or http.ListenAndServe(":8080", h)
 	// README: end
 	defer srv.Close()
 	for range 6 {
@@ -99,7 +103,7 @@ func ExampleNewFallback() {
 	if err != nil {
 		panic(err)
 	}
-	store := floodgate.NewFallback(primary, floodgate.FailMemory, floodgate.NewMemory())
+	store := floodgate.NewFallback(primary, floodgate.FallbackConfig{Policy: floodgate.FailMemory, Backup: floodgate.NewMemory()})
 	defer store.Close()
 	d, err := store.AllowN(context.Background(), "k", 1, limit.MustParse("1/minute"))
 	fmt.Println(d.Allowed, err != nil)

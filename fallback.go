@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// Policy is what a [Fallback] decides while its primary store fails.
+// Policy is what a Store of [NewFallback] decides while its primary store fails.
 type Policy uint8
 
 const (
@@ -66,11 +68,42 @@ const (
 // marked down.
 var errDown = fmt.Errorf("%w: marked down after failing %d%% of its calls; one request tries it again every backoff", ErrUnavailable, tripShare)
 
-// Fallback is a Store that holds a primary store and answers by a
-// failure [Policy] when the primary fails. It is the one place where
-// store failures are handled: it classifies them, marks the primary
-// down, logs each change of state once, calls the error hook, and tries
-// the primary again after a backoff.
+// FallbackConfig configures [NewFallback]. The zero value of each field
+// means its documented default.
+type FallbackConfig struct {
+	// Policy decides while the primary fails. Default FailMemory.
+	Policy Policy
+	// Backup decides under FailMemory and must judge by the primary's
+	// strategy ([Open] uses an in-memory engine with a key cap).
+	// Required under FailMemory, unused under the others. Closed with
+	// the Fallback.
+	Backup Store
+	// Backoff is how long a failed primary stays marked down before one
+	// request tries it again (URI: backoff=). Shorter recovers sooner;
+	// longer sends fewer requests into a struggling store. Default 1s.
+	Backoff time.Duration
+	// Logger records each change of state, one line each: Warn when the
+	// primary is marked down, Info when it answers again. Never per
+	// request. Default slog.Default().
+	Logger *slog.Logger
+	// Observer is told each change of the primary's health
+	// (Observer.ObserveHealth). Default none.
+	Observer Observer
+	// OnError is called with every error answered by the policy (each
+	// wraps [ErrStorage]), including calls answered without trying a
+	// primary marked down. It must be fast and safe for concurrent use.
+	// Default none.
+	OnError func(error)
+	// Clock times the backoff and the windows of the trip rule. Default
+	// clock.System(); tests use clock.Manual.
+	Clock clock.Clock
+}
+
+// NewFallback returns a Store that asks primary and answers by
+// cfg.Policy when primary fails. It is the one place where store
+// failures are handled: it classifies them, marks the primary down, logs
+// each change of state once, calls the error hook, and tries the
+// primary again after a backoff.
 //
 // Only the primary's own failures count. A call whose ctx ended (the
 // client hung up, the caller's deadline passed) returns ctx's error and
@@ -78,60 +111,76 @@ var errDown = fmt.Errorf("%w: marked down after failing %d%% of its calls; one r
 // the policy: no caller can switch a limit off, or on for others, by
 // hanging up.
 //
-// When at least tripAfter (3) calls within one backoff failed, and the
-// failures are at least 80% of the calls of that window and the one
-// before it, the primary is marked down:
-// calls are answered by the policy at once, and one call per backoff
-// tries the primary; its success marks it up again. Each transition is
-// one log line (Warn down, Info up) and, with [WithObserver], one call of
-// the Observer's ObserveHealth.
+// When at least 3 calls within one backoff failed, and the failures are
+// at least 80% of the calls of that window and the one before it, the
+// primary is marked down: calls are answered by the policy at once, and
+// one call per backoff tries the primary; its success marks it up again.
+// Each transition is one log line and one call of the Observer's
+// ObserveHealth. While the primary is down, Info reports Up false.
 //
-// The zero Fallback is not usable; call [NewFallback]. A Fallback is safe
-// for concurrent use and must not be copied.
-type Fallback struct {
+// Refund gives units back where they were counted: in the primary when
+// it is up, and under FailMemory in the backup too while the primary is
+// marked down. Reset resets both. Info is the primary's, with the
+// backup's keys added and Up false while the primary is marked down.
+// Close closes both stores.
+//
+// NewFallback panics if primary is nil, the policy is unknown, or
+// cfg.Backup is nil under FailMemory.
+func NewFallback(primary Store, cfg FallbackConfig) Store {
+	if primary == nil || (cfg.Policy == FailMemory && cfg.Backup == nil) || cfg.Policy > FailClosed {
+		panic("floodgate: NewFallback needs a primary store, a known policy, and a backup store for FailMemory")
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
+	if cfg.Policy != FailMemory {
+		cfg.Backup = nil
+	}
+	return &fallback{primary: primary, backup: cfg.Backup, policy: cfg.Policy, cfg: cfg, kind: primary.Info().Kind}
+}
+
+// fallback is the Store of NewFallback.
+type fallback struct {
 	primary Store
-	backup  Store // used by FailMemory; closed with the Fallback
+	backup  Store // used by FailMemory; closed with the fallback
 	policy  Policy
-	o       options
+	cfg     FallbackConfig
 	kind    string // the primary's kind, for Health
 
-	window atomic.Int64 // unix nanos when the current counting window began
+	window atomic.Int64 // clock time when the current counting window began
 	calls  atomic.Int32 // calls in the window
 	fails  atomic.Int32 // failed calls in the window
 	// The window before, which the share counts too.
 	prevCalls, prevFails atomic.Int32
 	down                 atomic.Bool  // answer by policy; probe after retryAt
-	retryAt              atomic.Int64 // unix nanos after which one call probes the primary
+	retryAt              atomic.Int64 // clock time after which one call probes the primary
 	closed               atomic.Bool
 	_                    noCopy
 }
 
-// NewFallback returns a Store that asks primary and, when primary fails,
-// answers by policy. backup decides under FailMemory and must judge by
-// the primary's strategy; it may be nil for the other policies.
-// NewFallback panics if primary is nil, or backup is nil under
-// FailMemory. Close closes both stores.
-func NewFallback(primary Store, policy Policy, backup Store, opts ...Option) *Fallback {
-	if primary == nil || (policy == FailMemory && backup == nil) || policy > FailClosed {
-		panic("floodgate: NewFallback needs a primary store, a known policy, and a backup store for FailMemory")
+// Info is the primary's, with the backup's keys added and Up false while
+// the primary is marked down.
+func (f *fallback) Info() Info {
+	in := f.primary.Info()
+	if f.backup != nil {
+		b := f.backup.Info()
+		in.Keys += b.Keys
+		in.Full += b.Full
+		in.Evicted += b.Evicted
 	}
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	return &Fallback{primary: primary, backup: backup, policy: policy, o: o, kind: storeKind(primary)}
+	in.Up = in.Up && !f.down.Load()
+	return in
 }
-
-// Policy returns what f decides while its primary fails.
-func (f *Fallback) Policy() Policy { return f.policy }
-
-// Up reports whether the primary is considered available: false from
-// the failure that marked it down until a call succeeds again.
-func (f *Fallback) Up() bool { return !f.down.Load() }
 
 // AllowN asks the primary; when it fails, the policy decides, and the
 // error wraps ErrStorage and the primary's error.
-func (f *Fallback) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
+func (f *fallback) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
 	err := f.admit()
 	if err == nil {
 		var d limit.Decision
@@ -150,7 +199,7 @@ func (f *Fallback) AllowN(ctx context.Context, key string, n int64, limits ...li
 }
 
 // Peek asks the primary; when it fails, the policy decides, as in AllowN.
-func (f *Fallback) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
+func (f *fallback) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
 	err := f.admit()
 	if err == nil {
 		var d limit.Decision
@@ -170,7 +219,7 @@ func (f *Fallback) Peek(ctx context.Context, key string, limits ...limit.Limit) 
 
 // Reset resets key in the backup store and in the primary; a failure of
 // the primary is returned, wrapping ErrStorage, and counts like any other.
-func (f *Fallback) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
+func (f *fallback) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
 	if f.closed.Load() {
 		return ErrClosed
 	}
@@ -188,31 +237,29 @@ func (f *Fallback) Reset(ctx context.Context, key string, limits ...limit.Limit)
 }
 
 // Refund gives units back where they were counted: in the primary when
-// it is up and a [Refunder], in the backup when the primary is marked
-// down (under FailMemory the backup counted them). A failure of the
-// primary is returned, wrapping ErrStorage, and counts like any other.
-func (f *Fallback) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
+// it is up, in the backup when the primary is marked down (under
+// FailMemory the backup counted them). A failure of the primary is
+// returned, wrapping ErrStorage, and counts like any other; a primary
+// that cannot refund (errors.ErrUnsupported) is not a failure, and its
+// error is returned as it is.
+func (f *fallback) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
 	err := f.admit()
 	if err == nil {
-		r, ok := f.primary.(Refunder)
-		if !ok {
-			return nil
-		}
-		err = r.Refund(ctx, key, n, limits...)
-		if !f.failed(ctx, err) {
+		err = f.primary.Refund(ctx, key, n, limits...)
+		if errors.Is(err, errors.ErrUnsupported) || !f.failed(ctx, err) {
 			return err
 		}
 	} else if errors.Is(err, ErrClosed) {
 		return err
 	}
-	if r, ok := f.backup.(Refunder); ok && f.policy == FailMemory {
-		_ = r.Refund(ctx, key, n, limits...)
+	if f.backup != nil {
+		_ = f.backup.Refund(ctx, key, n, limits...)
 	}
 	return f.report(err)
 }
 
 // Close closes the primary and the backup. It is idempotent.
-func (f *Fallback) Close() error {
+func (f *fallback) Close() error {
 	if !f.closed.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -225,15 +272,15 @@ func (f *Fallback) Close() error {
 
 // admit returns nil when a call may go to the primary: it is up, or it is
 // down and this call is the one probe of the current backoff.
-func (f *Fallback) admit() error {
+func (f *fallback) admit() error {
 	if f.closed.Load() {
 		return ErrClosed
 	}
 	if !f.down.Load() {
 		return nil
 	}
-	now := time.Now().UnixNano()
-	if at := f.retryAt.Load(); now >= at && f.retryAt.CompareAndSwap(at, now+int64(f.o.backoff)) {
+	now := int64(f.cfg.Clock.Now())
+	if at := f.retryAt.Load(); now >= at && f.retryAt.CompareAndSwap(at, now+int64(f.cfg.Backoff)) {
 		return nil
 	}
 	return errDown
@@ -242,13 +289,20 @@ func (f *Fallback) admit() error {
 // failed records the outcome of a call to the primary and reports
 // whether it failed in a way the policy must answer: not for success, and
 // not when the caller's ctx ended, which is never the store's failure.
-func (f *Fallback) failed(ctx context.Context, err error) bool {
+func (f *fallback) failed(ctx context.Context, err error) bool {
 	if err == nil {
 		f.count()
 		if f.down.CompareAndSwap(true, false) {
-			f.o.log.Info("floodgate: store available again; deciding by the store", "store", f.kind, "policy", f.policy.String())
-			if f.o.obs != nil {
-				f.o.obs.ObserveHealth(Health{Store: f.kind, Up: true, Policy: f.policy})
+			// A fresh start for the trip rule: the outage's failures are
+			// no evidence against the store that just answered.
+			f.window.Store(int64(f.cfg.Clock.Now()))
+			f.calls.Store(0)
+			f.fails.Store(0)
+			f.prevCalls.Store(0)
+			f.prevFails.Store(0)
+			f.cfg.Logger.Info("floodgate: store available again; deciding by the store", "store", f.kind, "policy", f.policy.String())
+			if f.cfg.Observer != nil {
+				f.cfg.Observer.ObserveHealth(Health{Store: f.kind, Up: true, Policy: f.policy})
 			}
 		}
 		return false
@@ -260,11 +314,11 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 	fails := f.fails.Add(1)
 	share := int64(fails+f.prevFails.Load())*100 >= int64(calls+f.prevCalls.Load())*tripShare
 	if fails >= tripAfter && share && f.down.CompareAndSwap(false, true) {
-		f.retryAt.Store(time.Now().Add(f.o.backoff).UnixNano())
-		f.o.log.Warn("floodgate: store unavailable; deciding by the failure policy until it answers",
-			"store", f.kind, "policy", f.policy.String(), "retry", f.o.backoff, "error", err)
-		if f.o.obs != nil {
-			f.o.obs.ObserveHealth(Health{Store: f.kind, Policy: f.policy, Err: err})
+		f.retryAt.Store(int64(f.cfg.Clock.Now() + f.cfg.Backoff))
+		f.cfg.Logger.Warn("floodgate: store unavailable; deciding by the failure policy until it answers",
+			"store", f.kind, "policy", f.policy.String(), "retry", f.cfg.Backoff, "error", err)
+		if f.cfg.Observer != nil {
+			f.cfg.Observer.ObserveHealth(Health{Store: f.kind, Policy: f.policy, Err: err})
 		}
 	}
 	return true
@@ -273,14 +327,14 @@ func (f *Fallback) failed(ctx context.Context, err error) bool {
 // count counts a call in the current window, starting a new window when
 // the current one is older than the backoff, and returns the window's
 // calls.
-func (f *Fallback) count() int32 {
-	now := time.Now().UnixNano()
-	if w := f.window.Load(); now-w > int64(f.o.backoff) && f.window.CompareAndSwap(w, now) {
+func (f *fallback) count() int32 {
+	now := int64(f.cfg.Clock.Now())
+	if w := f.window.Load(); now-w > int64(f.cfg.Backoff) && f.window.CompareAndSwap(w, now) {
 		// The window just ended becomes the previous one, which the share
 		// also counts: a new window's first few calls alone (three
 		// failures on a dead cluster node's keys) are no evidence.
 		pc, pf := f.calls.Swap(0), f.fails.Swap(0)
-		if now-w > 2*int64(f.o.backoff) {
+		if now-w > 2*int64(f.cfg.Backoff) {
 			pc, pf = 0, 0 // a quiet spell: nothing recent to weigh
 		}
 		f.prevCalls.Store(pc)
@@ -290,16 +344,16 @@ func (f *Fallback) count() int32 {
 }
 
 // report wraps err in ErrStorage and hands it to the error hook.
-func (f *Fallback) report(err error) error {
+func (f *fallback) report(err error) error {
 	err = fmt.Errorf("%w: %w", ErrStorage, err)
-	if f.o.onError != nil {
-		f.o.onError(err)
+	if f.cfg.OnError != nil {
+		f.cfg.OnError(err)
 	}
 	return err
 }
 
 // decide returns the Decision of the open or closed policy.
-func (f *Fallback) decide(limits []limit.Limit) limit.Decision {
+func (f *fallback) decide(limits []limit.Limit) limit.Decision {
 	var d limit.Decision
 	if len(limits) > 0 {
 		d.Limit = limits[0]
@@ -308,6 +362,6 @@ func (f *Fallback) decide(limits []limit.Limit) limit.Decision {
 		d.Allowed = true
 		return d
 	}
-	d.RetryAfter = f.o.backoff
+	d.RetryAfter = f.cfg.Backoff
 	return d
 }

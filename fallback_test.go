@@ -56,7 +56,6 @@ func TestCallerGoneIsNotAFailure(t *testing.T) {
 				floodgate.WithLogger(slog.New(logs)), floodgate.WithErrorHandler(func(error) { hooked.Add(1) }))
 			require.NoError(t, err)
 			t.Cleanup(func() { st.Close() })
-			f := st.(*floodgate.Fallback)
 			l := limit.PerMinute(5)
 			require.Eventually(t, func() bool { _, err := st.AllowN(context.Background(), "warm", 1, l); return err == nil },
 				5*time.Second, 10*time.Millisecond)
@@ -109,7 +108,7 @@ func TestCallerGoneIsNotAFailure(t *testing.T) {
 			assert.Positive(t, gone.Load(), "no call saw its own cancellation; the test did not test")
 			assert.Zero(t, goneAllowed.Load(), "hung-up calls allowed by the policy")
 			assert.Equal(t, 5, allowed, "the innocent client gets exactly its limit of 5/minute")
-			assert.True(t, f.Up(), "hang-ups marked a healthy Redis down")
+			assert.True(t, st.Info().Up, "hang-ups marked a healthy Redis down")
 			assert.Empty(t, logs.all(), "hang-ups were logged")
 			assert.Zero(t, hooked.Load(), "hang-ups reached the error hook")
 		})
@@ -128,7 +127,6 @@ func TestOutageLogsOncePerChange(t *testing.T) {
 		floodgate.WithLogger(slog.New(logs)), floodgate.WithErrorHandler(func(error) { hooked.Add(1) }))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	f := st.(*floodgate.Fallback)
 	l := limit.PerDay(1000)
 	ctx := context.Background()
 	require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
@@ -139,12 +137,12 @@ func TestOutageLogsOncePerChange(t *testing.T) {
 		assert.ErrorIs(t, err, floodgate.ErrStorage, "call %d with Redis down", i)
 		assert.True(t, d.Allowed, "call %d: the memory policy allows within 1000/day", i)
 	}
-	assert.False(t, f.Up(), "100 failed calls did not mark the store down")
+	assert.False(t, st.Info().Up, "100 failed calls did not mark the store down")
 	assert.EqualValues(t, 100, hooked.Load(), "each policy decision reaches the error hook")
 
 	r.Restart(t)
 	settled(t, st, 20)
-	assert.True(t, f.Up())
+	assert.True(t, st.Info().Up)
 	lines := logs.all()
 	require.Len(t, lines, 2, "log lines across one outage: %q", lines)
 	assert.Contains(t, lines[0], "WARN floodgate: store unavailable")
@@ -191,23 +189,24 @@ func TestOpenEmptyMeansMemory(t *testing.T) {
 	for _, uri := range []string{"", "  ", "memory://", "memory:///"} {
 		st, err := floodgate.Open(uri)
 		require.NoError(t, err, "Open(%q)", uri)
-		assert.IsType(t, &floodgate.MemoryStore{}, st, "Open(%q)", uri)
+		assert.Equal(t, "memory", st.Info().Kind, "Open(%q)", uri)
 		require.NoError(t, st.Close())
 	}
 }
 
-// TestOpenDefaultStrategy: WithDefaultStrategy applies when the URI names
-// no strategy, and the URI's wins otherwise.
-func TestOpenDefaultStrategy(t *testing.T) {
+// TestOpenStrategy: the URI's strategy reaches the store; without one
+// it is the sliding window.
+func TestOpenStrategy(t *testing.T) {
 	for uri, want := range map[string]limit.Strategy{
-		"memory://":                        limit.FixedWindow,
-		"":                                 limit.FixedWindow,
+		"memory://":                        limit.SlidingWindow,
+		"":                                 limit.SlidingWindow,
+		"memory://?strategy=fixed-window":  limit.FixedWindow,
 		"memory://?strategy=gcra":          limit.GCRA,
 		"memory://?strategy=moving-window": limit.MovingWindow,
 	} {
-		st, err := floodgate.Open(uri, floodgate.WithDefaultStrategy(limit.FixedWindow))
+		st, err := floodgate.Open(uri)
 		require.NoError(t, err, "Open(%q)", uri)
-		assert.Equal(t, want, st.(*floodgate.MemoryStore).Engine().Strategy(), "Open(%q)", uri)
+		assert.Equal(t, want, st.Info().Strategy, "Open(%q)", uri)
 		require.NoError(t, st.Close())
 	}
 }

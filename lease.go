@@ -9,32 +9,51 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// Lease defaults; see [NewLease] and the With options.
-const (
-	// DefaultLeasePercent is the slice of a limit that one lease takes
-	// when no size is given: 1% of its count (at least 1 unit).
-	DefaultLeasePercent = 1.0
-	// DefaultLeaseTTL is how long a lease may be spent, at most; a limit
-	// whose period is shorter bounds it to its period.
-	DefaultLeaseTTL = time.Second
-	// DefaultLeaseKeys bounds how many (key, limits) pairs a Lease
-	// tracks (about 200 bytes each). Beyond it new keys are decided in
-	// plain mode, untracked, until idle ones are dropped.
-	DefaultLeaseKeys = 1 << 16
-)
+// leaseKeys bounds how many (key, limits) pairs a lease tracks (about
+// 200 bytes each). Beyond it new keys are decided in plain mode,
+// untracked, until idle ones are dropped.
+const leaseKeys = 1 << 16
 
 // leaseShards is the number of independently locked maps of a Lease.
 const leaseShards = 64
 
-// Lease is a Store that decides hot keys locally: for a key it has seen
-// often (see [WithLeaseHot]) it takes a slice of the budget from its
-// primary store in one AllowN(key, slice) call, then spends that slice in
-// memory, request by request, without a round trip. A denial of a hot key
-// is remembered until its RetryAfter and answered locally. Cold keys go
-// to the primary on every call, exactly as without the Lease.
+// LeaseConfig configures [NewLease]. The zero value of each field means
+// its documented default.
+type LeaseConfig struct {
+	// Slice is how many units one lease takes from the primary (URI:
+	// lease=N). Larger slices save more round trips and raise the
+	// overshoot bound K·(S−1) of K instances; requests of cost ≥ Slice
+	// go to the primary. Default: Percent of each call's smallest limit.
+	Slice int64
+	// Percent sets the slice as a percentage of the count of the call's
+	// smallest limit, at least 1 unit (URI: lease=10%), when Slice is 0.
+	// Values outside (0, 100] mean the default, 1.
+	Percent float64
+	// TTL is how long a lease may be spent after it was taken, at most
+	// the shortest period of the call's limits. Shorter wastes fewer
+	// units of a key that cools down; longer saves round trips on
+	// moderately hot keys. Default 1s.
+	TTL time.Duration
+	// Hot is how many calls a key must make within one TTL before it is
+	// decided from slices; below it, every call goes to the primary.
+	// Default: the slice's size, so that a key is leased only when it
+	// would spend a slice within its TTL.
+	Hot int64
+	// Clock times leases and remembered denials. Default clock.System();
+	// tests use clock.Manual.
+	Clock clock.Clock
+}
+
+// NewLease returns a Store that decides hot keys locally: for a key it
+// has seen often (see LeaseConfig.Hot) it takes a slice of the budget
+// from primary in one AllowN(key, slice) call, then spends that slice in
+// memory, request by request, without a round trip. A denial of a hot
+// key is remembered until its RetryAfter and answered locally. Cold keys
+// go to the primary on every call, exactly as without the lease.
 //
 // Use it in front of a shared store (Redis) when a few keys take most of
 // the traffic: a hot key costs one round trip per slice instead of one
@@ -48,18 +67,43 @@ const leaseShards = 64
 // up to K·S units that were never used, per TTL.
 //
 // Near the limit a slice may not fit while a single request does: the
-// Lease then asks the primary for the request alone, so a key is never
+// lease then asks the primary for the request alone, so a key is never
 // denied while the primary would allow it, and later slices shrink to
 // what the primary says remains.
 //
-// Peek and Reset go to the primary; Reset also drops the key's local
-// leases and remembered denials, on this instance only.
+// Peek, Info and Close are the primary's. Reset also drops the key's
+// local leases and remembered denials, on this instance only. Refund
+// gives units back in the primary, where leased units were counted.
 //
-// The zero Lease is not usable; call [NewLease]. A Lease is safe for
-// concurrent use and must not be copied.
-type Lease struct {
+// NewLease panics if primary is nil.
+func NewLease(primary Store, cfg LeaseConfig) Store {
+	if primary == nil {
+		panic("floodgate: NewLease needs a primary store")
+	}
+	if cfg.Slice < 0 {
+		cfg.Slice = 0
+	}
+	if !(cfg.Percent > 0 && cfg.Percent <= 100) {
+		cfg.Percent = 1
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = time.Second
+	}
+	cfg.Hot = max(0, cfg.Hot)
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
+	}
+	l := &lease{primary: primary, cfg: cfg, seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].m = make(map[string]*leaseEntry)
+	}
+	return l
+}
+
+// lease is the Store of NewLease.
+type lease struct {
 	primary Store
-	o       options
+	cfg     LeaseConfig
 	seed    maphash.Seed
 	closed  atomic.Bool
 	shards  [leaseShards]leaseShard
@@ -97,36 +141,15 @@ type leaseEntry struct {
 	refill chan struct{}
 }
 
-// NewLease returns a Store that decides hot keys from slices of primary's
-// budget (see [Lease]). Options: [WithLeaseSlice] or [WithLeasePercent]
-// (default 1% of each limit), [WithLeaseTTL] (default 1 s),
-// [WithLeaseHot] (default: a key is hot once it makes a slice's worth of
-// calls within a TTL) and [WithClock]. Close closes primary.
-// NewLease panics if primary is nil.
-func NewLease(primary Store, opts ...Option) *Lease {
-	if primary == nil {
-		panic("floodgate: NewLease needs a primary store")
-	}
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	l := &Lease{primary: primary, o: o, seed: maphash.MakeSeed()}
-	for i := range l.shards {
-		l.shards[i].m = make(map[string]*leaseEntry)
-	}
-	return l
-}
-
 // slice returns the units one lease of limits takes: the configured
 // count, or the percentage of the smallest count, at least 1.
-func (l *Lease) slice(limits []limit.Limit) int64 {
-	if l.o.leaseN > 0 {
-		return l.o.leaseN
+func (l *lease) slice(limits []limit.Limit) int64 {
+	if l.cfg.Slice > 0 {
+		return l.cfg.Slice
 	}
 	s := int64(0)
 	for i, lim := range limits {
-		if n := int64(float64(lim.Count()) * l.o.leasePct / 100); i == 0 || n < s {
+		if n := int64(float64(lim.Count()) * l.cfg.Percent / 100); i == 0 || n < s {
 			s = n
 		}
 	}
@@ -135,8 +158,8 @@ func (l *Lease) slice(limits []limit.Limit) int64 {
 
 // ttl returns how long a lease of limits may be spent: the configured
 // TTL, at most the shortest period.
-func (l *Lease) ttl(limits []limit.Limit) time.Duration {
-	t := l.o.leaseTTL
+func (l *lease) ttl(limits []limit.Limit) time.Duration {
+	t := l.cfg.TTL
 	for _, lim := range limits {
 		t = min(t, lim.Period())
 	}
@@ -147,7 +170,7 @@ func (l *Lease) ttl(limits []limit.Limit) time.Duration {
 // primary when the lease is spent or expired, and a cold key by the
 // primary alone. Errors are the primary's; a failed call leaves the
 // key's local state as it was.
-func (l *Lease) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
+func (l *lease) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
 	if l.closed.Load() {
 		return denied(limits), ErrClosed
 	}
@@ -162,12 +185,12 @@ func (l *Lease) AllowN(ctx context.Context, key string, n int64, limits ...limit
 	id := leaseID(buf[:0], key, limits)
 	sh := &l.shards[maphash.Bytes(l.seed, id)&(leaseShards-1)]
 	ttl := l.ttl(limits)
-	hot := l.o.leaseHot
+	hot := l.cfg.Hot
 	if hot <= 0 {
 		hot = s
 	}
 	for {
-		now := l.o.clk.Now()
+		now := l.cfg.Clock.Now()
 		sh.mu.Lock()
 		e := sh.m[string(id)]
 		if e == nil {
@@ -239,7 +262,7 @@ func (l *Lease) AllowN(ctx context.Context, key string, n int64, limits ...limit
 				e.deniedUntil = 0
 			} else if d.RetryAfter > 0 && d.RetryAfter != limit.Never {
 				e.left, e.room = 0, 0
-				e.deniedUntil, e.deniedCost, e.denied = l.o.clk.Now()+d.RetryAfter, n, d
+				e.deniedUntil, e.deniedCost, e.denied = l.cfg.Clock.Now()+d.RetryAfter, n, d
 			}
 		}
 		sh.mu.Unlock()
@@ -251,7 +274,7 @@ func (l *Lease) AllowN(ctx context.Context, key string, n int64, limits ...limit
 }
 
 // Peek is the primary's Peek: a lease never lends units to a look.
-func (l *Lease) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
+func (l *lease) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
 	if l.closed.Load() {
 		return denied(limits), ErrClosed
 	}
@@ -260,7 +283,7 @@ func (l *Lease) Peek(ctx context.Context, key string, limits ...limit.Limit) (li
 
 // Reset drops this instance's leases and remembered denials of key for
 // limits, then resets key in the primary.
-func (l *Lease) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
+func (l *lease) Reset(ctx context.Context, key string, limits ...limit.Limit) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -282,15 +305,13 @@ func (l *Lease) Reset(ctx context.Context, key string, limits ...limit.Limit) er
 // Refund gives n units back in the primary, where every leased unit was
 // counted when its slice was taken (a unit spent from a local lease and
 // given back frees the same unit there), and forgets this instance's
-// remembered denials of key, which the refund may have made stale. It
-// does nothing when the primary is not a [Refunder].
-func (l *Lease) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
+// remembered denials of key, which the refund may have made stale.
+func (l *lease) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
-	r, ok := l.primary.(Refunder)
-	if !ok || n < 1 {
-		return nil
+	if n < 1 {
+		return l.primary.Refund(ctx, key, n, limits...)
 	}
 	var buf [128]byte
 	id := leaseID(buf[:0], key, limits)
@@ -300,18 +321,21 @@ func (l *Lease) Refund(ctx context.Context, key string, n int64, limits ...limit
 		e.deniedUntil = 0
 	}
 	sh.mu.Unlock()
-	return r.Refund(ctx, key, n, limits...)
+	return l.primary.Refund(ctx, key, n, limits...)
 }
 
+// Info is the primary's.
+func (l *lease) Info() Info { return l.primary.Info() }
+
 // Close closes the primary. It is idempotent.
-func (l *Lease) Close() error {
+func (l *lease) Close() error {
 	if !l.closed.CompareAndSwap(false, true) {
 		return nil
 	}
 	return l.primary.Close()
 }
 
-func (l *Lease) maxPerShard() int { return max(1, DefaultLeaseKeys/leaseShards) }
+func (l *lease) maxPerShard() int { return max(1, leaseKeys/leaseShards) }
 
 // add makes the entry of id, first dropping idle entries (no lease, no
 // refill, unused for two TTLs) when the shard is full, at most once per

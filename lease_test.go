@@ -30,17 +30,18 @@ func (c *counting) AllowN(ctx context.Context, key string, n int64, limits ...li
 }
 
 // leaseOn returns a Lease over a counting in-memory primary, both on clk.
-func leaseOn(t *testing.T, clk *clock.Manual, s limit.Strategy, opts ...floodgate.Option) (*floodgate.Lease, *counting) {
+func leaseOn(t *testing.T, clk *clock.Manual, s limit.Strategy, cfg floodgate.LeaseConfig) (floodgate.Store, *counting) {
 	t.Helper()
 	primary := &counting{Store: floodgate.NewMemory(engine.WithClock(clk), engine.WithStrategy(s))}
-	l := floodgate.NewLease(primary, append([]floodgate.Option{floodgate.WithClock(clk)}, opts...)...)
+	cfg.Clock = clk
+	l := floodgate.NewLease(primary, cfg)
 	t.Cleanup(func() { l.Close() })
 	return l, primary
 }
 
 func TestLeaseColdKeyIsPlain(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
-	l, primary := leaseOn(t, clk, limit.SlidingWindow, floodgate.WithLeaseSlice(10), floodgate.WithLeaseHot(5))
+	l, primary := leaseOn(t, clk, limit.SlidingWindow, floodgate.LeaseConfig{Slice: 10, Hot: 5})
 	lim := limit.PerMinute(100)
 	ctx := context.Background()
 	for i := range 5 {
@@ -56,7 +57,7 @@ func TestLeaseColdKeyIsPlain(t *testing.T) {
 
 func TestLeaseHotKey(t *testing.T) {
 	clk := clock.NewManual(0) // as clock.System() reads in a process's first second
-	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.WithLeaseSlice(10), floodgate.WithLeaseHot(5))
+	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.LeaseConfig{Slice: 10, Hot: 5})
 	lim := limit.PerMinute(1000)
 	ctx := context.Background()
 	for i := range 105 {
@@ -76,7 +77,7 @@ func TestLeaseExactAtTheLimit(t *testing.T) {
 	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow} {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
 			clk := clock.NewManual(time.Hour)
-			l, primary := leaseOn(t, clk, s, floodgate.WithLeaseSlice(7), floodgate.WithLeaseHot(1))
+			l, primary := leaseOn(t, clk, s, floodgate.LeaseConfig{Slice: 7, Hot: 1})
 			lim := limit.PerHour(100)
 			allowed := 0
 			for range 300 {
@@ -96,7 +97,7 @@ func TestLeaseExactAtTheLimit(t *testing.T) {
 
 func TestLeaseRemembersDenial(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
-	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.WithLeaseSlice(5), floodgate.WithLeaseHot(1))
+	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.LeaseConfig{Slice: 5, Hot: 1})
 	lim := limit.PerSecond(10)
 	ctx := context.Background()
 	for range 10 {
@@ -124,8 +125,7 @@ func TestLeaseRemembersDenial(t *testing.T) {
 
 func TestLeaseExpires(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
-	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.WithLeaseSlice(10), floodgate.WithLeaseHot(1),
-		floodgate.WithLeaseTTL(100*time.Millisecond))
+	l, primary := leaseOn(t, clk, limit.FixedWindow, floodgate.LeaseConfig{Slice: 10, Hot: 1, TTL: 100 * time.Millisecond})
 	lim := limit.PerMinute(1000)
 	ctx := context.Background()
 	for range 4 { // 1 cold, then a slice of 10, 3 spent
@@ -142,7 +142,7 @@ func TestLeaseExpires(t *testing.T) {
 
 func TestLeaseReset(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
-	l, _ := leaseOn(t, clk, limit.FixedWindow, floodgate.WithLeaseSlice(4), floodgate.WithLeaseHot(1))
+	l, _ := leaseOn(t, clk, limit.FixedWindow, floodgate.LeaseConfig{Slice: 4, Hot: 1})
 	lim := limit.PerMinute(10)
 	ctx := context.Background()
 	for range 20 {
@@ -176,10 +176,9 @@ func TestLeaseOvershootBound(t *testing.T) {
 	t.Cleanup(func() { primary.Close() })
 	lim := limit.PerMinute(count)
 	ctx := context.Background()
-	var leases [k]*floodgate.Lease
+	var leases [k]floodgate.Store
 	for i := range leases {
-		leases[i] = floodgate.NewLease(primary, floodgate.WithClock(clk), floodgate.WithLeaseSlice(slice),
-			floodgate.WithLeaseHot(1), floodgate.WithLeaseTTL(10*time.Second))
+		leases[i] = floodgate.NewLease(primary, floodgate.LeaseConfig{Clock: clk, Slice: slice, Hot: 1, TTL: 10 * time.Second})
 	}
 	perWindow := map[int64]int{}
 	call := func(i int) {
@@ -215,7 +214,7 @@ func TestLeaseOvershootBound(t *testing.T) {
 // instance allows exactly the limit, under -race.
 func TestLeaseConcurrent(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
-	l, _ := leaseOn(t, clk, limit.SlidingWindow, floodgate.WithLeaseSlice(16), floodgate.WithLeaseHot(1))
+	l, _ := leaseOn(t, clk, limit.SlidingWindow, floodgate.LeaseConfig{Slice: 16, Hot: 1})
 	lim := limit.PerHour(5000)
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
@@ -239,7 +238,7 @@ func TestLeaseConcurrent(t *testing.T) {
 func TestLeaseAllocs(t *testing.T) {
 	clk := clock.NewManual(time.Hour)
 	var l floodgate.Store
-	l, _ = leaseOn(t, clk, limit.SlidingWindow, floodgate.WithLeaseSlice(1000), floodgate.WithLeaseHot(1))
+	l, _ = leaseOn(t, clk, limit.SlidingWindow, floodgate.LeaseConfig{Slice: 1000, Hot: 1})
 	lim := limit.PerHour(limit.MaxCount)
 	ctx := context.Background()
 	for range 3 {
@@ -249,16 +248,14 @@ func TestLeaseAllocs(t *testing.T) {
 	assert.LessOrEqual(t, allocs, 1.0, "allocations per AllowN of a leased key")
 }
 
-// TestLeaseRefunds: a Lease is a Refunder when its primary is, so
-// AllowAll and httplimit's CountWhen work through lease mode; a refund
-// frees the units in the primary and forgets a remembered denial.
+// TestLeaseRefunds: a lease forwards refunds to its primary, so AllowAll
+// and httplimit's CountWhen work through lease mode; a refund frees the
+// units in the primary and forgets a remembered denial.
 func TestLeaseRefunds(t *testing.T) {
 	m := floodgate.NewMemory()
-	l := floodgate.NewLease(m, floodgate.WithLeaseSlice(2))
-	t.Cleanup(func() { l.Close() })
-	var st floodgate.Store = l
-	r, ok := st.(floodgate.Refunder)
-	require.True(t, ok, "a Lease over a MemoryStore is a Refunder")
+	st := floodgate.NewLease(m, floodgate.LeaseConfig{Slice: 2})
+	t.Cleanup(func() { st.Close() })
+	r := st
 	ctx := context.Background()
 	lim := limit.PerHour(3)
 	for i := range 3 {

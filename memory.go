@@ -3,71 +3,44 @@ package floodgate
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// MemoryStore is the in-memory engine seen as a [Store]: it never fails,
-// and it ignores ctx, since the engine never waits. Calls add nothing to
-// the engine's: no allocation, no error path (BenchmarkMemoryStore).
+// NewMemory returns a [Store] on a new in-memory engine built with opts
+// (engine.New): it never fails, and it ignores ctx, since the engine
+// never waits. Calls add nothing to the engine's: no allocation, no
+// error path (BenchmarkMemoryStore). Its Info has Kind "memory". Close
+// stops the engine's sweeper.
 //
 // Use the engine directly (engine.New, Engine.Allow) when a service only
-// ever limits in memory; use a MemoryStore where a Store is wanted. The
-// zero MemoryStore is not usable; call [Memory] or [NewMemory]. It is
-// safe for concurrent use and must not be copied.
-type MemoryStore struct {
+// ever limits in memory and wants a bool; use NewMemory where a Store is
+// wanted.
+func NewMemory(opts ...engine.Option) Store { return &memoryStore{e: engine.New(opts...)} }
+
+// memoryStore is the engine seen as a Store.
+type memoryStore struct {
 	e      *engine.Engine
 	closed atomic.Bool
 	_      noCopy
 }
 
-// Memory returns e as a Store. Closing the Store closes e.
-func Memory(e *engine.Engine) *MemoryStore { return &MemoryStore{e: e} }
-
-// NewMemory returns a Store on a new engine built with opts; it is
-// Memory(engine.New(opts...)).
-func NewMemory(opts ...engine.Option) *MemoryStore { return Memory(engine.New(opts...)) }
-
-// Engine returns the engine behind s, for its allocation-free Allow and
-// its statistics (Len, Full).
-func (s *MemoryStore) Engine() *engine.Engine { return s.e }
-
-// AllowN is engine.Engine.AllowN; the error is nil until Close.
-func (s *MemoryStore) AllowN(_ context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
+func (s *memoryStore) AllowN(_ context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
 	if s.closed.Load() {
 		return denied(limits), ErrClosed
 	}
 	return s.e.AllowN(key, n, limits...), nil
 }
 
-// Peek is engine.Engine.Peek; the error is nil until Close.
-func (s *MemoryStore) Peek(_ context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
+func (s *memoryStore) Peek(_ context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
 	if s.closed.Load() {
 		return denied(limits), ErrClosed
 	}
 	return s.e.Peek(key, limits...), nil
 }
 
-// AllowNAt is engine.Engine.AllowNAt: AllowN at engine time now.
-func (s *MemoryStore) AllowNAt(_ context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
-	if s.closed.Load() {
-		return denied(limits), ErrClosed
-	}
-	return s.e.AllowNAt(now, key, n, limits...), nil
-}
-
-// PeekAt is engine.Engine.PeekAt: Peek at engine time now.
-func (s *MemoryStore) PeekAt(_ context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error) {
-	if s.closed.Load() {
-		return denied(limits), ErrClosed
-	}
-	return s.e.PeekAt(now, key, limits...), nil
-}
-
-// Reset is engine.Engine.Reset; the error is nil until Close.
-func (s *MemoryStore) Reset(_ context.Context, key string, limits ...limit.Limit) error {
+func (s *memoryStore) Reset(_ context.Context, key string, limits ...limit.Limit) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -75,8 +48,7 @@ func (s *MemoryStore) Reset(_ context.Context, key string, limits ...limit.Limit
 	return nil
 }
 
-// Refund is engine.Engine.Refund; the error is nil until Close.
-func (s *MemoryStore) Refund(_ context.Context, key string, n int64, limits ...limit.Limit) error {
+func (s *memoryStore) Refund(_ context.Context, key string, n int64, limits ...limit.Limit) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -84,8 +56,12 @@ func (s *MemoryStore) Refund(_ context.Context, key string, n int64, limits ...l
 	return nil
 }
 
-// Close stops the engine's background goroutines. It is idempotent.
-func (s *MemoryStore) Close() error {
+func (s *memoryStore) Info() Info {
+	return Info{Kind: "memory", Strategy: s.e.Strategy(), Keys: s.e.Len(),
+		Full: s.e.Full(), Evicted: s.e.Evicted(), Up: true}
+}
+
+func (s *memoryStore) Close() error {
 	s.closed.Store(true)
 	return s.e.Close()
 }

@@ -5,10 +5,41 @@ import (
 	"testing"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
+
+// TestContractMemory runs the contract suite on the in-memory stores, on
+// the suite's clock, each also wrapped by Observe: NewMemory, Open's
+// memory://, and NewLease over NewMemory, whose slices of 10 with the
+// default Hot leave the suite's keys cold, so that its answers are
+// exact, except where a key takes more than 10 calls at one instant
+// (the concurrent check), which the lease then decides from slices.
+func TestContractMemory(t *testing.T) {
+	runStacks(t, "memory", map[string]storetest.Factory{
+		"memory": func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+			m := floodgate.NewMemory(engine.WithStrategy(s), engine.WithClock(clk))
+			t.Cleanup(func() { m.Close() })
+			return m
+		},
+		"memory-uri": func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+			m, err := floodgate.Open("memory://?strategy="+s.String(), floodgate.WithClock(clk))
+			require.NoError(t, err)
+			t.Cleanup(func() { m.Close() })
+			return m
+		},
+		"lease/memory": func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+			m := floodgate.NewLease(floodgate.NewMemory(engine.WithStrategy(s), engine.WithClock(clk)),
+				floodgate.LeaseConfig{Slice: 10, Clock: clk})
+			t.Cleanup(func() { m.Close() })
+			return m
+		},
+	})
+}
 
 // TestMemoryStoreAllocatesNothing: a known key through the Store
 // interface allocates nothing, one limit or several.

@@ -2,20 +2,11 @@ package floodgate
 
 import (
 	"context"
+	"errors"
 	"math"
 
 	"github.com/floodgate-go/floodgate/limit"
 )
-
-// Refunder is a Store that can give units back: Refund undoes n units of
-// key's most recent usage under each of limits (engine.Engine.Refund
-// gives the exact semantics per strategy). It is how a decision over
-// several keys gives back what it took when a later key denies, and how
-// middleware counts a request only when its response says so. Every
-// store of this module implements it, and [Fallback] forwards it.
-type Refunder interface {
-	Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error
-}
 
 // Charge is one key's part of a decision over several keys: a cost N
 // for Key under every one of Limits.
@@ -33,11 +24,13 @@ type Charge struct {
 // allows and returns -1.
 //
 // The charges are judged in order, each atomically in its store, and a
-// denial refunds the charges already counted (s must be a [Refunder];
-// the stores of this module are). Between the count and the refund a
-// concurrent request may see those units taken and be denied: never is a
-// request allowed beyond a limit. The error is the first one a charge
-// returned; its Decision is the store's answer under its failure policy.
+// denial refunds the charges already counted (Store.Refund). Between the
+// count and the refund a concurrent request may see those units taken
+// and be denied: never is a request allowed beyond a limit. The error is
+// the first one a charge returned (its Decision is the store's answer
+// under its failure policy), joined with the error of every refund that
+// failed: a store that cannot refund (errors.ErrUnsupported) keeps the
+// earlier charges counted, and the error says so.
 func AllowAll(ctx context.Context, s Store, charges ...Charge) (limit.Decision, int, error) {
 	best, at := limit.Decision{Allowed: true, Remaining: math.MaxInt64}, -1
 	var first error
@@ -47,9 +40,10 @@ func AllowAll(ctx context.Context, s Store, charges ...Charge) (limit.Decision, 
 			first = err
 		}
 		if !d.Allowed {
-			if r, ok := s.(Refunder); ok {
-				for _, done := range charges[:i] {
-					_ = r.Refund(context.WithoutCancel(ctx), done.Key, done.N, done.Limits...)
+			for _, done := range charges[:i] {
+				if err := s.Refund(context.WithoutCancel(ctx), done.Key, done.N, done.Limits...); err != nil {
+					// The earlier charge stays counted: say so.
+					first = errors.Join(first, err)
 				}
 			}
 			return d, i, first

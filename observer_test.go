@@ -59,17 +59,17 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	require.False(t, d.Allowed, "second AllowN under 1/minute")
 	_, err = s.Peek(ctx, "k", l)
 	require.NoError(t, err)
-	require.NoError(t, s.(floodgate.Refunder).Refund(ctx, "k", 1, l))
+	require.NoError(t, s.Refund(ctx, "k", 1, l))
 	require.NoError(t, s.Reset(ctx, "k", l))
 
 	calls, health := rec.snapshot()
 	assert.Empty(t, health, "a memory store has no health changes")
 	require.Len(t, calls, 5, "one observation per call")
 	for i, want := range []struct {
-		op      floodgate.Op
+		op      string
 		allowed bool
 		n       int64
-	}{{floodgate.OpAllow, true, 1}, {floodgate.OpAllow, false, 1}, {floodgate.OpPeek, false, 1}, {floodgate.OpRefund, false, 1}, {floodgate.OpReset, false, 0}} {
+	}{{"allow", true, 1}, {"allow", false, 1}, {"peek", false, 1}, {"refund", false, 1}, {"reset", false, 0}} {
 		c := calls[i]
 		assert.Equal(t, want.op, c.Op, "call %d: Op", i)
 		assert.Equal(t, want.allowed, c.Decision.Allowed, "call %d (%v): Decision.Allowed", i, c.Op)
@@ -81,23 +81,13 @@ func TestObserveReportsEveryCall(t *testing.T) {
 		assert.False(t, c.Fallback, "call %d: Fallback on a memory store", i)
 		assert.GreaterOrEqual(t, c.Latency, time.Duration(0), "call %d: Latency", i)
 	}
-	assert.Equal(t, "allow peek reset refund", floodgate.OpAllow.String()+" "+floodgate.OpPeek.String()+" "+
-		floodgate.OpReset.String()+" "+floodgate.OpRefund.String())
 }
 
-// TestObserveForwardsRefunder: the wrapper is a Refunder exactly when the
-// store it wraps is one, so AllowAll and CountWhen keep working.
-func TestObserveForwardsRefunder(t *testing.T) {
+// TestObserveForwardsRefund: AllowAll through the wrapper refunds the
+// first charge on a denial, and the refund is observed.
+func TestObserveForwardsRefund(t *testing.T) {
 	m := floodgate.NewMemory()
 	t.Cleanup(func() { m.Close() })
-	_, ok := floodgate.Observe(m, &observations{}).(floodgate.Refunder)
-	assert.True(t, ok, "Observe(MemoryStore) must be a Refunder")
-
-	plain := struct{ floodgate.Store }{m} // a Store without Refund
-	_, ok = floodgate.Observe(plain, &observations{}).(floodgate.Refunder)
-	assert.False(t, ok, "Observe of a store that cannot refund must not claim to")
-
-	// AllowAll through the wrapper refunds the first charge on a denial.
 	rec := &observations{}
 	s := floodgate.Observe(m, rec)
 	one := limit.PerMinute(1)
@@ -110,11 +100,11 @@ func TestObserveForwardsRefunder(t *testing.T) {
 	assert.Equal(t, 1, at, "AllowAll: the denying charge")
 	calls, _ := rec.snapshot()
 	require.Len(t, calls, 4, "observations: AllowN b, AllowN a, AllowN b, Refund a")
-	assert.Equal(t, floodgate.OpRefund, calls[3].Op, "the last call is the refund of a")
+	assert.Equal(t, "refund", calls[3].Op, "the last call is the refund of a")
 }
 
 // TestOpenWithObserver: Open wraps its store, memory:// included, and
-// StatsOf sees through the wrapper to the engine.
+// Info sees through the wrapper to the engine.
 func TestOpenWithObserver(t *testing.T) {
 	rec := &observations{}
 	s, err := floodgate.Open("memory://?strategy=gcra&max-keys=64", floodgate.WithObserver(rec))
@@ -130,10 +120,10 @@ func TestOpenWithObserver(t *testing.T) {
 	calls, _ := rec.snapshot()
 	require.Len(t, calls, 1000, "one observation per AllowN")
 	assert.Equal(t, limit.GCRA, calls[0].Strategy, "strategy from the URI")
-	st := floodgate.StatsOf(s)
+	st := s.Info()
 	assert.Less(t, allowed, 1000, "1000 new keys into a table capped near 64 were all allowed")
-	assert.Equal(t, floodgate.Stats{Store: "memory", Keys: allowed, Full: uint64(1000 - allowed), Up: true}, st,
-		"StatsOf after 1000 new keys, %d allowed: each allowed key is tracked, each other one counted as full", allowed)
+	assert.Equal(t, floodgate.Info{Kind: "memory", Strategy: limit.GCRA, Keys: allowed, Full: uint64(1000 - allowed), Up: true}, st,
+		"Info after 1000 new keys, %d allowed: each allowed key is tracked, each other one counted as full", allowed)
 }
 
 // TestObserveZeroAlloc: an Observer that keeps nothing adds no allocation
@@ -155,7 +145,7 @@ func (discard) ObserveHealth(floodgate.Health)    {}
 
 // TestObserveRedisOutage stops a real Redis under an observed Fallback
 // and restarts it: the calls answered meanwhile are reported as the
-// policy's, Health reports down then up once each, and StatsOf's Up
+// policy's, Health reports down then up once each, and Info's Up
 // follows.
 func TestObserveRedisOutage(t *testing.T) {
 	r := storetest.StartRedis(t)
@@ -167,10 +157,10 @@ func TestObserveRedisOutage(t *testing.T) {
 	ctx := context.Background()
 	l := limit.PerDay(1000)
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
-	assert.Equal(t, floodgate.Stats{Store: "redisstore", Up: true}, floodgate.StatsOf(s), "StatsOf with Redis answering and nothing in the fallback engine")
+	assert.Equal(t, floodgate.Info{Kind: "redis", Strategy: limit.SlidingWindow, Up: true}, s.Info(), "Info with Redis answering and nothing in the fallback engine")
 	calls, _ := rec.snapshot()
 	last := calls[len(calls)-1]
-	assert.Equal(t, "redisstore", last.Store, "Store of a Fallback over Redis")
+	assert.Equal(t, "redis", last.Store, "Store of a Fallback over Redis")
 	assert.False(t, last.Fallback, "a call Redis answered")
 	assert.Positive(t, last.Latency, "Latency of a Redis round trip")
 
@@ -179,7 +169,7 @@ func TestObserveRedisOutage(t *testing.T) {
 		_, err := s.AllowN(ctx, "k", 1, l)
 		require.ErrorIs(t, err, floodgate.ErrStorage, "call %d with Redis down", i)
 	}
-	assert.False(t, floodgate.StatsOf(s).Up, "StatsOf(...).Up after 10 failed calls")
+	assert.False(t, s.Info().Up, "Info().Up after 10 failed calls")
 	calls, health := rec.snapshot()
 	fallback := 0
 	for _, c := range calls {
@@ -189,16 +179,16 @@ func TestObserveRedisOutage(t *testing.T) {
 	}
 	assert.Equal(t, 10, fallback, "observations with Fallback set, one per call with Redis down")
 	require.Len(t, health, 1, "health changes after the kill: %+v", health)
-	assert.Equal(t, floodgate.Health{Store: "redisstore", Up: false, Policy: floodgate.FailMemory, Err: health[0].Err}, health[0])
+	assert.Equal(t, floodgate.Health{Store: "redis", Up: false, Policy: floodgate.FailMemory, Err: health[0].Err}, health[0])
 	assert.ErrorIs(t, health[0].Err, floodgate.ErrUnavailable, "the failure that marked it down")
 
 	r.Restart(t)
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "back", 1, l); return err == nil },
 		10*time.Second, 20*time.Millisecond, "no recovery after restarting Redis")
-	assert.True(t, floodgate.StatsOf(s).Up, "StatsOf(...).Up after Redis answered again")
+	assert.True(t, s.Info().Up, "Info().Up after Redis answered again")
 	_, health = rec.snapshot()
 	require.Len(t, health, 2, "health changes across one outage: %+v", health)
-	assert.Equal(t, floodgate.Health{Store: "redisstore", Up: true, Policy: floodgate.FailMemory}, health[1])
+	assert.Equal(t, floodgate.Health{Store: "redis", Up: true, Policy: floodgate.FailMemory}, health[1])
 }
 
 // ExampleObserve counts decisions by outcome, as a metrics exporter does.
@@ -222,7 +212,7 @@ type counts struct {
 }
 
 func (c *counts) ObserveCall(o floodgate.Observation) {
-	if o.Op != floodgate.OpAllow {
+	if o.Op != "allow" {
 		return
 	}
 	c.mu.Lock()

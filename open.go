@@ -2,6 +2,7 @@ package floodgate
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -13,16 +14,19 @@ import (
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// DefaultFallbackKeys is the key cap of the in-memory engine that [Open]
-// puts behind a network store for the failure policy "memory" (URI:
+// fallbackKeys is the key cap of the in-memory engine that Open puts
+// behind a network store for the failure policy "memory" (URI:
 // max-keys=): enough for a busy instance's clients during an outage,
 // bounded so that an attacker cycling keys while the network store is
 // down cannot grow the heap without limit (about 34 MB at this cap).
-const DefaultFallbackKeys = 1 << 20
+const fallbackKeys = 1 << 20
+
+// driver opens the Store of a registered scheme (see [Register]).
+type driver = func(uri string, log *slog.Logger) (Store, error)
 
 var (
 	driversMu sync.RWMutex
-	drivers   = map[string]func(uri string) (Store, error){}
+	drivers   = map[string]driver{}
 )
 
 // Register makes a storage scheme known to [Open], as database/sql's
@@ -33,11 +37,11 @@ var (
 //	import _ "github.com/floodgate-go/floodgate/redisstore"
 //
 // open receives the whole URI minus the parameters that Open itself
-// handles (failure, backoff, max-keys, lease); it must not block on a network,
-// and must refuse unknown parameters with an error wrapping [ErrURI].
-// Register panics if open is nil or the scheme is "memory" or already
-// registered.
-func Register(scheme string, open func(uri string) (Store, error)) {
+// handles (failure, backoff, max-keys, lease) and Open's logger ([WithLogger]);
+// it must not block on a network, and must refuse unknown parameters
+// with an error wrapping [ErrURI]. Register panics if open is nil or the
+// scheme is "memory" or already registered.
+func Register(scheme string, open func(uri string, log *slog.Logger) (Store, error)) {
 	driversMu.Lock()
 	defer driversMu.Unlock()
 	if open == nil || scheme == "memory" || drivers[scheme] != nil {
@@ -46,31 +50,53 @@ func Register(scheme string, open func(uri string) (Store, error)) {
 	drivers[scheme] = open
 }
 
-// Open returns the Store named by uri, as in the Python limits library:
+// Open returns the Store named by uri, as in the Python limits library.
+// The empty URI means memory://. The schemes:
 //
-//	memory://[?strategy=S&max-keys=N]
-//	redis://host[:port][/db][?…]   and rediss, redis+unix, redis+sentinel,
-//	                               redis+cluster (package redisstore)
+//	memory://                                         in this process
+//	redis://[user:pass@]host[:port][/db]              port 6379 by default
+//	rediss://[user:pass@]host[:port][/db]             TLS
+//	redis+unix://[user:pass@]/path/to/redis.sock[?db=N]
+//	redis+sentinel://[user:pass@]host:port[,host:port…]/service-name[?db=N]
+//	redis+cluster://[user:pass@]host:port[,host:port…]
 //
-// The empty URI means memory://. A network store comes wrapped in a
-// [Fallback] whose failure policy is the failure parameter (memory, the
-// default; open; closed), backed by an in-memory engine with the same
-// strategy and a key cap of max-keys (default [DefaultFallbackKeys]).
-// With lease=N (units) or lease=P% (of each limit's count) the Fallback
-// is wrapped in a [Lease], which decides hot keys from slices of the
-// budget (off by default; see Lease for its overshoot bound).
-// The strategy parameter takes sliding-window (the default),
-// fixed-window, gcra or moving-window, and the names of the limits
-// library.
+// The redis schemes need package redisstore, which registers them when
+// imported (see [Register]). This is the one list of URI parameters, all
+// optional; an unknown, repeated or malformed one fails Open:
 //
-// With [WithObserver], the Store is wrapped with [Observe] and every
-// call is reported, and a Fallback reports its health.
+//	strategy=sliding-window   the algorithm of every limit: sliding-window,
+//	                          fixed-window, gcra or moving-window (also the
+//	                          names of the limits library); every scheme
+//	max-keys=1048576          key cap of the in-memory engine: of
+//	                          memory:// (default none), of the backup under
+//	                          failure=memory (default 1048576, about 34 MB)
+//	failure=memory            what decides while a network store fails:
+//	                          memory (a per-instance in-memory engine),
+//	                          open (allow) or closed (deny); see NewFallback
+//	backoff=1s                how long a failed store stays marked down
+//	lease=N | lease=P%        decide hot keys from slices of N units or P%
+//	                          of each limit (off by default); see NewLease
+//	prefix=floodgate:         Redis key prefix, no braces
+//	timeout=50ms              Redis: budget of one decision, round trip
+//	                          included (socket_timeout=0.05: the same, in
+//	                          seconds, redis-py's name)
+//	dial-timeout=1s           Redis: connecting (socket_connect_timeout=1)
+//	pool-size=N               Redis: connections per node (a power of 2)
+//	client-name=floodgate     Redis: CLIENT SETNAME
+//	db=N                      Redis: database (redis+unix, redis+sentinel)
+//	ssl_cert_reqs=required    rediss: none skips verifying the server;
+//	                          optional and required verify it
+//
+// A network store comes wrapped by [NewFallback] with the failure policy,
+// backed by an in-memory engine with the same strategy, then with
+// lease= by [NewLease]. With [WithObserver], the Store is wrapped with
+// [Observe] and every call is reported, and the failure policy reports
+// its health.
 //
 // Open never waits for a network: a store that is unreachable at
 // start-up is opened at once and its failure policy answers until it
 // does. Open fails only on a URI it cannot use, with an error wrapping
-// [ErrURI] that names the problem: an unknown or unregistered scheme, a
-// malformed escape, a repeated or unknown parameter, a bad value.
+// [ErrURI] that names the problem.
 func Open(uri string, opts ...Option) (Store, error) {
 	uri = strings.TrimSpace(uri)
 	if uri == "" {
@@ -84,14 +110,14 @@ func Open(uri string, opts ...Option) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := defaultOptions()
+	o := options{log: slog.Default()}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	if _, ok := q["strategy"]; !ok && o.strategy != "" {
-		q["strategy"] = o.strategy
-	}
 	var eopts []engine.Option
+	if o.clk != nil {
+		eopts = append(eopts, engine.WithClock(o.clk))
+	}
 	if v, ok := q["strategy"]; ok {
 		s, ok := limit.ParseStrategy(v)
 		if !ok {
@@ -99,7 +125,7 @@ func Open(uri string, opts ...Option) (Store, error) {
 		}
 		eopts = append(eopts, engine.WithStrategy(s))
 	}
-	maxKeys := DefaultFallbackKeys
+	maxKeys := fallbackKeys
 	if v, ok := q["max-keys"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -117,11 +143,11 @@ func Open(uri string, opts ...Option) (Store, error) {
 		if _, ok := q["max-keys"]; ok {
 			eopts = append(eopts, engine.WithMaxKeys(maxKeys))
 		}
-		return observe(NewMemory(eopts...), opts), nil
+		return o.observe(NewMemory(eopts...)), nil
 	}
-	policy := FailMemory
+	fb := FallbackConfig{Logger: o.log, Observer: o.obs, OnError: o.onError, Clock: o.clk}
 	if v, ok := q["failure"]; ok {
-		if policy, ok = parsePolicy(v); !ok {
+		if fb.Policy, ok = parsePolicy(v); !ok {
 			return nil, fmt.Errorf("%w: failure=%q is not memory, open or closed", ErrURI, v)
 		}
 	}
@@ -130,13 +156,14 @@ func Open(uri string, opts ...Option) (Store, error) {
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("%w: backoff=%q is not a positive duration such as 1s", ErrURI, v)
 		}
-		opts = append(slices.Clip(opts), WithBackoff(d))
+		fb.Backoff = d
 	}
-	var lease Option
+	var lease *LeaseConfig
 	if v, ok := q["lease"]; ok {
 		if lease, err = parseLease(v); err != nil {
 			return nil, err
 		}
+		lease.Clock = o.clk
 	}
 	driversMu.RLock()
 	open := drivers[u.Scheme]
@@ -159,27 +186,22 @@ func Open(uri string, opts ...Option) (Store, error) {
 		rest.Set(k, v)
 	}
 	u.RawQuery = rest.Encode()
-	primary, err := open(u.String())
+	primary, err := open(u.String(), o.log)
 	if err != nil {
 		return nil, err
 	}
-	var backup Store
-	if policy == FailMemory {
-		backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...)
+	if fb.Policy == FailMemory {
+		fb.Backup = NewMemory(append(eopts, engine.WithMaxKeys(maxKeys))...)
 	}
-	var st Store = NewFallback(primary, policy, backup, opts...)
+	st := NewFallback(primary, fb)
 	if lease != nil {
-		st = NewLease(st, append(slices.Clip(opts), lease)...)
+		st = NewLease(st, *lease)
 	}
-	return observe(st, opts), nil
+	return o.observe(st), nil
 }
 
-// observe wraps s with Observe when opts set an Observer.
-func observe(s Store, opts []Option) Store {
-	var o options
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
+// observe wraps s with Observe when the options set an Observer.
+func (o *options) observe(s Store) Store {
 	if o.obs == nil {
 		return s
 	}
@@ -199,19 +221,19 @@ func leasePercent(raw string) string {
 }
 
 // parseLease reads the lease parameter: a count of units or a percentage.
-func parseLease(v string) (Option, error) {
+func parseLease(v string) (*LeaseConfig, error) {
 	if p, ok := strings.CutSuffix(v, "%"); ok {
 		f, err := strconv.ParseFloat(p, 64)
 		if err != nil || !(f > 0 && f <= 100) {
 			return nil, fmt.Errorf("%w: lease=%q is not a percentage in (0, 100] such as 10%%", ErrURI, v)
 		}
-		return WithLeasePercent(f), nil
+		return &LeaseConfig{Percent: f}, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 1 {
 		return nil, fmt.Errorf("%w: lease=%q is not a positive count of units or a percentage such as 10%%", ErrURI, v)
 	}
-	return WithLeaseSlice(n), nil
+	return &LeaseConfig{Slice: n}, nil
 }
 
 // strictQuery parses a URI's query, refusing what url.Values would drop

@@ -3,6 +3,7 @@ package floodgate_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/internal/model"
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
@@ -41,84 +44,95 @@ func openStore(t *testing.T, uri string) *redisstore.Store {
 	return st
 }
 
+// clockVar is a clock that reads whichever manual clock it was last
+// pointed at: a store built before the suite runs (one that went
+// through an outage first) then keeps the time of each sub-test.
+type clockVar struct{ p atomic.Pointer[clock.Manual] }
+
+func (c *clockVar) Now() time.Duration { return c.p.Load().Now() }
+
+// TestContract runs the contract suite on every stack that Open builds
+// over Redis, each on the suite's clock (WithClock) and also wrapped by
+// Observe: the fallback over a Redis that is up, down (failure=memory:
+// the backup engine answers every call, on the suite's clock, so the
+// exact tables apply; under open and closed nothing counts, see
+// TestRedisFailurePolicies) and back after an outage, the lease, and the
+// whole stack with an Observer. The memory stacks run in memory_test.go,
+// Redis alone in package redisstore.
 func TestContract(t *testing.T) {
-	t.Run("store=memory", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			m := floodgate.NewMemory(engine.WithStrategy(s))
-			t.Cleanup(func() { m.Close() })
-			return m
-		})
-	})
-	t.Run("store=memory-uri", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			l, err := floodgate.Open("memory://?strategy=" + s.String())
+	r := storetest.StartRedis(t)
+	open := func(addr, params string, opts ...floodgate.Option) storetest.Factory {
+		return func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+			l, err := floodgate.Open(redisURI("redis", addr, s, params), append(opts, floodgate.WithClock(clk))...)
 			require.NoError(t, err)
 			t.Cleanup(func() { l.Close() })
 			return l
-		})
-	})
-	t.Run("store=redis", func(t *testing.T) {
-		r := storetest.StartRedis(t)
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			return openStore(t, redisURI("redis", r.Addr(), s, ""))
-		})
-	})
-	t.Run("store=fallback/redis-up", func(t *testing.T) {
-		r := storetest.StartRedis(t)
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			l, err := floodgate.Open(redisURI("redis", r.Addr(), s, ""))
-			require.NoError(t, err)
-			t.Cleanup(func() { l.Close() })
-			return l
-		})
-	})
-	t.Run("store=fallback/redis-down", func(t *testing.T) {
-		storetest.RequireRedis(t)
-		port := storetest.FreePort(t)
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			l, err := floodgate.Open(redisURI("redis", "127.0.0.1:"+strconv.Itoa(port), s, "&failure=memory&timeout=20ms"))
-			require.NoError(t, err)
-			t.Cleanup(func() { l.Close() })
-			return policyAnswers{t, l}
-		})
-	})
-	t.Run("store=fallback/redis-back", func(t *testing.T) {
-		// One store per strategy goes through an outage (Redis killed,
-		// the store marked down, Redis restarted, the store up again)
-		// before the suite runs on it.
-		r := storetest.StartRedis(t)
-		stores := map[limit.Strategy]*floodgate.Fallback{}
-		ctx := context.Background()
-		for _, s := range storetest.Strategies {
-			st, err := floodgate.Open(redisURI("redis", r.Addr(), s, "&timeout=200ms&backoff=50ms"))
-			require.NoError(t, err)
-			t.Cleanup(func() { st.Close() })
-			stores[s] = st.(*floodgate.Fallback)
-			require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "warm", 1, limit.PerDay(9)); return err == nil },
-				5*time.Second, 10*time.Millisecond)
 		}
-		r.Kill(t)
-		for s, st := range stores {
-			for range 10 {
-				_, err := st.AllowN(ctx, "outage", 1, limit.PerDay(9))
-				require.ErrorIs(t, err, floodgate.ErrStorage, "strategy %v with Redis down", s)
+	}
+	dead := "127.0.0.1:" + strconv.Itoa(storetest.FreePort(t))
+	runStacks(t, "redis", map[string]storetest.Factory{
+		"fallback/redis-up": open(r.Addr(), ""),
+		"fallback/redis-down": func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+			st := open(dead, "&failure=memory&timeout=20ms")(t, s, clk)
+			t.Cleanup(func() { assert.False(t, st.Info().Up, "Info().Up of a fallback whose Redis never answered") })
+			return policyAnswers{t, st}
+		},
+		"fallback/redis-back": afterOutage(t),
+		"lease/redis":         open(r.Addr(), "&lease=10"),
+		"open/full-stack": func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+			return open(r.Addr(), "&lease=10", floodgate.WithObserver(newSameStore(t, "redis", s)))(t, s, clk)
+		},
+	})
+}
+
+// afterOutage opens one store per strategy on a Redis of its own and
+// takes it through an outage (Redis killed, the store marked down, Redis
+// restarted, the store up again) on a manual clock; the Factory it
+// returns hands out those stores, set to the suite's clock.
+func afterOutage(t *testing.T) storetest.Factory {
+	r := storetest.StartRedis(t)
+	var cv clockVar
+	outage := clock.NewManual(storetest.T0 - time.Hour)
+	cv.p.Store(outage)
+	const backoff = 50 * time.Millisecond
+	stores := map[limit.Strategy]floodgate.Store{}
+	ctx := context.Background()
+	for _, s := range storetest.Strategies {
+		st, err := floodgate.Open(redisURI("redis", r.Addr(), s, "&timeout=500ms&backoff=50ms"), floodgate.WithClock(&cv))
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		stores[s] = st
+		require.Eventually(t, func() bool { _, err := st.AllowN(ctx, "warm", 1, limit.PerDay(9)); return err == nil },
+			5*time.Second, 10*time.Millisecond, "strategy %v: Redis never answered", s)
+	}
+	r.Kill(t)
+	for s, st := range stores {
+		for range 10 {
+			_, err := st.AllowN(ctx, "outage", 1, limit.PerDay(9))
+			require.ErrorIs(t, err, floodgate.ErrStorage, "strategy %v with Redis down", s)
+		}
+		require.False(t, st.Info().Up, "strategy %v: ten failures after one success mark the store down", s)
+	}
+	r.Restart(t)
+	for s, st := range stores {
+		// Each backoff lets one call try Redis again; the first commands
+		// on connections from before the restart may fail.
+		ok := 0
+		require.Eventually(t, func() bool {
+			outage.Advance(backoff)
+			if _, err := st.AllowN(ctx, "settle", 1, limit.PerDay(1<<20)); err != nil {
+				ok = 0
+				return false
 			}
-			require.False(t, st.Up(), "strategy %v: ten failures after one success mark the store down", s)
-		}
-		r.Restart(t)
-		for s, st := range stores {
-			settled(t, st, 20)
-			require.True(t, st.Up(), "strategy %v after the restart", s)
-		}
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store { return stores[s] })
-	})
-	t.Run("store=redis-cluster", func(t *testing.T) {
-		nodes := storetest.StartCluster(t, 3)
-		addrs := nodes[0].Addr() + "," + nodes[1].Addr() + "," + nodes[2].Addr()
-		storetest.Run(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-			return openStore(t, redisURI("redis+cluster", addrs, s, ""))
-		})
-	})
+			ok++
+			return ok >= 20
+		}, 10*time.Second, time.Millisecond, "strategy %v: no 20 successful calls in a row after restarting Redis", s)
+		require.True(t, st.Info().Up, "strategy %v after the restart", s)
+	}
+	return func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+		cv.p.Store(clk)
+		return stores[s]
+	}
 }
 
 // TestMemoryMatchesRedis runs the same requests at the same Unix-epoch
@@ -127,20 +141,22 @@ func TestContract(t *testing.T) {
 // both.
 func TestMemoryMatchesRedis(t *testing.T) {
 	r := storetest.StartRedis(t)
-	storetest.RunSame(t, func(t *testing.T, s limit.Strategy) floodgate.Store {
-		m := floodgate.NewMemory(engine.WithStrategy(s))
+	storetest.RunSame(t, func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store {
+		m := floodgate.NewMemory(engine.WithStrategy(s), engine.WithClock(clk))
 		t.Cleanup(func() { m.Close() })
 		return m
-	}, func(t *testing.T, s limit.Strategy) floodgate.Store {
+	}, func(t *testing.T, s limit.Strategy, _ *clock.Manual) floodgate.Store {
 		return openStore(t, redisURI("redis", r.Addr(), s, ""))
 	})
 }
 
 // TestRedisMatchesModel runs the same random operations, at the same
-// explicit times, on the reference model (the engine's semantics,
-// engine/doc.go) and on Redis, for every strategy, and requires equal
-// Decisions: the Lua script and the Go decoding implement the engine's
-// arithmetic. Times increase, except that GCRA's clock also steps back.
+// times, on the reference model (the engine's semantics, engine/doc.go)
+// and on Redis, judging at a manual clock's time carried by the ctx
+// (internal/seam), for every strategy, and requires equal Decisions: the
+// Lua script and the Go decoding implement the engine's arithmetic.
+// Times increase, except that the clock of GCRA and the moving window
+// also steps back.
 func TestRedisMatchesModel(t *testing.T) {
 	r := storetest.StartRedis(t)
 	burst := func(l limit.Limit, b int64) limit.Limit {
@@ -163,8 +179,9 @@ func TestRedisMatchesModel(t *testing.T) {
 			m := model.New(s)
 			st := openStore(t, redisURI("redis", r.Addr(), s, ""))
 			rng := rand.New(rand.NewPCG(1, uint64(s)))
-			ctx := context.Background()
 			now := storetest.T0
+			clk := clock.NewManual(now)
+			ctx := seam.WithClock(context.Background(), clk)
 			for i := range 1500 {
 				step := time.Duration(rng.IntN(700_000)) * time.Microsecond
 				if (s == limit.GCRA || s == limit.MovingWindow) && rng.IntN(10) == 0 {
@@ -182,12 +199,13 @@ func TestRedisMatchesModel(t *testing.T) {
 				}
 				var want, got limit.Decision
 				var err error
+				clk.Set(now)
 				if rng.IntN(5) == 0 {
 					want = m.Peek(now, key, ls...)
-					got, err = st.PeekAt(ctx, now, key, ls...)
+					got, err = st.Peek(ctx, key, ls...)
 				} else {
 					want = m.AllowN(now, key, n, ls...)
-					got, err = st.AllowNAt(ctx, now, key, n, ls...)
+					got, err = st.AllowN(ctx, key, n, ls...)
 				}
 				require.NoError(t, err, "op %d", i)
 				require.Equal(t, want, got, "op %d at T0+%v: key %s n=%d limits %v: model said %+v, Redis %+v",
@@ -199,9 +217,9 @@ func TestRedisMatchesModel(t *testing.T) {
 
 // TestRedisMatchesEngine is TestRedisMatchesModel for the strategies
 // that internal/model does not implement (GCRA and the moving window):
-// the memory engine is the oracle, at the same explicit times, whole
-// microseconds apart (Redis's resolution), including readings that step
-// back.
+// the memory engine is the oracle, on the manual clock that the calls to
+// Redis carry, at times whole microseconds apart (Redis's resolution),
+// including readings that step back.
 func TestRedisMatchesEngine(t *testing.T) {
 	r := storetest.StartRedis(t)
 	burst := func(l limit.Limit, b int64) limit.Limit {
@@ -218,12 +236,13 @@ func TestRedisMatchesEngine(t *testing.T) {
 	for _, s := range []limit.Strategy{limit.GCRA, limit.MovingWindow} {
 		for _, multi := range []bool{false, true} {
 			t.Run("strategy="+s.String()+"/multi="+strconv.FormatBool(multi), func(t *testing.T) {
-				e := engine.New(engine.WithStrategy(s))
+				now := storetest.T0
+				clk := clock.NewManual(now)
+				e := engine.New(engine.WithStrategy(s), engine.WithClock(clk))
 				t.Cleanup(func() { e.Close() })
 				st := openStore(t, redisURI("redis", r.Addr(), s, ""))
 				rng := rand.New(rand.NewPCG(2, uint64(s)))
-				ctx := context.Background()
-				now := storetest.T0
+				ctx := seam.WithClock(context.Background(), clk)
 				for i := range 2000 {
 					step := time.Duration(rng.IntN(700_000)) * time.Microsecond
 					if rng.IntN(10) == 0 {
@@ -241,17 +260,18 @@ func TestRedisMatchesEngine(t *testing.T) {
 					}
 					var want, got limit.Decision
 					var err error
-					op := "AllowNAt"
+					op := "AllowN"
+					clk.Set(now)
 					if rng.IntN(5) == 0 {
-						op = "PeekAt"
-						want = e.PeekAt(now, key, ls...)
-						got, err = st.PeekAt(ctx, now, key, ls...)
+						op = "Peek"
+						want = e.Peek(key, ls...)
+						got, err = st.Peek(ctx, key, ls...)
 					} else {
-						want = e.AllowNAt(now, key, n, ls...)
-						got, err = st.AllowNAt(ctx, now, key, n, ls...)
+						want = e.AllowN(key, n, ls...)
+						got, err = st.AllowN(ctx, key, n, ls...)
 					}
 					require.NoError(t, err, "op %d", i)
-					require.Equal(t, want, got, "op %d: %s(T0+%v, %s, n=%d, %v): engine said %+v, Redis %+v",
+					require.Equal(t, want, got, "op %d: %s at T0+%v (%s, n=%d, %v): engine said %+v, Redis %+v",
 						i, op, now-storetest.T0, key, n, ls, want, got)
 				}
 			})
@@ -407,6 +427,10 @@ func (p policyAnswers) Reset(ctx context.Context, key string, ls ...limit.Limit)
 	return p.check(p.Store.Reset(ctx, key, ls...))
 }
 
+func (p policyAnswers) Refund(ctx context.Context, key string, n int64, ls ...limit.Limit) error {
+	return p.check(p.Store.Refund(ctx, key, n, ls...))
+}
+
 // TestRedisFailurePolicies opens a Limiter on a port where no Redis
 // listens: Open returns at once, each policy decides, every error wraps
 // ErrStorage, and when Redis starts on that port it is used without a
@@ -469,4 +493,39 @@ func TestRedisFailurePolicies(t *testing.T) {
 			assert.True(t, d.Allowed, "Redis holds its own, empty counters")
 		})
 	}
+}
+
+// TestOpenDeadRedisInfo is the contract-v2 issue's regression: Open of a
+// Redis that never answers, with a lease and an Observer, describes the
+// Redis store (Kind "redis", Strategy GCRA) through the lease and the
+// fallback, reports Up false once the fallback has tripped, and every
+// Observation and Health names that store. Open's clock (WithClock)
+// times the fallback, so the trip needs no real time.
+func TestOpenDeadRedisInfo(t *testing.T) {
+	uri := "redis://127.0.0.1:" + strconv.Itoa(storetest.FreePort(t)) + "/0?strategy=gcra&lease=10"
+	obs := &observations{}
+	st, err := floodgate.Open(uri, floodgate.WithObserver(obs), floodgate.WithClock(clock.NewManual(storetest.T0)),
+		floodgate.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err, "Open(%q)", uri)
+	t.Cleanup(func() { st.Close() })
+	l := limit.PerMinute(100)
+	for i := range 4 {
+		d, err := st.AllowN(context.Background(), "k", 1, l)
+		require.ErrorIs(t, err, floodgate.ErrStorage, "call %d with Redis dead", i)
+		assert.True(t, d.Allowed, "call %d: failure=memory, the backup allows", i)
+	}
+	in := st.Info()
+	assert.Equal(t, "redis", in.Kind, "Info().Kind: %+v", in)
+	assert.Equal(t, limit.GCRA, in.Strategy, "Info().Strategy: %+v", in)
+	assert.False(t, in.Up, "Info().Up after the fallback tripped: %+v", in)
+	calls, health := obs.snapshot()
+	require.Len(t, calls, 4, "Observations")
+	for i, c := range calls {
+		assert.Equal(t, "redis", c.Store, "Observation %d: Store", i)
+		assert.Equal(t, limit.GCRA, c.Strategy, "Observation %d: Strategy", i)
+		assert.True(t, c.Fallback, "Observation %d: answered by the failure policy", i)
+	}
+	require.Len(t, health, 1, "ObserveHealth calls after the trip")
+	assert.Equal(t, floodgate.Health{Store: "redis", Policy: floodgate.FailMemory, Err: health[0].Err}, health[0], "Health")
+	assert.ErrorIs(t, health[0].Err, floodgate.ErrUnavailable, "Health.Err")
 }

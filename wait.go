@@ -9,10 +9,9 @@ import (
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// ErrNeverAllowed is wrapped by the error of [Wait] and [Reserve] for a
-// request that no wait can admit: its cost exceeds a limit's count, so
-// the store answered RetryAfter limit.Never.
-var ErrNeverAllowed = errors.New("floodgate: request can never be allowed: its cost exceeds the limit")
+// errNeverAllowed is wrapped by Wait's error for a request that no wait
+// can admit.
+var errNeverAllowed = errors.New("floodgate: request can never be allowed: its cost exceeds the limit")
 
 // minRetry is the wait after a denial whose RetryAfter is 0 (a store
 // that names no wait), so that Wait never spins on a store.
@@ -28,15 +27,19 @@ const minRetry = time.Millisecond
 // one timer, never longer, and asks again, since other callers may have
 // taken the units meanwhile. It returns the allowing Decision and nil;
 // when ctx ends first, the last Decision and ctx.Err(), with nothing
-// counted. A denial with RetryAfter limit.Never returns at once with an
-// error wrapping [ErrNeverAllowed]. Other store errors return at once
+// counted. A request that no wait can admit (its cost exceeds a limit's
+// count, so the Decision's RetryAfter is limit.Never) returns at once
+// with that Decision and an error. Other store errors return at once
 // ([ErrClosed], [ErrUnavailable] from a store without a policy), except
-// that a [Fallback]'s decisions stand, as in package httplimit: their
-// errors wrap [ErrStorage], and Wait goes on by the Decision (under
-// FailClosed it retries after the backoff).
+// that the failure policy's decisions stand, as in package httplimit:
+// their errors wrap [ErrStorage], and Wait goes on by the Decision
+// (under FailClosed it retries after the backoff).
 //
 // Waiters are not queued: each retries when its RetryAfter says, and the
-// first to ask wins. Use [Reserve] to learn the wait without blocking.
+// first to ask wins. Nothing is held for the future, unlike x/time/rate's
+// Reserve: a reservation across instances would need the store to queue
+// callers. To learn the wait without blocking, call AllowN and read the
+// Decision's RetryAfter.
 func Wait(ctx context.Context, s Store, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
 	var (
 		d limit.Decision
@@ -46,7 +49,7 @@ func Wait(ctx context.Context, s Store, key string, n int64, limits ...limit.Lim
 		if err := ctx.Err(); err != nil {
 			return d, err // checked first: a memory store ignores ctx and would count
 		}
-		wait, dd, err := Reserve(ctx, s, key, n, limits...)
+		wait, dd, err := reserve(ctx, s, key, n, limits...)
 		d = dd
 		if err != nil || wait == 0 {
 			return d, err
@@ -65,23 +68,12 @@ func Wait(ctx context.Context, s Store, key string, n int64, limits ...limit.Lim
 	}
 }
 
-// Reserve asks s once whether key may make a request of cost n under
-// every one of limits, without blocking, and says how long to wait if
-// not. It is one s.AllowN:
-//
-//   - allowed: the units are counted, and wait is 0;
-//   - denied: nothing is counted, and wait is the Decision's RetryAfter
-//     (1ms if the store named no wait), after which the caller may ask
-//     again; others may take the units meanwhile, so a retry can be
-//     denied again.
-//
-// Unlike x/time/rate's Reserve, nothing is held for the future: a
-// reservation across instances would need the store to queue callers.
-// A denial with RetryAfter limit.Never returns wait limit.Never and an
-// error wrapping [ErrNeverAllowed]. Errors are those of [Wait]: a
-// [Fallback]'s decisions (errors wrapping [ErrStorage]) stand and return
-// a nil error; others, and ctx's, are returned with wait 0.
-func Reserve(ctx context.Context, s Store, key string, n int64, limits ...limit.Limit) (wait time.Duration, d limit.Decision, err error) {
+// reserve asks s once whether key may make a request of cost n, and
+// says how long to wait if not: 0 when allowed (and counted); the
+// Decision's RetryAfter (at least minRetry) when denied; an error for a
+// request no wait can admit, for ctx's end, and for store errors other
+// than the failure policy's, whose decisions stand.
+func reserve(ctx context.Context, s Store, key string, n int64, limits ...limit.Limit) (wait time.Duration, d limit.Decision, err error) {
 	d, err = s.AllowN(ctx, key, n, limits...)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -95,7 +87,7 @@ func Reserve(ctx context.Context, s Store, key string, n int64, limits ...limit.
 	case d.Allowed:
 		return 0, d, nil
 	case d.RetryAfter == limit.Never:
-		return limit.Never, d, fmt.Errorf("%w: cost %d under %v", ErrNeverAllowed, n, d.Limit)
+		return limit.Never, d, fmt.Errorf("%w: cost %d under %v", errNeverAllowed, n, d.Limit)
 	case d.RetryAfter <= 0:
 		return minRetry, d, nil
 	}

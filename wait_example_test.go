@@ -38,21 +38,3 @@ func ExampleWait() {
 	// call 3: allowed=true
 	// floodgate: request can never be allowed: its cost exceeds the limit: cost 3 under 2/100ms
 }
-
-// ExampleReserve asks once, without blocking: a denied request counts
-// nothing and says how long to wait.
-func ExampleReserve() {
-	s := floodgate.NewMemory(engine.WithStrategy(limit.FixedWindow))
-	defer s.Close()
-	ctx := context.Background()
-	for range 2 {
-		wait, d, err := floodgate.Reserve(ctx, s, "api.example.com", 1, limit.PerHour(1))
-		if err != nil {
-			panic(err)
-		}
-		fmt.Printf("allowed=%t wait>0=%t wait<=1h=%t\n", d.Allowed, wait > 0, wait <= time.Hour)
-	}
-	// Output:
-	// allowed=true wait>0=false wait<=1h=true
-	// allowed=false wait>0=true wait<=1h=true
-}

@@ -33,46 +33,6 @@ const (
 	earlyTolerance = time.Millisecond
 )
 
-// TestReserve walks one key through Reserve on the memory engine: the
-// units are counted only when allowed, a denial says how long to wait,
-// and a cost above the limit is never allowed.
-func TestReserve(t *testing.T) {
-	s := floodgate.NewMemory(engine.WithStrategy(limit.FixedWindow))
-	t.Cleanup(func() { _ = s.Close() })
-	l := limit.PerHour(2)
-	ctx := context.Background()
-	for i, st := range []struct {
-		n         int64
-		allowed   bool
-		remaining int64 // Peek's Remaining afterwards
-		err       error
-	}{
-		{n: 1, allowed: true, remaining: 0},
-		{n: 2, allowed: false, remaining: 0}, // denied: nothing counted
-		{n: 1, allowed: true, remaining: 0},
-		{n: 1, allowed: false, remaining: 0},
-		{n: 3, allowed: false, remaining: 0, err: floodgate.ErrNeverAllowed},
-	} {
-		wait, d, err := floodgate.Reserve(ctx, s, "k", st.n, l)
-		if st.err != nil {
-			assert.ErrorIs(t, err, st.err, "step %d: Reserve(n=%d): error", i, st.n)
-			assert.Equal(t, limit.Never, wait, "step %d: Reserve(n=%d): wait", i, st.n)
-			continue
-		}
-		require.NoError(t, err, "step %d: Reserve(n=%d)", i, st.n)
-		assert.Equal(t, st.allowed, d.Allowed, "step %d: Reserve(n=%d): Allowed", i, st.n)
-		if st.allowed {
-			assert.Zero(t, wait, "step %d: Reserve(n=%d): wait when allowed", i, st.n)
-		} else {
-			assert.Equal(t, d.RetryAfter, wait, "step %d: Reserve(n=%d): wait is the RetryAfter", i, st.n)
-			assert.True(t, wait > 0 && wait <= time.Hour, "step %d: Reserve(n=%d): wait %v, want in (0, 1h]", i, st.n, wait)
-		}
-	}
-	p, err := s.Peek(ctx, "k", l)
-	require.NoError(t, err)
-	assert.False(t, p.Allowed, "Peek after two allowed units of 2/hour")
-}
-
 // script is a Store that answers AllowN from a list, for the timing and
 // error cases of Wait.
 type script struct {

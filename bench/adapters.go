@@ -20,6 +20,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -159,8 +160,9 @@ func (f *floorMap) Close() {}
 // ---- Floodgate ----
 
 type floodgate struct {
-	e *engine.Engine
-	l limit.Limit
+	e   *engine.Engine
+	l   limit.Limit
+	clk clock.Clock // the engine's time base, for Sweep
 }
 
 // The unreachable counts per second of the Floodgate columns: smallCount
@@ -179,12 +181,14 @@ const (
 func newFloodgate(st limit.Strategy, unreachable int64) func(Spec) Limiter {
 	return func(s Spec) Limiter {
 		opts := []engine.Option{engine.WithStrategy(st)}
+		var clk clock.Clock = clock.System() // the default clock's base: Unix-epoch time
 		count, window := s.Count, s.Window
 		if s.Unreachable {
 			count, window = unreachable, time.Second
 		}
 		switch {
 		case s.Clock != nil:
+			clk = s.Clock.m
 			opts = append(opts, engine.WithClock(s.Clock.m), engine.WithSweepInterval(-1))
 		case s.Evict:
 			opts = append(opts, engine.WithSweepInterval(window/4))
@@ -193,13 +197,14 @@ func newFloodgate(st limit.Strategy, unreachable int64) func(Spec) Limiter {
 		if err != nil {
 			panic(err)
 		}
-		return &floodgate{e: engine.New(opts...), l: l}
+		return &floodgate{e: engine.New(opts...), l: l, clk: clk}
 	}
 }
 
 func (f *floodgate) Allow(key string) bool { return f.e.Allow(key, f.l) }
 
-func (f *floodgate) Sweep() { f.e.Sweep() }
+// Sweep is a pass of the engine's sweeper at its clock reading.
+func (f *floodgate) Sweep() { engineinternal.SweepAt(f.e, f.clk.Now()) }
 
 func (f *floodgate) Close() { f.e.Close() }
 

@@ -18,13 +18,6 @@ func ExampleManual() {
 	// 1s
 }
 
-func ExampleNewCoarse() {
-	c := clock.NewCoarse(time.Millisecond)
-	defer c.Stop()
-	fmt.Println(c.Now() >= 0)
-	// Output: true
-}
-
 func ExampleSystem() {
 	c := clock.System()
 	a := c.Now()

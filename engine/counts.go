@@ -1,25 +1,22 @@
 package engine
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
 
-// Counts returns the units counted for key under l in the window that
-// contains the clock's reading (cur) and in the window before it (prev):
-// the two numbers a sliding-window cell holds. It is the read half of a
-// counter that decides elsewhere, such as github.com/go-chi/httprate's
-// LimitCounter; to judge a request, call Peek or AllowN instead. It is
-// CountsAt at the clock's reading.
-func (e *Engine) Counts(key string, l limit.Limit) (cur, prev int64) {
-	return e.CountsAt(e.clk.Now(), key, l)
-}
+// The two halves of a counter that decides elsewhere, such as
+// github.com/go-chi/httprate's LimitCounter (adapters/httprate), reached
+// through internal/engineinternal: users judge requests with Allow,
+// AllowN and Peek instead.
 
-// CountsAt is Counts at engine time now: the units counted in window
-// ⌊now/P⌋ and in the window before it, where P is l's period (windows
-// start at multiples of P since the Unix epoch). It counts nothing, takes
+// countsAt returns the units counted for key under l in window ⌊now/P⌋
+// (cur) and in the window before it (prev), where P is l's period
+// (windows start at multiples of P since the Unix epoch): the two
+// numbers a sliding-window cell holds. It counts nothing, takes
 // no lock on a known key and does not allocate. A window of which the
 // key's cell no longer holds the count (a cell remembers its newest
 // window and the one before; the fixed window only its newest) reads 0,
@@ -29,7 +26,7 @@ func (e *Engine) Counts(key string, l limit.Limit) (cur, prev int64) {
 // its counts elsewhere). Like every call, a reading in
 // a window newer than any seen before moves the limit's newest window
 // forward.
-func (e *Engine) CountsAt(now time.Duration, key string, l limit.Limit) (cur, prev int64) {
+func (e *Engine) countsAt(now time.Duration, key string, l limit.Limit) (cur, prev int64) {
 	st := e.state(l)
 	if st == nil || e.gcra || st.logs != nil || st.w != nil {
 		return 0, 0
@@ -82,24 +79,17 @@ func cellWindow(v, hw uint64) uint64 {
 	return hw - d
 }
 
-// Add counts n units of key under l, whether or not they fit, and
-// reports whether it counted them: the write half of a counter that
-// decides elsewhere (github.com/go-chi/httprate's LimitCounter decides,
-// then increments). It is AddAt at the clock's reading. To count only
-// what the limit allows, call Allow or AllowN.
-func (e *Engine) Add(key string, n int64, l limit.Limit) bool {
-	return e.AddAt(e.clk.Now(), key, n, l)
-}
-
-// AddAt is Add at engine time now: n is counted in the window containing
-// now, or, for a reading older than the newest window the limit has seen,
-// in that newest window, as AllowNAt would. The window's count saturates
+// addAt counts n units of key under l at engine time now, whether or not
+// they fit, and reports whether it counted them (httprate's LimitCounter
+// decides, then increments): n is counted in the window containing now,
+// or, for a reading older than the newest window the limit has seen, in
+// that newest window, as a request would be. The window's count saturates
 // at 536,870,911, the one-word cell's field. It reports false, counting
 // nothing, for n < 1, a zero Limit, a limit whose count exceeds that
 // field, a GCRA or moving-window engine, or a new key when the
 // limit's table is at its cap (see WithMaxKeys; Full counts it). A known
 // key costs one compare-and-swap and no allocation.
-func (e *Engine) AddAt(now time.Duration, key string, n int64, l limit.Limit) bool {
+func (e *Engine) addAt(now time.Duration, key string, n int64, l limit.Limit) bool {
 	st := e.state(l)
 	if st == nil || n < 1 || e.gcra || st.logs != nil || st.w != nil {
 		return false
@@ -121,5 +111,13 @@ func (e *Engine) AddAt(now time.Duration, key string, n int64, l limit.Limit) bo
 		if c.CompareAndSwap(v, w.pack()) {
 			return true
 		}
+	}
+}
+
+// backoff yields the processor now and then while a cell is retired: a
+// rebuild that was preempted needs it to finish.
+func backoff(spins int) {
+	if spins%16 == 15 {
+		runtime.Gosched()
 	}
 }

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -27,9 +27,9 @@ func runCounts(t *testing.T, e *engine.Engine, l limit.Limit, steps []countStep)
 	t.Helper()
 	for i, s := range steps {
 		if s.n != 0 {
-			require.True(t, e.AddAt(s.at, s.key, s.n, l), "step %d: AddAt(%v, %q, %d, %v)", i, s.at, s.key, s.n, l)
+			require.True(t, engineinternal.AddAt(e, s.at, s.key, s.n, l), "step %d: AddAt(%v, %q, %d, %v)", i, s.at, s.key, s.n, l)
 		}
-		if cur, prev := e.CountsAt(s.at, s.key, l); cur != s.cur || prev != s.prev {
+		if cur, prev := engineinternal.CountsAt(e, s.at, s.key, l); cur != s.cur || prev != s.prev {
 			t.Fatalf("step %d: CountsAt(%v, %q, %v) = %d, %d; want %d, %d", i, s.at, s.key, l, cur, prev, s.cur, s.prev)
 		}
 	}
@@ -59,7 +59,7 @@ func TestCountsSteps(t *testing.T) {
 			{-sec, "k", 0, 2, 0},     // a negative reading is time 0
 			{2 * minute, "k", 0, 0, 3},
 			{59 * sec, "k", 0, 2, 0}, // no write since: the cell still holds window 0
-			{sec, "k", 1, 0, 0},      // counted in the newest window (2), as AllowNAt; window 0 is gone
+			{sec, "k", 1, 0, 0},      // counted in the newest window (2), as a request; window 0 is gone
 			{2 * minute, "k", 0, 1, 3},
 		})
 	})
@@ -82,16 +82,18 @@ func TestCountsSteps(t *testing.T) {
 		})
 	})
 	t.Run("agrees with AllowN", func(t *testing.T) {
-		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		e, c := newEngine(t, limit.SlidingWindow, 0)
 		for i := range 5 {
-			require.True(t, e.AllowNAt(time.Duration(i)*sec, "k", 1, l).Allowed)
+			c.Set(time.Duration(i) * sec)
+			require.True(t, e.Allow("k", l))
 		}
-		cur, prev := e.CountsAt(minute-1, "k", l)
+		cur, prev := engineinternal.CountsAt(e, minute-1, "k", l)
 		assert.Equal(t, [2]int64{5, 0}, [2]int64{cur, prev}, "CountsAt after five allowed requests")
-		require.True(t, e.AddAt(minute+30*sec, "k", 1, l))
+		require.True(t, engineinternal.AddAt(e, minute+30*sec, "k", 1, l))
 		// 5·(1/2) + 1 = 3.5 → one more of cost 1 fits, not two.
-		assert.True(t, e.AllowNAt(minute+30*sec, "k", 1, l).Allowed, "AllowNAt after AddAt")
-		assert.False(t, e.AllowNAt(minute+30*sec, "k", 1, l).Allowed, "AllowNAt at the limit")
+		c.Set(minute + 30*sec)
+		assert.True(t, e.Allow("k", l), "Allow at 1m30s after AddAt")
+		assert.False(t, e.Allow("k", l), "Allow at 1m30s at the limit")
 	})
 }
 
@@ -100,26 +102,26 @@ func TestCountsRefused(t *testing.T) {
 	for _, s := range []limit.Strategy{limit.GCRA, limit.MovingWindow} {
 		t.Run(s.String(), func(t *testing.T) {
 			e, _ := newEngine(t, s, 0)
-			require.True(t, e.AllowNAt(0, "k", 1, l).Allowed)
-			assert.False(t, e.AddAt(0, "k", 1, l), "AddAt on a %v engine", s)
-			cur, prev := e.CountsAt(0, "k", l)
+			require.True(t, e.Allow("k", l))
+			assert.False(t, engineinternal.AddAt(e, 0, "k", 1, l), "AddAt on a %v engine", s)
+			cur, prev := engineinternal.CountsAt(e, 0, "k", l)
 			assert.Equal(t, [2]int64{0, 0}, [2]int64{cur, prev}, "CountsAt on a %v engine", s)
 		})
 	}
 	t.Run("invalid", func(t *testing.T) {
 		e, _ := newEngine(t, limit.SlidingWindow, 0)
-		assert.False(t, e.AddAt(0, "k", 0, l), "AddAt of 0")
-		assert.False(t, e.AddAt(0, "k", -1, l), "AddAt of -1")
-		assert.False(t, e.AddAt(0, "k", 1, limit.Limit{}), "AddAt under the zero Limit")
-		cur, prev := e.CountsAt(0, "k", limit.Limit{})
+		assert.False(t, engineinternal.AddAt(e, 0, "k", 0, l), "AddAt of 0")
+		assert.False(t, engineinternal.AddAt(e, 0, "k", -1, l), "AddAt of -1")
+		assert.False(t, engineinternal.AddAt(e, 0, "k", 1, limit.Limit{}), "AddAt under the zero Limit")
+		cur, prev := engineinternal.CountsAt(e, 0, "k", limit.Limit{})
 		assert.Equal(t, [2]int64{0, 0}, [2]int64{cur, prev})
 	})
 	t.Run("full", func(t *testing.T) {
 		e, _ := newEngine(t, limit.SlidingWindow, 0, engine.WithMaxKeys(1), engine.WithShards(1))
-		require.True(t, e.AddAt(0, "a", 1, l))
-		assert.False(t, e.AddAt(0, "b", 1, l), "AddAt of a second key under WithMaxKeys(1)")
+		require.True(t, engineinternal.AddAt(e, 0, "a", 1, l))
+		assert.False(t, engineinternal.AddAt(e, 0, "b", 1, l), "AddAt of a second key under WithMaxKeys(1)")
 		assert.Equal(t, uint64(1), e.Full())
-		assert.True(t, e.AddAt(0, "a", 1, l), "AddAt of the known key at the cap")
+		assert.True(t, engineinternal.AddAt(e, 0, "a", 1, l), "AddAt of the known key at the cap")
 	})
 }
 
@@ -135,14 +137,14 @@ func TestCountsConcurrent(t *testing.T) {
 			for i := range per {
 				at := time.Duration(i%2) * sec // windows 0 and 1, interleaved
 				// Keys come and go so that the shard rebuilds under the adds.
-				e.AddAt(at, "k", 1, l)
-				e.AddAt(at, "x"+strconv.Itoa(w*per+i), 1, l)
-				e.CountsAt(at, "k", l)
+				engineinternal.AddAt(e, at, "k", 1, l)
+				engineinternal.AddAt(e, at, "x"+strconv.Itoa(w*per+i), 1, l)
+				engineinternal.CountsAt(e, at, "k", l)
 			}
 		})
 	}
 	wg.Wait()
-	cur, prev := e.CountsAt(sec, "k", l)
+	cur, prev := engineinternal.CountsAt(e, sec, "k", l)
 	// Readings of window 0 after window 1 began count in window 1.
 	assert.Equal(t, int64(workers*per), cur+prev, "units counted in windows 0 and 1, got %d + %d", cur, prev)
 	assert.GreaterOrEqual(t, cur, int64(workers*per/2))
@@ -154,11 +156,11 @@ func TestCountsAllocs(t *testing.T) {
 	}
 	e, _ := newEngine(t, limit.SlidingWindow, 0)
 	l := limit.PerMinute(1000)
-	require.True(t, e.AddAt(0, "known", 1, l))
+	require.True(t, engineinternal.AddAt(e, 0, "known", 1, l))
 	for name, f := range map[string]func(){
-		"CountsAt":         func() { e.CountsAt(sec, "known", l) },
-		"CountsAt/unknown": func() { e.CountsAt(sec, "unknown", l) },
-		"AddAt":            func() { e.AddAt(sec, "known", 1, l) },
+		"CountsAt":         func() { engineinternal.CountsAt(e, sec, "known", l) },
+		"CountsAt/unknown": func() { engineinternal.CountsAt(e, sec, "unknown", l) },
+		"AddAt":            func() { engineinternal.AddAt(e, sec, "known", 1, l) },
 	} {
 		if got := testing.AllocsPerRun(100, f); got != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", name, got)
@@ -173,13 +175,13 @@ func BenchmarkCounts(b *testing.B) {
 	names := make([]string, keys)
 	for i := range names {
 		names[i] = "key:" + strconv.Itoa(i)
-		require.True(b, e.AddAt(0, names[i], 1, l))
+		require.True(b, engineinternal.AddAt(e, 0, names[i], 1, l))
 	}
 	b.Run("op=counts/par=serial", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			e.CountsAt(sec, names[i%keys], l)
+			engineinternal.CountsAt(e, sec, names[i%keys], l)
 			i++
 		}
 	})
@@ -187,7 +189,7 @@ func BenchmarkCounts(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			e.AddAt(sec, names[i%keys], 1, l)
+			engineinternal.AddAt(e, sec, names[i%keys], 1, l)
 			i++
 		}
 	})
@@ -196,22 +198,23 @@ func BenchmarkCounts(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				e.AddAt(sec, names[i%keys], 1, l)
+				engineinternal.AddAt(e, sec, names[i%keys], 1, l)
 				i++
 			}
 		})
 	})
 }
 
-func ExampleEngine_CountsAt() {
+// TestCountsHttprate is how adapters/httprate reads and writes: counts
+// added at window starts in Unix-epoch engine time, read half a window
+// into the next one.
+func TestCountsHttprate(t *testing.T) {
 	e := engine.New()
-	defer e.Close()
+	t.Cleanup(func() { e.Close() })
 	l := limit.PerMinute(100)
 	t0 := 1000 * time.Minute // a window start, in Unix-epoch engine time
-	e.AddAt(t0, "ip", 3, l)
-	e.AddAt(t0+time.Minute+time.Second, "ip", 2, l)
-	cur, prev := e.CountsAt(t0+time.Minute+30*time.Second, "ip", l)
-	fmt.Println(cur, prev)
-	// Output:
-	// 2 3
+	require.True(t, engineinternal.AddAt(e, t0, "ip", 3, l), "AddAt(t0, ip, 3)")
+	require.True(t, engineinternal.AddAt(e, t0+time.Minute+time.Second, "ip", 2, l), "AddAt(t0+1m1s, ip, 2)")
+	cur, prev := engineinternal.CountsAt(e, t0+time.Minute+30*time.Second, "ip", l)
+	assert.Equal(t, [2]int64{2, 3}, [2]int64{cur, prev}, "CountsAt(t0+1m30s, ip): cur, prev")
 }

@@ -6,13 +6,14 @@
 // # Semantics
 //
 // Time is the engine clock's reading in nanoseconds, now ≥ 0 (negative
-// readings count as 0). The default clock (package clock's Coarse) reads
+// readings count as 0). The default clock (a coarse clock, internal/coarse) reads
 // time since the Unix epoch: the wall clock once, at New, plus the
 // monotonic time elapsed since, so windows start on Unix-epoch
 // boundaries exactly as on Redis (a day at UTC midnight), and a wall
-// clock stepped later moves nothing. The *At methods take the time
-// explicitly, on the same base: pass Unix-epoch times to get Redis's
-// answers (TestMemoryMatchesRedis). Window numbers near the present are
+// clock stepped later moves nothing. Time reaches the engine only
+// through its clock (WithClock): a clock on the same base, such as a
+// clock.Manual set to Unix-epoch times, gets Redis's answers for the same
+// requests at the same instants. Window numbers near the present are
 // large (⌊now/P⌋ ≈ 1.7·10^12 for P = 1 ms); the five epoch bits of a cell
 // are relative to the limit's high-water window hw, which starts at 0
 // and jumps to the present on the limit's first request (sweeping the
@@ -150,8 +151,8 @@
 //
 // Each limit remembers hw, the newest window number that any request or
 // sweep of it has used. A reading in an older window (a goroutine that
-// read the clock just before another one rolled the window, or a fake
-// clock moved back, or an AllowAt with an old time) is judged as at the
+// read the clock just before another one rolled the window, or a clock
+// moved back) is judged as at the
 // start of window hw: r = 0 in window hw. It never panics and never
 // grants a fresh burst, because no count is ever older than what window
 // hw already sees. Its RetryAfter and ResetAfter still count from the
@@ -182,7 +183,7 @@
 // GCRA (a bucket full for a whole period) and the moving window (a log
 // whose newest entry is two periods old) it never changes the answer to a
 // reading at most one period older than the sweep, while an older reading
-// (explicit times, or a clock stepped far back) may find the key fresh.
+// (a clock stepped far back) may find the key fresh.
 // A cell stores its window number in five bits, which is exact
 // because every limit is swept at least every sweepBarrier (10) windows:
 // when the background sweeper falls that far behind (it was stopped by

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/coarse"
 	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
@@ -20,7 +21,7 @@ import (
 // goroutines.
 type Engine struct {
 	clk      clock.Clock
-	coarse   *clock.Coarse // owned, stopped by Close; nil with WithClock
+	coarse   *coarse.Clock // owned, stopped by Close; nil with WithClock
 	sliding  bool
 	gcra     bool
 	strategy limit.Strategy
@@ -35,7 +36,7 @@ type Engine struct {
 	tableMu sync.Mutex
 
 	full      atomic.Uint64 // requests denied because a table was full
-	evicted   atomic.Uint64 // pairs removed by Sweep, SweepAt and the sweeper
+	evicted   atomic.Uint64 // pairs removed by the sweeper (and sweepAt)
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -59,7 +60,7 @@ func New(opts ...Option) *Engine {
 		done:     make(chan struct{}),
 	}
 	if e.clk == nil {
-		e.coarse = clock.NewCoarse(time.Millisecond)
+		e.coarse = coarse.New(time.Millisecond)
 		e.clk = e.coarse
 	}
 	e.tables.Store(new([]*limitState))
@@ -70,20 +71,11 @@ func New(opts ...Option) *Engine {
 // Strategy returns the algorithm the engine applies to every limit.
 func (e *Engine) Strategy() limit.Strategy { return e.strategy }
 
-// Now returns the engine clock's current reading, the time base of the
-// *At methods.
-func (e *Engine) Now() time.Duration { return e.clk.Now() }
-
 // Allow reports whether key may make one request under l, and counts it if
 // so. It is AllowN(key, 1, l).Allowed without computing the rest of the
 // Decision, and does not allocate once the key is known.
 func (e *Engine) Allow(key string, l limit.Limit) bool {
 	return e.allow(shard.Hash(key), l, clampNow(e.clk.Now()))
-}
-
-// AllowAt is Allow at engine time now instead of the clock's reading.
-func (e *Engine) AllowAt(now time.Duration, key string, l limit.Limit) bool {
-	return e.allow(shard.Hash(key), l, clampNow(now))
 }
 
 func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
@@ -115,8 +107,8 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 	}
 	// The read-modify-write loop shared by every cell update is shard's
 	// Table.Get (find, insert, retry on a retired cell). Allow calls it only
-	// on the slow path: Get does not inline (cost 205 against the budget
-	// of 80; Find alone costs 80), and calling it on every pass measured
+	// on the slow path: Get does not inline (cost 182 against the budget
+	// of 80; Find alone costs 76), and calling it on every pass measured
 	// slower per hot-key Allow (docs/performance.md, "Cell update loop").
 	// So the hot path keeps the inlined lock-free Find and the cell's
 	// Load, as gcraAllow does: same code as before Get existed.
@@ -171,11 +163,11 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 // first limit (for n < 1) or the zero Limit. With no limits at all the
 // request is allowed.
 func (e *Engine) AllowN(key string, n int64, limits ...limit.Limit) limit.Decision {
-	return e.AllowNAt(e.clk.Now(), key, n, limits...)
+	return e.allowNAt(e.clk.Now(), key, n, limits...)
 }
 
-// AllowNAt is AllowN at engine time now instead of the clock's reading.
-func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
+// allowNAt is AllowN at engine time now instead of the clock's reading.
+func (e *Engine) allowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
 	if len(limits) == 1 {
 		d, _ := e.take(h, limits[0], n, t, commit)
@@ -213,11 +205,11 @@ func (e *Engine) AllowNAt(now time.Duration, key string, n int64, limits ...limi
 // Peek reports the Decision that AllowN(key, 1, limits...) would return,
 // Remaining and ResetAfter included, without counting anything.
 func (e *Engine) Peek(key string, limits ...limit.Limit) limit.Decision {
-	return e.PeekAt(e.clk.Now(), key, limits...)
+	return e.peekAt(e.clk.Now(), key, limits...)
 }
 
-// PeekAt is Peek at engine time now instead of the clock's reading.
-func (e *Engine) PeekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
+// peekAt is Peek at engine time now instead of the clock's reading.
+func (e *Engine) peekAt(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
 	h, t := shard.Hash(key), clampNow(now)
 	if d, bad := invalid(1, limits); bad {
 		return d
@@ -433,9 +425,9 @@ func (e *Engine) Len() int {
 // reached its key cap (see WithMaxKeys).
 func (e *Engine) Full() uint64 { return e.full.Load() }
 
-// Evicted returns how many idle (key, limit) pairs Sweep, SweepAt and the
-// background sweeper have evicted. A sweep that a request runs itself,
-// when the sweeper has fallen far behind, is not counted.
+// Evicted returns how many idle (key, limit) pairs the background sweeper
+// has evicted. A sweep that a request runs itself, when the sweeper has
+// fallen far behind (or is disabled), is not counted.
 func (e *Engine) Evicted() uint64 { return e.evicted.Load() }
 
 // first returns the state of l if l is the engine's first limit, else

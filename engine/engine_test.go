@@ -27,6 +27,24 @@ func newEngine(t testing.TB, s limit.Strategy, start time.Duration, opts ...engi
 	return e, c
 }
 
+// allowAt moves c to now and returns e.AllowN(key, n, limits...).
+func allowAt(e *engine.Engine, c *clock.Manual, now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
+	c.Set(now)
+	return e.AllowN(key, n, limits...)
+}
+
+// peekAt moves c to now and returns e.Peek(key, limits...).
+func peekAt(e *engine.Engine, c *clock.Manual, now time.Duration, key string, limits ...limit.Limit) limit.Decision {
+	c.Set(now)
+	return e.Peek(key, limits...)
+}
+
+// sweepAt moves c to now and sweeps e there.
+func sweepAt(e *engine.Engine, c *clock.Manual, now time.Duration) int {
+	c.Set(now)
+	return engine.Sweep(e)
+}
+
 // step is one row of a time scenario: at time at, key asks for cost n
 // (0 means a Peek) and must get want.
 type step struct {
@@ -36,20 +54,21 @@ type step struct {
 	want limit.Decision
 }
 
-// run plays steps against e and reports the first failing step by index.
-func run(t *testing.T, e *engine.Engine, l limit.Limit, steps []step) {
+// run plays steps against e, moving its clock c to each step's time, and
+// reports the first failing step by index.
+func run(t *testing.T, e *engine.Engine, c *clock.Manual, l limit.Limit, steps []step) {
 	t.Helper()
 	for i, s := range steps {
 		var got limit.Decision
 		if s.n == 0 {
-			got = e.PeekAt(s.at, s.key, l)
+			got = peekAt(e, c, s.at, s.key, l)
 		} else {
-			got = e.AllowNAt(s.at, s.key, s.n, l)
+			got = allowAt(e, c, s.at, s.key, s.n, l)
 		}
 		want := s.want
 		want.Limit = l
 		if got != want {
-			t.Fatalf("step %d: AllowNAt(%v, %q, %d, %v) = %+v, want %+v", i, s.at, s.key, s.n, l, got, want)
+			t.Fatalf("step %d: AllowN(%q, %d, %v) at %v (n = 0: Peek) = %+v, want %+v", i, s.key, s.n, l, s.at, got, want)
 		}
 	}
 }
@@ -70,8 +89,8 @@ const (
 func TestSlidingWindowSteps(t *testing.T) {
 	l := limit.PerMinute(5)
 	t.Run("five then deny", func(t *testing.T) {
-		e, _ := newEngine(t, limit.SlidingWindow, 0)
-		run(t, e, l, []step{
+		e, c := newEngine(t, limit.SlidingWindow, 0)
+		run(t, e, c, l, []step{
 			{0, "ip", 1, ok(4, 2*minute)},
 			{1 * sec, "ip", 1, ok(3, 2*minute-1*sec)},
 			{2 * sec, "ip", 1, ok(2, 2*minute-2*sec)},
@@ -87,13 +106,13 @@ func TestSlidingWindowSteps(t *testing.T) {
 		})
 	})
 	t.Run("a quarter into the next window", func(t *testing.T) {
-		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		e, c := newEngine(t, limit.SlidingWindow, 0)
 		for i := range 5 {
-			require.True(t, e.AllowAt(time.Duration(i)*sec, "ip", l), "request %d in window 0", i)
+			require.True(t, allowAt(e, c, time.Duration(i)*sec, "ip", 1, l).Allowed, "request %d in window 0", i)
 		}
 		// At 75 s, r = 15 s: the previous 5 weigh 5·45/60 = 3.75, so one
 		// request fits (4.75 ≤ 5) and the next does not (5.75 > 5).
-		run(t, e, l, []step{
+		run(t, e, c, l, []step{
 			{75 * sec, "ip", 0, ok(0, 2*minute-15*sec)},
 			{75 * sec, "ip", 1, ok(0, 2*minute-15*sec)},
 			// Next fits when 5·(60−r) ≤ 3·60: r = 24 s, so 9 s from now.
@@ -103,11 +122,11 @@ func TestSlidingWindowSteps(t *testing.T) {
 		})
 	})
 	t.Run("silence restores the limit", func(t *testing.T) {
-		e, _ := newEngine(t, limit.SlidingWindow, 0)
+		e, c := newEngine(t, limit.SlidingWindow, 0)
 		for range 5 {
-			require.True(t, e.AllowAt(30*sec, "ip", l))
+			require.True(t, allowAt(e, c, 30*sec, "ip", 1, l).Allowed)
 		}
-		run(t, e, l, []step{
+		run(t, e, c, l, []step{
 			{30 * sec, "ip", 1, no(0, 30*sec+12*sec, 90*sec)},
 			// One full period of silence after window 0 ends: nothing weighs.
 			{120 * sec, "ip", 0, ok(4, 2*minute)},
@@ -115,8 +134,8 @@ func TestSlidingWindowSteps(t *testing.T) {
 		})
 	})
 	t.Run("cost", func(t *testing.T) {
-		e, _ := newEngine(t, limit.SlidingWindow, 0)
-		run(t, e, l, []step{
+		e, c := newEngine(t, limit.SlidingWindow, 0)
+		run(t, e, c, l, []step{
 			{0, "ip", 3, ok(2, 2*minute)},
 			{0, "ip", 3, no(2, 60*sec+60*sec-40*sec, 2*minute)},
 			{0, "ip", 2, ok(0, 2*minute)},
@@ -127,8 +146,8 @@ func TestSlidingWindowSteps(t *testing.T) {
 
 func TestFixedWindowSteps(t *testing.T) {
 	l := limit.PerMinute(5)
-	e, _ := newEngine(t, limit.FixedWindow, 0)
-	run(t, e, l, []step{
+	e, c := newEngine(t, limit.FixedWindow, 0)
+	run(t, e, c, l, []step{
 		{10 * sec, "ip", 0, ok(4, 50*sec)},
 		{10 * sec, "ip", 4, ok(1, 50*sec)},
 		{20 * sec, "ip", 1, ok(0, 40*sec)},
@@ -174,35 +193,35 @@ func TestHammerFixedWindowExact(t *testing.T) {
 // TestMultiLimitDenialConsumesNothing: a request denied by one limit
 // leaves the others untouched.
 func TestMultiLimitDenialConsumesNothing(t *testing.T) {
-	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	e, c := newEngine(t, limit.SlidingWindow, 0)
 	perSec, perDay := limit.PerSecond(2), limit.PerDay(3)
 	both := []limit.Limit{perSec, perDay}
 
-	d := e.AllowNAt(0, "k", 1, both...)
+	d := allowAt(e, c, 0, "k", 1, both...)
 	require.True(t, d.Allowed)
 	assert.Equal(t, perSec, d.Limit, "the limit with the fewest remaining describes the decision")
 	assert.EqualValues(t, 1, d.Remaining)
 
-	require.True(t, e.AllowNAt(0, "k", 1, both...).Allowed)
-	d = e.AllowNAt(0, "k", 1, both...)
+	require.True(t, allowAt(e, c, 0, "k", 1, both...).Allowed)
+	d = allowAt(e, c, 0, "k", 1, both...)
 	require.False(t, d.Allowed, "third request in one second")
 	assert.Equal(t, perSec, d.Limit, "the denying limit describes the decision")
 	// The day limit must still have exactly one unit left.
-	assert.EqualValues(t, 0, e.PeekAt(0, "k", perDay).Remaining, "day budget (after one more) after a denial by the second limit")
+	assert.EqualValues(t, 0, peekAt(e, c, 0, "k", perDay).Remaining, "day budget (after one more) after a denial by the second limit")
 
 	// Denied by the day limit (the second one): the second limit must not
 	// keep the unit that the first took before the denial.
-	require.True(t, e.AllowNAt(3*sec, "k", 1, both...).Allowed)
-	d = e.AllowNAt(6*sec, "k", 1, both...)
+	require.True(t, allowAt(e, c, 3*sec, "k", 1, both...).Allowed)
+	d = allowAt(e, c, 6*sec, "k", 1, both...)
 	require.False(t, d.Allowed)
 	assert.Equal(t, perDay, d.Limit)
-	assert.EqualValues(t, 1, e.PeekAt(6*sec, "k", perSec).Remaining, "second budget (after one more) after a denial by the day limit")
+	assert.EqualValues(t, 1, peekAt(e, c, 6*sec, "k", perSec).Remaining, "second budget (after one more) after a denial by the day limit")
 
 	assert.True(t, e.AllowN("k", 1).Allowed, "no limits at all allows")
 
 	dup := limit.PerMinute(3)
-	require.True(t, e.AllowNAt(0, "dup", 1, dup, dup).Allowed)
-	assert.EqualValues(t, 2, e.PeekAt(0, "dup", dup).Remaining+1, "a limit named twice is counted once")
+	require.True(t, allowAt(e, c, 0, "dup", 1, dup, dup).Allowed)
+	assert.EqualValues(t, 2, peekAt(e, c, 0, "dup", dup).Remaining+1, "a limit named twice is counted once")
 }
 
 // TestSlidingWorstCase checks the documented accuracy bound: in any
@@ -213,11 +232,11 @@ func TestSlidingWorstCase(t *testing.T) {
 	l := limit.New
 	lim, err := l(L, 10*sec)
 	require.NoError(t, err)
-	e, _ := newEngine(t, limit.SlidingWindow, 0)
+	e, c := newEngine(t, limit.SlidingWindow, 0)
 	var times []time.Duration
 	// Adversary: try a request every 10 ms for 100 s.
 	for at := time.Duration(0); at < 100*sec; at += 10 * time.Millisecond {
-		if e.AllowAt(at, "k", lim) {
+		if allowAt(e, c, at, "k", 1, lim).Allowed {
 			times = append(times, at)
 		}
 	}
@@ -358,7 +377,7 @@ func TestMaxKeys(t *testing.T) {
 			assert.False(t, e.Allow("k0", l), "a tracked key at the cap")
 			// Once idle keys are swept, new keys are admitted again.
 			c.Set(10 * sec)
-			require.Equal(t, allowed, e.Sweep(), "Sweep of the idle keys")
+			require.Equal(t, allowed, engine.Sweep(e), "Sweep of the idle keys")
 			assert.True(t, e.Allow("newcomer", l), "a new key after the sweep")
 		})
 	}
@@ -375,13 +394,13 @@ func TestLimitFirstUsedLate(t *testing.T) {
 		c.Advance(2 * sec)
 		assert.True(t, e.Allow("k", l), "request two periods after the first, started at %v", start)
 	}
-	e, _ := newEngine(t, limit.SlidingWindow, 5*sec)
-	d := e.AllowNAt(5*sec+16381052*time.Microsecond, "k", 3, limit.PerSecond(3))
+	e, c := newEngine(t, limit.SlidingWindow, 5*sec)
+	d := allowAt(e, c, 5*sec+16381052*time.Microsecond, "k", 3, limit.PerSecond(3))
 	assert.Equal(t, 2*sec-381052*time.Microsecond, d.ResetAfter, "ResetAfter of a first request far ahead of the limit's creation")
 
-	// hw comes from requests, not from the clock: a first AllowNAt older
-	// than the clock is judged at its own time.
-	e, _ = newEngine(t, limit.SlidingWindow, 10*minute)
-	d = e.AllowNAt(90*sec, "k", 1, limit.PerMinute(2))
-	assert.Equal(t, 2*minute-30*sec, d.ResetAfter, "ResetAfter of a first request older than the clock")
+	// hw comes from requests, not from the clock: a first request at a
+	// reading older than the clock's at New is judged at its own time.
+	e, c = newEngine(t, limit.SlidingWindow, 10*minute)
+	d = allowAt(e, c, 90*sec, "k", 1, limit.PerMinute(2))
+	assert.Equal(t, 2*minute-30*sec, d.ResetAfter, "ResetAfter of a first request at a reading older than the clock's at New")
 }

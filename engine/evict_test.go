@@ -72,7 +72,7 @@ func TestEvictionReturnsMemory(t *testing.T) {
 			assert.LessOrEqual(t, perKey, tc.maxPerKey, "bytes per live key")
 
 			c.Set(3 * time.Second) // three windows later: everything is idle
-			assert.Equal(t, n+1, e.Sweep(), "keys evicted")
+			assert.Equal(t, n+1, engine.Sweep(e), "keys evicted")
 			assert.Zero(t, e.Len(), "Len() after the sweep")
 			after := heapAlloc()
 			t.Logf("heap: base %d, full %d, after sweep %d", base, full, after)
@@ -111,7 +111,7 @@ func TestEvictionNeverLosesLiveCounts(t *testing.T) {
 						default:
 						}
 					}
-					total += e.Sweep()
+					total += engine.Sweep(e)
 					runtime.Gosched()
 				}
 			}()
@@ -148,12 +148,12 @@ func TestEvictionNeverLosesLiveCounts(t *testing.T) {
 // request that notices the jump sweeps first, so a cell's five-bit window
 // number is never ambiguous.
 func TestForegroundSweepKeepsWindowsExact(t *testing.T) {
-	e, _ := newEngine(t, limit.FixedWindow, 0)
+	e, c := newEngine(t, limit.FixedWindow, 0)
 	l := limit.PerSecond(2)
 	for _, at := range []time.Duration{0, 32 * time.Second, 64 * time.Second, 1000 * time.Hour, 1000*time.Hour + 31*time.Second} {
-		assert.True(t, e.AllowAt(at, "k", l), "first request at %v", at)
-		assert.True(t, e.AllowAt(at, "k", l), "second request at %v", at)
-		assert.False(t, e.AllowAt(at, "k", l), "third request at %v", at)
+		assert.True(t, allowAt(e, c, at, "k", 1, l).Allowed, "first request at %v", at)
+		assert.True(t, allowAt(e, c, at, "k", 1, l).Allowed, "second request at %v", at)
+		assert.False(t, allowAt(e, c, at, "k", 1, l).Allowed, "third request at %v", at)
 	}
 }
 
@@ -176,17 +176,16 @@ func TestBackgroundSweeper(t *testing.T) {
 	})
 }
 
-// TestEvictedCountsSweeps: Evicted adds up what Sweep and SweepAt return.
+// TestEvictedCountsSweeps: Evicted adds up what the sweeps evicted.
 func TestEvictedCountsSweeps(t *testing.T) {
-	e := engine.New(engine.WithSweepInterval(-1))
-	t.Cleanup(func() { _ = e.Close() })
+	e, c := newEngine(t, limit.SlidingWindow, 0)
 	l := limit.PerSecond(1)
 	for i := range 10 {
-		require.True(t, e.AllowAt(0, "k"+strconv.Itoa(i), l), "first request of key %d", i)
+		require.True(t, e.Allow("k"+strconv.Itoa(i), l), "first request of key %d", i)
 	}
 	require.Zero(t, e.Evicted(), "Evicted before any sweep")
-	assert.Equal(t, 10, e.SweepAt(time.Minute), "SweepAt a minute later")
+	assert.Equal(t, 10, sweepAt(e, c, time.Minute), "Sweep a minute later")
 	assert.Equal(t, uint64(10), e.Evicted(), "Evicted after evicting 10 pairs")
-	assert.Zero(t, e.SweepAt(2*time.Minute), "SweepAt with nothing left")
+	assert.Zero(t, sweepAt(e, c, 2*time.Minute), "Sweep with nothing left")
 	assert.Equal(t, uint64(10), e.Evicted(), "Evicted after an empty sweep")
 }

@@ -40,13 +40,17 @@ func ExampleEngine_AllowN() {
 	// allowed=false limit=2/second remaining=0 retry=1.5s
 }
 
-func ExampleEngine_AllowNAt() {
-	e := engine.New(engine.WithStrategy(limit.FixedWindow))
+// Tests move time with a clock.Manual: the engine reads no other time.
+func ExampleWithClock() {
+	c := clock.NewManual(10 * time.Second)
+	e := engine.New(engine.WithClock(c), engine.WithStrategy(limit.FixedWindow))
 	defer e.Close()
 	l := limit.PerMinute(1)
-	fmt.Println(e.AllowNAt(10*time.Second, "k", 1, l).Allowed)
-	fmt.Println(e.AllowNAt(59*time.Second, "k", 1, l).RetryAfter)
-	fmt.Println(e.AllowNAt(60*time.Second, "k", 1, l).Allowed)
+	fmt.Println(e.AllowN("k", 1, l).Allowed)
+	c.Set(59 * time.Second)
+	fmt.Println(e.AllowN("k", 1, l).RetryAfter)
+	c.Advance(time.Second)
+	fmt.Println(e.AllowN("k", 1, l).Allowed)
 	// Output:
 	// true
 	// 1s

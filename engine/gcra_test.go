@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
 func TestGCRASteps(t *testing.T) {
 	ms := time.Millisecond
 	t.Run("burst equals count", func(t *testing.T) {
-		e, _ := newEngine(t, limit.GCRA, 0)
+		e, c := newEngine(t, limit.GCRA, 0)
 		l := limit.PerSecond(10) // one unit every 100 ms, bucket of 10
 		steps := []step{{0, "k", 0, ok(9, 100*ms)}}
 		for i := int64(1); i <= 10; i++ {
@@ -33,14 +34,14 @@ func TestGCRASteps(t *testing.T) {
 			// After a full refill the whole burst is back.
 			step{5 * time.Second, "k", 0, ok(9, 100*ms)},
 		)
-		run(t, e, l, steps)
+		run(t, e, c, l, steps)
 	})
 	t.Run("explicit burst", func(t *testing.T) {
-		e, _ := newEngine(t, limit.GCRA, 0)
+		e, c := newEngine(t, limit.GCRA, 0)
 		l, err := limit.PerSecond(10).WithBurst(3)
 		require.NoError(t, err)
 		assert.EqualValues(t, 3, l.Burst())
-		run(t, e, l, []step{
+		run(t, e, c, l, []step{
 			{0, "k", 1, ok(2, 100*ms)},
 			{0, "k", 2, ok(0, 300*ms)},
 			{0, "k", 1, no(0, 100*ms, 300*ms)},
@@ -51,10 +52,10 @@ func TestGCRASteps(t *testing.T) {
 		})
 	})
 	t.Run("count does not divide period", func(t *testing.T) {
-		e, _ := newEngine(t, limit.GCRA, 0)
+		e, c := newEngine(t, limit.GCRA, 0)
 		l := limit.PerSecond(3) // a unit every 333,333,333⅓ ns
 		tick1 := 333_333_334 * time.Nanosecond
-		run(t, e, l, []step{
+		run(t, e, c, l, []step{
 			{0, "k", 3, ok(0, time.Second)},
 			{0, "k", 1, no(0, tick1, time.Second)},
 			{tick1 - 1, "k", 1, no(0, 1, time.Second-tick1+1)},
@@ -92,9 +93,9 @@ func TestGCRAClockBackAndEviction(t *testing.T) {
 	c.Set(0)
 	assert.False(t, e.Allow("k", l), "a clock moved back grants no fresh burst")
 	c.Set(time.Hour + time.Minute - time.Nanosecond)
-	assert.Zero(t, e.Sweep(), "a bucket not yet full for a whole period is kept")
+	assert.Zero(t, engine.Sweep(e), "a bucket not yet full for a whole period is kept")
 	c.Set(time.Hour + 2*time.Minute)
-	assert.Equal(t, 1, e.Sweep())
+	assert.Equal(t, 1, engine.Sweep(e))
 	assert.True(t, e.Allow("k", l))
 }
 

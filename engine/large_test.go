@@ -44,7 +44,7 @@ func TestLargeCountsMatchModel(t *testing.T) {
 	for _, s := range allStrategies() {
 		for _, l := range largeLimits(t) {
 			t.Run("strategy="+s.String()+"/limit="+l.String()+"/burst="+strconv.FormatInt(l.Burst(), 10), func(t *testing.T) {
-				e, _ := newEngine(t, s, 0)
+				e, c := newEngine(t, s, 0)
 				m := model.New(s)
 				rng := rand.New(rand.NewPCG(uint64(l.Count()), uint64(s)))
 				now, p := start, l.Period()
@@ -78,12 +78,12 @@ func TestLargeCountsMatchModel(t *testing.T) {
 					n = max(n, 1)
 					if rng.IntN(8) == 0 {
 						want := m.Peek(now, key, l)
-						require.Equal(t, want, e.PeekAt(now, key, l), "step %d: PeekAt(%v, %q, %v)", i, now, key, l)
+						require.Equal(t, want, peekAt(e, c, now, key, l), "step %d: Peek(%q, %v) at %v", i, key, l, now)
 						continue
 					}
 					want := m.AllowN(now, key, n, l)
-					got := e.AllowNAt(now, key, n, l)
-					require.Equal(t, want, got, "step %d: AllowNAt(%v, %q, %d, %v)", i, now, key, n, l)
+					got := allowAt(e, c, now, key, n, l)
+					require.Equal(t, want, got, "step %d: AllowN(%q, %d, %v) at %v", i, key, n, l, now)
 				}
 			})
 		}
@@ -96,17 +96,17 @@ func TestLargeCountsMatchModel(t *testing.T) {
 func TestLargeCountsWithSmall(t *testing.T) {
 	for _, s := range allStrategies() {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
-			e, _ := newEngine(t, s, 0)
+			e, c := newEngine(t, s, 0)
 			m := model.New(s)
 			big, small := limit.MustParse("1000000000/month"), limit.PerSecond(2)
 			at := time.Duration(0)
 			for i := range 60 {
 				n := int64(1 + i%3)
 				want := m.AllowN(at, "k", n, big, small)
-				require.Equal(t, want, e.AllowNAt(at, "k", n, big, small), "step %d: AllowNAt(%v, k, %d, %v, %v)", i, at, n, big, small)
+				require.Equal(t, want, allowAt(e, c, at, "k", n, big, small), "step %d: AllowN(k, %d, %v, %v) at %v", i, n, big, small, at)
 				at += 250 * time.Millisecond
 			}
-			require.Equal(t, m.Peek(at, "k", big), e.PeekAt(at, "k", big), "PeekAt(%v, k, %v) at the end", at, big)
+			require.Equal(t, m.Peek(at, "k", big), peekAt(e, c, at, "k", big), "Peek(k, %v) at the end, %v", big, at)
 		})
 	}
 }
@@ -128,7 +128,7 @@ func TestLargeCountsSweepAndCap(t *testing.T) {
 			require.Equal(t, e.Len(), allowed, "every tracked key got its first request, no other did")
 			require.EqualValues(t, 1000-allowed, e.Full(), "Full() after 1000 new keys")
 			c.Set(10 * time.Second)
-			require.Equal(t, allowed, e.Sweep(), "Sweep of the idle keys")
+			require.Equal(t, allowed, engine.Sweep(e), "Sweep of the idle keys")
 			require.Zero(t, e.Len(), "Len() after the sweep")
 			require.True(t, e.Allow("newcomer", l), "a new key after the sweep")
 		})

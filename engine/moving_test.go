@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
 func TestMovingWindowSteps(t *testing.T) {
 	l, err := limit.New(10, 2*time.Second)
 	require.NoError(t, err)
-	e, _ := newEngine(t, limit.MovingWindow, 0)
+	e, c := newEngine(t, limit.MovingWindow, 0)
 	ms := time.Millisecond
 	var steps []step
 	for i := int64(1); i <= 5; i++ {
@@ -36,7 +37,7 @@ func TestMovingWindowSteps(t *testing.T) {
 		step{2*time.Second + 1, "k", 11, no(0, limit.Never, 2*time.Second)},
 		step{10 * time.Second, "k", 0, ok(9, 2*time.Second)},
 	)
-	run(t, e, l, steps)
+	run(t, e, c, l, steps)
 }
 
 func TestMovingWindowHammerAndClockBack(t *testing.T) {
@@ -69,9 +70,9 @@ func TestMovingWindowEvictionAndReset(t *testing.T) {
 	}
 	require.Equal(t, 100, e.Len())
 	c.Set(2*time.Second - 1)
-	assert.Zero(t, e.Sweep(), "logs are kept for a spare period")
+	assert.Zero(t, engine.Sweep(e), "logs are kept for a spare period")
 	c.Set(2 * time.Second)
-	assert.Equal(t, 100, e.Sweep())
+	assert.Equal(t, 100, engine.Sweep(e))
 	assert.Zero(t, e.Len())
 
 	require.True(t, e.AllowN("r", 3, l).Allowed)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
@@ -22,7 +23,7 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// WithClock sets the engine's time source. Default: a clock.Coarse of 1 ms
+// WithClock sets the engine's time source. Default: a coarse clock of 1 ms
 // resolution owned by the engine, which reads time with one atomic load
 // (a system clock read costs as much as the rest of a decision; see
 // docs/performance.md) and may lag real time by about a millisecond; it
@@ -51,14 +52,22 @@ func WithStrategy(s limit.Strategy) Option {
 // with it, that flood is denied.
 func WithMaxKeys(n int) Option { return optionFunc(func(cfg *config) { cfg.maxKeys = n }) }
 
+// ErrFull reports a new key refused because its table holds the
+// WithMaxKeys cap of live keys. The engine's own calls answer such a
+// request with a denial instead (see WithMaxKeys); the adapters that
+// count or store in the engine (adapters/httprate, adapters/throttled)
+// return ErrFull.
+var ErrFull = errors.New("engine: key table is full")
+
 // WithShards sets the number of shards per limit, rounded up to a power of
 // two. Default: 4×GOMAXPROCS, at least 8.
 func WithShards(n int) Option { return optionFunc(func(cfg *config) { cfg.shards = n }) }
 
 // WithSweepInterval sets how often the background sweeper evicts idle
-// keys. Default 10 s. A negative interval disables the sweeper (call
-// Engine.Sweep yourself); a shorter one returns memory sooner at the cost
-// of more frequent scans, each of which locks one shard at a time.
+// keys. Default 10 s. A shorter interval returns memory sooner at the
+// cost of more frequent scans, each of which locks one shard at a time. A
+// negative interval disables the sweeper, for tests that count keys:
+// idle keys then stay, as after Close.
 func WithSweepInterval(d time.Duration) Option {
 	return optionFunc(func(cfg *config) {
 		if d == 0 {

@@ -20,11 +20,11 @@ import (
 // was counted, or a key that was reset or evicted, gives back only what
 // is there. Refund is safe to call concurrently with every other call.
 func (e *Engine) Refund(key string, n int64, limits ...limit.Limit) {
-	e.RefundAt(e.clk.Now(), key, n, limits...)
+	e.refundAt(e.clk.Now(), key, n, limits...)
 }
 
-// RefundAt is Refund at engine time now instead of the clock's reading.
-func (e *Engine) RefundAt(now time.Duration, key string, n int64, limits ...limit.Limit) {
+// refundAt is Refund at engine time now instead of the clock's reading.
+func (e *Engine) refundAt(now time.Duration, key string, n int64, limits ...limit.Limit) {
 	if n < 1 {
 		return
 	}

@@ -28,11 +28,11 @@ func TestSlidingSmallLimits(t *testing.T) {
 		{"5/minute", limit.PerMinute(5), 4, 15 * time.Second},
 	} {
 		t.Run("steady/"+tc.name, func(t *testing.T) {
-			e, _ := newEngine(t, limit.SlidingWindow, 0)
+			e, c := newEngine(t, limit.SlidingWindow, 0)
 			now, admitted := time.Duration(0), 0
 			end := 30 * tc.l.Period()
 			for now < end {
-				d := e.AllowNAt(now, "k", 1, tc.l)
+				d := allowAt(e, c, now, "k", 1, tc.l)
 				if d.Allowed {
 					if now >= 2*tc.l.Period() {
 						admitted++
@@ -40,7 +40,7 @@ func TestSlidingSmallLimits(t *testing.T) {
 					continue // and ask again at once
 				}
 				if now >= 2*tc.l.Period() { // past the first burst
-					assert.Equal(t, tc.retry, d.RetryAfter, "AllowNAt(%v) denied: RetryAfter", now)
+					assert.Equal(t, tc.retry, d.RetryAfter, "AllowN at %v denied: RetryAfter", now)
 				}
 				now += d.RetryAfter
 			}
@@ -50,9 +50,9 @@ func TestSlidingSmallLimits(t *testing.T) {
 	t.Run("burst/5/minute", func(t *testing.T) {
 		l := limit.PerMinute(5)
 		for _, r := range []time.Duration{0, time.Second, 3 * time.Second} {
-			e, _ := newEngine(t, limit.SlidingWindow, 0)
-			require.True(t, e.AllowNAt(0, "k", 5, l).Allowed)
-			d := e.AllowNAt(r, "k", 1, l)
+			e, c := newEngine(t, limit.SlidingWindow, 0)
+			require.True(t, allowAt(e, c, 0, "k", 5, l).Allowed)
+			d := allowAt(e, c, r, "k", 1, l)
 			// (P−r) + P − ⌊(L−n)·P/cur⌋ = 60 s − r + 60 s − 48 s.
 			assert.Equal(t, 72*time.Second-r, d.RetryAfter, "RetryAfter at r=%v after 5 at 0", r)
 			assert.Equal(t, 120*time.Second-r, d.ResetAfter, "ResetAfter at r=%v after 5 at 0", r)

@@ -29,8 +29,8 @@ func TestSubSecondSteps(t *testing.T) {
 	per500 := subSecond(t, 5, 500*ms)
 
 	t.Run("strategy=sliding-window/limit=10/100ms", func(t *testing.T) {
-		e, _ := newEngine(t, limit.SlidingWindow, 0)
-		run(t, e, per100, []step{
+		e, c := newEngine(t, limit.SlidingWindow, 0)
+		run(t, e, c, per100, []step{
 			{0, "k", 4, ok(6, 200*ms)},
 			{50 * ms, "k", 6, ok(0, 150*ms)},
 			// Window 0 is full: wait for window 1, where the 10 weigh
@@ -46,8 +46,8 @@ func TestSubSecondSteps(t *testing.T) {
 		})
 	})
 	t.Run("strategy=fixed-window/limit=5/500ms", func(t *testing.T) {
-		e, _ := newEngine(t, limit.FixedWindow, 0)
-		run(t, e, per500, []step{
+		e, c := newEngine(t, limit.FixedWindow, 0)
+		run(t, e, c, per500, []step{
 			{0, "k", 5, ok(0, 500*ms)},
 			{499 * ms, "k", 1, no(0, 1*ms, 1*ms)},
 			{500 * ms, "k", 1, ok(4, 500*ms)},
@@ -58,8 +58,8 @@ func TestSubSecondSteps(t *testing.T) {
 	})
 	t.Run("strategy=gcra/limit=10/100ms", func(t *testing.T) {
 		// One unit refills every 10 ms.
-		e, _ := newEngine(t, limit.GCRA, 0)
-		run(t, e, per100, []step{
+		e, c := newEngine(t, limit.GCRA, 0)
+		run(t, e, c, per100, []step{
 			{0, "k", 10, ok(0, 100*ms)},
 			{5 * ms, "k", 1, no(0, 5*ms, 95*ms)},
 			{10 * ms, "k", 1, ok(0, 100*ms)},
@@ -71,8 +71,8 @@ func TestSubSecondSteps(t *testing.T) {
 		// One unit refills every 100 ms; the bucket holds 2.
 		l, err := per500.WithBurst(2)
 		require.NoError(t, err, "%v.WithBurst(2)", per500)
-		e, _ := newEngine(t, limit.GCRA, 0)
-		run(t, e, l, []step{
+		e, c := newEngine(t, limit.GCRA, 0)
+		run(t, e, c, l, []step{
 			{0, "k", 2, ok(0, 200*ms)},
 			{0, "k", 1, no(0, 100*ms, 200*ms)},
 			{150 * ms, "k", 1, ok(0, 150*ms)},
@@ -80,8 +80,8 @@ func TestSubSecondSteps(t *testing.T) {
 		})
 	})
 	t.Run("strategy=moving-window/limit=5/500ms", func(t *testing.T) {
-		e, _ := newEngine(t, limit.MovingWindow, 0)
-		run(t, e, per500, []step{
+		e, c := newEngine(t, limit.MovingWindow, 0)
+		run(t, e, c, per500, []step{
 			{0, "k", 2, ok(3, 500*ms)},
 			{100 * ms, "k", 3, ok(0, 500*ms)},
 			// The 2 units at 0 stop counting at exactly 500 ms.
@@ -113,7 +113,7 @@ func TestSubSecondMatchesModel(t *testing.T) {
 		} {
 			t.Run("strategy="+s.String()+"/limits="+tc.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(s), uint64(len(tc.name))))
-				e, _ := newEngine(t, s, 0)
+				e, c := newEngine(t, s, 0)
 				m := model.New(s)
 				now := time.Duration(0)
 				for i := range 3000 {
@@ -125,9 +125,9 @@ func TestSubSecondMatchesModel(t *testing.T) {
 					n := 1 + rng.Int64N(4)
 					var got, want limit.Decision
 					if rng.IntN(5) == 0 {
-						got, want = e.PeekAt(now, key, tc.limits...), m.Peek(now, key, tc.limits...)
+						got, want = peekAt(e, c, now, key, tc.limits...), m.Peek(now, key, tc.limits...)
 					} else {
-						got, want = e.AllowNAt(now, key, n, tc.limits...), m.AllowN(now, key, n, tc.limits...)
+						got, want = allowAt(e, c, now, key, n, tc.limits...), m.AllowN(now, key, n, tc.limits...)
 					}
 					if got != want {
 						t.Fatalf("step %d: at %v key %q cost %d on %v: engine %+v, model %+v", i, now, key, n, tc.limits, got, want)
@@ -145,16 +145,16 @@ func TestSubSecondSweep(t *testing.T) {
 	l := subSecond(t, 2, 100*ms)
 	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow} {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
-			e, _ := newEngine(t, s, 0)
+			e, c := newEngine(t, s, 0)
 			for i := range 100 {
 				// One unit per window for 10 s, half the limit: every
 				// strategy allows each one.
 				at := time.Duration(i) * 100 * ms
-				d := e.AllowNAt(at, "k", 1, l)
-				require.True(t, d.Allowed, "AllowNAt(%v, k, 1, %v) = %+v, want allowed", at, l, d)
+				d := allowAt(e, c, at, "k", 1, l)
+				require.True(t, d.Allowed, "AllowN(k, 1, %v) at %v = %+v, want allowed", l, at, d)
 			}
 			require.Equal(t, 1, e.Len(), "Len after traffic on one key")
-			require.Positive(t, e.SweepAt(20*time.Second), "SweepAt(20s) of a key idle for 10 s")
+			require.Positive(t, sweepAt(e, c, 20*time.Second), "Sweep at 20s of a key idle for 10 s")
 			require.Zero(t, e.Len(), "Len after the sweep")
 		})
 	}

@@ -4,12 +4,9 @@ import (
 	"time"
 )
 
-// Sweep evicts every (key, limit) pair whose windows have all expired, one
-// shard at a time, and returns how many it evicted. The background sweeper
-// calls it; call it directly to reclaim memory now.
-func (e *Engine) Sweep() int { return e.SweepAt(e.clk.Now()) }
-
-// SweepAt is Sweep at engine time now.
+// sweepAt evicts every (key, limit) pair that is idle at engine time now,
+// one shard at a time, and returns how many it evicted; the background
+// sweeper does the same at its clock readings.
 //
 // A pair is idle when nothing it counted can affect a decision at now or
 // during the following period: its newest count is at least three windows
@@ -20,8 +17,8 @@ func (e *Engine) Sweep() int { return e.SweepAt(e.clk.Now()) }
 // at its time. For the window strategies evicting never changes an
 // answer; for GCRA and the moving window it never changes the answer to
 // a reading at most one period older than now, while an older reading
-// (explicit times, or a clock stepped far back) may find the key fresh.
-func (e *Engine) SweepAt(now time.Duration) int {
+// (a clock stepped far back) may find the key fresh.
+func (e *Engine) sweepAt(now time.Duration) int {
 	t := clampNow(now)
 	removed := 0
 	for _, st := range *e.tables.Load() {
@@ -65,9 +62,10 @@ func (e *Engine) sweepLoop() {
 }
 
 // Close stops the sweeper and the engine's own clock, and waits for them
-// to exit. The engine keeps answering afterwards; idle keys are then only
-// evicted by calls to Sweep, or when a limit's windows run far ahead of
-// its last sweep. Close is idempotent and always returns nil.
+// to exit. The engine keeps answering afterwards, but idle keys are then
+// evicted only from limits of the window strategies, when their windows
+// run far ahead of the last sweep (a request then sweeps the limit
+// itself). Close is idempotent and always returns nil.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.stop)

@@ -26,7 +26,7 @@ const (
 	// idleAge windows old, and clamp sweeps in the foreground before hw
 	// may run more than sweepBarrier windows past the last sweep.
 	sweepBarrier = 10
-	idleAge      = 3 // windows; see Engine.SweepAt
+	idleAge      = 3 // windows; see Engine.sweepAt
 	maxLag       = sweepBarrier + idleAge
 	// A cell can also be up to sweepBarrier windows newer than a caller's
 	// window: another caller moved hw on between this caller's load of hw

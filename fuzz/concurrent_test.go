@@ -10,6 +10,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 	"github.com/floodgate-go/floodgate/internal/model"
 	"github.com/floodgate-go/floodgate/limit"
 )
@@ -127,15 +128,15 @@ type logged struct {
 
 // cOp is one request of a phase and, after the phase, its Decision.
 type cOp struct {
-	key   string
-	n     int64
-	ls    []limit.Limit
-	clock bool // through AllowN and the frozen clock instead of AllowNAt
-	d     limit.Decision
+	key string
+	n   int64
+	ls  []limit.Limit
+	d   limit.Decision
 }
 
 // phase is a batch of requests sent at once at time at, while a sweeper
-// calls SweepAt at each of sweeps.
+// sweeps at each of sweeps (a sweeper's own clock reading may lag the
+// requests').
 type phase struct {
 	at     time.Duration
 	sweeps []time.Duration
@@ -179,8 +180,8 @@ func decodePhases(in *bytesReader, c *concRun, workers int, sweeps bool) []phase
 		for g := range ph.work {
 			n := int(in.byte() % 16)
 			for range n {
-				k := in.byte()
-				op := cOp{key: concKeys[int(k)%len(concKeys)], clock: k&0x80 != 0}
+				k := in.byte() // bit 7 once chose AllowN over AllowNAt
+				op := cOp{key: concKeys[int(k)%len(concKeys)]}
 				switch m := in.byte(); {
 				case m&3 == 3:
 					op.ls = []limit.Limit{c.limits[0], c.limits[1]}
@@ -221,11 +222,7 @@ func (c *concRun) phase(ph phase) {
 		wg.Go(func() {
 			<-start
 			for i := range ops {
-				if ops[i].clock {
-					ops[i].d = c.eng.AllowN(ops[i].key, ops[i].n, ops[i].ls...)
-				} else {
-					ops[i].d = c.eng.AllowNAt(ph.at, ops[i].key, ops[i].n, ops[i].ls...)
-				}
+				ops[i].d = c.eng.AllowN(ops[i].key, ops[i].n, ops[i].ls...)
 			}
 		})
 	}
@@ -233,7 +230,7 @@ func (c *concRun) phase(ph phase) {
 		wg.Go(func() {
 			<-start
 			for i := 0; i < 3*len(ph.sweeps); i++ {
-				c.eng.SweepAt(ph.sweeps[i%len(ph.sweeps)])
+				engineinternal.SweepAt(c.eng, ph.sweeps[i%len(ph.sweeps)])
 				runtime.Gosched()
 			}
 		})
@@ -268,8 +265,8 @@ func (c *concRun) phase(ph phase) {
 				continue
 			}
 			if d := c.mod.AllowN(ph.at, op.key, op.n, op.ls...); !d.Allowed {
-				c.fail("goroutine %d request %d: AllowNAt(%v, %q, %d, %v) was allowed, but the allowed requests of the phase exceed the limit: the model denies it with %+v",
-					g, i, ph.at, op.key, op.n, op.ls, d)
+				c.fail("goroutine %d request %d: AllowN(%q, %d, %v) at %v was allowed, but the allowed requests of the phase exceed the limit: the model denies it with %+v",
+					g, i, op.key, op.n, op.ls, ph.at, d)
 			}
 		}
 	}
@@ -282,8 +279,8 @@ func (c *concRun) phase(ph phase) {
 					continue
 				}
 				if d := c.mod.Judge(ph.at, op.key, op.n, op.ls...); d.Allowed {
-					c.fail("goroutine %d request %d: AllowNAt(%v, %q, %d, %v) was denied with %+v, but it fits after the phase",
-						g, i, ph.at, op.key, op.n, op.ls, op.d)
+					c.fail("goroutine %d request %d: AllowN(%q, %d, %v) at %v was denied with %+v, but it fits after the phase",
+						g, i, op.key, op.n, op.ls, ph.at, op.d)
 				}
 			}
 		}
@@ -367,12 +364,14 @@ func (c *concRun) checkBounds(ph phase) {
 	}
 }
 
+// compareAll compares a Peek of every pair with the model's, at the
+// clock's reading at.
 func (c *concRun) compareAll(at time.Duration) {
 	c.t.Helper()
 	for _, key := range concKeys {
 		for _, l := range c.limits {
-			if got, want := c.eng.PeekAt(at, key, l), c.mod.Peek(at, key, l); got != want {
-				c.fail("after the phase: PeekAt(%v, %q, %v) = %+v, want %+v (model)", at, key, l, got, want)
+			if got, want := c.eng.Peek(key, l), c.mod.Peek(at, key, l); got != want {
+				c.fail("after the phase: Peek(%q, %v) at %v = %+v, want %+v (model)", key, l, at, got, want)
 			}
 		}
 	}
@@ -394,10 +393,11 @@ func (c *concRun) finish() {
 		}
 		far = max(far, c.now+3*l.Period()+refill)
 	}
-	c.eng.SweepAt(far)
+	c.clk.Set(far)
+	engineinternal.SweepAt(c.eng, far)
 	c.mod.Sweep(far)
 	if n := c.eng.Len(); n != 0 {
-		c.fail("SweepAt(%v), three periods after the last request at %v: Len() = %d, want 0", far, c.now, n)
+		c.fail("a sweep at %v, three periods after the last request at %v: Len() = %d, want 0", far, c.now, n)
 	}
 	c.compareAll(far)
 }

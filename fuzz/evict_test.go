@@ -13,10 +13,11 @@ import (
 // expiry: each phase moves the clock by a decoded step (often a few
 // windows, or just past the foreground-sweep barrier, or a multiple of
 // 32 windows) and runs requests at the new time while another goroutine
-// calls SweepAt at times up to three periods earlier. A count inside a
-// live window is never lost and no evicted key comes back with stale
-// state: after every phase each pair matches the model, and a final sweep
-// far ahead leaves no pair.
+// sweeps at times up to three periods earlier (a sweeper's own clock
+// reading may lag the requests'). A count inside a live window is never
+// lost and no evicted key comes back with stale state: after every phase
+// each pair matches the model, and a final sweep far ahead leaves no
+// pair.
 //
 // Input: byte 0 picks the sliding or fixed window and the number of
 // goroutines, bytes 1-2 the two limits (for GCRA, with a burst each);

@@ -10,9 +10,11 @@ import (
 
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
+	"github.com/floodgate-go/floodgate/internal/kv"
 )
 
-// FuzzKV decodes its input into operations on engine.KV (get, set if
+// FuzzKV decodes its input into operations on the engine's KV (get, set if
 // absent, compare-and-swap, sweeps, clock moves forward and back, the
 // clock-reading calls) on a few keys under a key cap, and checks every
 // answer, Len and every sweep's count against kvModel, a plain map.
@@ -98,7 +100,7 @@ type kvRun struct {
 	t     *testing.T
 	in    bytesReader
 	clk   *clock.Manual
-	kv    *engine.KV
+	kv    *kv.KV
 	mod   kvModel
 	now   time.Duration
 	trace []string
@@ -119,7 +121,7 @@ func newKVRun(t *testing.T, data []byte) *kvRun {
 	r.mod = kvModel{m: map[string]kvModelEntry{}, cap: int(h % 8)}
 	r.now = []time.Duration{0, 1_700_000_000 * time.Second, -time.Hour, math.MaxInt64 - time.Minute}[h>>4%4]
 	r.clk = clock.NewManual(r.now)
-	r.kv = engine.NewKV(engine.WithClock(r.clk), engine.WithMaxKeys(r.mod.cap), engine.WithSweepInterval(-1))
+	r.kv = engineinternal.NewKV([]engine.Option{engine.WithClock(r.clk), engine.WithMaxKeys(r.mod.cap), engine.WithSweepInterval(-1)})
 	t.Cleanup(func() { r.kv.Close() })
 	return r
 }

@@ -29,7 +29,7 @@ func TestAllocsPerAllowedRequest(t *testing.T) {
 	}{
 		{"small numbers", "1000/second", nil, 2},
 		{"large numbers", "100000/second", nil, 3},
-		{"IETF fields", "1000/second", []httplimit.Option{httplimit.WithHeaders(httplimit.HeadersXRateLimit | httplimit.HeadersIETF)}, 3},
+		{"IETF fields", "1000/second", []httplimit.Option{httplimit.WithHeaders("X-RateLimit", "RateLimit")}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,20 +24,14 @@ func (c *clientAddr) get(m *Middleware, r *http.Request) netip.Addr {
 }
 
 // ClientIP returns the address the Middleware attributes r to, before
-// IPv6 grouping: the connection's peer, or, when the peer is a trusted
-// proxy (see [WithTrustedProxies]), the first untrusted address its header
-// names, read right to left, or the address of a single-address header;
-// or, with [WithTrustedHops], the entry that many hops from the right. It returns the zero Addr when r.RemoteAddr
-// holds no address, as on a Unix socket.
+// IPv6 grouping: the connection's peer or, with [WithTrustedProxies], the
+// address the trusted proxies' header names. It returns the zero Addr
+// when r.RemoteAddr holds no address, as on a Unix socket. Use it to log
+// the client the limits count, or to build a [Key] that joins a value
+// with the address.
 func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
 	peer := parseHost(r.RemoteAddr)
-	if m.hops > 0 {
-		if a, ok := m.fromHops(r); ok && peer.IsValid() {
-			return a
-		}
-		return peer
-	}
-	if !peer.IsValid() || len(m.trusted) == 0 || !contains(m.trusted, peer) {
+	if !peer.IsValid() || m.proxyHdr == "" || len(m.trusted) > 0 && !contains(m.trusted, peer) {
 		return peer
 	}
 	if m.single {
@@ -48,23 +42,38 @@ func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
 		}
 		return peer
 	}
+	if m.hops > 0 {
+		if a, ok := m.fromHops(r); ok {
+			return a
+		}
+		return peer
+	}
 	if a, ok := m.fromHeader(r); ok {
 		return a
 	}
 	return peer
 }
 
-// fromHops returns the m.hops-th X-Forwarded-For entry from the right.
-// It reports false when there are fewer entries or the entry is garbled.
+// fromHops returns the m.hops-th entry of the proxy header from the
+// right. It reports false when there are fewer entries or the entry is
+// garbled.
 func (m *Middleware) fromHops(r *http.Request) (netip.Addr, bool) {
 	n := 0
-	for item := range rightToLeft(r.Header["X-Forwarded-For"]) {
+	for item := range rightToLeft(r.Header[m.proxyHdr]) {
 		if n++; n == m.hops {
-			a := parseHost(strings.TrimSpace(item))
+			a := m.parseItem(item)
 			return a, a.IsValid()
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// parseItem parses one entry of the proxy header.
+func (m *Middleware) parseItem(item string) netip.Addr {
+	if m.forwarded {
+		return parseForwarded(item)
+	}
+	return parseHost(strings.TrimSpace(item))
 }
 
 // fromHeader walks the proxy header right to left, skipping trusted hops.
@@ -77,12 +86,7 @@ func (m *Middleware) fromHeader(r *http.Request) (netip.Addr, bool) {
 		if hops++; hops > maxHops {
 			return netip.Addr{}, false
 		}
-		var a netip.Addr
-		if m.forwarded {
-			a = parseForwarded(item)
-		} else {
-			a = parseHost(strings.TrimSpace(item))
-		}
+		a := m.parseItem(item)
 		if !a.IsValid() {
 			return netip.Addr{}, false
 		}

@@ -5,34 +5,38 @@
 //
 // # Wiring
 //
-// Build a [Middleware] with [New] and either wrap a whole http.ServeMux
-// with [Middleware.Handler], naming routes by their ServeMux patterns in
-// [WithRoute], or wrap single handlers with [Middleware.Limit], which is
-// also the shape of chi middleware (func(http.Handler) http.Handler):
+// Build a [Middleware] with [New], wrap a whole http.ServeMux with
+// [Middleware.Handler], naming routes by their ServeMux patterns in
+// [WithRoute], and prove at start-up with [Middleware.Verify] that the
+// finished handler limits every declared route; or wrap single handlers
+// with [Middleware.Limit], which is also the shape of chi middleware
+// (func(http.Handler) http.Handler):
 //
-//	m, err := httplimit.New(limiter,
+//	m, err := httplimit.New(store,
 //		httplimit.WithRoute("POST /api/v1/auth/login", "5/minute"),
-//		httplimit.WithDefaultLimits("200/minute", httplimit.Method("POST", "50/minute")),
+//		httplimit.WithDefaultLimits("200/minute"),
 //		httplimit.WithExempt("GET /health"))
 //	…
-//	http.ListenAndServe(":8080", m.Handler(mux))
+//	h := m.Handler(mux)
+//	if err := m.Verify(h); err != nil { … } // names each route h does not limit
+//	http.ListenAndServe(":8080", h)
 //
 // # Checks
 //
 // A request that is not exempt is checked, in this order, against the
 // application-wide limits ([WithAppLimits], only under Handler), the
-// shared scopes its route joins ([Shared]) and the route's own limits
-// (from [WithRoute], [Middleware.Limit] or [WithDefaultLimits]; per method
-// with [Method]; chosen per request with [Dynamic]), and the route's limits
-// under keys of their own ([AlsoBy]: per address and per account on a
-// login). All of them are decided together, all or nothing
-// (floodgate.AllowAll): a request denied by any limit counts against none
-// (SlowAPI leaves the earlier scopes counted). [CountWhen] gives the
-// route's units back after the response when its status should not count
-// ("only failed logins"), and [Shadow] decides and reports without
-// denying. [WithDecisionHook] sees every decision.
+// shared budgets its route draws from ([Shared]) and the route's own
+// limits (from [WithRoute], [Middleware.Limit] or [WithDefaultLimits];
+// chosen per request with [Dynamic]), and the route's limits under keys
+// of their own ([AlsoBy]: per address and per account on a login). All
+// of them are decided together, all or nothing (floodgate.AllowAll): a
+// request denied by any limit counts against none (SlowAPI leaves the
+// earlier scopes counted). [CountWhen] gives the route's units back
+// after the response when its status should not count ("only failed
+// logins"), and [Shadow] decides and reports without denying.
+// [WithDecisionHook] sees every decision.
 //
-// The storage key of a check is the scope (route pattern, shared scope
+// The storage key of a check is the scope (route pattern, shared budget
 // name, the limits string and route of [Middleware.Limit], …) followed by
 // the client [Key]: what was declared, never registration order, so
 // routes never share budgets by accident and instances that register
@@ -43,19 +47,23 @@
 // Handler learns a request's route from the *http.ServeMux it wraps, or
 // from [WithRouteFunc] for other routers (chi, gin, echo; docs/http.md has
 // a table). A configured route limit is never silently off: Handler
-// refuses, at start-up and naming the pattern, route patterns the mux does
-// not serve exactly, and a wrapped handler that cannot tell routes at all;
-// [Middleware.CheckRoutes] checks patterns against another router's list;
-// and a request whose route cannot be told is logged once, loudly.
+// panics, naming the patterns, when it wraps a handler that cannot tell
+// routes at all; [Middleware.Verify] sends one marked request per
+// declared route through the finished handler, which the Middleware
+// answers itself without counting, and reports each route the Middleware
+// did not see, or could not place on its pattern; and a request whose
+// route cannot be told is logged once, loudly.
 //
 // # Clients
 //
 // By default a client is its connection's address, IPv6 grouped by /64
 // ([WithIPv6Prefix]). Behind proxies, [WithTrustedProxies] reads
-// X-Forwarded-For or Forwarded right to left, only from trusted peers; a
-// missing, garbled or spoofed header falls back to the connection's
-// address and never means "unlimited". [KeyHeader], [KeyContext],
-// [KeyFunc] and [KeyOf] key by other values.
+// X-Forwarded-For, Forwarded or a single-address header, only from
+// trusted peers or a known number of hops; a missing, garbled or spoofed
+// header falls back to the connection's address and never means
+// "unlimited". A [Key] keys by anything else: an API key header, the
+// authenticated user. [WithExempt] exempts routes, [WithExemptWhen]
+// requests (an allow-list of networks, internal callers).
 //
 // # Responses
 //
@@ -68,7 +76,7 @@
 //	                             rounded up
 //
 // describing the limit closest to exhaustion (the denying one on a
-// denial). [HeadersIETF] adds RateLimit-Policy and RateLimit in the
+// denial). [WithHeaders] adds RateLimit-Policy and RateLimit in the
 // syntax of draft-ietf-httpapi-ratelimit-headers. A denied request gets
 // status 429, Retry-After in seconds (Decision.RetryAfter rounded up) and
 // the JSON body {"error":"rate limit exceeded: 5 per 1 minute"}; replace

@@ -16,78 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// logging is a middleware that hides the ServeMux it wraps, as most do.
-func logging(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(w, r) })
-}
-
-// TestRoutesEnforcedOrRefused runs each shape in which route limits used
-// to be silently ignored: each is either enforced (the sixth login is a
-// 429) or refused at start-up with an error naming the pattern.
-func TestRoutesEnforcedOrRefused(t *testing.T) {
-	login := func() *http.ServeMux {
-		mux := http.NewServeMux()
-		mux.Handle("POST /login", ok)
-		mux.Handle("GET /items/{itemID}", ok)
-		return mux
-	}
-	for _, tc := range []struct {
-		name    string
-		opts    []httplimit.Option
-		mount   func(m *httplimit.Middleware) (http.Handler, error)
-		refused string // the pattern the error names; "" when enforced
-	}{
-		{"mux wrapped directly", nil,
-			func(m *httplimit.Middleware) (http.Handler, error) { return m.Wrap(login()) }, ""},
-		{"mux inside another middleware", nil,
-			func(m *httplimit.Middleware) (http.Handler, error) { return m.Wrap(logging(login())) }, "POST /login"},
-		{"middleware inside the mux's route, with r.Pattern",
-			[]httplimit.Option{httplimit.WithRouteFunc(func(r *http.Request) string { return r.Pattern })},
-			func(m *httplimit.Middleware) (http.Handler, error) {
-				h, err := m.Wrap(ok)
-				mux := http.NewServeMux()
-				mux.Handle("POST /login", h)
-				return mux, err
-			}, ""},
-		{"middleware inside the mux's route, no route function", nil,
-			func(m *httplimit.Middleware) (http.Handler, error) { return m.Wrap(ok) }, "POST /login"},
-		{"route function of another router", []httplimit.Option{httplimit.WithRouteFunc(func(r *http.Request) string { return "/login" })},
-			func(m *httplimit.Middleware) (http.Handler, error) { return m.Wrap(logging(login())) }, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l, _ := newLimiter(t)
-			m := newMiddleware(t, l, append([]httplimit.Option{httplimit.WithRoute("POST /login", "5/minute")}, tc.opts...)...)
-			h, err := tc.mount(m)
-			if tc.refused != "" {
-				require.ErrorIs(t, err, httplimit.ErrConfig, "Wrap must refuse a route it cannot enforce")
-				assert.Contains(t, err.Error(), tc.refused)
-				assert.Panics(t, func() { m.Handler(logging(ok)) }, "Handler panics where Wrap errs")
-				return
-			}
-			require.NoError(t, err)
-			srv := serve(t, h)
-			assert.Equal(t, 5, countAllowed(t, srv, 6, "POST", "/login"), "the sixth login is a 429")
-		})
-	}
-	t.Run("patterns that differ from the mux's", func(t *testing.T) {
-		l, _ := newLimiter(t)
-		for _, p := range []string{"GET /items/{id}", "/login", "POST /logins", "GET /login"} {
-			m := newMiddleware(t, l, httplimit.WithRoute(p, "5/minute"))
-			_, err := m.Wrap(login())
-			require.ErrorIs(t, err, httplimit.ErrConfig, "WithRoute(%q) against a mux without it", p)
-			assert.Contains(t, err.Error(), strconv.Quote(p))
-		}
-	})
-	t.Run("CheckRoutes", func(t *testing.T) {
-		l, _ := newLimiter(t)
-		m := newMiddleware(t, l, httplimit.WithRoute("POST /login", "5/minute"), httplimit.WithExempt("GET /health"))
-		assert.NoError(t, m.CheckRoutes("/login", "GET /health", "/other"))
-		err := m.CheckRoutes("/signin", "GET /health")
-		require.ErrorIs(t, err, httplimit.ErrConfig)
-		assert.Contains(t, err.Error(), `"POST /login"`)
-	})
-}
-
 // redisStore opens a Redis-backed store on r for one test.
 func redisStore(t *testing.T, r *storetest.Redis, prefix string) floodgate.Store {
 	t.Helper()
@@ -157,9 +85,10 @@ func TestRouteDenialConsumesNothingElse(t *testing.T) {
 // one client spraying accounts and many clients on one account are both
 // stopped, and a denial by one key consumes nothing of the other.
 func TestAlsoBy(t *testing.T) {
+	account := func(r *http.Request) (string, bool) { a := r.Header.Get("X-Account"); return a, a != "" }
 	onStores(t, func(t *testing.T, newStore func() floodgate.Store) {
 		m := newMiddleware(t, newStore(), httplimit.WithRoute("POST /api/v1/auth/login", "5/minute",
-			httplimit.AlsoBy("account", httplimit.KeyHeader("X-Account"), "2/hour")))
+			httplimit.AlsoBy("account", account, "2/hour")))
 		srv := serve(t, m.Handler(apiMux()))
 		login := func(account string) int { return do(t, srv, "POST", "/api/v1/auth/login", "X-Account", account).code }
 		assert.Equal(t, []int{200, 200, 429}, []int{login("alice"), login("alice"), login("alice")}, "2/hour per account")
@@ -169,15 +98,15 @@ func TestAlsoBy(t *testing.T) {
 	t.Run("bad declarations", func(t *testing.T) {
 		l, _ := newLimiter(t)
 		for _, o := range []httplimit.RouteOption{
-			httplimit.AlsoBy("", httplimit.KeyIP(), "1/hour"),
-			httplimit.AlsoBy("x", httplimit.KeyIP(), "1/fortnight"),
-			httplimit.AlsoBy("x", httplimit.KeyIP(), ""),
+			httplimit.AlsoBy("", nil, "1/hour"),
+			httplimit.AlsoBy("x", nil, "1/fortnight"),
+			httplimit.AlsoBy("x", nil, ""),
 		} {
-			_, err := httplimit.New(l, httplimit.WithRoute("POST /x", "1/minute", o, httplimit.AlsoBy("y", httplimit.KeyIP(), "1/hour")))
+			_, err := httplimit.New(l, httplimit.WithRoute("POST /x", "1/minute", o, httplimit.AlsoBy("y", nil, "1/hour")))
 			assert.ErrorIs(t, err, httplimit.ErrConfig)
 		}
 		_, err := httplimit.New(l, httplimit.WithRoute("POST /x", "1/minute",
-			httplimit.AlsoBy("x", httplimit.KeyIP(), "1/hour"), httplimit.AlsoBy("x", httplimit.KeyIP(), "2/hour")))
+			httplimit.AlsoBy("x", nil, "1/hour"), httplimit.AlsoBy("x", nil, "2/hour")))
 		assert.ErrorIs(t, err, httplimit.ErrConfig, "a repeated AlsoBy name")
 	})
 }
@@ -249,10 +178,10 @@ func TestShadow(t *testing.T) {
 			assert.Equal(t, 3, denied, "the hook sees the three denials shadow mode let through")
 		})
 		t.Run("middleware", func(t *testing.T) {
-			m := newMiddleware(t, newStore(), httplimit.WithShadow(false), httplimit.WithRoute("POST /api/v1/auth/login", "2/minute"))
+			m := newMiddleware(t, newStore(), httplimit.Shadow(), httplimit.WithRoute("POST /api/v1/auth/login", "2/minute"))
 			srv := serve(t, m.Handler(apiMux()))
 			r := do(t, srv, "POST", "/api/v1/auth/login")
-			assert.Empty(t, r.h.Get("X-RateLimit-Remaining"), "WithShadow(false) sends no headers")
+			assert.Empty(t, r.h.Get("X-RateLimit-Remaining"), "shadow mode sends no headers")
 			assert.Equal(t, 4, countAllowed(t, srv, 4, "POST", "/api/v1/auth/login"))
 		})
 	})

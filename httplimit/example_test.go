@@ -12,6 +12,7 @@ import (
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/limit"
 )
 
 // exampleLimiter is an in-memory Store on a stopped clock, so the
@@ -45,7 +46,7 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// httplimit: invalid configuration: POST /login: limit: syntax error: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
+	// httplimit: invalid configuration: POST /login: limit: invalid: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
 }
 
 func ExampleMiddleware_Handler() {
@@ -65,7 +66,12 @@ func ExampleMiddleware_Handler() {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, `{"status":"healthy"}`)
 	})
-	srv := httptest.NewServer(m.Handler(mux))
+	h := m.Handler(mux)
+	if err := m.Verify(h); err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	for range 3 {
@@ -75,6 +81,35 @@ func ExampleMiddleware_Handler() {
 	// 200 remaining="1" retry-after="" welcome
 	// 200 remaining="0" retry-after="" welcome
 	// 429 remaining="0" retry-after="90" {"error":"rate limit exceeded: 2 per 1 minute"}
+}
+
+// Verify refuses, at start-up, a declared route that the finished handler
+// does not limit: here a pattern whose wildcard the ServeMux names
+// otherwise, and a route function that runs before the router has
+// routed.
+func ExampleMiddleware_Verify() {
+	lim := exampleLimiter()
+	defer lim.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{itemID}", func(http.ResponseWriter, *http.Request) {})
+
+	m, err := httplimit.New(lim, httplimit.WithRoute("GET /items/{id}", "10/minute"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m.Verify(m.Handler(mux)))
+
+	m, err = httplimit.New(lim, httplimit.WithRoute("GET /items/{itemID}", "10/minute"),
+		httplimit.WithRouteFunc(func(r *http.Request) string { return r.Pattern })) // empty outside the mux
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m.Verify(m.Handler(mux)))
+	// Output:
+	// httplimit: invalid configuration: route "GET /items/{id}": a GET request to /items/x was placed on the route "GET /items/{itemID}": use exactly the pattern the router serves
+	// httplimit: invalid configuration: route "GET /items/{itemID}": a GET request to /items/x reached the Middleware, whose route function found no route there (a function that reads the router's state before the router has routed, or behind a bridge that hides it)
 }
 
 func ExampleMiddleware_Limit() {
@@ -103,7 +138,7 @@ func ExampleMiddleware_Limit() {
 func ExampleMiddleware_ClientIP() {
 	lim := exampleLimiter()
 	defer lim.Close()
-	m, err := httplimit.New(lim, httplimit.WithTrustedProxies("X-Forwarded-For", "10.0.0.0/8"))
+	m, err := httplimit.New(lim, httplimit.WithTrustedProxies("X-Forwarded-For", 0, "10.0.0.0/8"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -120,27 +155,6 @@ func ExampleMiddleware_ClientIP() {
 	// 198.51.100.1
 }
 
-func ExampleMiddleware_Reset() {
-	lim := exampleLimiter()
-	defer lim.Close()
-	m, err := httplimit.New(lim)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	srv := httptest.NewServer(m.Limit("1/minute")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
-	defer srv.Close()
-
-	post(srv.URL)
-	post(srv.URL)
-	m.Reset()
-	post(srv.URL)
-	// Output:
-	// 200 remaining="0" retry-after=""
-	// 429 remaining="0" retry-after="120" {"error":"rate limit exceeded: 1 per 1 minute"}
-	// 200 remaining="0" retry-after=""
-}
-
 func ExampleMiddleware_SetEnabled() {
 	lim := exampleLimiter()
 	defer lim.Close()
@@ -152,22 +166,24 @@ func ExampleMiddleware_SetEnabled() {
 	srv := httptest.NewServer(m.Limit("1/minute")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	defer srv.Close()
 
-	m.SetEnabled(false)
+	m.SetEnabled(false) // in a test that is not about limits
 	post(srv.URL)
 	post(srv.URL)
-	fmt.Println(m.Enabled())
 	// Output:
 	// 200 remaining="" retry-after=""
 	// 200 remaining="" retry-after=""
-	// false
 }
 
-func ExampleKeyOf() {
+func ExampleKey() {
 	lim := exampleLimiter()
 	defer lim.Close()
-	// One budget per API key and address; a request without the header
-	// is keyed by its address alone.
-	m, err := httplimit.New(lim, httplimit.WithKey(httplimit.KeyOf(httplimit.KeyHeader("X-API-Key"), httplimit.KeyIP())))
+	// One budget per API key; a request without the header is keyed by
+	// its address.
+	apiKey := func(r *http.Request) (string, bool) {
+		k := r.Header.Get("X-API-Key")
+		return k, k != ""
+	}
+	m, err := httplimit.New(lim, httplimit.Key(apiKey))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -196,9 +212,14 @@ func ExampleWithDefaultLimits() {
 	lim := exampleLimiter()
 	defer lim.Close()
 	// Reads 200/minute, writes 50/minute, per route and client.
+	writes := []limit.Limit{limit.PerMinute(50)}
 	m, err := httplimit.New(lim, httplimit.WithDefaultLimits("200/minute",
-		httplimit.Method(http.MethodPost, "50/minute"),
-		httplimit.Method(http.MethodDelete, "50/minute")))
+		httplimit.Dynamic(func(r *http.Request) []limit.Limit {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				return nil // the static 200/minute
+			}
+			return writes
+		})))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -225,4 +246,35 @@ func ExampleWithDefaultLimits() {
 	// Output:
 	// GET 200 199
 	// POST 50 49
+}
+
+func ExampleShared() {
+	lim := exampleLimiter()
+	defer lim.Close()
+	// Register and login each allow 5/minute, and 6/minute together.
+	m, err := httplimit.New(lim,
+		httplimit.WithRoute("POST /register", "5/minute", httplimit.Shared("auth", "6/minute")),
+		httplimit.WithRoute("POST /login", "5/minute", httplimit.Shared("auth", "6/minute")))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /register", func(http.ResponseWriter, *http.Request) {})
+	mux.HandleFunc("POST /login", func(http.ResponseWriter, *http.Request) {})
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	for _, path := range []string{"/register", "/register", "/register", "/login", "/login", "/login", "/login"} {
+		resp, err := http.Post(srv.URL+path, "text/plain", nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+		fmt.Print(resp.StatusCode, " ")
+	}
+	fmt.Println()
+	// Output:
+	// 200 200 200 200 200 200 429
 }

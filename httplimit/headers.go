@@ -18,6 +18,30 @@ const (
 	hRateLimit  = "Ratelimit"
 )
 
+// headerSet selects the header families of WithHeaders.
+type headerSet uint8
+
+const (
+	xRateLimit headerSet = 1 << iota // X-RateLimit-Limit, -Remaining, -Reset
+	ietf                             // RateLimit-Policy, RateLimit
+)
+
+// parseHeaders reads the families of WithHeaders.
+func parseHeaders(families []string) (headerSet, error) {
+	var hs headerSet
+	for _, f := range families {
+		switch {
+		case strings.EqualFold(f, "X-RateLimit"):
+			hs |= xRateLimit
+		case strings.EqualFold(f, "RateLimit"):
+			hs |= ietf
+		default:
+			return 0, configError("headers: %q is not X-RateLimit or RateLimit", f)
+		}
+	}
+	return hs, nil
+}
+
 // writeHeaders sets the rate-limit headers for st's decision. All values
 // share one backing slice, and all numbers of smallNums or more share one
 // string, so a response costs one allocation here, two with large numbers
@@ -28,10 +52,10 @@ const (
 func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 	hs := m.headers
 	n := 0
-	if hs&HeadersXRateLimit != 0 {
+	if hs&xRateLimit != 0 {
 		n += 3
 	}
-	if hs&HeadersIETF != 0 {
+	if hs&ietf != 0 {
 		n += 2
 	}
 	// A cost above the limit can never be allowed: no Retry-After, since
@@ -76,7 +100,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 		}
 		i++
 	}
-	if hs&HeadersXRateLimit != 0 {
+	if hs&xRateLimit != 0 {
 		vals[i] = p.count
 		i++
 		num(rem)
@@ -85,7 +109,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 	if retries {
 		num(retry)
 	}
-	if hs&HeadersIETF != 0 {
+	if hs&ietf != 0 {
 		vals[i] = p.ietfPolicy
 		i++
 		lo := len(b)
@@ -111,7 +135,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 		h[name] = vals[i : i+1 : i+1]
 		i++
 	}
-	if hs&HeadersXRateLimit != 0 {
+	if hs&xRateLimit != 0 {
 		set(hLimit)
 		set(hRemaining)
 		set(hReset)
@@ -119,7 +143,7 @@ func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
 	if retries {
 		set(hRetryAfter)
 	}
-	if hs&HeadersIETF != 0 {
+	if hs&ietf != 0 {
 		set(hPolicy)
 		set(hRateLimit)
 	}

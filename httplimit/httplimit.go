@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// ErrConfig is wrapped by every configuration error that [New] returns and
-// that [Middleware.Limit] panics with. The message names the problem.
+// ErrConfig is wrapped by every configuration error that [New] and
+// [Middleware.Verify] return and that [Middleware.Limit] and
+// [Middleware.Handler] panic with. The message names the problem.
 var ErrConfig = errors.New("httplimit: invalid configuration")
 
 func configError(format string, args ...any) error {
@@ -28,7 +30,8 @@ func configError(format string, args ...any) error {
 
 // Middleware limits HTTP requests with a floodgate.Store. Build one with
 // [New]; wrap a whole router with [Middleware.Handler] or single handlers
-// with [Middleware.Limit].
+// with [Middleware.Limit], and check the finished handler with
+// [Middleware.Verify] at start-up.
 //
 // The zero Middleware is not usable. A Middleware is safe for concurrent
 // use and must not be copied.
@@ -36,7 +39,6 @@ type Middleware struct {
 	store    floodgate.Store
 	storeErr atomic.Bool // the first store error was logged
 	enabled  atomic.Bool
-	gen      atomic.Uint64
 
 	app           *check            // nil: no application-wide limits
 	routes        map[string]*route // by pattern
@@ -46,22 +48,22 @@ type Middleware struct {
 	routeFunc     func(*http.Request) string
 	unplaced      atomic.Bool // a request whose route could not be told was logged
 	unplacedLimit atomic.Bool // the same, for Limit
-	noRefund      atomic.Bool // CountWhen without a Refunder was logged
+	misplaced     atomic.Bool // a ServeMux serving declared patterns otherwise was logged
+	noRefund      atomic.Bool // CountWhen on a store that cannot refund was logged
 	hook          func(*http.Request, Event)
 	shadow        bool
-	shadowHeaders bool
-	exemptWhen    func(*http.Request) bool
-	allow         []netip.Prefix
+	exemptWhen    func(*http.Request, netip.Addr) bool
 	trusted       []netip.Prefix
-	proxyHdr      string
-	forwarded     bool
-	single        bool // proxyHdr holds one address (X-Real-IP and kin)
-	hops          int  // X-Forwarded-For entries added by proxies of ours
+	proxyHdr      string // "": no trusted proxies
+	forwarded     bool   // proxyHdr is Forwarded
+	single        bool   // proxyHdr holds one address (X-Real-IP and kin)
+	hops          int    // entries from the right of proxyHdr; 0: skip trusted ones
 	v6bits        int
 	key           Key
-	headers       Headers
+	headers       headerSet
 	denied        func(http.ResponseWriter, *http.Request, limit.Decision)
-	shared        map[string]*check
+	sharedMu      sync.Mutex
+	shared        map[string]*check // by name; guarded by sharedMu
 	log           *slog.Logger
 	_             noCopy
 }
@@ -72,14 +74,14 @@ type Middleware struct {
 // X-RateLimit-* headers.
 //
 // New fails, with an error wrapping [ErrConfig] that names the problem, on
-// a bad limit string, a bad CIDR prefix, an unknown proxy header, an IPv6
-// prefix outside 1..128, a duplicate route and a reference to an
-// undeclared shared scope.
+// a bad limit string, a malformed route pattern, a duplicate route, a
+// shared budget declared with different limits, a bad CIDR prefix, an
+// unknown proxy or header name and an IPv6 prefix outside 1..128.
 func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if s == nil {
 		return nil, configError("nil Store")
 	}
-	c := config{v6bits: 64, headers: HeadersXRateLimit, log: slog.Default()}
+	c := config{v6bits: 64, log: slog.Default()}
 	for _, o := range opts {
 		o.apply(&c)
 	}
@@ -91,7 +93,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 		exemptWhen: c.exemptWhen,
 		v6bits:     c.v6bits,
 		key:        c.key,
-		headers:    c.headers,
+		headers:    xRateLimit,
 		denied:     c.denied,
 		log:        c.log,
 	}
@@ -100,49 +102,15 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 		return nil, configError("IPv6 prefix /%d is not in 1..128", c.v6bits)
 	}
 	var err error
-	if m.allow, err = parsePrefixes("allow-list", c.allow); err != nil {
-		return nil, err
-	}
-	if c.hops != 0 {
-		if c.hops < 1 || c.hops > maxHops {
-			return nil, configError("trusted hops: %d is not in 1..%d", c.hops, maxHops)
-		}
-		if len(c.trusted) > 0 || c.proxyHdr != "" {
-			return nil, configError("trusted hops and trusted proxies are two ways to say the same thing: choose one")
-		}
-		m.proxyHdr, m.hops = "X-Forwarded-For", c.hops
-	}
-	if len(c.trusted) > 0 || c.proxyHdr != "" && c.hops == 0 {
-		switch h := http.CanonicalHeaderKey(c.proxyHdr); h {
-		case "X-Forwarded-For", "Forwarded":
-			m.proxyHdr, m.forwarded = h, h == "Forwarded"
-		case "X-Real-Ip", "Cf-Connecting-Ip", "True-Client-Ip":
-			m.proxyHdr, m.single = h, true
-		default:
-			return nil, configError("trusted proxies: header %q is not X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP or True-Client-IP", c.proxyHdr)
-		}
-		if len(c.trusted) == 0 {
-			return nil, configError("trusted proxies: header %q given without the proxies' addresses", c.proxyHdr)
-		}
-		if m.trusted, err = parsePrefixes("trusted proxies", c.trusted); err != nil {
+	if c.headersSet {
+		if m.headers, err = parseHeaders(c.headers); err != nil {
 			return nil, err
 		}
 	}
-	for _, s := range c.shared {
-		if s.name == "" {
-			return nil, configError("shared scope with an empty name")
-		}
-		if m.shared[s.name] != nil {
-			return nil, configError("shared scope %q declared twice", s.name)
-		}
-		ch, err := newCheck("s:"+s.name, s.name, s.limits)
-		if err != nil {
+	if c.proxySet {
+		if err := m.setProxies(c.proxyHdr, c.hops, c.trusted); err != nil {
 			return nil, err
 		}
-		if ch == nil {
-			return nil, configError("shared scope %q has no limits", s.name)
-		}
-		m.shared[s.name] = ch
 	}
 	if c.appSet {
 		if m.app, err = newCheck("a:", "app", c.app); err != nil {
@@ -182,88 +150,80 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	}
 	m.needRoute = len(m.routes) > 0 || m.def != nil || len(m.exempt) > 0
 	m.routeFunc = c.routeFunc
-	m.hook, m.shadow, m.shadowHeaders = c.hook, c.shadow, c.shadowHeaders
+	m.hook, m.shadow = c.hook, c.shadow
 	return m, nil
+}
+
+// setProxies validates and sets WithTrustedProxies.
+func (m *Middleware) setProxies(header string, hops int, cidrs []string) error {
+	switch h := http.CanonicalHeaderKey(header); h {
+	case "X-Forwarded-For", "Forwarded":
+		m.proxyHdr, m.forwarded = h, h == "Forwarded"
+	case "X-Real-Ip", "Cf-Connecting-Ip", "True-Client-Ip":
+		m.proxyHdr, m.single = h, true
+	default:
+		return configError("trusted proxies: header %q is not X-Forwarded-For, Forwarded, X-Real-IP, CF-Connecting-IP or True-Client-IP", header)
+	}
+	switch {
+	case hops < 0 || hops > maxHops:
+		return configError("trusted proxies: %d hops is not in 0..%d", hops, maxHops)
+	case m.single && hops > 1:
+		return configError("trusted proxies: %s holds one address, so hops is 0 or 1, not %d", header, hops)
+	case hops == 0 && len(cidrs) == 0:
+		return configError("trusted proxies: header %q given without the proxies' addresses or their number of hops", header)
+	}
+	m.hops = hops
+	if m.single {
+		m.hops = 0
+	}
+	var err error
+	m.trusted, err = parsePrefixes("trusted proxies", cidrs)
+	return err
 }
 
 // Handler returns next wrapped in the Middleware: every request that
 // passes through it counts against the application-wide limits and
 // against its route's limits ([WithRoute]) or the default ones
-// ([WithDefaultLimits]). It is [Middleware.Wrap] that panics on the
-// error, like regexp.MustCompile: a route limit that cannot be enforced
-// stops the service at start-up, naming the pattern, instead of limiting
-// nothing. Its signature fits routers that take
-// func(http.Handler) http.Handler middleware, such as chi's Use.
-func (m *Middleware) Handler(next http.Handler) http.Handler {
-	h, err := m.Wrap(next)
-	if err != nil {
-		panic(err)
-	}
-	return h
-}
-
-// Wrap returns next wrapped in the Middleware, as Handler does, or an
-// error wrapping [ErrConfig] when the Middleware cannot enforce the
-// routes it was given on next.
+// ([WithDefaultLimits]). Its signature fits routers that take
+// func(http.Handler) http.Handler middleware, such as chi's Use. Call
+// [Middleware.Verify] on the finished handler at start-up: it proves
+// that every declared route is limited.
 //
 // Handler tells a request's route by, in this order: the function of
 // [WithRouteFunc] (chi, gin, echo, or a handler inside a ServeMux, whose
 // requests carry r.Pattern); or, when next is an *http.ServeMux (or has
-// its Handler method), the pattern the mux chooses. With a ServeMux, Wrap
-// checks every pattern of [WithRoute] and [WithExempt] against the mux:
-// a pattern the mux serves under another pattern ("{id}" for "{itemID}",
-// "/login" for "POST /login") or not at all is an error naming it. With
-// neither, route, default and exempt patterns would never match, so Wrap
-// refuses them. With a route function, check patterns against the
-// router's own list with [Middleware.CheckRoutes]; a request whose route
-// the function cannot tell is logged, once, loudly.
-func (m *Middleware) Wrap(next http.Handler) (http.Handler, error) {
+// its Handler method), the pattern the mux chooses. With neither, route,
+// default and exempt patterns could never match: Handler panics, with an
+// error wrapping [ErrConfig] that names them, like regexp.MustCompile, so
+// that the mistake stops the service at start-up. A ServeMux that serves
+// a declared pattern under another pattern ("{id}" for "{itemID}",
+// "/login" for "POST /login") or not at all is logged at Error, naming
+// it, and Verify returns it as an error.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
 	h := &appHandler{m: m, next: next}
 	if rt, ok := next.(router); ok {
 		h.mux = rt
 	}
 	if !m.needRoute || m.routeFunc != nil {
-		return h, nil
+		return h
 	}
 	if h.mux == nil {
-		return nil, configError("Handler wraps %T, which cannot tell a request's route, so the limits of %s would never apply: "+
+		panic(configError("Handler wraps %T, which cannot tell a request's route, so the limits of %s would never apply: "+
 			"wrap the *http.ServeMux itself, or pass WithRouteFunc (chi, gin, echo, or r.Pattern inside a ServeMux; see docs/http.md)",
-			next, m.patternList())
+			next, m.patternList()))
 	}
+	var bad []string
 	for _, p := range m.declared() {
-		if err := probe(h.mux, p); err != nil {
-			return nil, err
+		if got, err := muxPattern(h.mux, p); err != nil || got != p {
+			bad = append(bad, strconv.Quote(p))
 		}
 	}
-	return h, nil
-}
-
-// CheckRoutes reports an error, wrapping [ErrConfig] and naming each
-// pattern, when a pattern of [WithRoute] or [WithExempt] matches none of
-// served: the patterns a router serves, as its route function reports
-// them (chi: chi.Walk; gin: Engine.Routes; echo: Echo.Routes). A served
-// pattern with no method ("/login") matches a declared one with or
-// without a method ("POST /login"). Call it once every route is
-// registered.
-func (m *Middleware) CheckRoutes(served ...string) error {
-	have := map[string]bool{}
-	for _, p := range served {
-		have[p] = true
-		if _, path, ok := strings.Cut(p, " "); ok {
-			have[path] = true
-		}
+	if len(bad) > 0 && m.misplaced.CompareAndSwap(false, true) {
+		m.log.Error("httplimit: the ServeMux does not serve these declared routes under the same pattern, so their rules do not apply: "+
+			"use exactly the patterns given to the mux, and refuse the mistake at start-up with Middleware.Verify (logged once)",
+			"routes", strings.Join(bad, ", "))
 	}
-	var missing []string
-	for _, p := range m.declared() {
-		_, path, hasMethod := strings.Cut(p, " ")
-		if !have[p] && !(hasMethod && have[path]) {
-			missing = append(missing, strconv.Quote(p))
-		}
-	}
-	if len(missing) > 0 {
-		return configError("no route serves %s (the router serves %d patterns)", strings.Join(missing, ", "), len(served))
-	}
-	return nil
+	return h
 }
 
 // declared returns the patterns of WithRoute and WithExempt, sorted.
@@ -325,51 +285,15 @@ func checkPattern(p string) error {
 	return nil
 }
 
-// probe checks that mux serves pattern under that very pattern, by asking
-// it to route a request built from the pattern: wildcards become "x".
-func probe(mux router, pattern string) error {
-	method, rest := "GET", pattern
-	if m, r, ok := strings.Cut(pattern, " "); ok {
-		method, rest = m, strings.TrimLeft(r, " ")
-	}
-	host, path := "", rest
-	if i := strings.IndexByte(rest, '/'); i > 0 {
-		host, path = rest[:i], rest[i:]
-	} else if i < 0 {
-		return configError("route %q: a pattern is [METHOD ][HOST]/PATH", pattern)
-	}
-	var b strings.Builder
-	for path != "" {
-		i := strings.IndexByte(path, '{')
-		if i < 0 {
-			b.WriteString(path)
-			break
-		}
-		b.WriteString(path[:i])
-		j := strings.IndexByte(path[i:], '}')
-		if j < 0 {
-			return configError("route %q: unclosed {", pattern)
-		}
-		if path[i:i+j+1] != "{$}" {
-			b.WriteString("x")
-		}
-		path = path[i+j+1:]
-	}
-	r, err := http.NewRequest(method, "http://example.test"+b.String(), nil)
+// muxPattern returns the pattern under which mux serves the request
+// Verify builds for pattern.
+func muxPattern(mux router, pattern string) (string, error) {
+	r, err := probeRequest(pattern)
 	if err != nil {
-		return configError("route %q: %v", pattern, err)
-	}
-	if host != "" {
-		r.Host = host
+		return "", err
 	}
 	_, got := mux.Handler(r)
-	switch {
-	case got == pattern:
-		return nil
-	case got == "":
-		return configError("route %q: the ServeMux serves no such route (a %s request to %s finds nothing; check the method and the wildcard names)", pattern, method, b.String())
-	}
-	return configError("route %q: the ServeMux serves that request under the pattern %q; use exactly the pattern given to the mux", pattern, got)
+	return got, nil
 }
 
 // router is the route lookup of *http.ServeMux.
@@ -385,6 +309,9 @@ type appHandler struct {
 
 func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
+	if verifying.Load() != 0 && h.answerProbe(w, r) {
+		return
+	}
 	if !m.enabled.Load() {
 		h.next.ServeHTTP(w, r)
 		return
@@ -392,33 +319,49 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var rt *route
 	pattern := ""
 	if m.needRoute {
-		own := false
-		switch {
-		case m.routeFunc != nil:
-			pattern = m.routeFunc(r)
-		case h.mux != nil:
-			var found http.Handler
-			found, pattern = h.mux.Handler(r)
-			_, own = found.(*limited)
-		}
+		var exempt bool
+		pattern, rt, exempt = h.place(r)
 		if pattern == "" {
 			m.cannotPlace(r)
-		} else if _, path, ok := strings.Cut(pattern, " "); !ok || path == "" {
-			// A router pattern without a method ("/login", from chi or
-			// gin) also names the route declared with one ("POST /login").
-			if withMethod := r.Method + " " + pattern; m.routes[withMethod] != nil || m.exempt[withMethod] {
-				pattern = withMethod
-			}
 		}
-		if m.exempt[pattern] {
+		if exempt {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		if rt = m.routes[pattern]; rt == nil && !own && pattern != "" {
-			rt = m.def
-		}
 	}
 	m.serve(w, r, h.next, rt, pattern, true)
+}
+
+// place returns the pattern of r's route ("" when it cannot be told), the
+// route whose limits apply (nil: none) and whether the route is exempt.
+func (h *appHandler) place(r *http.Request) (pattern string, rt *route, exempt bool) {
+	m := h.m
+	own := false
+	switch {
+	case m.routeFunc != nil:
+		pattern = m.routeFunc(r)
+	case h.mux != nil:
+		var found http.Handler
+		found, pattern = h.mux.Handler(r)
+		_, own = found.(*limited)
+	}
+	if pattern == "" {
+		return "", nil, false
+	}
+	if _, path, ok := strings.Cut(pattern, " "); !ok || path == "" {
+		// A router pattern without a method ("/login", from chi or
+		// gin) also names the route declared with one ("POST /login").
+		if withMethod := r.Method + " " + pattern; m.routes[withMethod] != nil || m.exempt[withMethod] {
+			pattern = withMethod
+		}
+	}
+	if m.exempt[pattern] {
+		return pattern, nil, true
+	}
+	if rt = m.routes[pattern]; rt == nil && !own {
+		rt = m.def
+	}
+	return pattern, rt, false
 }
 
 // cannotPlace logs, once and loudly, that a request's route could not be
@@ -433,21 +376,21 @@ func (m *Middleware) cannotPlace(r *http.Request) {
 
 // Limit returns middleware that limits the handlers it wraps by limits
 // ([limit.ParseMany] syntax, such as "5/minute" or "2/second;10/minute"),
-// adjusted by opts: the Go counterpart of @limiter.limit("5/minute").
+// adjusted by opts: the Go counterpart of @limiter.limit("5/minute"). It
+// is the way to limit one handler in code; [WithRoute] is the way for
+// limits read from configuration, whose errors New returns.
 //
 // A budget's identity is what was declared, never call order: the limits
 // string and the route that serves the request (its pattern from
 // [WithRouteFunc], or r.Pattern inside a ServeMux), so every instance of
 // a service counts a route in the same budget however its routes were
-// registered; [Scope] names a budget explicitly instead, for handlers
-// that should share one. A request whose route cannot be told counts in
-// the budget of the limits string alone, and is logged once.
+// registered; [Shared] names a budget that handlers share. A request
+// whose route cannot be told counts in the budget of the limits string
+// alone, and is logged once.
 //
 // Limit panics, with an error wrapping [ErrConfig], on a bad limit string
-// or an undeclared shared scope, like regexp.MustCompile: use it for
-// limits written in source code, and [WithRoute] for limits read from
-// configuration, whose errors New returns. Application-wide limits are
-// applied by [Middleware.Handler], not here.
+// or a shared budget declared with other limits, like regexp.MustCompile.
+// Application-wide limits are applied by [Middleware.Handler], not here.
 func (m *Middleware) Limit(limits string, opts ...RouteOption) func(http.Handler) http.Handler {
 	s := &routeSpec{pattern: "limit " + limits, limits: limits, opts: opts}
 	rt, err := m.newRoute(s, "l:"+limits+"|", true)
@@ -464,6 +407,9 @@ type limited struct {
 }
 
 func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if verifying.Load() != 0 && l.answerProbe(w, r) {
+		return
+	}
 	if !l.m.enabled.Load() {
 		l.next.ServeHTTP(w, r)
 		return
@@ -472,27 +418,19 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if l.m.routeFunc != nil {
 		pattern = l.m.routeFunc(r)
 	}
-	if pattern == "" && l.rt.perPattern && l.m.unplacedLimit.CompareAndSwap(false, true) {
+	if pattern == "" && (l.rt.own != nil || len(l.rt.also) > 0) && l.m.unplacedLimit.CompareAndSwap(false, true) {
 		l.m.log.Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
-			"share one budget (logged once): mount them in a ServeMux, pass WithRouteFunc, or name each budget with Scope",
+			"share one budget (logged once): mount them in a ServeMux, pass WithRouteFunc, or share a budget by name with Shared",
 			"method", r.Method, "path", r.URL.Path)
 	}
 	l.m.serve(w, r, l.next, l.rt, pattern, false)
 }
 
 // SetEnabled turns limiting on or off at run time; a disabled Middleware
-// passes every request through untouched, without headers. New returns an
+// passes every request through untouched, without headers, and counts
+// nothing: the switch for tests and for an emergency. New returns an
 // enabled Middleware.
 func (m *Middleware) SetEnabled(on bool) { m.enabled.Store(on) }
-
-// Enabled reports whether the Middleware is limiting requests.
-func (m *Middleware) Enabled() bool { return m.enabled.Load() }
-
-// Reset makes every client's budget whole again, for tests: it moves the
-// Middleware to fresh storage keys, and the old counters expire by the
-// storage's own eviction. It affects this Middleware only, not other
-// processes sharing a Redis store.
-func (m *Middleware) Reset() { m.gen.Add(1) }
 
 // pending is one scope's part of a request's decision: a floodgate.Charge
 // and what the response needs to describe it.
@@ -508,21 +446,15 @@ type pending struct {
 // serve runs the checks of one request, all or nothing, and calls next or
 // the denied handler.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, rt *route, pattern string, withApp bool) {
-	if m.exemptWhen != nil && m.exemptWhen(r) {
+	var ip clientAddr
+	if m.exemptWhen != nil && m.exemptWhen(r, ip.get(m, r)) {
 		next.ServeHTTP(w, r)
 		return
-	}
-	var ip clientAddr
-	if len(m.allow) > 0 {
-		if a := ip.get(m, r); a.IsValid() && contains(m.allow, a) {
-			next.ServeHTTP(w, r)
-			return
-		}
 	}
 	var buf [4]pending
 	ps := buf[:0]
 	if withApp && m.app != nil {
-		ps = append(ps, pending{ch: m.app, key: m.storageKey(m.app, "", &m.key, r, &ip), n: 1, limits: m.app.limits})
+		ps = append(ps, pending{ch: m.app, key: m.storageKey(m.app, "", m.key, r, &ip), n: 1, limits: m.app.limits})
 	}
 	if rt != nil {
 		ps = m.routeCharges(ps, r, rt, pattern, &ip)
@@ -560,14 +492,16 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			Decision: d, Shadow: shadow, Err: err})
 	}
 	st := state{d: d, ch: ps[at].ch, set: true, pol: ps[at].ch.policy(d.Limit, ps[at].dyn)}
-	if !d.Allowed && !shadow {
+	if shadow {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if !d.Allowed {
 		m.deny(w, r, &st)
 		return
 	}
-	if !shadow || m.shadowHeaders {
-		m.writeHeaders(w.Header(), &st, false)
-	}
-	if rt == nil || rt.countWhen == nil || shadow {
+	m.writeHeaders(w.Header(), &st, false)
+	if rt == nil || rt.countWhen == nil {
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -581,26 +515,27 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 // refund gives back the route's charges of a request that CountWhen
 // does not count.
 func (m *Middleware) refund(ctx context.Context, ps []pending) {
-	rf, ok := m.store.(floodgate.Refunder)
-	if !ok {
-		if m.noRefund.CompareAndSwap(false, true) {
-			m.log.Error("httplimit: CountWhen needs a store that can give units back (floodgate.Refunder); "+
-				"every request is counted (logged once)", "store", fmt.Sprintf("%T", m.store))
-		}
-		return
-	}
 	ctx = context.WithoutCancel(ctx)
 	for _, p := range ps {
-		if p.route {
-			if err := rf.Refund(ctx, p.key, p.n, p.limits...); err != nil {
-				m.report(p.ch, err)
+		if !p.route {
+			continue
+		}
+		err := m.store.Refund(ctx, p.key, p.n, p.limits...)
+		if errors.Is(err, errors.ErrUnsupported) {
+			if m.noRefund.CompareAndSwap(false, true) {
+				m.log.Error("httplimit: CountWhen needs a store that can give units back; "+
+					"every request is counted (logged once)", "store", m.store.Info().Kind, "error", err)
 			}
+			return
+		}
+		if err != nil {
+			m.report(p.ch, err)
 		}
 	}
 }
 
-// routeCharges appends the charges of rt: its shared scopes, its own (or
-// per-method, or dynamic) limits and its AlsoBy limits.
+// routeCharges appends the charges of rt: its shared budgets, its own (or
+// dynamic) limits and its AlsoBy limits.
 func (m *Middleware) routeCharges(ps []pending, r *http.Request, rt *route, pattern string, ip *clientAddr) []pending {
 	cost := int64(1)
 	if rt.cost != nil {
@@ -608,8 +543,8 @@ func (m *Middleware) routeCharges(ps []pending, r *http.Request, rt *route, patt
 			return ps
 		}
 	}
-	key := &m.key
-	if rt.key != nil {
+	key := m.key
+	if rt.ownKey {
 		key = rt.key
 	}
 	for _, sh := range rt.shared {
@@ -618,11 +553,7 @@ func (m *Middleware) routeCharges(ps []pending, r *http.Request, rt *route, patt
 	if !rt.perPattern {
 		pattern = ""
 	}
-	ch := rt.own
-	if mc := rt.methods[r.Method]; mc != nil {
-		ch = mc
-	}
-	if ch != nil {
+	if ch := rt.own; ch != nil {
 		limits, dyn := ch.limits, false
 		if rt.dynamic != nil {
 			if d := rt.dynamic(r); len(d) > 0 {
@@ -649,15 +580,10 @@ type state struct {
 }
 
 // storageKey returns the key under which a scope counts a client:
-// [generation|]scope pattern|client.
-func (m *Middleware) storageKey(ch *check, pattern string, k *Key, r *http.Request, ip *clientAddr) string {
+// scope pattern|client.
+func (m *Middleware) storageKey(ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) string {
 	var buf [192]byte
 	b := buf[:0]
-	if g := m.gen.Load(); g != 0 {
-		b = append(b, 'g')
-		b = strconv.AppendUint(b, g, 10)
-		b = append(b, '|')
-	}
 	b = append(b, ch.scope...)
 	b = append(b, pattern...)
 	b = append(b, '|')

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func TestSixRapidRegistrations(t *testing.T) {
 func TestRetryAfterRoundsUp(t *testing.T) {
 	l, clk := newLimiter(t)
 	m := newMiddleware(t, l)
-	srv := serve(t, m.Limit("1/second", httplimit.Scope("tick"))(ok))
+	srv := serve(t, m.Limit("1/second")(ok))
 	clk.Set(start + 300*time.Millisecond)
 	require.Equal(t, 200, do(t, srv, "GET", "/").code)
 	r := do(t, srv, "GET", "/")
@@ -174,7 +175,7 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 func TestIETFHeaders(t *testing.T) {
 	l, _ := newLimiter(t)
 	m := newMiddleware(t, l,
-		httplimit.WithHeaders(httplimit.HeadersXRateLimit|httplimit.HeadersIETF),
+		httplimit.WithHeaders("X-RateLimit", "RateLimit"),
 		httplimit.WithRoute("POST /api/v1/auth/login", "5/minute"),
 		httplimit.WithRoute("GET /api/v1/auth/me", "2/second;10/minute"))
 	srv := serve(t, m.Handler(apiMux()))
@@ -192,7 +193,7 @@ func TestIETFHeaders(t *testing.T) {
 
 func TestHeadersOff(t *testing.T) {
 	l, _ := newLimiter(t)
-	m := newMiddleware(t, l, httplimit.WithHeaders(0))
+	m := newMiddleware(t, l, httplimit.WithHeaders())
 	srv := serve(t, m.Limit("1/minute")(ok))
 	r := do(t, srv, "GET", "/")
 	assert.Equal(t, [4]string{}, rl(r), "allowed, headers off")
@@ -204,7 +205,7 @@ func TestHeadersOff(t *testing.T) {
 func TestSpoofedForwardedForIgnored(t *testing.T) {
 	l, _ := newLimiter(t)
 	m := newMiddleware(t, l,
-		httplimit.WithTrustedProxies("X-Forwarded-For", "10.0.0.0/8"), // not 127.0.0.1
+		httplimit.WithTrustedProxies("X-Forwarded-For", 0, "10.0.0.0/8"), // not 127.0.0.1
 		httplimit.WithRoute("POST /api/v1/auth/login", "5/minute"))
 	srv := serve(t, m.Handler(apiMux()))
 	allowed := 0
@@ -234,7 +235,7 @@ func TestTrustedProxyChain(t *testing.T) {
 		t.Run("header="+tc.name, func(t *testing.T) {
 			l, _ := newLimiter(t)
 			m := newMiddleware(t, l,
-				httplimit.WithTrustedProxies(tc.header, "127.0.0.1/32", "::1", "10.0.0.0/8"),
+				httplimit.WithTrustedProxies(tc.header, 0, "127.0.0.1/32", "::1", "10.0.0.0/8"),
 				httplimit.WithRoute("POST /api/v1/auth/login", "5/minute"))
 			srv := serve(t, m.Handler(apiMux()))
 			assert.Equal(t, 5, countAllowed(t, srv, 7, "POST", "/api/v1/auth/login", tc.header, tc.client(0)), "client 0")
@@ -250,7 +251,7 @@ func TestTrustedProxyChain(t *testing.T) {
 func TestIPv6GroupedBy64(t *testing.T) {
 	l, _ := newLimiter(t)
 	m := newMiddleware(t, l,
-		httplimit.WithTrustedProxies("X-Forwarded-For", "127.0.0.1", "::1"),
+		httplimit.WithTrustedProxies("X-Forwarded-For", 0, "127.0.0.1", "::1"),
 		httplimit.WithRoute("POST /api/v1/auth/login", "2/minute"))
 	srv := serve(t, m.Handler(apiMux()))
 	xff := "X-Forwarded-For"
@@ -259,7 +260,7 @@ func TestIPv6GroupedBy64(t *testing.T) {
 	assert.Equal(t, 2, countAllowed(t, srv, 3, "POST", "/api/v1/auth/login", xff, "2001:db8:1:3::1"), "next /64 has its own")
 
 	m128 := newMiddleware(t, l,
-		httplimit.WithTrustedProxies("X-Forwarded-For", "127.0.0.1", "::1"),
+		httplimit.WithTrustedProxies("X-Forwarded-For", 0, "127.0.0.1", "::1"),
 		httplimit.WithIPv6Prefix(128),
 		httplimit.WithRoute("POST /api/v1/auth/login", "1/minute"))
 	srv = serve(t, m128.Handler(apiMux()))
@@ -269,8 +270,8 @@ func TestIPv6GroupedBy64(t *testing.T) {
 
 func TestClientIP(t *testing.T) {
 	l, _ := newLimiter(t)
-	m := newMiddleware(t, l, httplimit.WithTrustedProxies("X-Forwarded-For", "10.0.0.0/8", "2001:db8:ffff::/48"))
-	fwd := newMiddleware(t, l, httplimit.WithTrustedProxies("Forwarded", "10.0.0.0/8"))
+	m := newMiddleware(t, l, httplimit.WithTrustedProxies("X-Forwarded-For", 0, "10.0.0.0/8", "2001:db8:ffff::/48"))
+	fwd := newMiddleware(t, l, httplimit.WithTrustedProxies("Forwarded", 0, "10.0.0.0/8"))
 	tests := []struct {
 		name   string
 		m      *httplimit.Middleware
@@ -312,13 +313,14 @@ func TestClientIP(t *testing.T) {
 }
 
 func TestExemptions(t *testing.T) {
+	loopback := netip.MustParsePrefix("127.0.0.0/8")
 	tests := []struct {
 		name string
 		opt  httplimit.Option
 		hdr  []string
 	}{
-		{"allow-list", httplimit.WithAllowList("127.0.0.0/8", "::1"), nil},
-		{"exempt-when", httplimit.WithExemptWhen(func(r *http.Request) bool { return r.Header.Get("X-Internal") == "yes" }), []string{"X-Internal", "yes"}},
+		{"allow-list by client address", httplimit.WithExemptWhen(func(_ *http.Request, client netip.Addr) bool { return loopback.Contains(client) }), nil},
+		{"exempt-when header", httplimit.WithExemptWhen(func(r *http.Request, _ netip.Addr) bool { return r.Header.Get("X-Internal") == "yes" }), []string{"X-Internal", "yes"}},
 		{"exempt route", httplimit.WithExempt("POST /api/v1/auth/login"), nil},
 	}
 	for _, tc := range tests {
@@ -337,39 +339,39 @@ func TestExemptions(t *testing.T) {
 	}
 	t.Run("exempt-when false still limits", func(t *testing.T) {
 		l, _ := newLimiter(t)
-		m := newMiddleware(t, l, httplimit.WithExemptWhen(func(*http.Request) bool { return false }))
+		var seen []netip.Addr
+		m := newMiddleware(t, l, httplimit.WithExemptWhen(func(_ *http.Request, client netip.Addr) bool {
+			seen = append(seen, client)
+			return false
+		}))
 		srv := serve(t, m.Limit("3/minute")(ok))
 		assert.Equal(t, 3, countAllowed(t, srv, 5, "GET", "/"))
+		require.NotEmpty(t, seen)
+		assert.Equal(t, "127.0.0.1", seen[0].String(), "the predicate gets the client address")
 	})
 }
 
-func TestEnabledAndReset(t *testing.T) {
+func TestSetEnabled(t *testing.T) {
 	l, _ := newLimiter(t)
 	m := newMiddleware(t, l, httplimit.WithAppLimits("2/minute"))
 	srv := serve(t, m.Handler(apiMux()))
-	require.True(t, m.Enabled(), "New returns an enabled Middleware")
 	assert.Equal(t, 2, countAllowed(t, srv, 4, "GET", "/api/v1/groups"), "enabled")
 
 	m.SetEnabled(false)
-	assert.False(t, m.Enabled())
 	for range 5 {
 		r := do(t, srv, "GET", "/api/v1/groups")
 		require.Equal(t, 200, r.code, "disabled")
 		require.Empty(t, r.h.Get("X-RateLimit-Limit"), "disabled: headers")
 	}
 	m.SetEnabled(true)
-	assert.Equal(t, 429, do(t, srv, "GET", "/api/v1/groups").code, "re-enabled: the budget is still spent")
-
-	m.Reset()
-	assert.Equal(t, 2, countAllowed(t, srv, 4, "GET", "/api/v1/groups"), "after Reset")
+	assert.Equal(t, 429, do(t, srv, "GET", "/api/v1/groups").code, "re-enabled: the budget is still spent, and nothing counted while disabled")
 }
 
-func TestSharedScope(t *testing.T) {
+func TestShared(t *testing.T) {
 	l, _ := newLimiter(t)
 	m := newMiddleware(t, l,
-		httplimit.WithShared("auth", "3/minute"),
-		httplimit.WithRoute("POST /api/v1/auth/register", "", httplimit.Shared("auth")),
-		httplimit.WithRoute("POST /api/v1/auth/login", "10/minute", httplimit.Shared("auth")))
+		httplimit.WithRoute("POST /api/v1/auth/register", "", httplimit.Shared("auth", "3/minute")),
+		httplimit.WithRoute("POST /api/v1/auth/login", "10/minute", httplimit.Shared("auth", "3 per minute")))
 	srv := serve(t, m.Handler(apiMux()))
 	assert.Equal(t, 2, countAllowed(t, srv, 2, "POST", "/api/v1/auth/register"))
 	r := do(t, srv, "POST", "/api/v1/auth/login")
@@ -378,9 +380,9 @@ func TestSharedScope(t *testing.T) {
 	assert.Equal(t, 0, countAllowed(t, srv, 2, "POST", "/api/v1/auth/login"), "login after the shared budget is spent")
 	assert.Equal(t, 0, countAllowed(t, srv, 2, "POST", "/api/v1/auth/register"), "register after the shared budget is spent")
 
-	t.Run("same scope name across Limit calls", func(t *testing.T) {
-		a := m.Limit("2/minute", httplimit.Scope("pair"))(ok)
-		b := m.Limit("2/minute", httplimit.Scope("pair"))(ok)
+	t.Run("one budget across Limit calls", func(t *testing.T) {
+		a := m.Limit("", httplimit.Shared("pair", "2/minute"))(ok)
+		b := m.Limit("", httplimit.Shared("pair", "2/minute"))(ok)
 		mux := http.NewServeMux()
 		mux.Handle("/a", a)
 		mux.Handle("/b", b)
@@ -388,12 +390,26 @@ func TestSharedScope(t *testing.T) {
 		assert.Equal(t, 1, countAllowed(t, srv, 1, "GET", "/a"))
 		assert.Equal(t, 1, countAllowed(t, srv, 3, "GET", "/b"))
 	})
+	t.Run("other limits for the same name", func(t *testing.T) {
+		_, err := httplimit.New(l,
+			httplimit.WithRoute("POST /a", "", httplimit.Shared("auth", "3/minute")),
+			httplimit.WithRoute("POST /b", "", httplimit.Shared("auth", "4/minute")))
+		require.ErrorIs(t, err, httplimit.ErrConfig, "Shared(auth) with 3/minute and 4/minute")
+		assert.Contains(t, err.Error(), `"auth"`)
+		assert.Panics(t, func() { m.Limit("", httplimit.Shared("pair", "5/minute")) }, "Limit with Shared(pair) under other limits")
+	})
 }
 
 func TestDefaultAndAppLimits(t *testing.T) {
 	l, _ := newLimiter(t)
+	writes := []limit.Limit{limit.PerMinute(1)}
 	m := newMiddleware(t, l,
-		httplimit.WithDefaultLimits("3/minute", httplimit.Method("POST", "1/minute")),
+		httplimit.WithDefaultLimits("3/minute", httplimit.Dynamic(func(r *http.Request) []limit.Limit {
+			if r.Method == http.MethodPost {
+				return writes
+			}
+			return nil
+		})),
 		httplimit.WithRoute("POST /api/v1/auth/login", "5/minute"),
 		httplimit.WithExempt("GET /health"))
 	srv := serve(t, m.Handler(apiMux()))
@@ -402,7 +418,7 @@ func TestDefaultAndAppLimits(t *testing.T) {
 	assert.Equal(t, 3, countAllowed(t, srv, 5, "GET", "/api/v1/groups/7/members"), "each default route has its own budget")
 	assert.Equal(t, 3, countAllowed(t, srv, 5, "GET", "/api/v1/groups/1"), "one budget per pattern, not per path")
 	assert.Equal(t, 0, countAllowed(t, srv, 2, "GET", "/api/v1/groups/2"), "one budget per pattern, not per path")
-	assert.Equal(t, 1, countAllowed(t, srv, 3, "POST", "/api/v1/groups"), "per-method default")
+	assert.Equal(t, 1, countAllowed(t, srv, 3, "POST", "/api/v1/groups"), "writes chosen by Dynamic")
 	assert.Equal(t, 5, countAllowed(t, srv, 6, "POST", "/api/v1/auth/login"), "a route's own limits replace the defaults")
 	for range 5 {
 		r := do(t, srv, "GET", "/nowhere")
@@ -474,29 +490,37 @@ func TestKeys(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
+	header := func(name string) httplimit.Key {
+		return func(r *http.Request) (string, bool) { v := r.Header.Get(name); return v, v != "" }
+	}
+	user := func(r *http.Request) (string, bool) { u, ok := r.Context().Value(userKey{}).(string); return u, ok }
 	tests := []struct {
 		name string
 		key  httplimit.Key
 		a, b []string // two clients that must not share a budget
 	}{
-		{"header", httplimit.KeyHeader("x-api-key"), []string{"X-Api-Key", "k1"}, []string{"X-Api-Key", "k2"}},
-		{"huge header values are hashed apart", httplimit.KeyHeader("X-Api-Key"),
+		{"header", header("X-Api-Key"), []string{"X-Api-Key", "k1"}, []string{"X-Api-Key", "k2"}},
+		{"huge header values are hashed apart", header("X-Api-Key"),
 			[]string{"X-Api-Key", strings.Repeat("a", 8000)}, []string{"X-Api-Key", strings.Repeat("a", 7999) + "b"}},
-		{"context user", httplimit.KeyContext(userKey{}), []string{"X-User", "alice"}, []string{"X-User", "bob"}},
-		{"func", httplimit.KeyFunc(func(r *http.Request) (string, bool) { return r.URL.Query().Get("t"), true }), nil, nil},
-		{"composite", httplimit.KeyOf(httplimit.KeyContext(userKey{}), httplimit.KeyIP()), []string{"X-User", "alice"}, []string{"X-User", "bob"}},
-		{"missing value falls back to the address", httplimit.KeyHeader("X-Api-Key"), nil, []string{"X-Api-Key", "k"}},
+		{"context user", user, []string{"X-User", "alice"}, []string{"X-User", "bob"}},
+		{"query", func(r *http.Request) (string, bool) { return r.URL.Query().Get("t"), true }, nil, nil},
+		{"missing value falls back to the address", header("X-Api-Key"), nil, []string{"X-Api-Key", "k"}},
+		{"empty value falls back to the address", func(*http.Request) (string, bool) { return "", true }, nil, []string{"X-Other", "k"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l, _ := newLimiter(t)
-			m := newMiddleware(t, l, httplimit.WithKey(tc.key))
+			m := newMiddleware(t, l, tc.key)
 			srv := serve(t, withUser(m.Limit("2/minute")(ok)))
 			pa, pb := "/", "/"
 			if tc.a == nil && tc.b == nil {
 				pa, pb = "/?t=a", "/?t=b"
 			}
 			assert.Equal(t, 2, countAllowed(t, srv, 3, "GET", pa, tc.a...), "client a")
+			if tc.name == "empty value falls back to the address" {
+				assert.Equal(t, 0, countAllowed(t, srv, 1, "GET", pb, tc.b...), "client b is the same address")
+				return
+			}
 			assert.Equal(t, 2, countAllowed(t, srv, 3, "GET", pb, tc.b...), "client b")
 			assert.Equal(t, 0, countAllowed(t, srv, 1, "GET", pa, tc.a...), "client a again")
 		})
@@ -504,7 +528,24 @@ func TestKeys(t *testing.T) {
 	t.Run("route key overrides", func(t *testing.T) {
 		l, _ := newLimiter(t)
 		m := newMiddleware(t, l)
-		srv := serve(t, m.Limit("1/minute", httplimit.ByKey(httplimit.KeyHeader("X-Api-Key")))(ok))
+		srv := serve(t, m.Limit("1/minute", header("X-Api-Key"))(ok))
+		assert.Equal(t, 1, countAllowed(t, srv, 2, "GET", "/", "X-Api-Key", "a"))
+		assert.Equal(t, 1, countAllowed(t, srv, 2, "GET", "/", "X-Api-Key", "b"))
+	})
+	t.Run("a nil route key is the address", func(t *testing.T) {
+		l, _ := newLimiter(t)
+		m := newMiddleware(t, l, header("X-Api-Key"))
+		srv := serve(t, m.Limit("1/minute", httplimit.Key(nil))(ok))
+		assert.Equal(t, 1, countAllowed(t, srv, 2, "GET", "/", "X-Api-Key", "a"))
+		assert.Equal(t, 0, countAllowed(t, srv, 2, "GET", "/", "X-Api-Key", "b"), "another API key, the same address")
+	})
+	t.Run("value and address joined with ClientIP", func(t *testing.T) {
+		l, _ := newLimiter(t)
+		var m *httplimit.Middleware
+		m = newMiddleware(t, l, httplimit.Key(func(r *http.Request) (string, bool) {
+			return r.Header.Get("X-Api-Key") + "@" + m.ClientIP(r).String(), true
+		}))
+		srv := serve(t, m.Limit("1/minute")(ok))
 		assert.Equal(t, 1, countAllowed(t, srv, 2, "GET", "/", "X-Api-Key", "a"))
 		assert.Equal(t, 1, countAllowed(t, srv, 2, "GET", "/", "X-Api-Key", "b"))
 	})
@@ -583,19 +624,21 @@ func TestBadConfig(t *testing.T) {
 		{"empty route", httplimit.WithRoute("GET /x", ""), "no limits"},
 		{"bad default", httplimit.WithDefaultLimits("five per minute"), "default"},
 		{"bad app", httplimit.WithAppLimits("0/minute"), "app"},
-		{"bad shared", httplimit.WithShared("auth", "1/week"), "auth"},
-		{"undeclared shared", httplimit.WithRoute("GET /x", "", httplimit.Shared("nope")), `"nope"`},
-		{"bad method limits", httplimit.WithRoute("GET /x", "1/minute", httplimit.Method("POST", "x")), "POST"},
-		{"bad CIDR", httplimit.WithTrustedProxies("X-Forwarded-For", "10.0.0.0/33"), "10.0.0.0/33"},
-		{"bad allow-list", httplimit.WithAllowList("localhost"), "localhost"},
+		{"bad shared", httplimit.WithRoute("GET /x", "", httplimit.Shared("auth", "1/week")), "auth"},
+		{"empty shared", httplimit.WithRoute("GET /x", "", httplimit.Shared("auth", "")), "auth"},
+		{"unnamed shared", httplimit.WithRoute("GET /x", "", httplimit.Shared("", "1/minute")), "empty name"},
+		{"bad CIDR", httplimit.WithTrustedProxies("X-Forwarded-For", 0, "10.0.0.0/33"), "10.0.0.0/33"},
 		{"malformed pattern", httplimit.WithRoute("login", "1/minute"), "login"},
 		{"lowercase method", httplimit.WithRoute("post /login", "1/minute"), "post"},
 		{"unbalanced wildcard", httplimit.WithRoute("GET /items/{id", "1/minute"), "unbalanced"},
 		{"malformed exempt pattern", httplimit.WithExempt("health"), "health"},
-		{"bad proxy header", httplimit.WithTrustedProxies("X-Client-IP", "10.0.0.0/8"), "X-Client-IP"},
-		{"proxy header without proxies", httplimit.WithTrustedProxies("X-Real-IP"), "X-Real-IP"},
-		{"bad hop count", httplimit.WithTrustedHops(65), "65"},
+		{"bad proxy header", httplimit.WithTrustedProxies("X-Client-IP", 0, "10.0.0.0/8"), "X-Client-IP"},
+		{"proxy header without proxies or hops", httplimit.WithTrustedProxies("X-Real-IP", 0), "X-Real-IP"},
+		{"bad hop count", httplimit.WithTrustedProxies("X-Forwarded-For", 65), "65"},
+		{"negative hop count", httplimit.WithTrustedProxies("X-Forwarded-For", -1, "10.0.0.0/8"), "-1"},
+		{"hops on a single-address header", httplimit.WithTrustedProxies("X-Real-IP", 2), "X-Real-IP"},
 		{"bad IPv6 prefix", httplimit.WithIPv6Prefix(0), "/0"},
+		{"bad header family", httplimit.WithHeaders("X-RateLimit", "Draft"), "Draft"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -616,7 +659,7 @@ func TestBadConfig(t *testing.T) {
 	})
 	t.Run("Limit panics on a bad literal", func(t *testing.T) {
 		m := newMiddleware(t, l)
-		assert.PanicsWithError(t, `httplimit: invalid configuration: limit 5/fortnight: limit: syntax error: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)`,
+		assert.PanicsWithError(t, `httplimit: invalid configuration: limit 5/fortnight: limit: invalid: "5/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)`,
 			func() { m.Limit("5/fortnight") })
 	})
 }

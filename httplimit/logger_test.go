@@ -2,7 +2,10 @@ package httplimit_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/limit"
 )
 
 // jsonLog is a JSON slog handler's output, safe for concurrent writes.
@@ -45,12 +49,19 @@ func (l *jsonLog) records(t *testing.T) []map[string]any {
 	return recs
 }
 
+// noRefund is a Store that cannot give units back.
+type noRefund struct{ floodgate.Store }
+
+func (noRefund) Refund(context.Context, string, int64, ...limit.Limit) error {
+	return fmt.Errorf("test store: %w", errors.ErrUnsupported)
+}
+
 // TestWithLoggerOncePerMiddleware: the Middleware's lines go to the
 // logger of WithLogger, with structured attributes, once however many
 // requests trigger them.
 func TestWithLoggerOncePerMiddleware(t *testing.T) {
 	out := &jsonLog{}
-	store := struct{ floodgate.Store }{floodgate.NewMemory()} // cannot refund
+	store := noRefund{floodgate.NewMemory()}
 	t.Cleanup(func() { store.Close() })
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
@@ -79,7 +90,8 @@ func TestWithLoggerOncePerMiddleware(t *testing.T) {
 			assert.Equal(t, "GET", rec["method"], "method attribute")
 			assert.Equal(t, "/nowhere", rec["path"], "path attribute")
 		} else {
-			assert.Contains(t, rec["store"], "struct", "store attribute of the CountWhen line")
+			assert.Equal(t, "memory", rec["store"], "store attribute of the CountWhen line: the store's Info().Kind")
+			assert.Contains(t, rec["error"], "unsupported", "error attribute of the CountWhen line")
 		}
 	}
 	assert.ElementsMatch(t, []bool{true, true}, []bool{

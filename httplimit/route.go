@@ -2,6 +2,7 @@ package httplimit
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,13 +30,13 @@ type policy struct {
 
 // route is one route's checks.
 type route struct {
-	own        *check            // nil: no static limits
-	methods    map[string]*check // per-method replacements
+	own        *check // nil: no static limits
 	shared     []*check
 	cost       func(*http.Request) int64
 	dynamic    func(*http.Request) []limit.Limit
-	key        *Key
-	perPattern bool // default route: the pattern is part of the key
+	key        Key
+	ownKey     bool // key replaces the Middleware's
+	perPattern bool // default route and Limit: the pattern is part of the key
 	also       []alsoCheck
 	countWhen  func(status int) bool
 	shadow     bool
@@ -44,7 +45,7 @@ type route struct {
 // alsoCheck is a route's limits counted under a key of their own.
 type alsoCheck struct {
 	ch  *check
-	key *Key
+	key Key
 }
 
 // newCheck parses limits for a scope; it returns nil for an empty string.
@@ -120,15 +121,8 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 		o.applyRoute(s)
 	}
 	name := s.pattern
-	if s.scope != "" {
-		// An explicit scope is the budget's identity: not per pattern,
-		// except for default limits, where each route keeps its own.
-		name = s.scope
-		if s.pattern != "default" {
-			scope, perPattern = "n:"+s.scope, false
-		}
-	}
-	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, perPattern: perPattern, countWhen: s.countWhen, shadow: s.shadow}
+	rt := &route{cost: s.cost, dynamic: s.dynamic, key: s.key, ownKey: s.keySet, perPattern: perPattern,
+		countWhen: s.countWhen, shadow: s.shadow}
 	var err error
 	if rt.own, err = newCheck(scope, name, s.limits); err != nil {
 		return nil, err
@@ -136,29 +130,10 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 	if rt.own == nil && s.dynamic != nil {
 		rt.own = &check{scope: scope, name: name}
 	}
-	for _, ms := range s.methods {
-		if ms.method == "" {
-			return nil, configError("%s: Method with an empty method", name)
-		}
-		if rt.methods == nil {
-			rt.methods = map[string]*check{}
-		}
-		if rt.methods[ms.method] != nil {
-			return nil, configError("%s: method %s set twice", name, ms.method)
-		}
-		mc, err := newCheck(scope+" "+ms.method+" ", name+" "+ms.method, ms.limits)
+	for _, sh := range s.shared {
+		c, err := m.sharedCheck(name, sh)
 		if err != nil {
 			return nil, err
-		}
-		if mc == nil {
-			return nil, configError("%s: method %s has no limits", name, ms.method)
-		}
-		rt.methods[ms.method] = mc
-	}
-	for _, sh := range s.shared {
-		c := m.shared[sh]
-		if c == nil {
-			return nil, configError("%s: shared scope %q is not declared with WithShared", name, sh)
 		}
 		rt.shared = append(rt.shared, c)
 	}
@@ -175,11 +150,36 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 		if ac == nil {
 			return nil, configError("%s: AlsoBy(%q) has no limits", name, a.name)
 		}
-		k := a.key
-		rt.also = append(rt.also, alsoCheck{ch: ac, key: &k})
+		rt.also = append(rt.also, alsoCheck{ch: ac, key: a.key})
 	}
-	if rt.own == nil && len(rt.methods) == 0 && len(rt.shared) == 0 && len(rt.also) == 0 {
+	if rt.own == nil && len(rt.shared) == 0 && len(rt.also) == 0 {
 		return nil, configError("%s: no limits", name)
 	}
 	return rt, nil
+}
+
+// sharedCheck returns the budget of Shared(sh.name, sh.limits), made on
+// its first declaration; a later one must give the same limits.
+func (m *Middleware) sharedCheck(route string, sh sharedSpec) (*check, error) {
+	if sh.name == "" {
+		return nil, configError("%s: Shared with an empty name", route)
+	}
+	c, err := newCheck("s:"+sh.name, sh.name, sh.limits)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, configError("%s: Shared(%q) has no limits", route, sh.name)
+	}
+	m.sharedMu.Lock()
+	defer m.sharedMu.Unlock()
+	if prev := m.shared[sh.name]; prev != nil {
+		if !slices.Equal(prev.limits, c.limits) {
+			return nil, configError("%s: Shared(%q, %q): the budget was declared with other limits (%s)",
+				route, sh.name, sh.limits, prev.limits)
+		}
+		return prev, nil
+	}
+	m.shared[sh.name] = c
+	return c, nil
 }

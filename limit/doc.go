@@ -18,7 +18,7 @@
 // or "|": "10/second;1000/day", "100/day, 500/7days". Empty items,
 // fractions, signs, unknown units ("1/sec", "1/week") and trailing text
 // ("1/second 2/minute") are rejected with an error that quotes the
-// offending part and wraps [ErrSyntax], [ErrCount] or [ErrPeriod].
+// offending part and wraps [ErrInvalid].
 //
 // [Limit.String] prints the canonical form, which parses back to an equal
 // Limit: "5/minute", "1/2 seconds", "500/7 days".
@@ -43,7 +43,7 @@
 // accepts it as a default; check [Limit.Valid] where a limit is required.
 // A limit that the grammar cannot express (one with a burst, or a period
 // that is not a whole number of seconds) does not marshal: MarshalText
-// fails with an error wrapping [ErrNoText] instead of dropping a part.
+// fails with an error wrapping [ErrInvalid] instead of dropping a part.
 //
 // # Concurrency
 //

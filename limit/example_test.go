@@ -20,7 +20,7 @@ func ExampleParse() {
 	fmt.Println(err)
 	// Output:
 	// 5/minute 5 1m0s
-	// limit: syntax error: "1/week": unknown unit "week" (want second, minute, hour, day, month or year)
+	// limit: invalid: "1/week": unknown unit "week" (want second, minute, hour, day, month or year)
 }
 
 func ExampleParseMany() {
@@ -28,8 +28,8 @@ func ExampleParseMany() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(len(ls), limit.FormatMany(ls))
-	// Output: 2 10/second;1000/day
+	fmt.Println(len(ls), ls[0], ls[1])
+	// Output: 2 10/second 1000/day
 }
 
 func ExampleNew() {
@@ -44,7 +44,7 @@ func ExampleNew() {
 	// Output:
 	// 100/90 seconds <nil>
 	// 10/100ms 100ms <nil>
-	// limit: period out of range: period "100µs" is not a whole number of milliseconds in 1ms..86400h0m0s
+	// limit: invalid: period "100µs" is not a whole number of milliseconds in 1ms..86400h0m0s
 }
 
 func ExampleParseStrategy() {
@@ -56,12 +56,6 @@ func ExampleParseStrategy() {
 	// gcra => gcra true
 	// sliding-window-counter => sliding-window true
 	// leaky-bucket => sliding-window false
-}
-
-func ExampleMustParseMany() {
-	ls := limit.MustParseMany("10/second;1000/day")
-	fmt.Println(ls[0], ls[1].Count())
-	// Output: 10/second 1000
 }
 
 func ExampleMustParse() {
@@ -84,11 +78,11 @@ func ExampleLimit_MarshalText() {
 	// The grammar has no burst: such a limit does not marshal.
 	burst, _ := limit.PerSecond(10).WithBurst(20)
 	_, err = burst.MarshalText()
-	fmt.Println(errors.Is(err, limit.ErrNoText), err)
+	fmt.Println(errors.Is(err, limit.ErrInvalid), err)
 	// Output:
 	// 5/minute [1000/day] false <nil>
 	// {"rate":"5/minute","daily":["1000/day"],"unset":""} <nil>
-	// true limit: no text form: 10/second has a burst of 20, which the grammar cannot express
+	// true limit: invalid: 10/second has a burst of 20, which the grammar cannot express
 }
 
 func ExampleLimit_UnmarshalText() {

@@ -30,21 +30,14 @@ const (
 	MaxPeriod = 10 * 360 * 24 * time.Hour
 )
 
-// Errors wrapped by every constructor, parser and MarshalText error, for
-// errors.Is.
-var (
-	// ErrSyntax reports text that is not a limit.
-	ErrSyntax = errors.New("limit: syntax error")
-	// ErrCount reports a count outside 1..MaxCount.
-	ErrCount = errors.New("limit: count out of range")
-	// ErrPeriod reports a period that is not a whole number of
-	// milliseconds between MinPeriod and MaxPeriod.
-	ErrPeriod = errors.New("limit: period out of range")
-	// ErrNoText reports a limit that [Limit.MarshalText] cannot write
-	// because the grammar cannot express it: one with a burst (see
-	// [Limit.WithBurst]) or a period that is not a whole number of seconds.
-	ErrNoText = errors.New("limit: no text form")
-)
+// ErrInvalid is wrapped by every error of a constructor, a parser and
+// MarshalText, for errors.Is: text that is not a limit, a count outside
+// 1..MaxCount, a period that is not a whole number of milliseconds
+// between MinPeriod and MaxPeriod, or a limit that MarshalText cannot
+// write because the grammar cannot express it (a burst, or a period that
+// is not a whole number of seconds). The message quotes the offending
+// part and says what is wrong with it.
+var ErrInvalid = errors.New("limit: invalid")
 
 // Limit is a number of requests (more exactly, of cost units) allowed per
 // period. Build one with [New], [PerSecond], [PerMinute], [PerHour],
@@ -65,7 +58,7 @@ type Limit struct {
 }
 
 // New returns a limit of count per period. It fails with an error wrapping
-// ErrCount or ErrPeriod when count is not in 1..MaxCount or period is not a
+// ErrInvalid when count is not in 1..MaxCount or period is not a
 // whole number of milliseconds in MinPeriod..MaxPeriod.
 //
 // New is the only way to build a limit whose period is not a whole number
@@ -120,12 +113,12 @@ func (l Limit) Burst() int64 {
 
 // WithBurst returns l with a GCRA bucket of b units: up to b units at
 // once, refilled at Count per Period. It fails with an error wrapping
-// ErrCount when b is not in 1..MaxCount or l is invalid. The burst is not
+// ErrInvalid when b is not in 1..MaxCount or l is invalid. The burst is not
 // part of the string grammar: String of such a limit parses back to l
 // without it, and [Limit.MarshalText] fails for it rather than drop it.
 func (l Limit) WithBurst(b int64) (Limit, error) {
 	if !l.Valid() || b < 1 || b > MaxCount {
-		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrCount, b, int64(MaxCount))
+		return Limit{}, fmt.Errorf("%w: burst %d is not in 1..%d", ErrInvalid, b, int64(MaxCount))
 	}
 	if b == l.count {
 		b = 0 // one representation per limit, so that equal limits compare equal

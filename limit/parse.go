@@ -8,10 +8,10 @@ import (
 
 // Parse parses exactly one limit, such as "5/minute", "5 per minute" or
 // "1/2 seconds". See the package documentation for the grammar. Errors
-// quote the offending part and wrap ErrSyntax, ErrCount or ErrPeriod.
+// quote the offending part and wrap ErrInvalid.
 func Parse(s string) (Limit, error) {
 	if strings.ContainsAny(s, ";,|") {
-		return Limit{}, fmt.Errorf("%w: %q holds several limits; use ParseMany", ErrSyntax, s)
+		return Limit{}, fmt.Errorf("%w: %q holds several limits; use ParseMany", ErrInvalid, s)
 	}
 	return parseOne(s)
 }
@@ -23,7 +23,7 @@ func ParseMany(s string) ([]Limit, error) {
 	items := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == '|' })
 	// FieldsFunc drops empty items; count separators to catch them.
 	if seps := strings.Count(s, ";") + strings.Count(s, ",") + strings.Count(s, "|"); seps+1 != len(items) {
-		return nil, fmt.Errorf("%w: %q has an empty item", ErrSyntax, s)
+		return nil, fmt.Errorf("%w: %q has an empty item", ErrInvalid, s)
 	}
 	out := make([]Limit, 0, len(items))
 	for _, it := range items {
@@ -40,35 +40,15 @@ func ParseMany(s string) ([]Limit, error) {
 // written in source code.
 func MustParse(s string) Limit { return must(Parse(s)) }
 
-// MustParseMany is like [ParseMany] but panics with ParseMany's error. It
-// is meant for lists of limits written in source code.
-func MustParseMany(s string) []Limit {
-	ls, err := ParseMany(s)
-	if err != nil {
-		panic(err)
-	}
-	return ls
-}
-
-// FormatMany joins limits in canonical form with ";", the inverse of
-// [ParseMany].
-func FormatMany(ls []Limit) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = l.String()
-	}
-	return strings.Join(parts, ";")
-}
-
 // parseOne scans: ws count ws ("/"|"per") ws [multiplier ws] unit ws.
 func parseOne(item string) (Limit, error) {
 	s := strings.TrimSpace(item)
 	if s == "" {
-		return Limit{}, fmt.Errorf("%w: empty limit", ErrSyntax)
+		return Limit{}, fmt.Errorf("%w: empty limit", ErrInvalid)
 	}
 	digits, rest := splitDigits(s)
 	if digits == "" {
-		return Limit{}, fmt.Errorf("%w: %q does not start with a count", ErrSyntax, s)
+		return Limit{}, fmt.Errorf("%w: %q does not start with a count", ErrInvalid, s)
 	}
 	count, ok := atoi(digits)
 	if !ok || count < 1 || count > MaxCount {
@@ -81,7 +61,7 @@ func parseOne(item string) (Limit, error) {
 	case len(rest) >= 3 && asciiEqualFold(rest[:3], "per"):
 		rest = rest[3:]
 	default:
-		return Limit{}, fmt.Errorf("%w: %q: expected \"/\" or \"per\" after the count", ErrSyntax, s)
+		return Limit{}, fmt.Errorf("%w: %q: expected \"/\" or \"per\" after the count", ErrInvalid, s)
 	}
 	rest = strings.TrimSpace(rest)
 	mult := int64(1)
@@ -94,7 +74,7 @@ func parseOne(item string) (Limit, error) {
 	}
 	u, ok := lookupUnit(rest)
 	if !ok {
-		return Limit{}, fmt.Errorf("%w: %q: unknown unit %q (want second, minute, hour, day, month or year)", ErrSyntax, s, rest)
+		return Limit{}, fmt.Errorf("%w: %q: unknown unit %q (want second, minute, hour, day, month or year)", ErrInvalid, s, rest)
 	}
 	if mult > int64(MaxPeriod/u) {
 		return Limit{}, periodError(s)
@@ -156,9 +136,9 @@ func asciiEqualFold(s, w string) bool {
 }
 
 func countError(c string) error {
-	return fmt.Errorf("%w: count %s is not in 1..%d", ErrCount, c, int64(MaxCount))
+	return fmt.Errorf("%w: count %s is not in 1..%d", ErrInvalid, c, int64(MaxCount))
 }
 
 func periodError(p string) error {
-	return fmt.Errorf("%w: period %q is not a whole number of milliseconds in %s..%s", ErrPeriod, p, MinPeriod, MaxPeriod)
+	return fmt.Errorf("%w: period %q is not a whole number of milliseconds in %s..%s", ErrInvalid, p, MinPeriod, MaxPeriod)
 }

@@ -7,7 +7,7 @@ import "fmt"
 // [Limit.UnmarshalText] and [Parse] turn back into l. The zero Limit
 // marshals as empty text.
 //
-// It fails with an error wrapping [ErrNoText] when the grammar cannot
+// It fails with an error wrapping [ErrInvalid] when the grammar cannot
 // express l: when l has a burst other than its count (see
 // [Limit.WithBurst]), or a period that is not a whole number of seconds
 // (see [New]). Such a limit is never written without the part that the
@@ -17,9 +17,9 @@ func (l Limit) MarshalText() ([]byte, error) {
 	case !l.Valid():
 		return []byte{}, nil
 	case !l.wholeSeconds():
-		return nil, fmt.Errorf("%w: %s has a period of %s, not a whole number of seconds", ErrNoText, l, l.period)
+		return nil, fmt.Errorf("%w: %s has a period of %s, not a whole number of seconds", ErrInvalid, l, l.period)
 	case l.burst != 0:
-		return nil, fmt.Errorf("%w: %s has a burst of %d, which the grammar cannot express", ErrNoText, l, l.burst)
+		return nil, fmt.Errorf("%w: %s has a burst of %d, which the grammar cannot express", ErrInvalid, l, l.burst)
 	}
 	return []byte(l.String()), nil
 }
@@ -29,7 +29,7 @@ func (l Limit) MarshalText() ([]byte, error) {
 // minute", "1/2 seconds"), and empty text, which sets the zero Limit that
 // [Limit.MarshalText] writes as empty: check [Limit.Valid] where a limit
 // is required. On error it leaves *l unchanged and returns Parse's error,
-// which wraps ErrSyntax, ErrCount or ErrPeriod.
+// which wraps ErrInvalid.
 func (l *Limit) UnmarshalText(text []byte) error {
 	if len(text) == 0 {
 		*l = Limit{}

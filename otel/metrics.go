@@ -101,19 +101,19 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 		if len(watched) == 0 {
 			return nil
 		}
-		var total floodgate.Stats
+		var total floodgate.Info
 		isUp := map[string]bool{}
 		var kinds []string
 		for _, s := range watched {
-			st := floodgate.StatsOf(s)
+			st := s.Info()
 			total.Keys += st.Keys
 			total.Full += st.Full
 			total.Evicted += st.Evicted
-			if _, seen := isUp[st.Store]; !seen {
-				kinds = append(kinds, st.Store)
-				isUp[st.Store] = true
+			if _, seen := isUp[st.Kind]; !seen {
+				kinds = append(kinds, st.Kind)
+				isUp[st.Kind] = true
 			}
-			isUp[st.Store] = isUp[st.Store] && st.Up
+			isUp[st.Kind] = isUp[st.Kind] && st.Up
 		}
 		for _, k := range kinds {
 			v := int64(0)
@@ -136,7 +136,7 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 // Watch adds s to the stores read at each collection for
 // floodgate.store.up, floodgate.tracked_keys,
 // floodgate.key_table_full.denials and floodgate.evictions (see
-// floodgate.StatsOf). Pass the Store that floodgate.Open returned.
+// Store.Info). Pass the Store that floodgate.Open returned.
 func (m *Metrics) Watch(s floodgate.Store) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -146,7 +146,7 @@ func (m *Metrics) Watch(s floodgate.Store) {
 // ObserveCall implements floodgate.Observer.
 func (m *Metrics) ObserveCall(o floodgate.Observation) {
 	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, allowed: o.Decision.Allowed}
-	if o.Op == floodgate.OpAllow {
+	if o.Op == "allow" {
 		k.limit = o.Decision.Limit
 	}
 	s := m.calls.get(k, newCallSeries)
@@ -189,7 +189,7 @@ type callKey struct {
 	store    string
 	strategy limit.Strategy
 	limit    limit.Limit
-	op       floodgate.Op
+	op       string
 	fallback bool
 	allowed  bool
 }
@@ -198,7 +198,7 @@ type callKey struct {
 // attributes, so that recording allocates nothing.
 type callSeries struct {
 	latency   []metric.RecordOption
-	decisions []metric.AddOption // nil unless OpAllow
+	decisions []metric.AddOption // nil unless op is "allow"
 	fallback  []metric.AddOption // nil unless answered by the policy
 }
 
@@ -208,8 +208,8 @@ func newCallSeries(k callKey) callSeries {
 		out = "allowed"
 	}
 	s := callSeries{latency: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("store", k.store), attribute.String("op", k.op.String())))}}
-	if k.op == floodgate.OpAllow {
+		attribute.String("store", k.store), attribute.String("op", k.op)))}}
+	if k.op == "allow" {
 		s.decisions = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
 			attribute.String("store", k.store), attribute.String("strategy", k.strategy.String()),
 			attribute.String("limit", k.limit.String()), attribute.String("outcome", out)))}

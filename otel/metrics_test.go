@@ -153,19 +153,19 @@ func TestRedisOutage(t *testing.T) {
 	r := startRedis(t)
 	s := newServer(t, "redis://"+r.addr()+"?timeout=200ms&backoff=50ms", floodgate.WithLogger(discardLogger()))
 	require.Eventually(t, func() bool { return s.do(t, 1, "GET", "/items/warm")[204] == 1 }, 10*time.Second, 20*time.Millisecond)
-	assert.Equal(t, 1.0, value(s.collect(t), "floodgate.store.up", "store", "redisstore"), "store.up with Redis answering")
+	assert.Equal(t, 1.0, value(s.collect(t), "floodgate.store.up", "store", "redis"), "store.up with Redis answering")
 
 	r.kill()
 	assert.Equal(t, map[int]int{204: 3, 429: 3}, s.do(t, 6, "POST", "/login"), "POST /login with Redis down")
 	rm := s.collect(t)
-	assert.Equal(t, 0.0, value(rm, "floodgate.store.up", "store", "redisstore"), "store.up with Redis killed")
-	assert.Equal(t, 6.0, value(rm, "floodgate.fallback.decisions", "store", "redisstore"), "one fallback decision per request")
+	assert.Equal(t, 0.0, value(rm, "floodgate.store.up", "store", "redis"), "store.up with Redis killed")
+	assert.Equal(t, 6.0, value(rm, "floodgate.fallback.decisions", "store", "redis"), "one fallback decision per request")
 	assert.Equal(t, 1.0, value(rm, "floodgate.store.state_changes", "state", "down"))
 
 	r.start(t)
 	require.Eventually(t, func() bool {
 		s.do(t, 1, "GET", "/items/back")
-		return value(s.collect(t), "floodgate.store.up", "store", "redisstore") == 1
+		return value(s.collect(t), "floodgate.store.up", "store", "redis") == 1
 	}, 10*time.Second, 50*time.Millisecond, "floodgate.store.up never returned to 1")
 	assert.Equal(t, 1.0, value(s.collect(t), "floodgate.store.state_changes", "state", "up"))
 }

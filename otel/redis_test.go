@@ -4,8 +4,8 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/floodgate-go/floodgate/internal/redistest"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
 )
 
 // redisServer is a real redis-server for the test (see redistest).

@@ -84,7 +84,7 @@ func New() *Collector {
 // Watch adds s to the stores whose state is read at each scrape:
 // floodgate_store_up, floodgate_tracked_keys,
 // floodgate_key_table_full_denials_total and floodgate_evictions_total
-// (see floodgate.StatsOf). Pass the Store that floodgate.Open returned.
+// (see floodgate.Info). Pass the Store that floodgate.Open returned.
 // Stores of one kind are summed, and their store_up is 0 if any is down.
 func (c *Collector) Watch(s floodgate.Store) {
 	c.mu.Lock()
@@ -97,7 +97,7 @@ func (c *Collector) Watch(s floodgate.Store) {
 // once each combination of labels has been seen.
 func (c *Collector) ObserveCall(o floodgate.Observation) {
 	k := callKey{store: o.Store, strategy: o.Strategy, op: o.Op, fallback: o.Fallback, allowed: o.Decision.Allowed}
-	if o.Op == floodgate.OpAllow {
+	if o.Op == "allow" {
 		k.limit = o.Decision.Limit
 	}
 	s := c.calls.get(k, c.newCallSeries)
@@ -154,7 +154,7 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 }
 
 // Collect implements prometheus.Collector. It reads the watched stores'
-// floodgate.StatsOf, which counts keys shard by shard.
+// Store.Info, which counts keys shard by shard.
 func (c *Collector) Collect(ch chan<- prom.Metric) {
 	c.decisions.Collect(ch)
 	c.fallback.Collect(ch)
@@ -164,15 +164,15 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 	c.mu.Lock()
 	watched := append([]floodgate.Store(nil), c.watched...)
 	c.mu.Unlock()
-	var total floodgate.Stats
+	var total floodgate.Info
 	up := map[string]bool{}
 	var kinds []string
 	for _, s := range watched {
-		st := floodgate.StatsOf(s)
+		st := s.Info()
 		total.Keys += st.Keys
 		total.Full += st.Full
 		total.Evicted += st.Evicted
-		kind := st.Store
+		kind := st.Kind
 		if _, seen := up[kind]; !seen {
 			kinds = append(kinds, kind)
 			up[kind] = true
@@ -197,21 +197,21 @@ type callKey struct {
 	store    string
 	strategy limit.Strategy
 	limit    limit.Limit
-	op       floodgate.Op
+	op       string
 	fallback bool
 	allowed  bool
 }
 
 type callSeries struct {
 	latency   prom.Observer
-	decisions prom.Counter // nil unless OpAllow
+	decisions prom.Counter // nil unless op is "allow"
 	fallback  prom.Counter // nil unless answered by the policy
 }
 
 func (c *Collector) newCallSeries(k callKey) callSeries {
 	out := outcome(k.allowed)
-	s := callSeries{latency: c.latency.WithLabelValues(k.store, k.op.String())}
-	if k.op == floodgate.OpAllow {
+	s := callSeries{latency: c.latency.WithLabelValues(k.store, k.op)}
+	if k.op == "allow" {
 		s.decisions = c.decisions.WithLabelValues(k.store, k.strategy.String(), k.limit.String(), out)
 	}
 	if k.fallback {

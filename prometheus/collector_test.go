@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/limit"
@@ -168,7 +169,8 @@ func TestHTTPDecisionsMatchRequests(t *testing.T) {
 // floodgate_key_table_full_denials_total and floodgate_evictions_total.
 func TestStatsMetrics(t *testing.T) {
 	c := fgprom.New()
-	m := floodgate.NewMemory(engine.WithMaxKeys(64), engine.WithSweepInterval(-1))
+	clk := clock.NewManual(time.Hour)
+	m := floodgate.NewMemory(engine.WithMaxKeys(64), engine.WithClock(clk), engine.WithSweepInterval(5*time.Millisecond))
 	t.Cleanup(func() { m.Close() })
 	store := floodgate.Observe(m, c)
 	c.Watch(store)
@@ -183,8 +185,11 @@ func TestStatsMetrics(t *testing.T) {
 		}
 	}
 	require.Less(t, allowed, 1000, "1000 keys into a table capped near 64")
-	evicted := m.Engine().SweepAt(m.Engine().Now() + time.Hour)
-	require.Equal(t, allowed, evicted, "SweepAt an hour later evicts every key")
+	clk.Advance(time.Hour)
+	require.Eventually(t, func() bool { return m.Info().Keys == 0 }, 10*time.Second, 5*time.Millisecond,
+		"the sweeper, an hour later on the store's clock, evicts every key")
+	evicted := int(m.Info().Evicted)
+	require.Equal(t, allowed, evicted, "evicted: every allowed key")
 
 	fams, err := reg.Gather()
 	require.NoError(t, err)

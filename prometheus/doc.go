@@ -23,14 +23,14 @@
 //
 //	floodgate_http_decisions_total{route,scope,outcome}       counter
 //
-// Read at each scrape from the watched stores (floodgate.StatsOf):
+// Read at each scrape from the watched stores (Store.Info):
 //
 //	floodgate_store_up{store}                                 gauge
 //	floodgate_tracked_keys                                    gauge
 //	floodgate_key_table_full_denials_total                    counter
 //	floodgate_evictions_total                                 counter
 //
-// Labels: store is the kind of store ("memory", "redisstore"); strategy
+// Labels: store is the kind of store ("memory", "redis"); strategy
 // its algorithm ("sliding-window", …); limit the deciding limit
 // ("5/minute"); outcome "allowed" or "denied", and for HTTP also
 // "shadow_denied" (denied in shadow mode, not enforced); op "allow",

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
 )
 
 // redisServer is a real redis-server for the test (see redistest).
@@ -34,7 +34,7 @@ func TestRedisOutage(t *testing.T) {
 		10*time.Second, 20*time.Millisecond, "the first request through Redis")
 
 	fams := s.scrape(t)
-	assert.Equal(t, 1.0, value(fams, "floodgate_store_up", "store", "redisstore"), "store_up with Redis answering")
+	assert.Equal(t, 1.0, value(fams, "floodgate_store_up", "store", "redis"), "store_up with Redis answering")
 	assert.Zero(t, value(fams, "floodgate_fallback_decisions_total"), "fallback decisions with Redis answering")
 	before := value(fams, "floodgate_http_decisions_total")
 
@@ -42,8 +42,8 @@ func TestRedisOutage(t *testing.T) {
 	got := s.do(t, 6, "POST", "/login")
 	assert.Equal(t, map[int]int{204: 3, 429: 3}, got, "POST /login with Redis down: the memory policy enforces 3/minute")
 	fams = s.scrape(t)
-	assert.Equal(t, 0.0, value(fams, "floodgate_store_up", "store", "redisstore"), "store_up with Redis killed")
-	assert.Equal(t, 6.0, value(fams, "floodgate_fallback_decisions_total", "store", "redisstore"), "fallback decisions: one per request during the outage")
+	assert.Equal(t, 0.0, value(fams, "floodgate_store_up", "store", "redis"), "store_up with Redis killed")
+	assert.Equal(t, 6.0, value(fams, "floodgate_fallback_decisions_total", "store", "redis"), "fallback decisions: one per request during the outage")
 	assert.Equal(t, 3.0, value(fams, "floodgate_fallback_decisions_total", "outcome", "allowed"), "fallback decisions allowed")
 	assert.Equal(t, 3.0, value(fams, "floodgate_http_decisions_total", "route", "POST /login", "outcome", "denied"), "HTTP denials during the outage")
 	assert.Equal(t, 1.0, value(fams, "floodgate_store_state_changes_total", "state", "down"), "changes to down")
@@ -52,7 +52,7 @@ func TestRedisOutage(t *testing.T) {
 	r.start(t)
 	require.Eventually(t, func() bool {
 		s.do(t, 1, "GET", "/items/back")
-		return value(s.scrape(t), "floodgate_store_up", "store", "redisstore") == 1
+		return value(s.scrape(t), "floodgate_store_up", "store", "redis") == 1
 	}, 10*time.Second, 50*time.Millisecond, "floodgate_store_up never returned to 1 after Redis restarted")
 	fams = s.scrape(t)
 	assert.Equal(t, 1.0, value(fams, "floodgate_store_state_changes_total", "state", "up"), "changes to up")

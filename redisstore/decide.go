@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/redis/rueidis"
 )
@@ -20,29 +21,25 @@ import (
 // ctx.Err() when the caller's ctx ended first, or an error wrapping
 // floodgate.ErrUnavailable, ErrReply or floodgate.ErrClosed.
 func (s *Store) AllowN(ctx context.Context, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
-	return s.decide(ctx, "", key, n, true, limits)
-}
-
-// AllowNAt is AllowN at time now, measured from the Unix epoch and
-// truncated to the microsecond, instead of the Redis server's clock. It
-// exists for tests and replays; counters it writes live at least a minute
-// so that real time passing between calls does not expire them.
-func (s *Store) AllowNAt(ctx context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error) {
-	return s.decide(ctx, nowArg(now), key, n, true, limits)
+	return s.decide(ctx, testNow(ctx), key, n, true, limits)
 }
 
 // Peek returns the Decision that AllowN(ctx, key, 1, limits...) would
 // return, without counting anything.
 func (s *Store) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
-	return s.decide(ctx, "", key, 1, false, limits)
+	return s.decide(ctx, testNow(ctx), key, 1, false, limits)
 }
 
-// PeekAt is Peek at time now; see AllowNAt.
-func (s *Store) PeekAt(ctx context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error) {
-	return s.decide(ctx, nowArg(now), key, 1, false, limits)
-}
-
-func nowArg(now time.Duration) string {
+// testNow returns the script's time argument: "" for the Redis server's
+// TIME, or, in tests only, the time of a clock carried by ctx
+// (internal/seam), truncated to the microsecond; counters written at such
+// a time live at least a minute, so that real time passing between
+// calls does not expire them.
+func testNow(ctx context.Context) string {
+	now, ok := seam.Now(ctx)
+	if !ok {
+		return ""
+	}
 	return strconv.FormatInt(max(0, int64(now/time.Microsecond)), 10)
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
@@ -88,16 +90,14 @@ func TestMovingBigCosts(t *testing.T) {
 			n, u, took, r.CLI(t, "MEMORY", "USAGE", key))
 	}
 
-	// A full log of 100 000 requests of cost 1 within the last second.
+	// A full log of 100 000 requests of cost 1, one a microsecond, within
+	// the last 0.1 s of a manual clock that the calls carry (seam).
 	const members = 100_000
 	l := limit.PerMinute(members)
 	key := "bc:{full}:m:100000/60"
-	tm := strings.Fields(r.CLI(t, "TIME"))
-	sec, err := strconv.ParseInt(tm[0], 10, 64)
-	require.NoError(t, err)
-	us, err := strconv.ParseInt(tm[1], 10, 64)
-	require.NoError(t, err)
-	start := sec*1_000_000 + us - members
+	clk := clock.NewManual(storetest.T0)
+	ctx = seam.WithClock(ctx, clk)
+	start := int64(storetest.T0/time.Microsecond) - members
 	for i := 0; i < members; i += 5000 {
 		args := []string{"ZADD", key}
 		for j := i; j < i+5000; j++ {
@@ -111,7 +111,7 @@ func TestMovingBigCosts(t *testing.T) {
 		d, err := s.AllowN(ctx, "full", 1, l)
 		require.NoError(t, err)
 		assert.False(t, d.Allowed, "AllowN on a full log")
-		assert.InDelta(t, time.Minute-members*time.Microsecond, d.RetryAfter, float64(time.Second),
+		assert.Equal(t, time.Minute-members*time.Microsecond, d.RetryAfter,
 			"RetryAfter on a full log: until the oldest member stops counting")
 	}
 	took := time.Since(t0) / 100

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,7 @@ var (
 )
 
 func init() {
-	open := func(uri string) (floodgate.Store, error) { return Open(uri) }
+	open := func(uri string, log *slog.Logger) (floodgate.Store, error) { return Open(uri, withLogger(log)) }
 	for _, scheme := range []string{"redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster"} {
 		floodgate.Register(scheme, open)
 	}
@@ -68,20 +69,13 @@ type Store struct {
 
 var _ floodgate.Store = (*Store)(nil)
 
-// Open returns a Store on the Redis named by uri:
-//
-//	redis://[user:pass@]host[:port][/db]            (port 6379 by default)
-//	rediss://[user:pass@]host[:port][/db]           (TLS)
-//	redis+unix://[user:pass@]/path/to/redis.sock[?db=N]
-//	redis+sentinel://[user:pass@]host:port[,host:port…]/service-name[?db=N]
-//	redis+cluster://[user:pass@]host:port[,host:port…]
-//
-// with query parameters strategy, prefix, timeout, dial-timeout,
-// pool-size, client-name (see the With options) and, for rediss://,
-// ssl_cert_reqs=none|optional|required (none skips verifying the
-// server's certificate). opts override the URI. The failure policy is
-// not the store's: floodgate.Open reads the failure, backoff and max-keys
-// parameters and wraps the store in a floodgate.Fallback.
+// Open returns a Store on the Redis named by uri, one of the redis
+// schemes of floodgate.Open, with the Redis parameters that
+// floodgate.Open lists (strategy, prefix, timeout, dial-timeout,
+// pool-size, client-name, db, ssl_cert_reqs and redis-py's names). opts
+// add what a URI cannot carry. The failure policy is not the store's:
+// floodgate.Open reads the failure, backoff, max-keys and lease
+// parameters and wraps the store with floodgate.NewFallback.
 //
 // Open never waits for Redis. It fails only on a malformed URI or option,
 // with an error wrapping floodgate.ErrURI; it connects in the background,
@@ -151,8 +145,14 @@ func dialUnix(ctx context.Context, path string, d *net.Dialer, _ *tls.Config) (n
 	return d.DialContext(ctx, "unix", path)
 }
 
-// Strategy returns the algorithm the store applies to every limit.
-func (s *Store) Strategy() limit.Strategy { return s.cfg.strategy }
+// Info describes the store: Kind "redis", its strategy, no keys in this
+// process, and Up once it has connected (or was given a client or an
+// Evaler), until Close. Health beyond that is the failure policy's
+// (floodgate.NewFallback), which floodgate.Open puts around the store.
+func (s *Store) Info() floodgate.Info {
+	up := !s.closed.Load() && (s.cfg.evaler != nil || s.client.Load() != nil)
+	return floodgate.Info{Kind: "redis", Strategy: s.cfg.strategy, Up: up}
+}
 
 // Close closes the connections (not a client given by [WithClient]) and
 // stops connecting. It does not wait for a connection attempt in flight,

@@ -12,19 +12,20 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Option configures a Store. Options given to [Open] override the URI's
-// query parameters.
+// Option configures a Store with what a URI cannot carry: a TLS
+// configuration or a client of the caller's. Everything else is a URI
+// parameter (see floodgate.Open for the one list).
 type Option interface{ apply(*config) }
 
 type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// Defaults of the options.
+// Defaults of the URI parameters prefix, timeout and dial-timeout.
 const (
-	DefaultPrefix      = "floodgate:"
-	DefaultTimeout     = 50 * time.Millisecond
-	DefaultDialTimeout = time.Second
+	defaultPrefix      = "floodgate:"
+	defaultTimeout     = 50 * time.Millisecond
+	defaultDialTimeout = time.Second
 )
 
 type config struct {
@@ -41,9 +42,9 @@ type config struct {
 
 func defaults() config {
 	return config{
-		prefix:      DefaultPrefix,
-		timeout:     DefaultTimeout,
-		dialTimeout: DefaultDialTimeout,
+		prefix:      defaultPrefix,
+		timeout:     defaultTimeout,
+		dialTimeout: defaultDialTimeout,
 	}
 }
 
@@ -65,40 +66,31 @@ func (c *config) check() error {
 	return nil
 }
 
-// WithStrategy sets the algorithm for every limit (URI: strategy=). Default
-// limit.SlidingWindow. Stores sharing a prefix must share the strategy;
-// the strategy is part of each Redis key, so two that differ count
-// separately. All four strategies are available; Open refuses an unknown
-// value. See the package documentation for what each costs in Redis.
-func WithStrategy(s limit.Strategy) Option {
+// withStrategy sets the algorithm for every limit (URI: strategy=), for
+// tests. Stores sharing a prefix must share the strategy; the strategy is
+// part of each Redis key, so two that differ count separately.
+func withStrategy(s limit.Strategy) Option {
 	return optionFunc(func(c *config) { c.strategy = s })
 }
 
-// WithPrefix sets the prefix of every Redis key (URI: prefix=). Default
-// "floodgate:". Use one prefix per application sharing a Redis; it must
-// not contain braces.
-func WithPrefix(p string) Option { return optionFunc(func(c *config) { c.prefix = p }) }
+// withPrefix sets the prefix of every Redis key (URI: prefix=), for
+// tests.
+func withPrefix(p string) Option { return optionFunc(func(c *config) { c.prefix = p }) }
 
-// WithTimeout sets the budget of one decision, round trip included (URI:
-// timeout=, a Go duration). Default 50 ms. A call whose context has an
-// earlier deadline keeps it. When the budget runs out the request is
-// judged by the policy; too short a budget turns latency spikes into
-// policy decisions, too long a one holds requests while Redis hangs.
-func WithTimeout(d time.Duration) Option { return optionFunc(func(c *config) { c.timeout = d }) }
+// withTimeout sets the budget of one decision, round trip included (URI:
+// timeout=), for tests. A call whose context has an earlier deadline
+// keeps it.
+func withTimeout(d time.Duration) Option { return optionFunc(func(c *config) { c.timeout = d }) }
 
-// WithDialTimeout bounds connecting and the background health checks
-// (URI: dial-timeout=). Default 1 s. Decisions never wait for a dial.
-func WithDialTimeout(d time.Duration) Option {
+// withDialTimeout bounds connecting and the background health checks
+// (URI: dial-timeout=), for tests. Decisions never wait for a dial.
+func withDialTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.dialTimeout = d })
 }
 
-// WithPoolSize sets how many connections carry the pipelined decisions
-// to each Redis node, rounded up to a power of two, at most 256 (URI:
-// pool-size=). Default: the client's, 4 for a single Redis and 1 per
-// cluster node. Decisions from all goroutines share these connections,
-// so a few suffice; more help only when one connection's socket is the
-// bottleneck.
-func WithPoolSize(n int) Option { return optionFunc(func(c *config) { c.poolSize = n }) }
+// withPoolSize sets how many connections carry the pipelined decisions
+// to each Redis node (URI: pool-size=), for tests.
+func withPoolSize(n int) Option { return optionFunc(func(c *config) { c.poolSize = n }) }
 
 // WithTLSConfig sets the TLS configuration of every connection, for a
 // private CA or mutual TLS; it turns TLS on for any scheme. Default: for
@@ -108,13 +100,11 @@ func WithTLSConfig(c *tls.Config) Option {
 	return optionFunc(func(cfg *config) { cfg.tlsConfig = c })
 }
 
-// WithLogger sets where the store logs what an operator must know, which
-// today is one warning at connect when the server's maxmemory-policy
-// evicts keys (allkeys-* or volatile-*): under memory pressure such a
-// server drops rate-limit counters, and a flood of keys from one client
-// can evict the counters of others, resetting their limits. Default
-// slog.Default(); nil means the default.
-func WithLogger(l *slog.Logger) Option {
+// withLogger sets where the store logs what an operator must know: one
+// warning at connect when the server's maxmemory-policy evicts keys.
+// floodgate.Open passes its logger (floodgate.WithLogger); a Store opened
+// here logs on slog.Default().
+func withLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
 

@@ -3,13 +3,12 @@ package redisstore
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/redis/rueidis"
 )
 
-// refundLua runs lua/refund.lua, which mirrors engine.RefundAt.
+// refundLua runs lua/refund.lua, which mirrors the engine's refund.
 var refundLua = rueidis.NewLuaScript(refundScript)
 
 // Refund gives back n units of key's most recent usage under each of
@@ -18,12 +17,7 @@ var refundLua = rueidis.NewLuaScript(refundScript)
 // middleware that counts a request only when its response says so. It
 // fails like AllowN.
 func (s *Store) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
-	return s.refund(ctx, "", key, n, limits)
-}
-
-// RefundAt is Refund at time now; see AllowNAt.
-func (s *Store) RefundAt(ctx context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) error {
-	return s.refund(ctx, nowArg(now), key, n, limits)
+	return s.refund(ctx, testNow(ctx), key, n, limits)
 }
 
 func (s *Store) refund(ctx context.Context, now, key string, n int64, limits []limit.Limit) error {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
@@ -321,20 +323,21 @@ func TestSubSecondPeriods(t *testing.T) {
 	require.NoError(t, err)
 	tenth, err := limit.New(2, 100*time.Millisecond)
 	require.NoError(t, err)
-	ctx := context.Background()
-	t0 := storetest.T0
+	clk := clock.NewManual(storetest.T0)
+	ctx := seam.WithClock(context.Background(), clk)
 	for i, want := range []bool{true, true, false} {
-		d, err := s.AllowNAt(ctx, t0, "u", 1, half)
+		d, err := s.AllowN(ctx, "u", 1, half)
 		require.NoError(t, err)
 		assert.Equal(t, want, d.Allowed, "request %d of 2/500ms at T0", i)
 		if !want {
 			assert.Equal(t, 500*time.Millisecond, d.RetryAfter, "the window is 500ms long")
 		}
 	}
-	d, err := s.AllowNAt(ctx, t0, "u", 1, tenth)
+	d, err := s.AllowN(ctx, "u", 1, tenth)
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "2/100ms shares nothing with 2/500ms")
-	d, err = s.AllowNAt(ctx, t0+500*time.Millisecond, "u", 1, half)
+	clk.Advance(500 * time.Millisecond)
+	d, err = s.AllowN(ctx, "u", 1, half)
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "the next 500ms window")
 	keys := r.CLI(t, "--scan", "--pattern", "sub:*")

@@ -173,17 +173,17 @@ func TestTopologyTLS(t *testing.T) {
 type errLog chan error
 
 // openRecording opens a store on uri and returns it with a fail-closed
-// floodgate.Fallback around it whose error hook records into the errLog.
-func openRecording(t *testing.T, uri string, opts ...redisstore.Option) (*redisstore.Store, *floodgate.Fallback, errLog) {
+// floodgate.NewFallback around it whose error hook records into the errLog.
+func openRecording(t *testing.T, uri string, opts ...redisstore.Option) (*redisstore.Store, floodgate.Store, errLog) {
 	t.Helper()
 	s := openURI(t, uri, opts...)
 	errs := make(errLog, 64)
-	f := floodgate.NewFallback(s, floodgate.FailClosed, nil, floodgate.WithErrorHandler(func(err error) {
+	f := floodgate.NewFallback(s, floodgate.FallbackConfig{Policy: floodgate.FailClosed, OnError: func(err error) {
 		select {
 		case errs <- err:
 		default:
 		}
-	}))
+	}})
 	return s, f, errs
 }
 
@@ -191,7 +191,7 @@ func openRecording(t *testing.T, uri string, opts ...redisstore.Option) (*rediss
 // denies (the store has no policy), and that its error names why,
 // containing one of words; then that a decision through the fail-closed
 // Fallback f denies and hands the error hook an error that names why.
-func requireRefused(t *testing.T, s *redisstore.Store, f *floodgate.Fallback, errs errLog, words ...string) {
+func requireRefused(t *testing.T, s *redisstore.Store, f floodgate.Store, errs errLog, words ...string) {
 	t.Helper()
 	l := limit.MustParse("5/minute")
 	d, err := s.AllowN(context.Background(), "user 1", 1, l)
@@ -635,8 +635,6 @@ func TestTopologyClusterNodeLossFallback(t *testing.T) {
 	s, err := floodgate.Open(uri, floodgate.WithLogger(slog.New(&logs)))
 	require.NoError(t, err, "floodgate.Open(%q)", uri)
 	t.Cleanup(func() { s.Close() })
-	f, ok := s.(*floodgate.Fallback)
-	require.True(t, ok, "floodgate.Open(%q) returned %T, want *floodgate.Fallback", uri, s)
 	require.Eventually(t, func() bool {
 		_, err := s.AllowN(context.Background(), "warm", 1, limit.PerMinute(5))
 		return err == nil
@@ -651,7 +649,7 @@ func TestTopologyClusterNodeLossFallback(t *testing.T) {
 	victim.Kill(t)
 	var downSeen atomic.Int64
 	for time.Since(killed) < 3*time.Second {
-		if !f.Up() {
+		if !s.Info().Up {
 			downSeen.Add(1)
 		}
 		time.Sleep(5 * time.Millisecond)

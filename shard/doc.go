@@ -52,8 +52,8 @@
 //
 // # Limits
 //
-// The table may be capped (Config.MaxKeys). At the cap, Get returns
-// [ErrFull] for new keys; existing keys keep their cells. [Objects], the
+// The table may be capped (Config.MaxKeys). At the cap, Get returns an
+// error for new keys; existing keys keep their cells. [Objects], the
 // table of per-key objects for state that does not fit a cell, is built
 // the same way: the same shards, slots, cap and shrinking. A cell holds 63
 // bits: CompareAndSwap drops bit 63 of the values it is given.

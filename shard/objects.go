@@ -108,9 +108,9 @@ func (tab *objSlots[T]) find(fp uint64) *T {
 }
 
 // LoadOrCreate returns the object of hash h, creating it with mk when h
-// has none. mk runs at most once per creation, under the shard's lock. It
-// returns ErrFull when h is new and its shard holds its share of
-// Config.MaxKeys.
+// has none. mk runs at most once per creation, under the shard's lock.
+// Its error is non-nil only when h is new and its shard holds its share
+// of Config.MaxKeys.
 func (o *Objects[T]) LoadOrCreate(h uint64, mk func() *T) (*T, error) {
 	if v := o.Load(h); v != nil {
 		return v, nil
@@ -124,7 +124,7 @@ func (o *Objects[T]) LoadOrCreate(h uint64, mk func() *T) (*T, error) {
 		return v, nil
 	}
 	if o.maxLive > 0 && sh.live >= o.maxLive {
-		return nil, ErrFull
+		return nil, errFull
 	}
 	if (sh.live+sh.dead+1)*maxLoadDen > len(tab.s)*maxLoadNum {
 		tab = sh.rebuild(sh.live + 1)

@@ -65,7 +65,7 @@ func TestObjectsMaxKeys(t *testing.T) {
 		if _, err := o.LoadOrCreate(Hash(string(rune(i))), func() *obj { return new(obj) }); err == nil {
 			created++
 		} else {
-			require.ErrorIs(t, err, ErrFull, "LoadOrCreate beyond the cap")
+			require.ErrorIs(t, err, errFull, "LoadOrCreate beyond the cap")
 		}
 	}
 	assert.LessOrEqual(t, created, 16, "objects admitted under a cap of 16 (2 per shard)")

@@ -18,9 +18,9 @@ const (
 	valueMask = frozen - 1
 )
 
-// ErrFull is returned by Get when the table holds Config.MaxKeys
-// keys and the key is new.
-var ErrFull = errors.New("shard: table is full")
+// errFull is the only error of Get, WideTable.Get and Objects.LoadOrCreate: the table
+// holds Config.MaxKeys keys and the key is new.
+var errFull = errors.New("shard: table is full")
 
 // seed is drawn once per process; see the package documentation.
 var seed = maphash.MakeSeed()
@@ -189,8 +189,8 @@ func (t *Table) Find(h uint64) *Cell {
 // repeats from Get (or, cheaper, from the cell's Load, calling Get only
 // when Load reports false). It takes no lock when h is known and its cell
 // live; otherwise it takes the shard's lock, which also waits out a
-// rebuild, inserting h if needed. It returns
-// ErrFull when the key is new and the table is at its cap.
+// rebuild, inserting h if needed. Its error is non-nil only when the key
+// is new and the table is at its cap.
 func (t *Table) Get(h uint64) (*Cell, uint64, error) {
 	c := t.Find(h)
 	if v, ok := c.Load(); ok {
@@ -228,7 +228,7 @@ func (tab *slots) find(fp uint64) *Cell {
 
 // findOrInsert returns the cell of hash h, inserting a cell holding 0 when
 // h has none. It takes the shard's lock, so it also waits out a rebuild.
-// It returns ErrFull when the key is new and the table is at its cap.
+// It returns errFull when the key is new and the table is at its cap.
 func (t *Table) findOrInsert(h uint64) (*Cell, error) {
 	sh := t.shard(h)
 	fp := fingerprint(h)
@@ -239,7 +239,7 @@ func (t *Table) findOrInsert(h uint64) (*Cell, error) {
 		return c, nil
 	}
 	if t.maxLive > 0 && sh.live >= t.maxLive {
-		return nil, ErrFull
+		return nil, errFull
 	}
 	if tooFull(sh.live, sh.dead, int(tab.nb)) {
 		tab = sh.rebuild(shapeFor(sh.live + 1))

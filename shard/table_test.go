@@ -147,7 +147,7 @@ func TestMaxKeys(t *testing.T) {
 		if _, _, err := tb.Get(Hash(string(rune(i)))); err == nil {
 			inserted++
 		} else {
-			require.ErrorIs(t, err, ErrFull)
+			require.ErrorIs(t, err, errFull)
 		}
 	}
 	assert.LessOrEqual(t, inserted, 16, "keys admitted under a cap of 16 (2 per shard)")

@@ -210,7 +210,7 @@ func (tab *wideSlots) find(fp uint64) *WideCell {
 // Get returns the cell of hash h, inserting a cell holding 0, 0 when h
 // has none. It takes the shard's lock unless h is known, so it also waits
 // out a rebuild; the cell it returns may still be retired by the time the
-// caller locks it, and the caller then calls Get again. It returns ErrFull
+// caller locks it, and the caller then calls Get again. It returns errFull
 // when the key is new and the table is at its cap.
 func (t *WideTable) Get(h uint64) (*WideCell, error) {
 	if c := t.Find(h); c != nil && c.head.Load()&frozen == 0 {
@@ -229,7 +229,7 @@ func (t *WideTable) findOrInsert(h uint64) (*WideCell, error) {
 		return c, nil
 	}
 	if t.maxLive > 0 && sh.live >= t.maxLive {
-		return nil, ErrFull
+		return nil, errFull
 	}
 	if tooFull(sh.live, sh.dead, int(tab.nb)) {
 		tab = sh.rebuild(shapeFor(sh.live + 1))

@@ -130,7 +130,7 @@ func TestWideMaxKeys(t *testing.T) {
 		if _, err := tb.Get(Hash(strconv.Itoa(i))); err == nil {
 			inserted++
 		} else {
-			require.ErrorIs(t, err, ErrFull)
+			require.ErrorIs(t, err, errFull)
 		}
 	}
 	assert.LessOrEqual(t, inserted, 16, "keys admitted under a cap of 16 (2 per shard)")

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/floodgate-go/floodgate/adapters/goredis"
 	"github.com/floodgate-go/floodgate/limit"
@@ -22,10 +21,10 @@ func BenchmarkDecide(b *testing.B) {
 	r := startRedis(b)
 	c := redis.NewClient(&redis.Options{Addr: r.addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	b.Cleanup(func() { _ = c.Close() })
-	viaGoRedis, err := goredis.New(c, redisstore.WithTimeout(time.Second))
+	viaGoRedis, err := goredis.New(c, "timeout=1s")
 	require.NoError(b, err, "goredis.New")
 	b.Cleanup(func() { _ = viaGoRedis.Close() })
-	viaRueidis, err := redisstore.Open("redis://"+r.addr, redisstore.WithTimeout(time.Second))
+	viaRueidis, err := redisstore.Open("redis://" + r.addr + "?timeout=1s")
 	require.NoError(b, err, "redisstore.Open")
 	b.Cleanup(func() { _ = viaRueidis.Close() })
 

@@ -23,11 +23,11 @@ func Example() {
 	})
 	defer client.Close()
 
-	store, err := goredis.New(client) // was: redisstore.Open("redis://127.0.0.1:1")
+	store, err := goredis.New(client, "") // was: redisstore.Open("redis://127.0.0.1:1")
 	if err != nil {
 		panic(err)
 	}
-	limiter := floodgate.NewFallback(store, floodgate.FailMemory, floodgate.NewMemory())
+	limiter := floodgate.NewFallback(store, floodgate.FallbackConfig{Policy: floodgate.FailMemory, Backup: floodgate.NewMemory()})
 	defer limiter.Close()
 
 	d, err := limiter.AllowN(context.Background(), "client-1", 1, limit.PerMinute(5))

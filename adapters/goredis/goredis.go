@@ -17,21 +17,20 @@ import (
 // *redis.Client (also what redis.NewFailoverClient returns), a
 // *redis.ClusterClient or a *redis.Ring... any redis.UniversalClient. It
 // never dials and never waits: client owns its connections, and the
-// store's Close leaves it open. opts are the store's (redisstore.WithStrategy,
-// WithPrefix, WithTimeout, ...); those about connecting do nothing, and
-// redisstore.WithClient is refused. New fails, with an error wrapping
-// floodgate.ErrURI, on a nil client or an invalid option.
+// store's Close leaves it open. query holds the store's URI parameters
+// (floodgate.Open lists them), such as "strategy=gcra&prefix=app:&timeout=20ms";
+// those about connecting do nothing. New fails, with an error wrapping
+// floodgate.ErrURI, on a nil client or an invalid parameter.
 //
 // For the store's time budget to bound a call, client must respect
 // context deadlines (Options.ContextTimeoutEnabled); for every decision to
 // count exactly once, it must not retry (Options.MaxRetries = -1): go-redis
 // retries a command whose connection broke after it was sent.
-func New(client redis.UniversalClient, opts ...redisstore.Option) (*redisstore.Store, error) {
+func New(client redis.UniversalClient, query string) (*redisstore.Store, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: goredis: nil client", floodgate.ErrURI)
 	}
-	opts = append(opts[:len(opts):len(opts)], redisstore.WithEvaler(&evaler{c: client}))
-	return redisstore.Open("redis://localhost", opts...)
+	return redisstore.Open("redis://localhost?"+query, redisstore.WithEvaler(&evaler{c: client}))
 }
 
 // evaler is a redisstore.Evaler on a go-redis client. It is safe for

@@ -11,6 +11,8 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/adapters/goredis"
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -31,23 +33,17 @@ func newClient(t testing.TB, addr string) *redis.Client {
 
 // newStore returns a go-redis-backed store on c, closed in Cleanup. The
 // budget is generous: the tests run under -race on a shared machine.
-func newStore(t testing.TB, c redis.UniversalClient, opts ...redisstore.Option) *redisstore.Store {
+func newStore(t testing.TB, c redis.UniversalClient, query string) *redisstore.Store {
 	t.Helper()
-	s, err := goredis.New(c, append([]redisstore.Option{redisstore.WithTimeout(2 * time.Second)}, opts...)...)
+	s, err := goredis.New(c, "timeout=2s&"+query)
 	require.NoError(t, err, "goredis.New")
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
-func strategy(t testing.TB, name string) redisstore.Option {
-	t.Helper()
-	st, ok := limit.ParseStrategy(name)
-	require.True(t, ok, "limit.ParseStrategy(%q)", name)
-	return redisstore.WithStrategy(st)
-}
-
-// TestSameDecisions runs one random sequence of AllowNAt, PeekAt, Reset
-// and RefundAt calls at explicit times on a go-redis-backed store and on
+// TestSameDecisions runs one random sequence of AllowN, Peek, Reset
+// and Refund calls at explicit times (a manual clock, carried by the ctx:
+// internal/seam) on a go-redis-backed store and on
 // a rueidis-backed one (redisstore.Open), on one redis-server under two
 // prefixes, and wants the same Decision and error from both at every step.
 func TestSameDecisions(t *testing.T) {
@@ -60,19 +56,20 @@ func TestSameDecisions(t *testing.T) {
 			seed := uint64(time.Now().UnixNano())
 			t.Logf("seed %d", seed)
 			rng := rand.New(rand.NewPCG(seed, 1))
-			viaGoRedis := newStore(t, c, strategy(t, name), redisstore.WithPrefix("gr:"))
-			viaRueidis, err := redisstore.Open("redis://"+r.addr, strategy(t, name), redisstore.WithPrefix("ru:"), redisstore.WithTimeout(2*time.Second))
+			viaGoRedis := newStore(t, c, "strategy="+name+"&prefix=gr:")
+			viaRueidis, err := redisstore.Open("redis://" + r.addr + "?strategy=" + name + "&prefix=ru:&timeout=2s")
 			require.NoError(t, err, "redisstore.Open")
 			t.Cleanup(func() { _ = viaRueidis.Close() })
-			ctx := context.Background()
+			clk := clock.NewManual(1_700_000_000*time.Second + time.Duration(rng.Int64N(int64(time.Hour))))
+			ctx := seam.WithClock(context.Background(), clk)
 			allowed, denied := 0, 0
-			now := 1_700_000_000*time.Second + time.Duration(rng.Int64N(int64(time.Hour)))
 			for step := range 400 {
 				if rng.IntN(40) == 0 {
-					now += time.Duration(rng.Int64N(int64(2 * time.Minute)))
+					clk.Advance(time.Duration(rng.Int64N(int64(2 * time.Minute))))
 				} else {
-					now += time.Duration(rng.Int64N(int64(200 * time.Millisecond)))
+					clk.Advance(time.Duration(rng.Int64N(int64(200 * time.Millisecond))))
 				}
+				now := clk.Now()
 				key := keys[rng.IntN(len(keys))]
 				ls := []limit.Limit{limits[rng.IntN(len(limits))]}
 				if rng.IntN(3) == 0 {
@@ -84,17 +81,17 @@ func TestSameDecisions(t *testing.T) {
 				var eg, er error
 				switch op := rng.IntN(10); {
 				case op < 6:
-					call = fmt.Sprintf("AllowNAt(%v, %q, %d, %v)", now, key, n, ls)
-					dg, eg = viaGoRedis.AllowNAt(ctx, now, key, n, ls...)
-					dr, er = viaRueidis.AllowNAt(ctx, now, key, n, ls...)
+					call = fmt.Sprintf("AllowN(%q, %d, %v) at %v", key, n, ls, now)
+					dg, eg = viaGoRedis.AllowN(ctx, key, n, ls...)
+					dr, er = viaRueidis.AllowN(ctx, key, n, ls...)
 				case op < 8:
-					call = fmt.Sprintf("PeekAt(%v, %q, %v)", now, key, ls)
-					dg, eg = viaGoRedis.PeekAt(ctx, now, key, ls...)
-					dr, er = viaRueidis.PeekAt(ctx, now, key, ls...)
+					call = fmt.Sprintf("Peek(%q, %v) at %v", key, ls, now)
+					dg, eg = viaGoRedis.Peek(ctx, key, ls...)
+					dr, er = viaRueidis.Peek(ctx, key, ls...)
 				case op < 9:
-					call = fmt.Sprintf("RefundAt(%v, %q, %d, %v)", now, key, n, ls)
-					eg = viaGoRedis.RefundAt(ctx, now, key, n, ls...)
-					er = viaRueidis.RefundAt(ctx, now, key, n, ls...)
+					call = fmt.Sprintf("Refund(%q, %d, %v) at %v", key, n, ls, now)
+					eg = viaGoRedis.Refund(ctx, key, n, ls...)
+					er = viaRueidis.Refund(ctx, key, n, ls...)
 				default:
 					call = fmt.Sprintf("Reset(%q, %v)", key, ls)
 					eg = viaGoRedis.Reset(ctx, key, ls...)
@@ -103,7 +100,7 @@ func TestSameDecisions(t *testing.T) {
 				require.NoError(t, eg, "step %d: go-redis %s", step, call)
 				require.NoError(t, er, "step %d: rueidis %s", step, call)
 				require.Equal(t, dr, dg, "step %d: %s via go-redis, want rueidis's Decision", step, call)
-				if strings.HasPrefix(call, "AllowNAt") {
+				if strings.HasPrefix(call, "AllowN(") {
 					if dg.Allowed {
 						allowed++
 					} else {
@@ -111,9 +108,9 @@ func TestSameDecisions(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("AllowNAt: %d allowed, %d denied", allowed, denied)
-			assert.Positive(t, allowed, "allowed AllowNAt calls in the sequence")
-			assert.Positive(t, denied, "denied AllowNAt calls in the sequence")
+			t.Logf("AllowN: %d allowed, %d denied", allowed, denied)
+			assert.Positive(t, allowed, "allowed AllowN calls in the sequence")
+			assert.Positive(t, denied, "denied AllowN calls in the sequence")
 			got, err := c.Keys(ctx, "gr:*").Result()
 			require.NoError(t, err, "KEYS gr:*")
 			assert.NotEmpty(t, got, "KEYS gr:* after the sequence: the go-redis store wrote nothing")
@@ -138,7 +135,7 @@ func TestWrongType(t *testing.T) {
 	for _, name := range strategies {
 		t.Run("strategy="+name, func(t *testing.T) {
 			prefix := "wt:" + name + ":"
-			s := newStore(t, c, strategy(t, name), redisstore.WithPrefix(prefix))
+			s := newStore(t, c, "strategy="+name+"&prefix="+prefix)
 			_, err := s.AllowN(ctx, "user", 1, l)
 			require.NoError(t, err, "AllowN(user, %v)", l)
 			keys, err := c.Keys(ctx, prefix+"*").Result()
@@ -171,7 +168,7 @@ func TestWrongType(t *testing.T) {
 // floodgate.ErrUnavailable and a denying Decision.
 func TestStoppedServer(t *testing.T) {
 	r := startRedis(t)
-	s := newStore(t, newClient(t, r.addr))
+	s := newStore(t, newClient(t, r.addr), "")
 	ctx := context.Background()
 	l := limit.PerMinute(5)
 	_, err := s.AllowN(ctx, "user", 1, l)
@@ -206,7 +203,7 @@ func TestHungServer(t *testing.T) {
 	}()
 	c := redis.NewClient(&redis.Options{Addr: l.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1, Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { _ = c.Close() })
-	s, err := goredis.New(c, redisstore.WithTimeout(100*time.Millisecond))
+	s, err := goredis.New(c, "timeout=100ms")
 	require.NoError(t, err, "goredis.New")
 	t.Cleanup(func() { _ = s.Close() })
 
@@ -226,7 +223,7 @@ func TestHungServer(t *testing.T) {
 // context.Canceled, and nothing is counted.
 func TestCancelledContext(t *testing.T) {
 	r := startRedis(t)
-	s := newStore(t, newClient(t, r.addr))
+	s := newStore(t, newClient(t, r.addr), "")
 	l := limit.PerMinute(5)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -246,7 +243,7 @@ func TestCancelledContext(t *testing.T) {
 func TestNoScript(t *testing.T) {
 	r := startRedis(t)
 	c := newClient(t, r.addr)
-	s := newStore(t, c)
+	s := newStore(t, c, "")
 	ctx := context.Background()
 	l := limit.PerMinute(5)
 	for i := range 3 {
@@ -283,7 +280,7 @@ func TestHooksSeeCallerValues(t *testing.T) {
 	c := newClient(t, r.addr)
 	h := valueHook{seen: make(chan any, 1)}
 	c.AddHook(h)
-	s := newStore(t, c)
+	s := newStore(t, c, "")
 	ctx := context.WithValue(context.Background(), ctxKey{}, "trace-1")
 	_, err := s.AllowN(ctx, "user", 1, limit.PerMinute(5))
 	require.NoError(t, err, "AllowN")
@@ -291,10 +288,12 @@ func TestHooksSeeCallerValues(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	_, err := goredis.New(nil)
+	_, err := goredis.New(nil, "")
 	assert.ErrorIs(t, err, floodgate.ErrURI, "New(nil)")
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = c.Close() })
-	_, err = goredis.New(c, redisstore.WithPrefix("{bad}"))
-	assert.ErrorIs(t, err, floodgate.ErrURI, "New(c, WithPrefix({bad}))")
+	_, err = goredis.New(c, "prefix={bad}")
+	assert.ErrorIs(t, err, floodgate.ErrURI, "New(c, prefix={bad})")
+	_, err = goredis.New(c, "no-such=1")
+	assert.ErrorIs(t, err, floodgate.ErrURI, "New(c, no-such=1)")
 }

@@ -3,7 +3,7 @@ package goredis_test
 import (
 	"testing"
 
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
 // server is a redis-server on a free loopback port.

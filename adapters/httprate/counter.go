@@ -9,6 +9,7 @@ import (
 	gohttprate "github.com/go-chi/httprate"
 
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -54,8 +55,8 @@ func (c *Counter) Engine() *engine.Engine { return c.e }
 // NewRateLimiter. requestLimit does not change what is counted.
 func (c *Counter) Config(requestLimit int, windowLength time.Duration) {
 	// httprate decides by itself: the limit only names the window, so its
-	// count is capped to the engine's one-word cell, whose counts
-	// Counts and Add read and write (536,870,911).
+	// count is capped to the engine's one-word cell, whose counts the
+	// engine's counter calls read and write (536,870,911).
 	n := min(max(int64(requestLimit), 1), 1<<29-1)
 	l, err := limit.New(n, windowLength)
 	if err != nil {
@@ -82,11 +83,11 @@ func (c *Counter) IncrementBy(key string, currentWindow time.Time, amount int) e
 	now := unix(currentWindow)
 	switch {
 	case amount > 0:
-		if !c.e.AddAt(now, key, int64(amount), cf.l) {
+		if !engineinternal.AddAt(c.e, now, key, int64(amount), cf.l) {
 			return engine.ErrFull
 		}
 	case amount < 0:
-		c.e.RefundAt(now, key, -int64(amount), cf.l)
+		engineinternal.RefundAt(c.e, now, key, -int64(amount), cf.l)
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func (c *Counter) Get(key string, currentWindow, _ time.Time) (curr, prev int, e
 	if cf.err != nil {
 		return 0, 0, cf.err
 	}
-	cur, p := c.e.CountsAt(unix(currentWindow), key, cf.l)
+	cur, p := engineinternal.CountsAt(c.e, unix(currentWindow), key, cf.l)
 	return int(cur), int(p), nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	fghttprate "github.com/floodgate-go/floodgate/adapters/httprate"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
 )
 
 func newCounter(t testing.TB, opts ...engine.Option) *fghttprate.Counter {
@@ -123,7 +124,7 @@ func TestBoundedMemory(t *testing.T) {
 		require.NoError(t, c.Increment("client-"+strconv.Itoa(i), start))
 	}
 	require.Equal(t, 10000, c.Engine().Len())
-	c.Engine().SweepAt(time.Duration(start.Add(3 * time.Second).UnixNano()))
+	engineinternal.SweepAt(c.Engine(), time.Duration(start.Add(3*time.Second).UnixNano()))
 	assert.Equal(t, 0, c.Engine().Len(), "Len after a sweep three windows on")
 }
 

@@ -12,10 +12,11 @@
 // # Semantics
 //
 // httprate decides: it reads a key's two counts with Get, weighs them
-// and, when the request fits, adds it with IncrementBy. Get is the
-// engine's CountsAt and IncrementBy its AddAt (a negative amount is its
-// RefundAt), both at the window start that httprate passes, in Unix
-// nanoseconds. httprate aligns a custom counter's windows with
+// and, when the request fits, adds it with IncrementBy. Get reads the two
+// counts of the engine's sliding-window cell and IncrementBy adds to the
+// current one (a negative amount is a Refund), both at the window start
+// that httprate passes, in Unix nanoseconds: calls that the engine keeps
+// for this adapter, outside its API. httprate aligns a custom counter's windows with
 // time.Truncate and the engine aligns them to multiples of the window
 // since the Unix epoch; the two grids differ for windows that do not
 // divide a day, but every httprate window start lies in exactly one

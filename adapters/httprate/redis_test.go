@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	fghttprate "github.com/floodgate-go/floodgate/adapters/httprate"
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
 // newRedisClient starts a real redis-server for t and returns a rueidis

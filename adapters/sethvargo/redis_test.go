@@ -3,7 +3,7 @@ package sethvargo_test
 import (
 	"testing"
 
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
 // startRedis starts a real redis-server for t and returns its address.

@@ -13,6 +13,7 @@ import (
 	golimiter "github.com/sethvargo/go-limiter"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/internal/uri"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -121,8 +122,8 @@ func New(s floodgate.Store, c *Config) (*Store, error) {
 // need the Redis store registered:
 //
 //	import _ "github.com/floodgate-go/floodgate/redisstore"
-func Open(uri string, c *Config) (*Store, error) {
-	s, err := floodgate.Open(uri, floodgate.WithDefaultStrategy(limit.FixedWindow))
+func Open(u string, c *Config) (*Store, error) {
+	s, err := floodgate.Open(uri.WithDefault(u, "strategy", "fixed-window"))
 	if err != nil {
 		return nil, err
 	}

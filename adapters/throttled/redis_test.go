@@ -11,7 +11,7 @@ import (
 	"github.com/throttled/throttled/v2/store/storetest"
 
 	fgthrottled "github.com/floodgate-go/floodgate/adapters/throttled"
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
 // newRedisClient starts a real redis-server for t and returns a rueidis

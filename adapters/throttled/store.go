@@ -7,37 +7,32 @@ import (
 	gthrottled "github.com/throttled/throttled/v2"
 
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/engineinternal"
+	"github.com/floodgate-go/floodgate/internal/kv"
 )
 
-// Store is a throttled.GCRAStoreCtx on Floodgate's in-memory engine.KV.
-// Build one with [New] or [NewOnKV]; the zero Store is not usable. A
-// Store is safe for concurrent use and must not be copied.
+// Store is a throttled.GCRAStoreCtx on the key-value face of Floodgate's
+// in-memory engine. Build one with [New]; the zero Store is not usable.
+// A Store is safe for concurrent use and must not be copied.
 type Store struct {
-	kv  *engine.KV
-	own bool // New made kv: Close closes it
+	kv *kv.KV
 }
 
 var _ gthrottled.GCRAStoreCtx = (*Store)(nil)
 
-// New returns a Store on a new engine.KV made with opts, and starts the
-// KV's sweeper: engine.WithMaxKeys caps the keys (default: none),
+// New returns a Store on the engine's key-value face, made with opts, and
+// starts its sweeper: engine.WithMaxKeys caps the keys (default: none),
 // engine.WithSweepInterval sets how often expired keys are evicted
 // (default 10 s). Close stops it.
 func New(opts ...engine.Option) *Store {
-	return &Store{kv: engine.NewKV(opts...), own: true}
+	return &Store{kv: engineinternal.NewKV(opts)}
 }
-
-// NewOnKV returns a Store on kv, which the caller closes.
-func NewOnKV(kv *engine.KV) *Store { return &Store{kv: kv} }
-
-// KV returns the engine.KV that s stores in.
-func (s *Store) KV() *engine.KV { return s.kv }
 
 const (
 	// minTTL replaces a TTL ≤ 0, as throttled's Redis stores do.
 	minTTL = time.Second
-	// slack is added to every TTL. Writes count it from the KV's clock
-	// (engine.KV.Now: one atomic load, where time.Now costs about 100 ns
+	// slack is added to every TTL. Writes count it from the engine's
+	// default clock (one atomic load, where time.Now costs about 100 ns
 	// on the development VM, 40% of a request), which lags time.Now by
 	// up to its 1 ms resolution: with the slack, a key never expires
 	// before its TTL, and GCRA does not mind a key kept a little longer
@@ -81,14 +76,8 @@ func (s *Store) CompareAndSwapWithTTL(ctx context.Context, key string, old, next
 	return s.kv.CompareAndSwap(key, old, next, positive(ttl)+slack), nil
 }
 
-// Close stops the sweeper of a KV that New made; a KV given to NewOnKV
-// is left to its owner. It is idempotent and returns nil.
-func (s *Store) Close() error {
-	if s.own {
-		return s.kv.Close()
-	}
-	return nil
-}
+// Close stops the Store's sweeper. It is idempotent and returns nil.
+func (s *Store) Close() error { return s.kv.Close() }
 
 // unix returns t as engine time: nanoseconds since the Unix epoch.
 func unix(t time.Time) time.Duration { return time.Duration(t.UnixNano()) }

@@ -3,7 +3,6 @@ package throttled_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -162,7 +161,7 @@ func TestMaxKeys(t *testing.T) {
 	assert.True(t, ok, "CompareAndSwapWithTTL of a known key at the cap")
 	// b expires; a sweep makes room for c.
 	assert.Eventually(t, func() bool {
-		s.KV().Sweep()
+		fgthrottled.Sweep(s)
 		ok, err := s.SetIfNotExistsWithTTL(ctx, "c", 1, time.Hour)
 		return err == nil && ok
 	}, 5*time.Second, 5*time.Millisecond, "SetIfNotExistsWithTTL once b expired and was swept")
@@ -178,16 +177,4 @@ func TestContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = s.CompareAndSwapWithTTL(ctx, "k", 1, 2, 0)
 	assert.True(t, errors.Is(err, context.Canceled))
-}
-
-func TestNewOnKV(t *testing.T) {
-	kv := engine.NewKV()
-	defer kv.Close()
-	s := fgthrottled.NewOnKV(kv)
-	require.NoError(t, s.Close(), "Close of a Store on a KV it does not own")
-	ok, err := s.SetIfNotExistsWithTTL(context.Background(), "k", 7, time.Minute)
-	require.NoError(t, err)
-	assert.True(t, ok)
-	v, ok := kv.Get("k")
-	assert.True(t, ok && v == 7, fmt.Sprintf("kv.Get = %d, %v", v, ok))
 }

@@ -10,6 +10,7 @@ import (
 	limiter "github.com/ulule/limiter/v3"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/internal/uri"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -73,8 +74,8 @@ func New(s floodgate.Store, opts ...Option) *Store {
 //	import _ "github.com/floodgate-go/floodgate/redisstore"
 //
 // The errors are floodgate.Open's, wrapping floodgate.ErrURI.
-func Open(uri string, opts ...Option) (*Store, error) {
-	s, err := floodgate.Open(uri, floodgate.WithDefaultStrategy(limit.FixedWindow))
+func Open(u string, opts ...Option) (*Store, error) {
+	s, err := floodgate.Open(uri.WithDefault(u, "strategy", "fixed-window"))
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,11 @@ func columns() []column {
 			}
 			mux := http.NewServeMux()
 			mux.Handle("GET /api/v1/groups", nop)
-			return m.Handler(mux)
+			h := m.Handler(mux)
+			if err := m.Verify(h); err != nil {
+				tb.Fatal(err)
+			}
+			return h
 		}},
 		{"sethvargo", func(tb testing.TB) http.Handler {
 			store, err := memorystore.New(&memorystore.Config{Tokens: perHour, Interval: time.Hour})

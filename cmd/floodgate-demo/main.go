@@ -3,7 +3,7 @@
 // every route rate-limited by package httplimit. Data lives in memory; the
 // point is the limiter, not the app.
 //
-//	go run -C cmd/floodgate-demo . [-addr :8080] [-storage memory://] [-log-format text|json]
+//	go run -C cmd/floodgate-demo . [-addr :8080] [-storage memory://] [-log-format text|json] [-route 'PATTERN=LIMITS' …]
 //
 // The demo is a module of its own (it links the Prometheus client, which
 // the library does not), hence -C from the repository root.
@@ -11,8 +11,14 @@
 // Limits per client: POST /api/v1/auth/register and /login 5/minute,
 // GET /api/v1/auth/me 100/minute, POST /api/v1/auth/logout 10/minute,
 // other /api/v1/ reads 200/minute and writes 50/minute. GET /health is
-// never limited. Storage comes from -storage or FLOODGATE_STORAGE (a
-// floodgate.Open URI; the flag wins). Configuration errors stop start-up
+// never limited. -route sets the limits of one route by its ServeMux
+// pattern, replacing the default ones (repeatable: -route
+// 'GET /api/v1/groups=100/minute'). Storage comes from -storage or
+// FLOODGATE_STORAGE (a floodgate.Open URI; the flag wins).
+//
+// At start-up the demo proves with httplimit's Middleware.Verify that
+// every declared route is limited: a -route pattern the demo does not
+// serve stops start-up, naming it. Configuration errors stop start-up
 // with a message and exit status 1; SIGINT and SIGTERM shut down
 // gracefully.
 //
@@ -32,10 +38,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +54,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/limit"
 	fgprom "github.com/floodgate-go/floodgate/prometheus"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis:// and its kin with floodgate.Open
 )
@@ -71,6 +80,24 @@ type config struct {
 	trusted      string
 	ietf         bool
 	logFormat    string
+	routes       routeFlags
+}
+
+// routeFlags collects -route PATTERN=LIMITS flags.
+type routeFlags map[string]string
+
+func (f *routeFlags) String() string { return fmt.Sprint(map[string]string(*f)) }
+
+func (f *routeFlags) Set(v string) error {
+	i := strings.LastIndexByte(v, '=')
+	if i < 0 {
+		return fmt.Errorf("%q: want PATTERN=LIMITS, such as 'GET /api/v1/groups=100/minute'", v)
+	}
+	if *f == nil {
+		*f = routeFlags{}
+	}
+	(*f)[strings.TrimSpace(v[:i])] = strings.TrimSpace(v[i+1:])
+	return nil
 }
 
 // parseConfig reads flags, falling back to FLOODGATE_* variables.
@@ -93,6 +120,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.writeLimit, "write-limit", "50/minute", "default limits of other POST, PUT, PATCH and DELETE requests")
 	fs.StringVar(&c.trusted, "trusted-proxies", env("FLOODGATE_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted")
 	fs.BoolVar(&c.ietf, "ietf-headers", false, "also send the IETF RateLimit and RateLimit-Policy fields")
+	fs.Var(&c.routes, "route", "limits of one route by its pattern, PATTERN=LIMITS, such as 'GET /api/v1/groups=100/minute' (repeatable)")
 	fs.StringVar(&c.logFormat, "log-format", env("FLOODGATE_LOG_FORMAT", "text"), "log format on stderr: text or json")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -168,30 +196,46 @@ func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *s
 		return nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	writes, err := limit.ParseMany(c.writeLimit)
+	if err != nil {
+		return nil, fmt.Errorf("-write-limit %q: %w", c.writeLimit, err)
+	}
+	routes := map[string]string{
+		"POST /api/v1/auth/register": c.authLimit,
+		loginPattern:                 c.authLimit,
+		"GET /api/v1/auth/me":        c.meLimit,
+		"POST /api/v1/auth/logout":   "10/minute",
+	}
+	for p, l := range c.routes {
+		routes[p] = l
+	}
 	opts := []httplimit.Option{
 		httplimit.WithLogger(log),
 		httplimit.WithDecisionHook(metrics.DecisionHook),
 		httplimit.WithExempt("GET /health", "GET /metrics"),
-		httplimit.WithRoute("POST /api/v1/auth/register", c.authLimit),
-		// Login: per client address, and per account name across all
-		// addresses (credential stuffing from many addresses against one
-		// account); only failed logins count.
-		httplimit.WithRoute("POST /api/v1/auth/login", c.authLimit,
-			httplimit.AlsoBy("account", httplimit.KeyFunc(accountName), c.accountLimit),
-			httplimit.CountWhen(failedLogin)),
-		httplimit.WithRoute("GET /api/v1/auth/me", c.meLimit),
-		httplimit.WithRoute("POST /api/v1/auth/logout", "10/minute"),
-		httplimit.WithDefaultLimits(c.readLimit,
-			httplimit.Method(http.MethodPost, c.writeLimit),
-			httplimit.Method(http.MethodPut, c.writeLimit),
-			httplimit.Method(http.MethodPatch, c.writeLimit),
-			httplimit.Method(http.MethodDelete, c.writeLimit)),
+		httplimit.WithDefaultLimits(c.readLimit, httplimit.Dynamic(func(r *http.Request) []limit.Limit {
+			switch r.Method {
+			case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+				return writes
+			}
+			return nil // reads: the static limits
+		})),
+	}
+	for _, p := range slices.Sorted(maps.Keys(routes)) {
+		var ro []httplimit.RouteOption
+		if p == loginPattern {
+			// Login: per client address, and per account name across all
+			// addresses (credential stuffing from many addresses against
+			// one account); only failed logins count.
+			ro = append(ro, httplimit.AlsoBy("account", accountName, c.accountLimit), httplimit.CountWhen(failedLogin))
+		}
+		opts = append(opts, httplimit.WithRoute(p, routes[p], ro...))
 	}
 	if c.trusted != "" {
-		opts = append(opts, httplimit.WithTrustedProxies("X-Forwarded-For", strings.Split(c.trusted, ",")...))
+		opts = append(opts, httplimit.WithTrustedProxies("X-Forwarded-For", 0, strings.Split(c.trusted, ",")...))
 	}
 	if c.ietf {
-		opts = append(opts, httplimit.WithHeaders(httplimit.HeadersXRateLimit|httplimit.HeadersIETF))
+		opts = append(opts, httplimit.WithHeaders("X-RateLimit", "RateLimit"))
 	}
 	m, err := httplimit.New(lim, opts...)
 	if err != nil {
@@ -199,8 +243,15 @@ func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *s
 	}
 	mux := newApp().routes()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return m.Handler(mux), nil
+	h := m.Handler(mux)
+	if err := m.Verify(h); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
+
+// loginPattern is the login route, limited per address and per account.
+const loginPattern = "POST /api/v1/auth/login"
 
 // storageScheme returns the scheme of a storage URI for the start-up
 // line, without credentials: "memory" for the empty URI.

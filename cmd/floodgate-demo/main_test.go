@@ -18,6 +18,8 @@ import (
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/internal/redistest"
 	fgprom "github.com/floodgate-go/floodgate/prometheus"
 )
 
@@ -225,26 +227,80 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 }
 
-// TestRunRefusesRedisUntilItLands checks that the demo surfaces Open's
-// refusal of redis:// while the Redis store is not in the build.
-func TestRunRefusesRedisUntilItLands(t *testing.T) {
-	const uri = "redis://127.0.0.1:1"
-	if l, err := floodgate.Open(uri); err == nil {
-		_ = l.Close()
-		t.Skip("this build opens redis:// storage")
+// startDemo runs the demo with args until the test ends, and returns
+// its base URL.
+func startDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), noEnv, lineWriter{pw}, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "run(%q) after cancel", args)
+		case <-time.After(10 * time.Second):
+			t.Errorf("run(%q) did not return after its context was cancelled", args)
+		}
+	})
+	lines := bufio.NewScanner(pr)
+	require.True(t, lines.Scan(), "run(%q) printed nothing", args)
+	first := lines.Text()
+	go func() { // drain the rest
+		for lines.Scan() {
+		}
+	}()
+	require.Contains(t, first, "listening on 127.0.0.1:", "run(%q)'s first line", args)
+	return "http://" + strings.Fields(strings.SplitAfter(first, "listening on ")[1])[0]
+}
+
+// TestRunOnRedis runs two demos on one real redis-server: they share each
+// client's budgets, as instances behind a load balancer must.
+func TestRunOnRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startDemo(t, "-storage", srv.URI())
+	b := startDemo(t, "-storage", srv.URI())
+	var codes []int
+	for i := range 6 {
+		base := a
+		if i%2 == 1 {
+			base = b
+		}
+		resp, err := http.Post(base+"/api/v1/auth/register", "application/json", strings.NewReader(`{}`))
+		require.NoError(t, err, "registration %d", i+1)
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
 	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		env  map[string]string
-	}{
-		{"flag", []string{"-storage", uri}, nil},
-		{"environment", nil, map[string]string{"FLOODGATE_STORAGE": uri}},
+	assert.Equal(t, []int{400, 400, 400, 400, 400, 429}, codes, "registrations alternating between two demos on one Redis: one 5/minute budget")
+}
+
+// TestRouteFlag: -route sets one route's limits, and a pattern the demo
+// does not serve stops start-up, naming it (Verify).
+func TestRouteFlag(t *testing.T) {
+	srv, _ := demo(t, "-route", "GET /api/v1/groups=2/minute", "-route", "POST /api/v1/auth/register = 1/minute")
+	var codes []int
+	for range 3 {
+		codes = append(codes, call(t, srv, "GET", "/api/v1/groups", "").code)
+	}
+	assert.Equal(t, []int{200, 200, 429}, codes, "GET /api/v1/groups with -route 2/minute")
+	r := call(t, srv, "POST", "/api/v1/auth/register", `{}`)
+	assert.Equal(t, "1", r.h.Get("X-RateLimit-Limit"), "register with -route 1/minute")
+
+	for _, tc := range []struct{ flag, want string }{
+		{"GET /api/v1/grups=5/minute", `route "GET /api/v1/grups"`},
+		{"GET /api/v1/groups/{groupID}=5/minute", `route "GET /api/v1/groups/{groupID}"`},
+		{"/api/v1/groups=5/minute", `route "/api/v1/groups"`},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := runRefused(t, tc.args, tc.env)
-			assert.ErrorIs(t, err, floodgate.ErrURI)
-			assert.Contains(t, err.Error(), "redis://")
+		t.Run(tc.flag, func(t *testing.T) {
+			err := runRefused(t, []string{"-route", tc.flag}, nil)
+			assert.ErrorIs(t, err, httplimit.ErrConfig, "-route %q", tc.flag)
+			assert.Contains(t, err.Error(), tc.want, "-route %q: the error names the route", tc.flag)
 		})
 	}
+	_, err := parseConfig([]string{"-route", "GET /x"}, noEnv, io.Discard)
+	assert.ErrorContains(t, err, "PATTERN=LIMITS", "parseConfig(-route without =)")
 }

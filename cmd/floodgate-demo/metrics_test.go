@@ -117,7 +117,7 @@ func TestLogFormatJSON(t *testing.T) {
 	}
 	require.Contains(t, byMsg, true, "the Fallback's outage line: %q", lines)
 	require.Contains(t, byMsg, false, "the middleware's line: %q", lines)
-	assert.Equal(t, "redisstore", byMsg[true]["store"], "store attribute")
+	assert.Equal(t, "redis", byMsg[true]["store"], "store attribute")
 	assert.Equal(t, "memory", byMsg[true]["policy"], "policy attribute")
 	assert.Contains(t, byMsg[false]["msg"], "httplimit: the store failed")
 }

@@ -9,12 +9,15 @@
 // no route context at all. [RouteFunc] therefore asks the router itself
 // which pattern will serve the request, the lookup chi's own Match and
 // Find offer. Without a route function, Handler refuses a chi router at
-// start-up: m.Handler(r) panics and m.Wrap(r) returns an error naming the
-// pattern, and r.Use(m.Handler) panics when the first route is
-// registered.
+// start-up: m.Handler(r) panics naming the pattern, and r.Use(m.Handler)
+// panics when the first route is registered.
 //
-// [CheckRoutes] then compares the declared patterns with the router's
-// own list (chi.Walk), so a typo such as "POST /logn" stops start-up.
+// Once every route is registered, [httplimit.Middleware.Verify] sends
+// one request per declared route through the router and fails, naming
+// the route, when the Middleware did not see it on its pattern: a typo
+// such as "POST /logn", or the route function
+// chi.RouteContext(r.Context()).RoutePattern(), which is still empty in
+// r.Use. [App] shows the order.
 package chiexample
 
 import (
@@ -66,26 +69,10 @@ func RouteFunc(router chi.Routes) func(*http.Request) string {
 	}
 }
 
-// CheckRoutes reports, with [httplimit.Middleware.CheckRoutes], the
-// patterns declared to m that router does not serve: it lists router's
-// routes with chi.Walk as "METHOD /pattern". Call it once every route is
-// registered.
-func CheckRoutes(m *httplimit.Middleware, router chi.Routes) error {
-	var served []string
-	err := chi.Walk(router, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		served = append(served, method+" "+route)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return m.CheckRoutes(served...)
-}
-
 // App returns the login service on a chi router: POST /login, limited to
 // 5/minute per client address by the Middleware in r.Use. It returns
-// CheckRoutes' error, which names the pattern, when a declared route is
-// not served.
+// Verify's error, which names the route, when a declared route is not
+// limited.
 func App(store floodgate.Store) (http.Handler, error) {
 	r := chi.NewRouter()
 	m, err := httplimit.New(store,
@@ -96,7 +83,7 @@ func App(store floodgate.Store) (http.Handler, error) {
 	}
 	r.Use(m.Handler)
 	r.Post(login.Path, login.Handler)
-	if err := CheckRoutes(m, r); err != nil {
+	if err := m.Verify(r); err != nil {
 		return nil, err
 	}
 	return r, nil

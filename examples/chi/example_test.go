@@ -63,11 +63,12 @@ func ExampleRouteFunc() {
 	r.Get("/items/{id}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "item", chi.URLParam(r, "id"))
 	})
-	if err := chiexample.CheckRoutes(m, r); err != nil {
+	h := m.Handler(r)
+	if err := m.Verify(h); err != nil {
 		fmt.Println(err)
 		return
 	}
-	srv := httptest.NewServer(m.Handler(r))
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 
 	for _, id := range []string{"1", "2", "3"} {

@@ -12,14 +12,14 @@
 //	…
 //	e.Use(echoexample.Adapt(m.Handler))
 //	e.POST("/login", login)
-//	if err := echoexample.CheckRoutes(m, e); err != nil { … }
+//	if err := m.Verify(e); err != nil { … } // names each route e does not limit
 //
-// Prefer Adapt to echo.WrapMiddleware(m.Handler): WrapMiddleware calls
-// m.Handler again on every request, so a Middleware that cannot enforce
-// its routes panics on every request instead of once at start-up, and it
-// hides the echo.Context, so RouteFunc finds no route there. Wrapping the
-// Echo from outside (m.Handler(e)) would need the route before Echo has
-// looked it up; Handler refuses it at start-up without a route function.
+// Use Adapt, not echo.WrapMiddleware(m.Handler): WrapMiddleware hides the
+// echo.Context, so RouteFunc finds no route there and every route goes
+// unlimited (Verify refuses it, naming the routes), and it calls
+// m.Handler again on every request. Wrapping the Echo from outside
+// (m.Handler(e)) would need the route before Echo has looked it up;
+// Handler refuses it at start-up without a route function.
 package echoexample
 
 import (
@@ -81,19 +81,9 @@ func RouteFunc(r *http.Request) string {
 	return ""
 }
 
-// CheckRoutes reports, with [httplimit.Middleware.CheckRoutes], the
-// patterns declared to m that e does not serve, listing e's routes as
-// "METHOD /path". Call it once every route is registered.
-func CheckRoutes(m *httplimit.Middleware, e *echo.Echo) error {
-	var served []string
-	for _, rt := range e.Routes() {
-		served = append(served, rt.Method+" "+rt.Path)
-	}
-	return m.CheckRoutes(served...)
-}
-
 // App returns the login service on Echo: POST /login, limited to 5/minute
-// per client address.
+// per client address. It returns Verify's error, which names the route,
+// when a declared route is not limited.
 func App(store floodgate.Store) (http.Handler, error) {
 	m, err := httplimit.New(store,
 		httplimit.WithRoute(login.Pattern, login.Limit),
@@ -104,7 +94,7 @@ func App(store floodgate.Store) (http.Handler, error) {
 	e := echo.New()
 	e.Use(Adapt(m.Handler))
 	e.POST(login.Path, Login)
-	if err := CheckRoutes(m, e); err != nil {
+	if err := m.Verify(e); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -11,7 +11,7 @@
 //	…
 //	if err := ginexample.Use(engine, m); err != nil { … } // before any route
 //	engine.POST("/login", login)
-//	if err := ginexample.CheckRoutes(m, engine); err != nil { … }
+//	if err := m.Verify(engine); err != nil { … } // names each route engine does not limit
 //
 // Wrapping the gin.Engine from outside (m.Handler(engine)) would need the
 // route before gin has looked it up, and gin has no public lookup; Handler
@@ -21,11 +21,13 @@
 // registered, so middleware added by engine.Use after a route never runs
 // for that route, silently. [Use] refuses to add the Middleware to an
 // engine that already has routes; a RouterGroup's Use has the same trap,
-// so call it before the group's routes too.
+// which [httplimit.Middleware.Verify] catches, naming the route, once
+// every route is registered.
 package ginexample
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -84,8 +86,9 @@ func RouteFunc(r *http.Request) string {
 
 // Use adds m to engine as global middleware, through [Adapt]. It returns
 // an error when engine already has routes, which gin would leave
-// unlimited, or when m cannot enforce its routes (no [RouteFunc]).
-func Use(engine *gin.Engine, m *httplimit.Middleware) error {
+// unlimited, or when m cannot tell routes (no [RouteFunc]), naming the
+// patterns.
+func Use(engine *gin.Engine, m *httplimit.Middleware) (err error) {
 	if routes := engine.Routes(); len(routes) > 0 {
 		names := make([]string, len(routes))
 		for i, rt := range routes {
@@ -93,33 +96,22 @@ func Use(engine *gin.Engine, m *httplimit.Middleware) error {
 		}
 		return fmt.Errorf("ginexample: the Middleware must be added before any route: gin would not run it for %s", strings.Join(names, ", "))
 	}
-	var err error
-	mw := func(next http.Handler) http.Handler {
-		var h http.Handler
-		h, err = m.Wrap(next)
-		return h
-	}
-	bridge := Adapt(mw)
-	if err != nil {
-		return err
-	}
-	engine.Use(bridge)
+	defer func() {
+		if v := recover(); v != nil {
+			e, ok := v.(error)
+			if !ok || !errors.Is(e, httplimit.ErrConfig) {
+				panic(v)
+			}
+			err = e
+		}
+	}()
+	engine.Use(Adapt(m.Handler)) // Handler panics when m cannot tell routes
 	return nil
 }
 
-// CheckRoutes reports, with [httplimit.Middleware.CheckRoutes], the
-// patterns declared to m that engine does not serve, listing engine's
-// routes as "METHOD /path". Call it once every route is registered.
-func CheckRoutes(m *httplimit.Middleware, engine *gin.Engine) error {
-	var served []string
-	for _, rt := range engine.Routes() {
-		served = append(served, rt.Method+" "+rt.Path)
-	}
-	return m.CheckRoutes(served...)
-}
-
 // App returns the login service on gin: POST /login, limited to 5/minute
-// per client address.
+// per client address. It returns Verify's error, which names the route,
+// when a declared route is not limited.
 func App(store floodgate.Store) (http.Handler, error) {
 	m, err := httplimit.New(store,
 		httplimit.WithRoute(login.Pattern, login.Limit),
@@ -132,7 +124,7 @@ func App(store floodgate.Store) (http.Handler, error) {
 		return nil, err
 	}
 	engine.POST(login.Path, Login)
-	if err := CheckRoutes(m, engine); err != nil {
+	if err := m.Verify(engine); err != nil {
 		return nil, err
 	}
 	return engine, nil

@@ -1,11 +1,11 @@
 // Package servemuxexample mounts httplimit on net/http's ServeMux: the
 // Middleware wraps the mux itself, so it asks the mux which pattern
-// serves each request, and [httplimit.Middleware.Wrap] checks every
-// declared pattern against the mux at start-up.
+// serves each request, and [httplimit.Middleware.Verify] proves at
+// start-up that the mux serves every declared pattern as declared.
 //
 // Wrap the *http.ServeMux directly. Other middleware goes outside:
-// logging(m.Wrap(mux)), never m.Wrap(logging(mux)), which Wrap refuses
-// because a logging handler cannot tell a request's route.
+// logging(m.Handler(mux)), never m.Handler(logging(mux)), which Handler
+// refuses because a logging handler cannot tell a request's route.
 package servemuxexample
 
 import (
@@ -17,8 +17,8 @@ import (
 )
 
 // App returns the login service on a ServeMux: POST /login, limited to
-// 5/minute per client address. It returns Wrap's error, which names the
-// pattern, when a declared route is not served exactly as declared.
+// 5/minute per client address. It returns Verify's error, which names
+// the pattern, when a declared route is not served exactly as declared.
 func App(store floodgate.Store) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(login.Pattern, login.Handler)
@@ -27,5 +27,9 @@ func App(store floodgate.Store) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Wrap(mux)
+	h := m.Handler(mux)
+	if err := m.Verify(h); err != nil {
+		return nil, err
+	}
+	return h, nil
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/floodgate-go/floodgate/httplimit"
 )
 
-// serve starts h on a loopback server for the test's lifetime.
-
 // logging stands for any middleware that wraps the mux: it hides the
 // mux's route lookup.
 func logging(next http.Handler) http.Handler {
@@ -33,27 +31,17 @@ func TestApp(t *testing.T) { logintest.RunApp(t, servemuxexample.App) }
 // either enforced (the sixth login is a 429) or refused at start-up with
 // an error that names the pattern. None limits nothing silently.
 func TestShapes(t *testing.T) {
-	t.Run("Wrap(mux) is enforced", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
-		h, err := m.Wrap(loginMux())
-		require.NoError(t, err, "Wrap(mux)")
-		logintest.RequireLimited(t, logintest.Serve(t, h))
+	route := httplimit.WithRoute(login.Pattern, login.Limit)
+	t.Run("Handler(mux) is enforced", func(t *testing.T) {
+		m := logintest.NewMiddleware(t, route)
+		logintest.RequireLimited(t, logintest.ServeVerified(t, m, m.Handler(loginMux())))
 	})
-	t.Run("logging(Wrap(mux)) is enforced", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
-		h, err := m.Wrap(loginMux())
-		require.NoError(t, err, "Wrap(mux)")
-		logintest.RequireLimited(t, logintest.Serve(t, logging(h)))
-	})
-	t.Run("Wrap(logging(mux)) is refused", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
-		h, err := m.Wrap(logging(loginMux()))
-		require.ErrorIs(t, err, httplimit.ErrConfig, "Wrap(logging(mux)) returned handler %v, want an error: logging hides the mux's routes", h)
-		assert.Contains(t, err.Error(), `"POST /login"`, "Wrap's error should name the unenforceable pattern")
-		assert.Nil(t, h, "Wrap returned an error and a handler")
+	t.Run("logging(Handler(mux)) is enforced", func(t *testing.T) {
+		m := logintest.NewMiddleware(t, route)
+		logintest.RequireLimited(t, logintest.ServeVerified(t, m, logging(m.Handler(loginMux()))))
 	})
 	t.Run("Handler(logging(mux)) panics at start-up", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit))
+		m := logintest.NewMiddleware(t, route)
 		var err error
 		func() {
 			defer func() { err, _ = recover().(error) }()
@@ -62,32 +50,43 @@ func TestShapes(t *testing.T) {
 		require.ErrorIs(t, err, httplimit.ErrConfig, "Handler(logging(mux)): want a panic with a configuration error")
 		assert.Contains(t, err.Error(), `"POST /login"`, "the panic should name the unenforceable pattern")
 	})
+	t.Run("Handler inside the mux's route, with r.Pattern, is enforced", func(t *testing.T) {
+		m := logintest.NewMiddleware(t, route, httplimit.WithRouteFunc(func(r *http.Request) string { return r.Pattern }))
+		mux := http.NewServeMux()
+		mux.Handle(login.Pattern, m.Handler(http.HandlerFunc(login.Handler)))
+		logintest.RequireLimited(t, logintest.ServeVerified(t, m, mux))
+	})
 	t.Run("Limit inside the mux is enforced", func(t *testing.T) {
 		m := logintest.NewMiddleware(t)
 		mux := http.NewServeMux()
 		mux.Handle(login.Pattern, m.Limit(login.Limit)(http.HandlerFunc(login.Handler)))
 		logintest.RequireLimited(t, logintest.Serve(t, logging(mux)))
 	})
+	t.Run("WithRoute but only Limit in the mux is refused", func(t *testing.T) {
+		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, "1/minute"))
+		mux := http.NewServeMux()
+		mux.Handle(login.Pattern, m.Limit("100/minute")(http.HandlerFunc(login.Handler)))
+		logintest.RequireSilent(t, m, mux, login.Pattern, "only handlers of Limit")
+	})
 }
 
 // TestMismatchedPatterns: a declared pattern that the mux serves under
-// another pattern, or not at all, is an error naming it.
+// another pattern, or not at all, starts fine and limits nothing; Verify
+// refuses it, naming it.
 func TestMismatchedPatterns(t *testing.T) {
 	for _, tc := range []struct {
-		name, declared, served string
+		name, declared, served, why string
 	}{
-		{"wildcard renamed", "GET /items/{id}", "GET /items/{itemID}"},
-		{"method missing", "/login", "POST /login"},
-		{"method differs", "GET /login", "POST /login"},
-		{"path differs", "POST /signin", "POST /login"},
+		{"wildcard renamed", "POST /{action}", "POST /{name}", `placed on the route "POST /{name}"`},
+		{"method missing", "/login", "POST /login", "serves no such route"},
+		{"method differs", "GET /login", "POST /login", "serves no such route"},
+		{"path differs", "POST /signin", "POST /login", "serves no such route"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.HandleFunc(tc.served, login.Handler)
 			m := logintest.NewMiddleware(t, httplimit.WithRoute(tc.declared, login.Limit))
-			_, err := m.Wrap(mux)
-			require.ErrorIs(t, err, httplimit.ErrConfig, "WithRoute(%q) on a mux serving %q: Wrap returned no error", tc.declared, tc.served)
-			assert.Contains(t, err.Error(), `"`+tc.declared+`"`, "Wrap's error should name the declared pattern")
+			logintest.RequireSilent(t, m, m.Handler(mux), tc.declared, tc.why)
 		})
 	}
 }

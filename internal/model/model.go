@@ -54,8 +54,8 @@ func New(s limit.Strategy) *Limiter {
 	}
 }
 
-// AllowN is engine.Engine.AllowNAt: it judges a request of cost n by key
-// at time now under every limit, and counts n against all of them when
+// AllowN is engine.Engine.AllowN with the engine's clock reading now: it
+// judges a request of cost n by key at time now under every limit, and counts n against all of them when
 // all allow. When all allow, the Decision is the one with the fewest
 // Remaining (the first on ties); when any denies, see denial.
 func (m *Limiter) AllowN(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
@@ -68,7 +68,8 @@ func (m *Limiter) Judge(now time.Duration, key string, n int64, limits ...limit.
 	return m.request(now, key, n, false, limits)
 }
 
-// Peek is engine.Engine.PeekAt: Judge of a cost-1 request.
+// Peek is engine.Engine.Peek with the clock reading now: Judge of a
+// cost-1 request.
 func (m *Limiter) Peek(now time.Duration, key string, limits ...limit.Limit) limit.Decision {
 	return m.request(now, key, 1, false, limits)
 }
@@ -88,10 +89,13 @@ func (m *Limiter) Reset(key string, limits ...limit.Limit) {
 	}
 }
 
-// Sweep is engine.Engine.SweepAt as far as answers go: eviction never
-// changes an answer, but a sweep at now uses now's window, so it moves hw
-// of every limit the model has been given. GCRA and the moving window
-// keep no hw, so for them a sweep does nothing.
+// Sweep is the engine's sweeper at time now as far as answers go:
+// eviction never changes an answer of the window strategies, but a sweep
+// at now uses now's window, so it moves hw of every limit the model has
+// been given. GCRA and the moving window keep no hw, so for them a sweep
+// does nothing: the model never evicts, which the engine matches for
+// readings at most one period older than the sweep (engine/doc.go,
+// "Memory and eviction").
 func (m *Limiter) Sweep(now time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

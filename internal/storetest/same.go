@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,18 +16,20 @@ import (
 // RunSame checks that two stores answer alike: for every strategy, the
 // same requests at the same instants, times since the Unix epoch near
 // the present (whole microseconds, Redis's resolution), get identical
-// Decisions from a store of newA and one of newB, both AtStores (the
-// memory engine and Redis both take Unix-epoch times). It also checks,
-// on the store's own clock, that a fixed-window day resets at UTC
-// midnight.
+// Decisions from a store of newA and one of newB. Both are built on one
+// clock.Manual, which the calls also carry (internal/seam), as in [Run].
+// It also checks, on each store's own clock (the manual clock set to the
+// wall time; a network store's server clock), that a fixed-window day
+// resets at UTC midnight.
 func RunSame(t *testing.T, newA, newB Factory) {
 	limits := []limit.Limit{limit.PerSecond(3), limit.PerMinute(5), limit.PerHour(20), limit.PerDay(1000), mustLimit(7, 1500*time.Millisecond)}
 	for _, s := range Strategies {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
-			a, b := atStore(t, newA(t, s)), atStore(t, newB(t, s))
-			ctx := context.Background()
-			rng := rand.New(rand.NewPCG(uint64(s), 7))
 			now := time.Duration(time.Now().UnixMicro()) * time.Microsecond
+			clk := clock.NewManual(now)
+			a, b := newA(t, s, clk), newB(t, s, clk)
+			ctx := seam.WithClock(context.Background(), clk)
+			rng := rand.New(rand.NewPCG(uint64(s), 7))
 			keys := []string{uniqueKey(t), uniqueKey(t)}
 			for i := range 400 {
 				now += time.Duration(rng.Int64N(int64(3*time.Second))) / time.Microsecond * time.Microsecond
@@ -40,14 +44,15 @@ func RunSame(t *testing.T, newA, newB Factory) {
 					ls = limits[:1]
 				}
 				n := 1 + rng.Int64N(3)
+				clk.Set(now)
 				var da, db limit.Decision
 				var ea, eb error
 				if rng.IntN(5) == 0 {
-					da, ea = a.PeekAt(ctx, now, key, ls...)
-					db, eb = b.PeekAt(ctx, now, key, ls...)
+					da, ea = a.Peek(ctx, key, ls...)
+					db, eb = b.Peek(ctx, key, ls...)
 				} else {
-					da, ea = a.AllowNAt(ctx, now, key, n, ls...)
-					db, eb = b.AllowNAt(ctx, now, key, n, ls...)
+					da, ea = a.AllowN(ctx, key, n, ls...)
+					db, eb = b.AllowN(ctx, key, n, ls...)
 				}
 				require.NoError(t, ea)
 				require.NoError(t, eb)
@@ -59,9 +64,9 @@ func RunSame(t *testing.T, newA, newB Factory) {
 	}
 	t.Run("utc-midnight", func(t *testing.T) {
 		for _, f := range []Factory{newA, newB} {
-			st := f(t, limit.FixedWindow)
-			d, err := st.AllowN(context.Background(), uniqueKey(t), 1, limit.PerDay(1000))
 			now := time.Now().UTC()
+			st := f(t, limit.FixedWindow, clock.NewManual(time.Duration(now.UnixNano())))
+			d, err := st.AllowN(context.Background(), uniqueKey(t), 1, limit.PerDay(1000))
 			require.NoError(t, err)
 			midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
 			assert.InDelta(t, float64(midnight.Sub(now)), float64(d.ResetAfter), float64(2*time.Second),

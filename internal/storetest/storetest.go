@@ -1,15 +1,26 @@
 // Package storetest is the one behavioural contract that every Floodgate
-// storage satisfies: the memory engine, a single Redis and a Redis
-// Cluster, and every wrapper run the same suite, unchanged, through the
-// floodgate.Store contract.
+// storage satisfies: the in-memory engine, a single Redis and a Redis
+// Cluster, every wrapper (fallback, lease, observer) over each, and a
+// store written outside the module run the same suite, unchanged,
+// through the floodgate.Store contract.
 //
-// Stores that take explicit times ([AtStore]) run exact step tables, whose
-// expected Decisions follow engine/doc.go to the nanosecond; times are
-// offsets from T0, a multiple of every period used, so that windows align
-// in any time base (engine time or Unix time). Every store also runs
-// real-clock checks whose expectations hold whatever the clock reads:
-// periods of a day, so that windows do not roll during a test, and
-// bounds rather than exact durations.
+// Time comes from one clock.Manual per sub-test. [Run] hands it to the
+// [Factory], which builds the store on it: the engine with
+// engine.WithClock, the wrappers with their Config's Clock or Open's
+// WithClock. Every call carries it too, by internal/seam, so that a
+// network store (Redis) judges each call at that clock's time instead of
+// its server's. The suite drives time by setting the clock, forward and
+// back, and every store of every stack runs the exact step tables, whose
+// expected Decisions follow engine/doc.go to the nanosecond. Times are
+// offsets from [T0], a multiple of every period used, so that windows
+// align in any time base; steps are whole microseconds, Redis's
+// resolution.
+//
+// One check (real-clock) runs at the present instead: the clock is set
+// to the wall time and the calls carry no seam, so that a network store
+// reads its server's clock, as in production. Its expectations hold at
+// any instant (periods of a day, bounds rather than exact durations).
+// Nothing in the suite sleeps or measures elapsed time.
 package storetest
 
 import (
@@ -23,24 +34,20 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/seam"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// AtStore is a floodgate.Store that also takes explicit times, measured in the
-// store's time base (engine time for the memory engine, time since the
-// Unix epoch for Redis).
-type AtStore interface {
-	floodgate.Store
-	AllowNAt(ctx context.Context, now time.Duration, key string, n int64, limits ...limit.Limit) (limit.Decision, error)
-	PeekAt(ctx context.Context, now time.Duration, key string, limits ...limit.Limit) (limit.Decision, error)
-}
-
 // Factory returns a fresh, empty store judging by strategy s, closed by
-// t.Cleanup. Stores of one factory may share a backend: the suite gives
-// every sub-test its own keys.
-type Factory func(t *testing.T, s limit.Strategy) floodgate.Store
+// t.Cleanup. Whatever in the store keeps time in this process (an
+// engine, a fallback's backoff, a lease's TTLs) must read clk; a network
+// store needs nothing, since every call's ctx carries clk
+// (seam.WithClock). Stores of one factory may share a backend: the suite
+// gives every sub-test its own keys.
+type Factory func(t *testing.T, s limit.Strategy, clk *clock.Manual) floodgate.Store
 
 // T0 is the time base of the step tables: 18 000 days, a multiple of
 // every period they use (and, as Unix time, a day in 2019).
@@ -49,66 +56,65 @@ const T0 = 18000 * 24 * time.Hour
 // Strategies are the strategies the suite covers: all four.
 var Strategies = []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA, limit.MovingWindow}
 
-// Option adjusts what Run checks. Options are built by the functions
-// below; none means every check.
-type Option func(*options)
-
-type options struct{ skipLarge string }
-
-// SkipLargeCounts skips the large-count step tables (counts beyond 2^29,
-// GCRA ticks beyond 2^64) with the given reason: for a store that does
-// not give the answers of engine/doc.go ("Large counts") yet. The memory
-// engine never takes it.
-func SkipLargeCounts(reason string) Option {
-	return func(o *options) { o.skipLarge = reason }
-}
-
 // Run runs the contract suite against the stores that newStore makes, for
-// every strategy.
-func Run(t *testing.T, newStore Factory, opts ...Option) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+// every strategy. Every sub-test gets a store of its own, on a clock of
+// its own that reads T0 to begin with.
+func Run(t *testing.T, newStore Factory) {
 	for _, s := range Strategies {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
-			tables := stepTables[s]
-			for _, tc := range tables {
+			for _, tc := range stepTables[s] {
 				t.Run("steps/"+tc.name, func(t *testing.T) {
-					st := atStore(t, newStore(t, s))
 					l := tc.limit
 					if !l.Valid() {
 						l = l3s10
 					}
-					runSteps(t, st, uniqueKey(t), l, tc.steps)
+					runSteps(t, newHarness(t, newStore, s), uniqueKey(t), l, tc.steps)
 				})
 			}
-			t.Run("multi", func(t *testing.T) { testMulti(t, atStore(t, newStore(t, s))) })
-			t.Run("multi-wait", func(t *testing.T) { testMultiWait(t, atStore(t, newStore(t, s)), s) })
-			t.Run("clock-back", func(t *testing.T) { testClockBack(t, atStore(t, newStore(t, s)), s) })
-			t.Run("keys", func(t *testing.T) { testKeys(t, newStore(t, s)) })
-			t.Run("real-clock", func(t *testing.T) { testRealClock(t, newStore(t, s), s) })
-			t.Run("peek-reset", func(t *testing.T) { testPeekReset(t, newStore(t, s)) })
-			t.Run("bad-requests", func(t *testing.T) { testBadRequests(t, newStore(t, s)) })
-			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newStore(t, s), s) })
-			t.Run("refund", func(t *testing.T) { testRefund(t, newStore(t, s)) })
-			t.Run("large-counts", func(t *testing.T) {
-				if o.skipLarge != "" {
-					t.Skip("large counts skipped for this store: " + o.skipLarge)
-				}
-				testLargeCounts(t, atStore(t, newStore(t, s)), s)
-			})
+			t.Run("multi", func(t *testing.T) { testMulti(t, newHarness(t, newStore, s)) })
+			t.Run("multi-wait", func(t *testing.T) { testMultiWait(t, newHarness(t, newStore, s), s) })
+			t.Run("clock-back", func(t *testing.T) { testClockBack(t, newHarness(t, newStore, s), s) })
+			t.Run("keys", func(t *testing.T) { testKeys(t, newHarness(t, newStore, s)) })
+			t.Run("real-clock", func(t *testing.T) { testRealClock(t, newHarness(t, newStore, s), s) })
+			t.Run("peek-reset", func(t *testing.T) { testPeekReset(t, newHarness(t, newStore, s)) })
+			t.Run("bad-requests", func(t *testing.T) { testBadRequests(t, newHarness(t, newStore, s)) })
+			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newHarness(t, newStore, s), s) })
+			t.Run("refund", func(t *testing.T) { testRefund(t, newHarness(t, newStore, s)) })
+			t.Run("large-counts", func(t *testing.T) { testLargeCounts(t, newHarness(t, newStore, s), s) })
 		})
 	}
 }
 
-func atStore(t *testing.T, s floodgate.Store) AtStore {
-	t.Helper()
-	at, ok := s.(AtStore)
-	if !ok {
-		t.Skipf("%T takes no explicit times; the step tables need an AtStore", s)
-	}
-	return at
+// harness is one sub-test's store, the clock it was built on, and the
+// ctx of its calls, which carries that clock.
+type harness struct {
+	t   *testing.T
+	st  floodgate.Store
+	clk *clock.Manual
+	ctx context.Context
+}
+
+func newHarness(t *testing.T, newStore Factory, s limit.Strategy) *harness {
+	clk := clock.NewManual(T0)
+	return &harness{t: t, st: newStore(t, s, clk), clk: clk, ctx: seam.WithClock(context.Background(), clk)}
+}
+
+// allow sets the clock to T0+at and calls AllowN, which must not fail.
+func (h *harness) allow(at time.Duration, key string, n int64, ls ...limit.Limit) limit.Decision {
+	h.t.Helper()
+	h.clk.Set(T0 + at)
+	d, err := h.st.AllowN(h.ctx, key, n, ls...)
+	require.NoError(h.t, err, "AllowN(n=%d, %v) at T0+%v", n, ls, at)
+	return d
+}
+
+// peek sets the clock to T0+at and calls Peek, which must not fail.
+func (h *harness) peek(at time.Duration, key string, ls ...limit.Limit) limit.Decision {
+	h.t.Helper()
+	h.clk.Set(T0 + at)
+	d, err := h.st.Peek(h.ctx, key, ls...)
+	require.NoError(h.t, err, "Peek(%v) at T0+%v", ls, at)
+	return d
 }
 
 var keySeq atomic.Int64
@@ -219,39 +225,34 @@ var stepTables = map[limit.Strategy][]struct {
 }
 
 // runSteps runs a step table, reporting the failing step.
-func runSteps(t *testing.T, st AtStore, key string, l limit.Limit, steps []step) {
+func runSteps(t *testing.T, h *harness, key string, l limit.Limit, steps []step) {
 	t.Helper()
-	ctx := context.Background()
 	for i, sp := range steps {
+		h.clk.Set(T0 + sp.at)
 		var d limit.Decision
 		var err error
-		want := sp.want
 		if sp.n == 0 {
-			d, err = st.PeekAt(ctx, T0+sp.at, key, l)
+			d, err = h.st.Peek(h.ctx, key, l)
 		} else {
-			d, err = st.AllowNAt(ctx, T0+sp.at, key, sp.n, l)
+			d, err = h.st.AllowN(h.ctx, key, sp.n, l)
 		}
 		require.NoError(t, err, "step %d at T0+%v", i, sp.at)
-		assert.Equal(t, want, d, "step %d: AllowNAt(T0+%v, n=%d) (n=0: PeekAt) returned %+v, want %+v", i, sp.at, sp.n, d, want)
+		assert.Equal(t, sp.want, d, "step %d: AllowN(n=%d) at T0+%v (n=0: Peek) returned %+v, want %+v", i, sp.n, sp.at, d, sp.want)
 	}
 }
 
-func testMulti(t *testing.T, st AtStore) {
-	ctx := context.Background()
+func testMulti(t *testing.T, h *harness) {
 	a := mustLimit(2, 10*time.Second)
 	b := limit.PerHour(5)
 	k := uniqueKey(t)
 	at := func(key string, n int64, ls ...limit.Limit) limit.Decision {
 		t.Helper()
-		d, err := st.AllowNAt(ctx, T0, key, n, ls...)
-		require.NoError(t, err)
-		return d
+		return h.allow(0, key, n, ls...)
 	}
 	// peek returns what key has left under l before a request.
 	peek := func(key string, l limit.Limit) int64 {
 		t.Helper()
-		d, err := st.PeekAt(ctx, T0, key, l)
-		require.NoError(t, err)
+		d := h.peek(0, key, l)
 		require.True(t, d.Allowed)
 		return peekLeft(d)
 	}
@@ -300,14 +301,8 @@ func testMulti(t *testing.T, st AtStore) {
 // which reads time in microseconds (a reading at now+RetryAfter−1ns is
 // truncated to now+RetryAfter−1µs). It also checks that Remaining is the
 // fewest units left under any limit.
-func testMultiWait(t *testing.T, st AtStore, strat limit.Strategy) {
-	ctx := context.Background()
-	allow := func(at time.Duration, key string, n int64, ls ...limit.Limit) limit.Decision {
-		t.Helper()
-		d, err := st.AllowNAt(ctx, T0+at, key, n, ls...)
-		require.NoError(t, err, "AllowNAt(T0+%v, n=%d)", at, n)
-		return d
-	}
+func testMultiWait(t *testing.T, h *harness, strat limit.Strategy) {
+	allow := h.allow
 	a, b := limit.PerSecond(2), limit.PerMinute(3)
 	// 2 of each used at T0; a cost-2 request is denied by both. Each
 	// limit's own wait: a 1 s everywhere but the sliding window's 2 s;
@@ -330,9 +325,9 @@ func testMultiWait(t *testing.T, st AtStore, strat limit.Strategy) {
 		assert.Equal(t, b, d.Limit, "the limit with the longest wait decides: %+v", d)
 		assert.EqualValues(t, 0, d.Remaining, "Remaining: %+v", d)
 		early := allow(base+d.RetryAfter-1, k, 2, order...)
-		assert.False(t, early.Allowed, "AllowNAt(now+RetryAfter−1ns = T0+%v, 2) on %v: %+v", base+d.RetryAfter-1, order, early)
+		assert.False(t, early.Allowed, "AllowN(2) at now+RetryAfter−1ns = T0+%v on %v: %+v", base+d.RetryAfter-1, order, early)
 		on := allow(base+d.RetryAfter, k, 2, order...)
-		assert.True(t, on.Allowed, "AllowNAt(now+RetryAfter = T0+%v, 2) on %v: %+v", base+d.RetryAfter, order, on)
+		assert.True(t, on.Allowed, "AllowN(2) at now+RetryAfter = T0+%v on %v: %+v", base+d.RetryAfter, order, on)
 	}
 
 	// Remaining of a denied call is the fewest units left under any
@@ -344,16 +339,14 @@ func testMultiWait(t *testing.T, st AtStore, strat limit.Strategy) {
 		at time.Duration
 		n  int64
 	}{{0, 2}, {10 * sec, 2}, {20 * sec, 1}} {
-		require.True(t, allow(base+step.at, k, step.n, c, e).Allowed, "AllowNAt(T0+%v, %d)", base+step.at, step.n)
+		require.True(t, allow(base+step.at, k, step.n, c, e).Allowed, "AllowN(%d) at T0+%v", step.n, base+step.at)
 	}
 	base += 20 * sec
 	d := allow(base, k, 2, c, e)
 	require.False(t, d.Allowed, "cost 2 after 2+2+1: %+v", d)
 	left := int64(math.MaxInt64)
 	for _, l := range []limit.Limit{c, e} {
-		p, err := st.PeekAt(ctx, T0+base, k, l)
-		require.NoError(t, err)
-		left = min(left, peekLeft(p))
+		left = min(left, peekLeft(h.peek(base, k, l)))
 	}
 	assert.Equal(t, left, d.Remaining, "Remaining of a denied call is the least over its limits: %+v", d)
 	if d.Remaining > 0 {
@@ -363,17 +356,14 @@ func testMultiWait(t *testing.T, st AtStore, strat limit.Strategy) {
 	}
 }
 
-func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {
-	ctx := context.Background()
+func testClockBack(t *testing.T, h *harness, strat limit.Strategy) {
 	k := uniqueKey(t)
-	d, err := st.AllowNAt(ctx, T0+15*sec, k, 3, l3s10)
-	require.NoError(t, err)
+	d := h.allow(15*sec, k, 3, l3s10)
 	require.True(t, d.Allowed)
 	// A reading in an older window is judged at the start of the key's
 	// newest window, T0+10s: no fresh burst. Its waits are promises from
 	// the reading, T0+5s, so they include the 5 s gap.
-	d, err = st.AllowNAt(ctx, T0+5*sec, k, 1, l3s10)
-	require.NoError(t, err)
+	d = h.allow(5*sec, k, 1, l3s10)
 	var want limit.Decision
 	switch strat {
 	case limit.SlidingWindow:
@@ -390,18 +380,17 @@ func testClockBack(t *testing.T, st AtStore, strat limit.Strategy) {
 		// until T0+25s.
 		want = limit.Decision{Limit: l3s10, ResetAfter: 20 * sec, RetryAfter: 20 * sec}
 	}
-	assert.Equal(t, want, d, "AllowNAt(T0+5s) after 3 at T0+15s")
+	assert.Equal(t, want, d, "AllowN(1) at T0+5s after 3 at T0+15s")
 	if strat == limit.MovingWindow {
 		// An entry stops counting at exactly t+P, judged at the newest
 		// entry's time.
-		d, err = st.AllowNAt(ctx, T0+25*sec, k, 3, l3s10)
-		require.NoError(t, err)
-		assert.True(t, d.Allowed, "AllowNAt(T0+25s, 3) after 3 at T0+15s: %+v", d)
+		d = h.allow(25*sec, k, 3, l3s10)
+		assert.True(t, d.Allowed, "AllowN(3) at T0+25s after 3 at T0+15s: %+v", d)
 	}
 }
 
-func testKeys(t *testing.T, st floodgate.Store) {
-	ctx := context.Background()
+func testKeys(t *testing.T, h *harness) {
+	st, ctx := h.st, h.ctx
 	l := limit.PerDay(1)
 	base := uniqueKey(t)
 	long := strings.Repeat("k", 1<<20)
@@ -423,8 +412,13 @@ func testKeys(t *testing.T, st floodgate.Store) {
 	}
 }
 
-func testRealClock(t *testing.T, st floodgate.Store, strat limit.Strategy) {
-	ctx := context.Background()
+// testRealClock runs at the present: the clock reads the wall time, and
+// the calls carry no seam, so that a network store judges by its
+// server's clock. Windows are not aligned to the readings, so the checks
+// are bounds.
+func testRealClock(t *testing.T, h *harness, strat limit.Strategy) {
+	h.clk.Set(time.Duration(time.Now().UnixNano()))
+	st, ctx := h.st, context.Background()
 	l := limit.PerDay(3)
 	k := uniqueKey(t)
 	for i := int64(0); i < 3; i++ {
@@ -464,8 +458,8 @@ func testRealClock(t *testing.T, st floodgate.Store, strat limit.Strategy) {
 	assert.Equal(t, l, d.Limit)
 }
 
-func testPeekReset(t *testing.T, st floodgate.Store) {
-	ctx := context.Background()
+func testPeekReset(t *testing.T, h *harness) {
+	st, ctx := h.st, h.ctx
 	l := limit.PerDay(2)
 	k := uniqueKey(t)
 	d, err := st.Peek(ctx, k, l)
@@ -494,8 +488,8 @@ func testPeekReset(t *testing.T, st floodgate.Store) {
 	require.NoError(t, st.Reset(ctx, uniqueKey(t)), "Reset of nothing")
 }
 
-func testBadRequests(t *testing.T, st floodgate.Store) {
-	ctx := context.Background()
+func testBadRequests(t *testing.T, h *harness) {
+	st, ctx := h.st, h.ctx
 	l := limit.PerDay(5)
 	k := uniqueKey(t)
 	for _, tc := range []struct {
@@ -522,8 +516,8 @@ func testBadRequests(t *testing.T, st floodgate.Store) {
 	assert.EqualValues(t, 5, peekLeft(d), "bad requests must count nothing")
 }
 
-func testConcurrent(t *testing.T, st floodgate.Store, strat limit.Strategy) {
-	ctx := context.Background()
+func testConcurrent(t *testing.T, h *harness, strat limit.Strategy) {
+	st, ctx := h.st, h.ctx
 	l := limit.PerDay(100)
 	if strat == limit.GCRA {
 		// GCRA refills a unit every P/L; over ten years that is every 36
@@ -578,38 +572,33 @@ func peekLeft(d limit.Decision) int64 {
 
 // testRefund: units taken and refunded are available again, a refund
 // never gives back more than was counted, and other limits are untouched
-// (stores that are floodgate.Refunders; periods of a day, so windows do
-// not roll).
-func testRefund(t *testing.T, st floodgate.Store) {
-	r, ok := st.(floodgate.Refunder)
-	if !ok {
-		t.Skipf("%T is not a floodgate.Refunder", st)
-	}
-	ctx := context.Background()
+// (periods of a day, so windows do not roll).
+func testRefund(t *testing.T, h *harness) {
+	st, ctx := h.st, h.ctx
 	key := uniqueKey(t)
 	l, other := limit.PerDay(5), limit.PerDay(100)
 	d, err := st.AllowN(ctx, key, 3, l, other)
 	require.NoError(t, err)
 	require.True(t, d.Allowed)
-	require.NoError(t, r.Refund(ctx, key, 2, l))
-	assert.EqualValues(t, 4, left(t, st, key, l), "3 taken, 2 refunded: 4 left")
-	assert.EqualValues(t, 97, left(t, st, key, other), "the other limit keeps its 3")
-	require.NoError(t, r.Refund(ctx, key, 50, l))
-	assert.EqualValues(t, 5, left(t, st, key, l), "usage never drops below zero")
+	require.NoError(t, st.Refund(ctx, key, 2, l))
+	assert.EqualValues(t, 4, left(t, h, key, l), "3 taken, 2 refunded: 4 left")
+	assert.EqualValues(t, 97, left(t, h, key, other), "the other limit keeps its 3")
+	require.NoError(t, st.Refund(ctx, key, 50, l))
+	assert.EqualValues(t, 5, left(t, h, key, l), "usage never drops below zero")
 	d, err = st.AllowN(ctx, key, 5, l)
 	require.NoError(t, err)
 	assert.True(t, d.Allowed, "the whole limit after the refunds")
 	d, err = st.AllowN(ctx, key, 1, l)
 	require.NoError(t, err)
 	assert.False(t, d.Allowed, "a refund never makes units beyond the limit")
-	require.NoError(t, r.Refund(ctx, uniqueKey(t), 1, l), "refunding an unknown key")
+	require.NoError(t, st.Refund(ctx, uniqueKey(t), 1, l), "refunding an unknown key")
 }
 
 // left returns the units key has left under l, by a Peek.
-func left(t *testing.T, st floodgate.Store, key string, l limit.Limit) int64 {
+func left(t *testing.T, h *harness, key string, l limit.Limit) int64 {
 	t.Helper()
-	d, err := st.Peek(context.Background(), key, l)
-	require.NoError(t, err)
+	d, err := h.st.Peek(h.ctx, key, l)
+	require.NoError(t, err, "Peek(%v)", l)
 	return peekLeft(d)
 }
 
@@ -655,9 +644,8 @@ var largeTables = map[limit.Strategy]struct {
 	}},
 }
 
-// testLargeCounts runs the strategy's large-count table (see
-// SkipLargeCounts).
-func testLargeCounts(t *testing.T, st AtStore, s limit.Strategy) {
+// testLargeCounts runs the strategy's large-count table.
+func testLargeCounts(t *testing.T, h *harness, s limit.Strategy) {
 	tc := largeTables[s]
-	runSteps(t, st, uniqueKey(t), tc.limit, tc.steps)
+	runSteps(t, h, uniqueKey(t), tc.limit, tc.steps)
 }

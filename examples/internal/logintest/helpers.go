@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
@@ -50,4 +51,27 @@ func RunApp(t *testing.T, app func(floodgate.Store) (http.Handler, error)) {
 		require.NoError(t, err, "App")
 		RequireLimited(t, Serve(t, h))
 	})
+}
+
+// ServeVerified checks with m.Verify that h limits every route declared
+// to m, then serves h as Serve does and returns its URL.
+func ServeVerified(t *testing.T, m *httplimit.Middleware, h http.Handler) string {
+	t.Helper()
+	require.NoError(t, m.Verify(h), "Verify")
+	return Serve(t, h)
+}
+
+// RequireSilent checks a mounting that starts fine and limits nothing:
+// the sixth login on h is not a 429, and m.Verify(h) fails with a
+// configuration error that names pattern and contains why.
+func RequireSilent(t *testing.T, m *httplimit.Middleware, h http.Handler, pattern, why string) {
+	t.Helper()
+	rs, err := Attempts(Serve(t, h))
+	require.NoError(t, err)
+	assert.NotEqual(t, http.StatusTooManyRequests, rs[5].Status,
+		"sixth login: got %v; if this mounting now enforces the limit, the test of its refusal can go", rs[5])
+	err = m.Verify(h)
+	require.ErrorIs(t, err, httplimit.ErrConfig, "Verify on a handler that leaves %s unlimited", pattern)
+	assert.Contains(t, err.Error(), `route "`+pattern+`"`, "Verify's error should name the route")
+	assert.Contains(t, err.Error(), why, "Verify's error should say why")
 }

@@ -1,6 +1,7 @@
-package engine_test
+package kv_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -14,17 +15,26 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate/clock"
-	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/kv"
 )
 
-// newKV returns a KV on a manual clock reading start, without a
-// background sweeper, closed at the end of the test.
-func newKV(t testing.TB, start time.Duration, opts ...engine.Option) (*engine.KV, *clock.Manual) {
+const (
+	sec    = time.Second
+	minute = time.Minute
+)
+
+// errFull is the Full error of the KVs of these tests.
+var errFull = errors.New("kv test: full")
+
+// newKV returns a KV capped at maxKeys (0: no cap) on a manual clock
+// reading start, without a background sweeper, closed at the end of the
+// test.
+func newKV(t testing.TB, start time.Duration, maxKeys int) (*kv.KV, *clock.Manual) {
 	t.Helper()
 	c := clock.NewManual(start)
-	kv := engine.NewKV(append([]engine.Option{engine.WithClock(c), engine.WithSweepInterval(-1)}, opts...)...)
-	t.Cleanup(func() { kv.Close() })
-	return kv, c
+	s := kv.New(kv.Config{Clock: c, MaxKeys: maxKeys, Every: -1, Full: errFull})
+	t.Cleanup(func() { s.Close() })
+	return s, c
 }
 
 // kvStep is one row of a KV scenario: at time at, op runs on key.
@@ -41,7 +51,7 @@ type kvStep struct {
 
 // runKV plays steps against kv and reports the first failing step by
 // index.
-func runKV(t *testing.T, kv *engine.KV, steps []kvStep) {
+func runKV(t *testing.T, kv *kv.KV, steps []kvStep) {
 	t.Helper()
 	for i, s := range steps {
 		switch s.op {
@@ -68,7 +78,7 @@ func runKV(t *testing.T, kv *engine.KV, steps []kvStep) {
 
 func TestKVSteps(t *testing.T) {
 	t.Run("set, get, cas", func(t *testing.T) {
-		kv, _ := newKV(t, 0)
+		kv, _ := newKV(t, 0, 0)
 		runKV(t, kv, []kvStep{
 			{at: 0, op: "get", key: "a"},
 			{at: 0, op: "cas", key: "a", old: 0, v: 1},            // absent: no insert
@@ -85,7 +95,7 @@ func TestKVSteps(t *testing.T) {
 		})
 	})
 	t.Run("expiry", func(t *testing.T) {
-		kv, _ := newKV(t, 0)
+		kv, _ := newKV(t, 0, 0)
 		runKV(t, kv, []kvStep{
 			{at: 10 * sec, op: "set", key: "k", v: 1, ttl: sec, ok: true},
 			{at: 11*sec - 1, op: "get", key: "k", ok: true, want: 1},
@@ -105,7 +115,7 @@ func TestKVSteps(t *testing.T) {
 		})
 	})
 	t.Run("clock before the epoch", func(t *testing.T) {
-		kv, _ := newKV(t, 0)
+		kv, _ := newKV(t, 0, 0)
 		runKV(t, kv, []kvStep{
 			{at: -5 * sec, op: "get", key: "k"}, // a new entry is absent at every time
 			{at: -5 * sec, op: "cas", key: "k", old: 0, v: 1},
@@ -115,7 +125,7 @@ func TestKVSteps(t *testing.T) {
 		})
 	})
 	t.Run("clock-based calls", func(t *testing.T) {
-		kv, c := newKV(t, 100*sec)
+		kv, c := newKV(t, 100*sec, 0)
 		ok, err := kv.SetIfAbsent("k", 1, sec)
 		require.NoError(t, err)
 		assert.True(t, ok, "SetIfAbsent of a new key")
@@ -130,14 +140,14 @@ func TestKVSteps(t *testing.T) {
 }
 
 func TestKVMaxKeys(t *testing.T) {
-	kv, _ := newKV(t, 0, engine.WithMaxKeys(3))
+	kv, _ := newKV(t, 0, 3)
 	for i := range 3 {
 		ok, err := kv.SetIfAbsentAt(0, strconv.Itoa(i), 1, sec)
 		require.NoError(t, err)
 		require.True(t, ok)
 	}
 	ok, err := kv.SetIfAbsentAt(0, "new", 1, sec)
-	assert.ErrorIs(t, err, engine.ErrFull, "SetIfAbsent of a fourth key under WithMaxKeys(3)")
+	assert.ErrorIs(t, err, errFull, "SetIfAbsent of a fourth key under WithMaxKeys(3)")
 	assert.False(t, ok)
 	assert.False(t, kv.CompareAndSwapAt(0, "new", 0, 1, sec), "CompareAndSwap never inserts")
 	// A known key still works at the cap.
@@ -152,7 +162,7 @@ func TestKVMaxKeys(t *testing.T) {
 }
 
 func TestKVSweep(t *testing.T) {
-	kv, _ := newKV(t, 0)
+	kv, _ := newKV(t, 0, 0)
 	for i := range 100 {
 		ttl := sec
 		if i%2 == 0 {
@@ -186,7 +196,7 @@ func TestKVSweep(t *testing.T) {
 func TestKVBackgroundSweeper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := clock.NewManual(0)
-		kv := engine.NewKV(engine.WithClock(c), engine.WithSweepInterval(time.Second))
+		kv := kv.New(kv.Config{Clock: c, Every: time.Second})
 		defer kv.Close()
 		ok, err := kv.SetIfAbsent("k", 1, 500*time.Millisecond)
 		require.NoError(t, err)
@@ -210,7 +220,7 @@ func TestKVConcurrentCAS(t *testing.T) {
 		for _, workers := range []int{2, 8} {
 			t.Run(fmt.Sprintf("procs=%d/workers=%d", procs, workers), func(t *testing.T) {
 				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-				kv, _ := newKV(t, 0)
+				kv, _ := newKV(t, 0, 0)
 				const keys, per = 3, 2000
 				var wg sync.WaitGroup
 				done := make(chan struct{})
@@ -262,7 +272,7 @@ func TestKVConcurrentCAS(t *testing.T) {
 // against a sweeper at the same instant: a write that reported success
 // is never lost to the sweep.
 func TestKVConcurrentExpiry(t *testing.T) {
-	kv, _ := newKV(t, 0)
+	kv, _ := newKV(t, 0, 0)
 	const rounds = 300
 	for r := range rounds {
 		now := time.Duration(r) * sec
@@ -288,7 +298,7 @@ func TestKVAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("AllocsPerRun")
 	}
-	kv, _ := newKV(t, 0)
+	kv, _ := newKV(t, 0, 0)
 	ok, err := kv.SetIfAbsentAt(0, "known", 1, sec)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -312,7 +322,7 @@ func TestKVAllocs(t *testing.T) {
 }
 
 func BenchmarkKV(b *testing.B) {
-	kv, _ := newKV(b, 0)
+	kv, _ := newKV(b, 0, 0)
 	const keys = 1024
 	names := make([]string, keys)
 	for i := range names {
@@ -354,7 +364,7 @@ func BenchmarkKV(b *testing.B) {
 }
 
 func ExampleKV() {
-	kv := engine.NewKV(engine.WithMaxKeys(1 << 20))
+	kv := kv.New(kv.Config{MaxKeys: 1 << 20})
 	defer kv.Close()
 	// A value that lives a minute, then changed only by whoever read it.
 	set, _ := kv.SetIfAbsent("tat:alice", 100, time.Minute)

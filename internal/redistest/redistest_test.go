@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/floodgate-go/floodgate/internal/redistest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/redisstore"
-	"github.com/floodgate-go/floodgate/redisstore/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

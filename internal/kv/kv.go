@@ -1,7 +1,6 @@
-package engine
+package kv
 
 import (
-	"errors"
 	"math"
 	"runtime"
 	"sync"
@@ -9,40 +8,22 @@ import (
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/internal/coarse"
 	"github.com/floodgate-go/floodgate/shard"
 )
 
-// ErrFull is returned by KV.SetIfAbsent for a new key when the KV holds
-// its WithMaxKeys cap of live keys.
-var ErrFull = errors.New("engine: key-value table is full")
-
-// KV is the engine's key-value face: int64 values with a time to live,
-// read and written by get, set-if-absent and compare-and-swap, for
-// limiters that keep their own arithmetic and need only a store (the
-// GCRA of github.com/throttled/throttled keeps one timestamp per key).
-// It shares the engine's options, clock, key hashing and sweeping, and
-// none of its limits.
+// KV holds int64 values with a time to live, read and written by get,
+// set-if-absent and compare-and-swap (see the package documentation).
 //
-// An entry whose time to live has passed is absent: Get does not see it,
-// CompareAndSwap fails on it and SetIfAbsent replaces it. The sweeper
-// evicts such entries every sweep interval (WithSweepInterval), so
-// memory follows the live keys; WithMaxKeys caps them (SetIfAbsent of a
-// new key at the cap returns ErrFull). WithStrategy and WithShards do
-// not apply.
-//
-// Get takes no lock and allocates nothing; so do SetIfAbsent and
-// CompareAndSwap of a known key, expired or not. Only the first
-// SetIfAbsent of a key allocates its entry (about 80 bytes with the
-// map's share).
-//
-// The zero KV is not usable; call [NewKV]. A KV is safe for concurrent
-// use and must not be copied. Close it to stop its sweeper.
+// The zero KV is not usable; call [New]. A KV is safe for concurrent use
+// and must not be copied. Close it to stop its sweeper.
 type KV struct {
 	clk     clock.Clock
-	coarse  *clock.Coarse // owned, stopped by Close; nil with WithClock
+	coarse  *coarse.Clock // owned, stopped by Close; nil with Config.Clock
 	entries *shard.Objects[kvEntry]
 	live    atomic.Int64 // entries in the map, for the cap
 	maxKeys int64        // 0: no cap
+	full    error        // SetIfAbsent's error at the cap
 	every   time.Duration
 
 	stop      chan struct{}
@@ -75,23 +56,41 @@ type kvEntry struct {
 
 const kvDead = math.MaxUint64 // seq of an evicted entry (odd: never acquired)
 
-// NewKV returns an empty KV with the given options (see [KV] for which
-// apply), and starts its sweeper.
-func NewKV(opts ...Option) *KV {
-	c := config{every: 10 * time.Second}
-	for _, o := range opts {
-		o.apply(&c)
+// Config is what New builds a KV from; package engine fills it from its
+// options (WithClock, WithMaxKeys, WithShards, WithSweepInterval).
+type Config struct {
+	// Clock is the time source; nil means a coarse clock (internal/coarse) of 1 ms
+	// resolution owned by the KV.
+	Clock clock.Clock
+	// MaxKeys caps the live entries; 0 or less means no cap.
+	MaxKeys int
+	// Shards is the number of shards, rounded up to a power of two; 0
+	// means shard's default.
+	Shards int
+	// Every is the sweep interval: 0 means 10 s, a negative interval
+	// disables the sweeper.
+	Every time.Duration
+	// Full is the error SetIfAbsent returns for a new key at the cap
+	// (engine.ErrFull).
+	Full error
+}
+
+// New returns an empty KV built from cfg, and starts its sweeper.
+func New(cfg Config) *KV {
+	if cfg.Every == 0 {
+		cfg.Every = 10 * time.Second
 	}
 	kv := &KV{
-		clk:     c.clk,
-		entries: shard.NewObjects[kvEntry](shard.Config{Shards: c.shards}), // the cap is kv.live's: exact, and expired entries do not count
-		maxKeys: int64(max(c.maxKeys, 0)),
-		every:   c.every,
+		clk:     cfg.Clock,
+		entries: shard.NewObjects[kvEntry](shard.Config{Shards: cfg.Shards}), // the cap is kv.live's: exact, and expired entries do not count
+		maxKeys: int64(max(cfg.MaxKeys, 0)),
+		full:    cfg.Full,
+		every:   cfg.Every,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	if kv.clk == nil {
-		kv.coarse = clock.NewCoarse(time.Millisecond)
+		kv.coarse = coarse.New(time.Millisecond)
 		kv.clk = kv.coarse
 	}
 	go kv.sweepLoop()
@@ -121,7 +120,7 @@ func (kv *KV) GetAt(now time.Duration, key string) (int64, bool) {
 
 // SetIfAbsent sets key to v, expiring ttl from now (ttl ≤ 0: never),
 // when key is absent or expired, and reports whether it did. It returns
-// ErrFull, setting nothing, when key is new and the KV is at its cap.
+// the Config's Full error, setting nothing, when key is new and the KV is at its cap.
 func (kv *KV) SetIfAbsent(key string, v int64, ttl time.Duration) (bool, error) {
 	return kv.SetIfAbsentAt(kv.clk.Now(), key, v, ttl)
 }
@@ -135,11 +134,11 @@ func (kv *KV) SetIfAbsentAt(now time.Duration, key string, v int64, ttl time.Dur
 		en := kv.entries.Load(h)
 		if en == nil {
 			if kv.maxKeys > 0 && kv.live.Load() >= kv.maxKeys {
-				return false, ErrFull
+				return false, kv.full
 			}
 			var err error
 			if en, err = kv.entries.LoadOrCreate(h, kv.newEntry); err != nil {
-				return false, ErrFull
+				return false, kv.full
 			}
 		}
 		if _, exp, ok := en.read(); ok && !expired(now, exp) {
@@ -315,3 +314,9 @@ func expiry(now, ttl time.Duration) int64 {
 	}
 	return int64(now + ttl)
 }
+
+// noCopy makes go vet report copies of the structs that embed it.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}

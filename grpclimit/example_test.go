@@ -1,0 +1,82 @@
+package grpclimit_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"time"
+
+	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
+	"github.com/floodgate-go/floodgate/grpclimit"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Example limits the health service's Check to 5 calls a minute per
+// client, serves it on loopback and calls it 6 times.
+func Example() {
+	// A service opens its store with floodgate.Open("memory://") or a
+	// redis:// URI; the manual clock only keeps this output exact.
+	store, err := floodgate.Open("memory://?strategy=gcra", floodgate.WithClock(clock.NewManual(time.Hour)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	lim, err := grpclimit.New(store,
+		grpclimit.WithMethod("/grpc.health.v1.Health/Check", "5/minute"),
+		grpclimit.WithDefaultLimits("100/minute"),
+		grpclimit.WithTrustedProxies("x-forwarded-for", "10.0.0.0/8"))
+	if err != nil {
+		log.Fatal(err) // a bad limit string, naming the method
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(lim.Unary()),
+		grpc.ChainStreamInterceptor(lim.Stream()))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	if err := lim.Check(srv); err != nil {
+		log.Fatal(err) // a declared method that no service serves
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	for n := 1; n <= 6; n++ {
+		var md metadata.MD
+		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}, grpc.Header(&md))
+		st := status.Convert(err)
+		fmt.Printf("call %d: %v, remaining %v", n, st.Code(), md.Get("x-ratelimit-remaining"))
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				fmt.Printf(", retry in %v", ri.GetRetryDelay().AsDuration())
+			}
+		}
+		if err != nil {
+			fmt.Printf(", retry-after %v: %s", md.Get("retry-after"), st.Message())
+		}
+		fmt.Println()
+	}
+	// Output:
+	// call 1: OK, remaining [4]
+	// call 2: OK, remaining [3]
+	// call 3: OK, remaining [2]
+	// call 4: OK, remaining [1]
+	// call 5: OK, remaining [0]
+	// call 6: ResourceExhausted, remaining [0], retry in 12s, retry-after [12]: grpclimit: rate limit exceeded: 5 per 1 minute
+}
