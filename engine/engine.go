@@ -9,6 +9,7 @@ import (
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/internal/coarse"
 	"github.com/floodgate-go/floodgate/internal/decide"
+	"github.com/floodgate-go/floodgate/internal/wide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -481,7 +482,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		// Counts beyond the one-word cell's fields, and GCRA ticks that
 		// would outgrow 64 bits (more than a unit per nanosecond, or a
 		// burst beyond the cell's range): the wide path (wide.go).
-		st.w = shard.NewWide(e.cfg)
+		st.w = wide.New(e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
 	// sweep has used, and a first request far from 0 sweeps the (empty)

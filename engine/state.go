@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
+	"github.com/floodgate-go/floodgate/internal/wide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -26,7 +27,7 @@ type limitState struct {
 	// w holds the two-word cells of a limit whose count or burst does not
 	// fit the one-word cell, or whose GCRA ticks would outgrow 64 bits
 	// (wide.go); t is then unused.
-	w *shard.WideTable
+	w *wide.Table
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no

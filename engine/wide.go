@@ -10,7 +10,7 @@ import (
 // The wide path keeps the state of a limit whose count (or GCRA burst)
 // does not fit the 29-bit fields of a one-word cell, or whose GCRA ticks
 // since the Unix epoch would outgrow 64 bits (more than one unit per
-// nanosecond), in a shard.WideTable: a two-word cell in each 24-byte
+// nanosecond), in a wide.Table: a two-word cell in each 24-byte
 // slot, updated under the cell's own lock bit (one compare-and-swap to
 // take it, one store to publish the new words and release it). The
 // limit's state picks the path once, when it is created

@@ -14,25 +14,19 @@ import (
 // padding; every key stays findable and the last slot empty.
 func TestProbeReachesTheEnd(t *testing.T) {
 	tb := New(Config{Shards: 1})
-	wt := NewWide(Config{Shards: 1})
 	const n = 100
 	for i := range n {
 		h := uint64(i)<<32 | (1<<32 - 1)
 		_, _, err := tb.Get(h)
-		require.NoError(t, err, "Table.Get(%#x)", h)
-		_, err = wt.Get(h)
-		require.NoError(t, err, "WideTable.Get(%#x)", h)
+		require.NoError(t, err, "Get(%#x)", h)
 	}
 	for i := range n {
 		h := uint64(i)<<32 | (1<<32 - 1)
-		assert.NotNil(t, tb.Find(h), "Table.Find(%#x)", h)
-		assert.NotNil(t, wt.Find(h), "WideTable.Find(%#x)", h)
+		assert.NotNil(t, tb.Find(h), "Find(%#x)", h)
 	}
-	s, ws := tb.shards[0].tab.Load().s, wt.shards[0].tab.Load().s
-	assert.Zero(t, s[len(s)-1].fp.Load(), "Table: the last slot is empty")
-	assert.Zero(t, ws[len(ws)-1].fp.Load(), "WideTable: the last slot is empty")
+	s := tb.shards[0].tab.Load().s
+	assert.Zero(t, s[len(s)-1].fp.Load(), "the last slot is empty")
 	assert.Equal(t, n, tb.Len())
-	assert.Equal(t, n, wt.Len())
 }
 
 // TestLoadStaysHigh: while keys arrive, a shard's slots (padding

@@ -1,4 +1,4 @@
-package shard
+package wide
 
 import (
 	"runtime"
@@ -9,15 +9,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate/shard"
 )
 
-func TestWideShardSize(t *testing.T) {
-	assert.EqualValues(t, 64, unsafe.Sizeof(wideShardPadded{}), "a WideTable shard header fills one cache line")
-	assert.EqualValues(t, 24, unsafe.Sizeof(wideSlot{}), "a WideTable slot is three words")
+func TestShardSize(t *testing.T) {
+	assert.EqualValues(t, 64, unsafe.Sizeof(shardPadded{}), "a Table shard header fills one cache line")
+	assert.EqualValues(t, 24, unsafe.Sizeof(slot{}), "a Table slot is three words")
 }
 
-func TestWideGetLockDelete(t *testing.T) {
-	tb := NewWide(Config{Shards: 2})
+func TestGetLockDelete(t *testing.T) {
+	tb := New(shard.Config{Shards: 2})
 	for _, h := range []uint64{0, 1, 42, 1 << 63, ^uint64(0)} {
 		assert.Nil(t, tb.Find(h), "Find(%#x) before Get", h)
 		c, err := tb.Get(h)
@@ -40,21 +42,21 @@ func TestWideGetLockDelete(t *testing.T) {
 	assert.Nil(t, tb.Find(42), "Find(42) after Delete")
 	_, _, ok := c.Lock()
 	assert.False(t, ok, "Lock of a deleted cell")
-	_, _, ok = (*WideCell)(nil).Lock()
-	assert.False(t, ok, "Lock of a nil WideCell")
+	_, _, ok = (*Cell)(nil).Lock()
+	assert.False(t, ok, "Lock of a nil Cell")
 	assert.Equal(t, 4, tb.Len())
 }
 
-// TestWideNoLostUpdatesAcrossRebuilds is TestNoLostUpdatesAcrossRebuilds
-// for two-word cells: increments of both words under the cell's lock
+// TestNoLostUpdatesAcrossRebuilds is shard's test of that name for
+// two-word cells: increments of both words under the cell's lock
 // survive growth, shrinking and evictions of other keys, and no caller
 // ever sees the two words out of step.
-func TestWideNoLostUpdatesAcrossRebuilds(t *testing.T) {
+func TestNoLostUpdatesAcrossRebuilds(t *testing.T) {
 	for _, procs := range []int{1, 2, 4} {
 		t.Run("procs="+strconv.Itoa(procs), func(t *testing.T) {
 			prev := runtime.GOMAXPROCS(procs)
 			t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
-			tb := NewWide(Config{Shards: 1}) // every insert rebuilds under the hot keys
+			tb := New(shard.Config{Shards: 1}) // every insert rebuilds under the hot keys
 			const hot, incs, writers = 4, 2000, 4
 			var wg sync.WaitGroup
 			for w := range writers {
@@ -106,8 +108,8 @@ func TestWideNoLostUpdatesAcrossRebuilds(t *testing.T) {
 	}
 }
 
-func TestWideSweepShrinksAndPurges(t *testing.T) {
-	tb := NewWide(Config{Shards: 1})
+func TestSweepShrinksAndPurges(t *testing.T) {
+	tb := New(shard.Config{Shards: 1})
 	for i := range 10_000 {
 		c, err := tb.Get(uint64(i) * 0x9E3779B97F4A7C15)
 		require.NoError(t, err)
@@ -123,11 +125,11 @@ func TestWideSweepShrinksAndPurges(t *testing.T) {
 	assert.Equal(t, shapeFor(0).slots(), len(tb.shards[0].tab.Load().s), "an empty shard shrinks to the minimum")
 }
 
-func TestWideMaxKeys(t *testing.T) {
-	tb := NewWide(Config{Shards: 8, MaxKeys: 16})
+func TestMaxKeys(t *testing.T) {
+	tb := New(shard.Config{Shards: 8, MaxKeys: 16})
 	inserted := 0
 	for i := range 1000 {
-		if _, err := tb.Get(Hash(strconv.Itoa(i))); err == nil {
+		if _, err := tb.Get(shard.Hash(strconv.Itoa(i))); err == nil {
 			inserted++
 		} else {
 			require.ErrorIs(t, err, errFull)
@@ -135,4 +137,24 @@ func TestWideMaxKeys(t *testing.T) {
 	}
 	assert.LessOrEqual(t, inserted, 16, "keys admitted under a cap of 16 (2 per shard)")
 	assert.Equal(t, inserted, tb.Len())
+}
+
+// TestProbeReachesTheEnd is shard's test of that name: keys whose home is
+// always the last bucket fill the padding, and the insert that would take
+// the array's last slot rebuilds it with more padding.
+func TestProbeReachesTheEnd(t *testing.T) {
+	tb := New(shard.Config{Shards: 1})
+	const n = 100
+	for i := range n {
+		h := uint64(i)<<32 | (1<<32 - 1)
+		_, err := tb.Get(h)
+		require.NoError(t, err, "Get(%#x)", h)
+	}
+	for i := range n {
+		h := uint64(i)<<32 | (1<<32 - 1)
+		assert.NotNil(t, tb.Find(h), "Find(%#x)", h)
+	}
+	s := tb.shards[0].tab.Load().s
+	assert.Zero(t, s[len(s)-1].fp.Load(), "the last slot is empty")
+	assert.Equal(t, n, tb.Len())
 }
