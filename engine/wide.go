@@ -93,6 +93,33 @@ func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
 		ep, r = st.clamp(now)
 	}
 	c := st.w.Find(h)
+	// The common case takes no lock: a snapshot of the two words, and,
+	// when the request keeps the tail (prev) as it is, one
+	// compare-and-swap of the head, as a one-word cell's update; a deny
+	// writes nothing. The swap also succeeds after a holder changed only
+	// the tail in between, which only a refund of the previous window
+	// does: it lowers prev, and a request allowed with the higher prev is
+	// allowed with the lower one, so the outcome is that of the request
+	// after the refund.
+	for {
+		head, tail, ok := c.Read()
+		if !ok {
+			break
+		}
+		w, same := loadWideSame(head, tail, ep, r)
+		if !same {
+			break // a cell of another window: the locked path rolls it
+		}
+		if !e.sliding {
+			w.Prev = 0 // the fixed window ignores the previous window
+		}
+		if !w.Fits(e.sliding, 1, st.cnt, st.p) {
+			return false
+		}
+		if c.CompareAndSwapHead(head, head+1) { // cur+1, in window ep
+			return true
+		}
+	}
 	for {
 		head, tail, ok := c.TryLock() // Lock's free case, inlined
 		if !ok {

@@ -104,6 +104,34 @@ func (c *Cell) TryLock() (head, tail uint64, ok bool) {
 	return 0, 0, false
 }
 
+// Read returns the cell's two words without taking it, and reports false
+// when it is held, retired or nil. The words are a snapshot: the head is
+// loaded again after the tail and must not have moved. A holder that
+// leaves the head as it found it while changing the tail (the engine's
+// refund of a previous window) can slip between the loads; the caller
+// then sees the state before or after that write, each of which was the
+// cell's state at some instant.
+func (c *Cell) Read() (head, tail uint64, ok bool) {
+	if c == nil {
+		return 0, 0, false
+	}
+	h := c.head.Load()
+	t := c.tail.Load()
+	if h&(frozen|locked) != 0 || c.head.Load() != h {
+		return 0, 0, false
+	}
+	return h, t, true
+}
+
+// CompareAndSwapHead stores head next, without taking the cell, if the
+// cell is free and live and its head is old (a head that Read returned),
+// and reports whether it did. The tail is left as it is: use it for
+// updates that keep the tail, and Lock for the others. next is taken
+// modulo 2^62.
+func (c *Cell) CompareAndSwapHead(old, next uint64) bool {
+	return c.head.CompareAndSwap(old&wideMask, next&wideMask)
+}
+
 // Unlock stores the cell's two words and releases it. head is taken
 // modulo 2^62: its top two bits are the table's.
 func (c *Cell) Unlock(head, tail uint64) {

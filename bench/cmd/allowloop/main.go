@@ -10,13 +10,20 @@
 // With -large the limit's count is 10^9 per second instead of 2^29−1,
 // past the engine's one-word cell: the wide path.
 //
-// Usage: allowloop [-strategy sliding|fixed|gcra] [-large] [-deny] [-floor] n
+// With -keys K it calls Allow on K known keys instead of one, in a fixed
+// random order, as bench's ManyKeys workload does: run it under
+// valgrind --tool=callgrind --cache-sim=yes to count the simulated cache
+// misses per call (a deterministic proxy for the memory stalls that
+// dominate that workload).
+//
+// Usage: allowloop [-strategy sliding|fixed|gcra] [-large] [-deny] [-floor] [-keys K] n
 package main
 
 import (
 	"flag"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -29,6 +36,7 @@ import (
 func main() {
 	strategy := flag.String("strategy", "sliding", "sliding, fixed or gcra")
 	large := flag.Bool("large", false, "a count past the one-word cell (10^9/s): the wide path")
+	keys := flag.Int("keys", 0, "call Allow on this many known keys, in a fixed random order, instead of one")
 	deny := flag.Bool("deny", false, "measure the deny path: an exhausted key")
 	floor := flag.Bool("floor", false, "measure the floor-array column instead of the engine")
 	flag.Parse()
@@ -38,7 +46,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *floor {
-		runFloor(n)
+		runFloor(n, *keys)
 		return
 	}
 	st := limit.SlidingWindow
@@ -63,6 +71,20 @@ func main() {
 	case *large:
 		l = limit.PerSecond(1_000_000_000)
 	}
+	if *keys > 0 {
+		order := keyOrder(*keys)
+		for _, k := range order {
+			e.Allow(k, l)
+		}
+		wrong := 0
+		for i := range n {
+			if !e.Allow(order[i%len(order)], l) {
+				wrong++
+			}
+		}
+		fmt.Println("calls", n, "keys", *keys, "wrong", wrong)
+		return
+	}
 	const key = "10.0.0.1"
 	if *deny {
 		e.AllowN(key, l.Count(), l) // insert the key and spend it
@@ -84,16 +106,31 @@ type paddedCounter struct {
 	_ [56]byte
 }
 
-func runFloor(n int) {
+func runFloor(n, keys int) {
 	const slots = 1 << 16
 	seed := maphash.MakeSeed()
 	c := make([]paddedCounter, slots)
-	const key = "10.0.0.1"
+	order := []string{"10.0.0.1"}
+	if keys > 0 {
+		order = keyOrder(keys)
+	}
 	wrong := 0
-	for range n {
-		if c[maphash.String(seed, key)&(slots-1)].n.Add(1) <= 0 {
+	for i := range n {
+		if c[maphash.String(seed, order[i%len(order)])&(slots-1)].n.Add(1) <= 0 {
 			wrong++
 		}
 	}
 	fmt.Println("calls", n, "wrong", wrong)
+}
+
+// keyOrder returns k distinct IPv4-style keys, as bench's keyName makes
+// them, in a fixed random order.
+func keyOrder(k int) []string {
+	ks := make([]string, k)
+	for i := range ks {
+		ks[i] = "10." + strconv.Itoa(i>>16) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	r.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] })
+	return ks
 }

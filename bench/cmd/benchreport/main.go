@@ -224,7 +224,6 @@ func writeMatrix(w io.Writer, t table, wls []string, unit string, scale float64,
 	fmt.Fprintln(w)
 }
 
-
 // floodgateCols are the Floodgate columns the targets judge: each
 // strategy at a small count (the one-word cell) and at a large one (the
 // two-word cell), with the small column each large one is compared to.
