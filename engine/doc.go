@@ -118,7 +118,8 @@
 // keep a two-word cell per key (53-bit counts, or GCRA's tat as a wide
 // tick), in the slots of a table like the one-word cells' (internal/wide)
 // and updated under a lock bit of the cell itself: one compare-and-swap
-// and one store per decision, no mutex and no allocation per key
+// and one store per decision (an Allow within a window: one
+// compare-and-swap and no lock), no mutex and no allocation per key
 // (engine/wide.go). The path is chosen once per limit when the engine
 // first meets it.
 //

@@ -10,12 +10,15 @@ import (
 // The wide path keeps the state of a limit whose count (or GCRA burst)
 // does not fit the 29-bit fields of a one-word cell, or whose GCRA ticks
 // since the Unix epoch would outgrow 64 bits (more than one unit per
-// nanosecond), in a wide.Table: a two-word cell in each 24-byte
-// slot, updated under the cell's own lock bit (one compare-and-swap to
-// take it, one store to publish the new words and release it). The
-// limit's state picks the path once, when it is created
-// (Engine.addState), so a limit's keys all take one path and small limits
-// keep the lock-free one-word cell. Nothing is allocated per key.
+// nanosecond), in a wide.Table (internal/wide): a two-word cell in each
+// 24-byte slot, updated under the cell's own lock bit (one
+// compare-and-swap to take it, one store to publish the new words and
+// release it). A window request that keeps the tail as it is, every one
+// but a window's first, takes no lock (wideAllow): a snapshot of both
+// words and one compare-and-swap of the head. The limit's state picks the
+// path once, when it is created (Engine.addState), so a limit's keys all
+// take one path and small limits keep the lock-free one-word cell.
+// Nothing is allocated per key.
 //
 // A wide window cell packs the same state as a one-word cell with 53-bit
 // counts (limit.MaxCount = 2^53−1):

@@ -17,7 +17,9 @@
 // All methods are safe for concurrent use. [Table.Find] is lock-free.
 // A cell's update is [Cell.Lock] (or [Cell.TryLock]), then
 // [Cell.Unlock] with the new words: one compare-and-swap and one store
-// (two when the tail changes). Inserts, deletions, sweeps and rebuilds
+// (two when the tail changes); an update that keeps the tail may instead
+// read a snapshot ([Cell.Read]) and swap the head alone
+// ([Cell.CompareAndSwapHead]), taking no lock. Inserts, deletions, sweeps and rebuilds
 // take one shard's mutex; a rebuild or an eviction waits for a locked
 // cell, then retires it (Lock reports false) before it publishes the
 // new array or the tombstone, so no update is lost.
