@@ -3,8 +3,8 @@
 # machine's speed and noise. Builds bench/cmd/allowloop, runs it under
 # valgrind --tool=callgrind with N1 and N2 calls, and prints
 # (Ir(N2) - Ir(N1)) / (N2 - N1) so that start-up cost cancels.
-# N1 and N2 stay at or below limit.MaxCount (1048575): the loop runs on a
-# frozen manual clock, so the unreachable limit must hold every call.
+# N1 and N2 stay below the loop's unreachable counts (2^29−1 and 10^9): it
+# runs on a frozen manual clock, so the limit must hold every call.
 set -euo pipefail
 cd "$(dirname "$0")"
 N1=${N1:-200000}
@@ -22,7 +22,11 @@ ir() { # args: allowloop args...; prints total instructions
 }
 
 printf '| case | Ir(N1=%d) | Ir(N2=%d) | instructions per call |\n|---|--:|--:|--:|\n' "$N1" "$N2"
-for c in "floor-array:-floor" "sliding allow:-strategy sliding" "fixed allow:-strategy fixed" "sliding deny:-strategy sliding -deny" "fixed deny:-strategy fixed -deny"; do
+for c in "floor-array:-floor" \
+	"sliding allow:-strategy sliding" "fixed allow:-strategy fixed" "gcra allow:-strategy gcra" \
+	"sliding deny:-strategy sliding -deny" "fixed deny:-strategy fixed -deny" \
+	"sliding allow, large count:-strategy sliding -large" "fixed allow, large count:-strategy fixed -large" \
+	"gcra allow, large count:-strategy gcra -large" "sliding deny, large count:-strategy sliding -large -deny"; do
 	name=${c%%:*}
 	read -r -a args <<<"${c#*:}"
 	a=$(ir "${args[@]}" "$N1")

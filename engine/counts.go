@@ -28,7 +28,7 @@ import (
 // forward.
 func (e *Engine) countsAt(now time.Duration, key string, l limit.Limit) (cur, prev int64) {
 	st := e.state(l)
-	if st == nil || e.gcra || st.logs != nil || st.objs != nil {
+	if st == nil || e.gcra || st.logs != nil || st.w != nil {
 		return 0, 0
 	}
 	t := clampNow(now)
@@ -91,7 +91,7 @@ func cellWindow(v, hw uint64) uint64 {
 // key costs one compare-and-swap and no allocation.
 func (e *Engine) addAt(now time.Duration, key string, n int64, l limit.Limit) bool {
 	st := e.state(l)
-	if st == nil || n < 1 || e.gcra || st.logs != nil || st.objs != nil {
+	if st == nil || n < 1 || e.gcra || st.logs != nil || st.w != nil {
 		return false
 	}
 	ep, r := st.clamp(clampNow(now))

@@ -115,8 +115,13 @@
 // answer: limits whose count fits the cell's 29-bit fields (L ≤ 2^29−1,
 // and for GCRA also B ≤ 2^29−1 and L ≤ P in nanoseconds, at most one unit
 // per nanosecond) keep one lock-free 64-bit cell per key; other limits
-// keep a wide per-key state under a mutex (engine/wide.go), chosen once
-// per limit when the engine first meets it.
+// keep a two-word cell per key (53-bit counts, or GCRA's tat as a wide
+// tick), in the slots of a table like the one-word cells' (internal/wide)
+// and updated under a lock bit of the cell itself: one compare-and-swap
+// and one store per decision (an Allow within a window: one
+// compare-and-swap and no lock), no mutex and no allocation per key
+// (engine/wide.go). The path is chosen once per limit when the engine
+// first meets it.
 //
 // For several limits at once (AllowN with a list), every limit must allow
 // the request; if one denies, nothing is counted against any of them.
@@ -170,10 +175,11 @@
 //
 // # Memory and eviction
 //
-// A live (key, limit) pair of a small limit costs one 16-byte slot (a
-// wide one adds a 64-byte cell, a moving-window one its log); tables keep at most
-// three quarters of their slots used and shrink as keys go, so a live key
-// costs between 16/0.75 and 16/0.375 bytes (measured: docs/performance.md).
+// A live (key, limit) pair of a small limit costs one 16-byte slot, of a
+// large one a 24-byte slot (a moving-window one a 16-byte slot and its
+// log); tables keep between 2/3 and 7/8 of their slots used and shrink as
+// keys go, so a live key costs between 18.3 and 24 bytes (27.4 and 36 on
+// the wide path) at any number of keys (measured: docs/performance.md).
 // The key itself is not stored (see package shard). A background sweeper (WithSweepInterval)
 // evicts pairs whose newest count is three or more windows old (two for
 // the fixed window), one shard

@@ -9,6 +9,7 @@ import (
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/internal/coarse"
 	"github.com/floodgate-go/floodgate/internal/decide"
+	"github.com/floodgate-go/floodgate/internal/wide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -75,17 +76,32 @@ func (e *Engine) Strategy() limit.Strategy { return e.strategy }
 // so. It is AllowN(key, 1, l).Allowed without computing the rest of the
 // Decision, and does not allocate once the key is known.
 func (e *Engine) Allow(key string, l limit.Limit) bool {
-	return e.allow(shard.Hash(key), l, clampNow(e.clk.Now()))
+	// The default coarse clock by a direct call, which inlines; any other
+	// clock through its interface (an indirect call, a few percent of a
+	// hot key's Allow).
+	var now time.Duration
+	if c := e.coarse; c != nil {
+		now = c.Now()
+	} else {
+		now = e.clk.Now()
+	}
+	return e.allow(shard.Hash(key), l, clampNow(now))
 }
 
 func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
-	st := e.state(l)
+	// The hot path spells out the common cases of state, clamp and load
+	// with inlinable helpers (first, inWindow, loadSame), calling the
+	// whole functions only when those miss: none of the three fits the
+	// inlining budget, and their calls were a fifth of a hot key's
+	// instructions (docs/performance.md, "Small path").
+	st := e.first(l)
 	if st == nil {
-		return false
+		if st = e.state(l); st == nil {
+			return false
+		}
 	}
-	if st.objs != nil {
-		d, _ := e.wideTake(st, h, now, 1, commit)
-		return d.Allowed
+	if st.w != nil {
+		return e.wideAllow(st, h, now)
 	}
 	if e.gcra {
 		return e.gcraAllow(st, h, now)
@@ -94,12 +110,15 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 		d, _ := e.movingTake(st, h, now, 1, commit)
 		return d.Allowed
 	}
-	cnt, p := uint64(l.Count()), st.p
-	ep, r := st.clamp(now)
+	cnt, p := st.cnt, st.p
+	ep, r, ok := st.inWindow(now)
+	if !ok {
+		ep, r = st.clamp(now)
+	}
 	// The read-modify-write loop shared by every cell update is shard's
 	// Table.Get (find, insert, retry on a retired cell). Allow calls it only
-	// on the slow path: Get does not inline (cost 205 against the budget
-	// of 80; Find alone costs 80), and calling it on every pass measured
+	// on the slow path: Get does not inline (cost 182 against the budget
+	// of 80; Find alone costs 76), and calling it on every pass measured
 	// slower per hot-key Allow (docs/performance.md, "Cell update loop").
 	// So the hot path keeps the inlined lock-free Find and the cell's
 	// Load, as gcraAllow does: same code as before Get existed.
@@ -113,7 +132,13 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 				return false
 			}
 		}
-		w := e.load(v, ep, r)
+		w, same := loadSame(v, ep, r)
+		if !same {
+			w = load(v, ep, r)
+		}
+		if !e.sliding {
+			w.Prev = 0 // the fixed window ignores the previous window
+		}
 		if !w.Fits(e.sliding, 1, cnt, p) {
 			// Denied requests change nothing, so the deny path has no CAS.
 			return false
@@ -288,7 +313,7 @@ func (e *Engine) take(h uint64, l limit.Limit, n int64, now uint64, m mode) (lim
 	if st == nil || n < 1 {
 		return limit.Decision{Limit: l, RetryAfter: limit.Never}, mark{}
 	}
-	if st.objs != nil {
+	if st.w != nil {
 		return e.wideTake(st, h, now, uint64(n), m)
 	}
 	if e.gcra {
@@ -339,7 +364,7 @@ func (e *Engine) refund(h uint64, l limit.Limit, n uint64, mk mark, now uint64) 
 		e.movingRefund(st, h, mk.a, n)
 		return
 	}
-	if st.objs != nil {
+	if st.w != nil {
 		st.wideRefund(h, n, mk, now)
 		return
 	}
@@ -382,8 +407,8 @@ func (e *Engine) Reset(key string, limits ...limit.Limit) {
 		case st == nil:
 		case st.logs != nil:
 			st.movingReset(h)
-		case st.objs != nil:
-			st.wideReset(h)
+		case st.w != nil:
+			st.w.Delete(h)
 		default:
 			st.t.Delete(h)
 		}
@@ -397,8 +422,8 @@ func (e *Engine) Len() int {
 		switch {
 		case st.logs != nil:
 			n += st.logs.Len()
-		case st.objs != nil:
-			n += st.objs.Len()
+		case st.w != nil:
+			n += st.w.Len()
 		default:
 			n += st.t.Len()
 		}
@@ -414,6 +439,16 @@ func (e *Engine) Full() uint64 { return e.full.Load() }
 // has evicted. A sweep that a request runs itself, when the sweeper has
 // fallen far behind (or is disabled), is not counted.
 func (e *Engine) Evicted() uint64 { return e.evicted.Load() }
+
+// first returns the state of l if l is the engine's first limit, else
+// nil: the part of state that the hot path inlines. Most engines use one
+// limit, or check one first.
+func (e *Engine) first(l limit.Limit) *limitState {
+	if ts := *e.tables.Load(); len(ts) != 0 && ts[0].l == l {
+		return ts[0]
+	}
+	return nil
+}
 
 // state returns the state of l, creating it on first use, or nil when l
 // is invalid.
@@ -456,7 +491,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		// Counts beyond the one-word cell's fields, and GCRA ticks that
 		// would outgrow 64 bits (more than a unit per nanosecond, or a
 		// burst beyond the cell's range): the wide path (wide.go).
-		st.objs = shard.NewObjects[wideCell](e.cfg)
+		st.w = wide.New(e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
 	// sweep has used, and a first request far from 0 sweeps the (empty)

@@ -352,6 +352,37 @@ func TestZeroAllocsKnownKey(t *testing.T) {
 	}
 }
 
+// TestZeroAllocsLargeCounts: a limit past the one-word cell (the two-word
+// cells of engine/wide.go) allocates nothing per call on a known key, and
+// nothing per new key beyond its table's occasional growth, for every
+// strategy that has one.
+func TestZeroAllocsLargeCounts(t *testing.T) {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA} {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			e, _ := newEngine(t, s, 0)
+			l := limit.PerSecond(1_000_000_000)
+			e.Allow("known", l)
+			for name, f := range map[string]func(){
+				"Allow":  func() { e.Allow("known", l) },
+				"AllowN": func() { e.AllowN("known", 1, l) },
+				"Peek":   func() { e.Peek("known", l) },
+			} {
+				assert.Zero(t, testing.AllocsPerRun(1000, f), "allocations per %s on a known key", name)
+			}
+			keys := make([]string, 100_000)
+			for i := range keys {
+				keys[i] = "new-" + strconv.Itoa(i)
+			}
+			i := 0
+			perKey := testing.AllocsPerRun(len(keys)-1, func() {
+				e.Allow(keys[i], l)
+				i++
+			})
+			assert.Zero(t, perKey, "allocations per new key (table growth averaged out)")
+		})
+	}
+}
+
 // TestMaxKeys: the cap holds for every strategy. A key beyond the cap is
 // denied and counted in Full; tracked keys keep their state; a sweep of
 // idle keys lets new ones in.

@@ -3,9 +3,11 @@ package engine_test
 import (
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate/engine"
@@ -131,6 +133,51 @@ func TestLargeCountsSweepAndCap(t *testing.T) {
 			require.Equal(t, allowed, engine.Sweep(e), "Sweep of the idle keys")
 			require.Zero(t, e.Len(), "Len() after the sweep")
 			require.True(t, e.Allow("newcomer", l), "a new key after the sweep")
+		})
+	}
+}
+
+// TestLargeCountsHammer: goroutines count on one hot key of a large limit
+// through every path of its two-word cell at once (Allow's lock-free
+// swap of the head, AllowN and Refund under the cell's lock), while
+// others insert keys (rebuilding the shards under the hot key) and sweep
+// (locking every cell); no unit is lost or counted twice.
+func TestLargeCountsHammer(t *testing.T) {
+	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA} {
+		t.Run("strategy="+s.String(), func(t *testing.T) {
+			e, _ := newEngine(t, s, time.Hour, engine.WithShards(1))
+			l := limit.PerHour(1 << 30)
+			const workers, calls = 4, 3000
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for i := range calls {
+						if !e.Allow("hot", l) {
+							t.Errorf("Allow(hot) denied under %v", l)
+							return
+						}
+						if i%10 == 0 {
+							if d := e.AllowN("hot", 3, l); !d.Allowed {
+								t.Errorf("AllowN(hot, 3) denied: %+v", d)
+								return
+							}
+							e.Refund("hot", 1, l)
+						}
+					}
+				})
+			}
+			wg.Go(func() {
+				for i := range 5000 {
+					e.Allow("filler-"+strconv.Itoa(i), l)
+					if i%500 == 0 {
+						engine.Sweep(e)
+					}
+				}
+			})
+			wg.Wait()
+			want := int64(workers * (calls + calls/10*2))
+			d := e.Peek("hot", l)
+			assert.Equal(t, l.Count()-want-1, d.Remaining, "Remaining after %d units (Peek counts one more)", want)
 		})
 	}
 }

@@ -37,7 +37,7 @@ func (e *Engine) refundAt(now time.Duration, key string, n int64, limits ...limi
 		switch {
 		case st.logs != nil:
 			st.movingRefundNewest(h, uint64(n))
-		case st.objs != nil:
+		case st.w != nil:
 			st.wideRefundNewest(h, uint64(n), t)
 		case e.gcra:
 			st.gcraRefundNewest(h, uint64(n))

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
+	"github.com/floodgate-go/floodgate/internal/wide"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/floodgate-go/floodgate/shard"
 )
@@ -23,10 +24,10 @@ type limitState struct {
 	sliding bool // the sliding window, whose cells matter one window longer
 	t       *shard.Table
 	logs    *shard.Objects[movingLog] // moving window only; t is then unused
-	// objs holds the wide state of a limit whose count or burst does not
+	// w holds the two-word cells of a limit whose count or burst does not
 	// fit the one-word cell, or whose GCRA ticks would outgrow 64 bits
 	// (wide.go); t is then unused.
-	objs *shard.Objects[wideCell]
+	w *wide.Table
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no
@@ -37,6 +38,16 @@ type limitState struct {
 	// than maxLag windows older than hw.
 	swept   atomic.Uint64
 	sweepMu sync.Mutex // one sweep of this limit at a time
+}
+
+// inWindow returns the window number and offset of a reading in window
+// hw, the common case, and reports whether it is: the part of clamp that
+// the hot path inlines (clamp does not fit the inlining budget). A
+// reading before window hw makes the difference wrap past the period.
+func (st *limitState) inWindow(now uint64) (e, r uint64, ok bool) {
+	e = st.hw.Load()
+	r = now - e*st.p
+	return e, r, r < st.p
 }
 
 // clamp returns the window number and the offset into it at which a
@@ -97,9 +108,9 @@ func (st *limitState) sweep(now uint64, force bool) int {
 	}
 	if st.gcra {
 		var n int
-		if st.objs != nil {
+		if st.w != nil {
 			k := st.wticks.Tick(now)
-			n = st.objs.Sweep(func(c *wideCell) bool { return st.wideGCRAIdle(c, k) })
+			n = st.w.Sweep(func(f, w uint64) bool { return st.wideGCRAIdle(f, w, k) })
 		} else {
 			k := st.ticks.Tick(now)
 			n = st.t.Sweep(func(v uint64) bool { return st.gcraIdle(v, k) })
@@ -120,8 +131,8 @@ func (st *limitState) sweep(now uint64, force bool) int {
 		age = 2 // the fixed window needs no previous window
 	}
 	var n int
-	if st.objs != nil {
-		n = st.objs.Sweep(func(c *wideCell) bool { return c.windowIdle(e, age) })
+	if st.w != nil {
+		n = st.sweepWide(swept, e, age)
 	} else {
 		n = st.sweepCells(swept, e, age)
 	}

@@ -1,62 +1,185 @@
 package engine
 
 import (
-	"sync"
 	"time"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// wideCell is one key's state on the wide path: for a limit whose count
-// (or GCRA burst) does not fit the 29-bit fields of a one-word cell, or
-// whose GCRA ticks since the Unix epoch would outgrow 64 bits (more than
-// one unit per nanosecond). The limit's state picks the path once, when
-// it is created (Engine.addState), so a limit's keys all take one path
-// and small limits keep the lock-free cell.
+// The wide path keeps the state of a limit whose count (or GCRA burst)
+// does not fit the 29-bit fields of a one-word cell, or whose GCRA ticks
+// since the Unix epoch would outgrow 64 bits (more than one unit per
+// nanosecond), in a wide.Table (internal/wide): a two-word cell in each
+// 24-byte slot, updated under the cell's own lock bit (one
+// compare-and-swap to take it, one store to publish the new words and
+// release it). A window request that keeps the tail as it is, every one
+// but a window's first, takes no lock (wideAllow): a snapshot of both
+// words and one compare-and-swap of the head. The limit's state picks the
+// path once, when it is created (Engine.addState), so a limit's keys all
+// take one path and small limits keep the lock-free one-word cell.
+// Nothing is allocated per key.
 //
-// The wide state is exact with plain 64-bit words because nothing is
-// packed: the window strategies keep the full window number and both
-// counts (each at most limit.MaxCount = 2^53−1), and GCRA keeps its tat as
-// a decide.WideTick (a window number and the ticks into it). It lives in
-// a shard.Objects table, capped by WithMaxKeys and shrunk by sweeps like
-// every table, and is guarded by its own mutex: decisions on one key are
-// serialized, decisions on different keys are not. Memory: a 16-byte slot
-// plus the 64-byte cell per key.
-type wideCell struct {
-	mu   sync.Mutex
-	dead bool // evicted or reset: callers must look the key up again
+// A wide window cell packs the same state as a one-word cell with 53-bit
+// counts (limit.MaxCount = 2^53−1):
+//
+//	head bits 63..62  locked, retired (owned by package shard)
+//	head bits 61..58  0
+//	head bits 57..53  epoch: the window number now/period, modulo 2^5
+//	head bits 52..0   cur:  cost counted in window epoch
+//	tail bits 52..0   prev: cost counted in window epoch−1 (sliding only)
+//
+// The five epoch bits decode exactly under the invariants of the one-word
+// cell (window.go): the limit's hw and its sweeps bound a live cell's
+// age, whichever path the limit takes.
+//
+// A wide GCRA cell holds its tat as a decide.WideTick, exactly:
+//
+//	head bits 52..0   F: ticks into window W (< Count ≤ 2^53−1)
+//	tail              W: the window number of the tat
+//
+// The zero cell is nothing counted, and tick 0 (a full bucket).
+const (
+	wideCountBits = 53
+	wideCountMask = 1<<wideCountBits - 1
+)
 
-	// The window strategies: window epoch counted cur, and window epoch−1
-	// counted prev (the fixed window keeps prev 0).
-	epoch, prev, cur uint64
-	// GCRA: the theoretical arrival time; the zero tick (or any tat ≤
-	// now) is a full bucket.
-	tat decide.WideTick
+// loadWide is load for a wide window cell: its counts as seen in window
+// e at offset r.
+func loadWide(head, tail, e, r uint64) window {
+	w := window{epoch: e, Window: decide.Window{R: r}}
+	cur := head & wideCountMask
+	if cur == 0 && tail == 0 {
+		return w // nothing counted: its window is moot
+	}
+	switch d := (e - head>>wideCountBits) & epochMask; {
+	case d == 0:
+		w.Prev, w.Cur = tail, cur
+	case d == 1:
+		w.Prev = cur
+	case d >= aheadGuard:
+		w.epoch, w.R = e+(epochMask+1-d), 0
+		w.Prev, w.Cur = tail, cur
+	}
+	return w
 }
 
-func newWideCell() *wideCell { return new(wideCell) }
+// loadWideSame is loadWide of a cell in window e itself, and reports
+// whether it is one: the inlinable common case (see loadSame).
+func loadWideSame(head, tail, e, r uint64) (window, bool) {
+	return window{epoch: e, Window: decide.Window{R: r, Prev: tail, Cur: head & wideCountMask}},
+		head>>wideCountBits == e&epochMask
+}
 
-// wideLock returns h's wide cell, locked. When h has none it creates one
-// if create is set, and otherwise returns nil; err is non-nil when the
-// table is at its cap.
-func (st *limitState) wideLock(h uint64, create bool) (*wideCell, error) {
+// packWide returns the wide cell's words for w.
+func (w window) packWide() (head, tail uint64) {
+	return (w.epoch&epochMask)<<wideCountBits | w.Cur, w.Prev
+}
+
+// loadWide decodes a wide cell for this engine's strategy.
+func (e *Engine) loadWide(head, tail, ep, r uint64) window {
+	w := loadWide(head, tail, ep, r)
+	if !e.sliding {
+		w.Prev = 0 // the fixed window ignores the previous window
+	}
+	return w
+}
+
+// wideAllow is Allow on the wide path: the window strategies' loop of
+// Engine.allow with the cell's lock in place of its compare-and-swap.
+func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
+	if st.gcra {
+		return e.wideGCRAAllow(st, h, now)
+	}
+	ep, r, ok := st.inWindow(now) // clamp's common case, inlined (see allow)
+	if !ok {
+		ep, r = st.clamp(now)
+	}
+	c := st.w.Find(h)
+	// The common case takes no lock: a snapshot of the two words, and,
+	// when the request keeps the tail (prev) as it is, one
+	// compare-and-swap of the head, as a one-word cell's update; a deny
+	// writes nothing. The swap also succeeds after a holder changed only
+	// the tail in between, which only a refund of the previous window
+	// does: it lowers prev, and a request allowed with the higher prev is
+	// allowed with the lower one, so the outcome is that of the request
+	// after the refund.
 	for {
-		c := st.objs.Load(h)
-		if c == nil {
-			if !create {
-				return nil, nil
-			}
+		head, tail, ok := c.Read()
+		if !ok {
+			break
+		}
+		w, same := loadWideSame(head, tail, ep, r)
+		if !same {
+			break // a cell of another window: the locked path rolls it
+		}
+		if !e.sliding {
+			w.Prev = 0 // the fixed window ignores the previous window
+		}
+		if !w.Fits(e.sliding, 1, st.cnt, st.p) {
+			return false
+		}
+		if c.CompareAndSwapHead(head, head+1) { // cur+1, in window ep
+			return true
+		}
+	}
+	for {
+		head, tail, ok := c.TryLock() // Lock's free case, inlined
+		if !ok {
+			head, tail, ok = c.Lock()
+		}
+		if !ok {
+			// Unknown, or retired by a rebuild or an eviction: look again
+			// (inserting), then lock the cell found.
 			var err error
-			if c, err = st.objs.LoadOrCreate(h, newWideCell); err != nil {
-				return nil, err
+			if c, err = st.w.Get(h); err != nil {
+				e.full.Add(1)
+				return false
 			}
+			continue
 		}
-		c.mu.Lock()
-		if !c.dead {
-			return c, nil
+		w, same := loadWideSame(head, tail, ep, r)
+		if !same {
+			w = loadWide(head, tail, ep, r)
 		}
-		c.mu.Unlock() // removed since Load found it: look again
+		if !e.sliding {
+			w.Prev = 0 // the fixed window ignores the previous window
+		}
+		if !w.Fits(e.sliding, 1, st.cnt, st.p) {
+			c.Unlock(head, tail)
+			return false
+		}
+		w.Cur++
+		c.Unlock(w.packWide())
+		return true
+	}
+}
+
+// wideGCRAAllow is gcraAllow on the wide path.
+func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
+	k := st.wticks.Tick(now)
+	c := st.w.Find(h)
+	for {
+		f, w, ok := c.TryLock() // Lock's free case, inlined
+		if !ok {
+			f, w, ok = c.Lock()
+		}
+		if !ok {
+			var err error
+			if c, err = st.w.Get(h); err != nil {
+				e.full.Add(1)
+				return false
+			}
+			continue
+		}
+		b := decide.WideBucket{K: k, Base: maxTick(decide.WideTick{W: w, F: f}, k)}
+		if !b.Fits(st.wticks, 1, st.burst) {
+			c.Unlock(f, w)
+			return false
+		}
+		tat := st.wticks.Add(b.Base, 1)
+		c.Unlock(tat.F, tat.W)
+		return true
 	}
 }
 
@@ -67,12 +190,8 @@ func (e *Engine) wideTake(st *limitState, h, now, n uint64, m mode) (limit.Decis
 	}
 	ep, r := st.clamp(now)
 	ahead := time.Duration(ep*st.p + r - now) // see take
-	c, err := st.wideLock(h, m == commit)
-	if err != nil {
-		e.full.Add(1)
-		return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{}
-	}
-	if c == nil {
+	c := st.w.Find(h)
+	if m != commit && c == nil {
 		// Unknown key: nothing counted. Do not insert on a peek.
 		w := window{epoch: ep, Window: decide.Window{R: r}}
 		fits := m == peek && w.Fits(e.sliding, n, st.cnt, st.p)
@@ -81,79 +200,66 @@ func (e *Engine) wideTake(st *limitState, h, now, n uint64, m mode) (limit.Decis
 		}
 		return decide.Later(w.Decide(e.sliding, fits, n, st.l), ahead), mark{a: ep}
 	}
-	defer c.mu.Unlock()
-	w := c.window(ep, r, e.sliding)
-	if m == look || !w.Fits(e.sliding, n, st.cnt, st.p) {
-		return decide.Later(w.Decide(e.sliding, false, n, st.l), ahead), mark{a: w.epoch}
+	for {
+		head, tail, ok := c.Lock()
+		if !ok {
+			var err error
+			if c, err = st.w.Get(h); err != nil {
+				e.full.Add(1)
+				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{}
+			}
+			continue
+		}
+		w := e.loadWide(head, tail, ep, r)
+		if m == look || !w.Fits(e.sliding, n, st.cnt, st.p) {
+			c.Unlock(head, tail)
+			return decide.Later(w.Decide(e.sliding, false, n, st.l), ahead), mark{a: w.epoch}
+		}
+		w.Cur += n
+		if m == commit {
+			c.Unlock(w.packWide())
+		} else {
+			c.Unlock(head, tail)
+		}
+		return decide.Later(w.Decide(e.sliding, true, n, st.l), ahead), mark{a: w.epoch}
 	}
-	w.Cur += n
-	if m == commit {
-		c.epoch, c.prev, c.cur = w.epoch, w.Prev, w.Cur
-	}
-	return decide.Later(w.Decide(e.sliding, true, n, st.l), ahead), mark{a: w.epoch}
-}
-
-// window is load for a wide cell: its counts as seen in window e at
-// offset r. Like load, it judges a cell newer than e (written by a caller
-// that moved hw on after this one loaded it) at the start of the cell's
-// own window.
-func (c *wideCell) window(e, r uint64, sliding bool) window {
-	w := window{epoch: e, Window: decide.Window{R: r}}
-	if c.prev == 0 && c.cur == 0 {
-		return w // nothing counted: its window is moot
-	}
-	switch {
-	case c.epoch == e:
-		w.Prev, w.Cur = c.prev, c.cur
-	case c.epoch+1 == e:
-		w.Prev = c.cur
-	case c.epoch > e:
-		w.epoch, w.R = c.epoch, 0
-		w.Prev, w.Cur = c.prev, c.cur
-	}
-	if !sliding {
-		w.Prev = 0 // the fixed window ignores the previous window
-	}
-	return w
-}
-
-// windowIdle reports whether a wide window cell can be evicted in window
-// e: nothing counted, or its newest count is age or more windows old. It
-// marks the cell dead if so.
-func (c *wideCell) windowIdle(e, age uint64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.prev == 0 && c.cur == 0 || e >= c.epoch+age {
-		c.dead = true
-	}
-	return c.dead
 }
 
 // wideGCRATake is gcraTake on the wide path: the same decision in wide
-// ticks (decide.WideBucket), under the cell's lock. The mark is the tat
-// the request found, for refunds.
+// ticks (decide.WideBucket). The mark is the tat the request found, for
+// refunds.
 func (e *Engine) wideGCRATake(st *limitState, h, now, n uint64, m mode) (limit.Decision, mark) {
 	k := st.wticks.Tick(now)
-	c, err := st.wideLock(h, m == commit)
-	if err != nil {
-		e.full.Add(1)
-		return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{}
-	}
-	if c == nil {
+	c := st.w.Find(h)
+	if m != commit && c == nil {
 		b := decide.WideBucket{K: k, Base: k} // an unknown key's bucket is full
 		return b.Decide(m == peek && b.Fits(st.wticks, n, st.burst), n, now, st.burst, st.wticks, st.l), mark{}
 	}
-	defer c.mu.Unlock()
-	prev := c.tat
-	b := decide.WideBucket{K: k, Base: maxTick(prev, k)}
-	mk := mark{a: prev.W, b: prev.F}
-	if m == look || !b.Fits(st.wticks, n, st.burst) {
-		return b.Decide(false, n, now, st.burst, st.wticks, st.l), mk
+	for {
+		f, w, ok := c.Lock()
+		if !ok {
+			var err error
+			if c, err = st.w.Get(h); err != nil {
+				e.full.Add(1)
+				return limit.Decision{Limit: st.l, RetryAfter: st.l.Period()}, mark{}
+			}
+			continue
+		}
+		prev := decide.WideTick{W: w, F: f}
+		b := decide.WideBucket{K: k, Base: maxTick(prev, k)}
+		mk := mark{a: prev.W, b: prev.F}
+		if m == look || !b.Fits(st.wticks, n, st.burst) {
+			c.Unlock(f, w)
+			return b.Decide(false, n, now, st.burst, st.wticks, st.l), mk
+		}
+		if m == commit {
+			tat := st.wticks.Add(b.Base, n)
+			c.Unlock(tat.F, tat.W)
+		} else {
+			c.Unlock(f, w)
+		}
+		return b.Decide(true, n, now, st.burst, st.wticks, st.l), mk
 	}
-	if m == commit {
-		c.tat = st.wticks.Add(b.Base, n)
-	}
-	return b.Decide(true, n, now, st.burst, st.wticks, st.l), mk
 }
 
 func maxTick(x, y decide.WideTick) decide.WideTick {
@@ -164,14 +270,22 @@ func maxTick(x, y decide.WideTick) decide.WideTick {
 }
 
 // wideGCRAIdle is gcraIdle for a wide cell: its bucket has been full for
-// a whole period (tat + Count ≤ k). It marks the cell dead if so.
-func (st *limitState) wideGCRAIdle(c *wideCell, k decide.WideTick) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !k.Less(st.wticks.Add(c.tat, st.cnt)) {
-		c.dead = true
-	}
-	return c.dead
+// a whole period (tat + Count ≤ k).
+func (st *limitState) wideGCRAIdle(f, w uint64, k decide.WideTick) bool {
+	return !k.Less(st.wticks.Add(decide.WideTick{W: w, F: f}, st.cnt))
+}
+
+// sweepWide is sweepCells for wide window cells: it evicts those whose
+// newest count is age or more windows old at window e.
+func (st *limitState) sweepWide(swept, e, age uint64) int {
+	base := swept - (age - 1)
+	return st.w.Sweep(func(head, tail uint64) bool {
+		if head&wideCountMask == 0 && tail == 0 {
+			return true // nothing counted
+		}
+		ce := base + (head>>wideCountBits-base)&epochMask
+		return e >= ce+age
+	})
 }
 
 // wideRefund gives back n units that take counted at time now where mk
@@ -179,30 +293,34 @@ func (st *limitState) wideGCRAIdle(c *wideCell, k decide.WideTick) bool {
 // one-word cell), on top of the tat {mk.a, mk.b} for GCRA (as gcraRefund
 // does).
 func (st *limitState) wideRefund(h, n uint64, mk mark, now uint64) {
-	c, _ := st.wideLock(h, false)
-	if c == nil {
-		return // evicted or reset: nothing of ours is left
+	var k decide.WideTick
+	if st.gcra {
+		k = st.wticks.Tick(now)
 	}
-	defer c.mu.Unlock()
-	if !st.gcra {
-		switch {
-		case c.epoch == mk.a:
-			c.cur -= min(c.cur, n)
-		case c.epoch == mk.a+1:
-			c.prev -= min(c.prev, n)
+	st.wideUpdate(h, func(head, tail uint64) (uint64, uint64) {
+		if !st.gcra {
+			ce := head >> wideCountBits & epochMask
+			prev, cur := tail, head&wideCountMask
+			switch (ce - mk.a) & epochMask {
+			case 0:
+				cur -= min(cur, n)
+			case 1:
+				prev -= min(prev, n)
+			}
+			return ce<<wideCountBits | cur, prev
 		}
-		return
-	}
-	tk := st.wticks
-	if tk.Diff(c.tat, decide.WideTick{}) < n {
-		return // less than n: reset or evicted since
-	}
-	prev := decide.WideTick{W: mk.a, F: mk.b}
-	next := tk.Sub(c.tat, n)
-	if next == maxTick(prev, tk.Tick(now)) {
-		next = prev // nothing but our own units sat on our base
-	}
-	c.tat = next
+		tk := st.wticks
+		tat := decide.WideTick{W: tail, F: head}
+		if tk.Diff(tat, decide.WideTick{}) < n {
+			return head, tail // less than n: reset or evicted since
+		}
+		prev := decide.WideTick{W: mk.a, F: mk.b}
+		next := tk.Sub(tat, n)
+		if next == maxTick(prev, k) {
+			next = prev // nothing but our own units sat on our base
+		}
+		return next.F, next.W
+	})
 }
 
 // wideRefundNewest is Refund on the wide path: the window strategies take
@@ -214,20 +332,30 @@ func (st *limitState) wideRefundNewest(h, n, now uint64) {
 		st.wideRefund(h, n, mark{a: ep}, now)
 		return
 	}
-	c, _ := st.wideLock(h, false)
+	st.wideUpdate(h, func(f, w uint64) (uint64, uint64) {
+		tat := st.wticks.Sub(decide.WideTick{W: w, F: f}, n)
+		return tat.F, tat.W
+	})
+}
+
+// wideUpdate replaces the words of h's wide cell with f's result, under
+// the cell's lock; it does nothing when h has no cell (evicted or reset:
+// nothing of a caller's is left). A cell retired since is found again; a
+// fresh one holds nothing, which f leaves as it is.
+func (st *limitState) wideUpdate(h uint64, f func(head, tail uint64) (uint64, uint64)) {
+	c := st.w.Find(h)
 	if c == nil {
 		return
 	}
-	c.tat = st.wticks.Sub(c.tat, n)
-	c.mu.Unlock()
-}
-
-// wideReset forgets the wide cell of h.
-func (st *limitState) wideReset(h uint64) {
-	if c := st.objs.Load(h); c != nil {
-		c.mu.Lock()
-		c.dead = true
-		c.mu.Unlock()
-		st.objs.Delete(h)
+	for {
+		head, tail, ok := c.Lock()
+		if ok {
+			c.Unlock(f(head, tail))
+			return
+		}
+		var err error
+		if c, err = st.w.Get(h); err != nil {
+			return
+		}
 	}
 }

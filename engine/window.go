@@ -80,6 +80,13 @@ func load(v, e, r uint64) window {
 	return w
 }
 
+// loadSame is load of a cell in window e itself, the common case, and
+// reports whether v is one: the part of load that the hot path inlines.
+func loadSame(v, e, r uint64) (window, bool) {
+	return window{epoch: e, Window: decide.Window{R: r, Prev: v >> countBits & countMask, Cur: v & countMask}},
+		v>>(2*countBits) == e&epochMask
+}
+
 func (w window) pack() uint64 { return pack(w.epoch, w.Prev, w.Cur) }
 
 // refund takes back n units counted in window epoch e, whatever windows

@@ -9,12 +9,13 @@ import (
 )
 
 // Objects maps key hashes to per-key objects, for state that does not fit
-// in a 63-bit cell (the moving window's log, the wide state of limits
-// with large counts). It is built like [Table]: the same power-of-two
-// array of padded shards, each an open-addressing array of 16-byte slots
-// (a fingerprint and a pointer), the same cap (Config.MaxKeys) and the
-// same shrinking, so that a sweep returns the slot arrays' memory as it
-// does for cells.
+// in a 63-bit cell (the moving window's log, the key-value face's
+// entries). It is built like [Table]: the same power-of-two array of
+// padded shards, each an open-addressing array of 16-byte slots (a
+// fingerprint and a pointer; power-of-two arrays probed from fp & mask,
+// at a load of 3/8 to 3/4), the same cap (Config.MaxKeys) and the same
+// shrinking, so that a sweep returns the slot arrays' memory as it does
+// for cells.
 //
 // Lookups are lock-free: [Objects.Load] probes the shard's current array
 // with atomic loads. Creation, deletion and sweeps lock one shard. A

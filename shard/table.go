@@ -18,7 +18,7 @@ const (
 	valueMask = frozen - 1
 )
 
-// errFull is the only error of Get and Objects.LoadOrCreate: the table
+// errFull is the only error of Get, WideTable.Get and Objects.LoadOrCreate: the table
 // holds Config.MaxKeys keys and the key is new.
 var errFull = errors.New("shard: table is full")
 
@@ -45,7 +45,7 @@ func fingerprint(h uint64) uint64 {
 }
 
 const (
-	minSlots = 8 // per shard; a power of two
+	minSlots = 8 // per Objects shard; a power of two
 	// A shard grows when live keys and tombstones would fill more than
 	// maxLoadNum/maxLoadDen of its slots. Linear probing stays short below
 	// that, and after a rebuild the load is at most half.
@@ -100,8 +100,8 @@ func (c *Cell) CompareAndSwap(old, next uint64) bool {
 
 // slots is one shard's array, replaced whole by a rebuild.
 type slots struct {
-	s    []slot
-	mask uint64
+	s  []slot
+	nb uint64 // buckets: len(s) = nb·bucketSlots (probe.go)
 }
 
 // shardHeader is the mutable state of one shard.
@@ -155,13 +155,19 @@ func New(cfg Config) *Table {
 		t.maxLive = (cfg.MaxKeys + n - 1) / n
 	}
 	for i := range t.shards {
-		t.shards[i].tab.Store(newSlots(minSlots))
+		t.shards[i].tab.Store(newSlots(shapeFor(0)))
 	}
 	return t
 }
 
-func newSlots(n int) *slots {
-	return &slots{s: make([]slot, n), mask: uint64(n - 1)}
+func newSlots(sz shape) *slots {
+	return &slots{s: make([]slot, sz.slots()), nb: uint64(sz.nb)}
+}
+
+// shape returns the size of tab.
+func (tab *slots) shape() shape {
+	nb := int(tab.nb)
+	return shape{nb, len(tab.s) - nb*bucketSlots}
 }
 
 func (t *Table) shard(h uint64) *shardHeader {
@@ -174,7 +180,7 @@ func (t *Table) shard(h uint64) *shardHeader {
 // lock and never inserts: use it to read a key without creating it. The
 // cell may be retired (its Load reports false); then call Get.
 func (t *Table) Find(h uint64) *Cell {
-	return t.shard(h).tab.Load().find(fingerprint(h))
+	return t.shards[h>>t.shift].tab.Load().find(fingerprint(h))
 }
 
 // Get returns the live cell of hash h and the value it holds, inserting a
@@ -207,13 +213,13 @@ func (t *Table) getSlow(h uint64) (*Cell, uint64, error) {
 }
 
 func (tab *slots) find(fp uint64) *Cell {
-	// Linear probing. The load factor stays below 3/4, so an empty slot
-	// always ends the probe.
-	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
-		s := &tab.s[i]
-		switch s.fp.Load() {
+	// Linear probing from the start of fp's bucket (probe.go).
+	// The load stays below 7/8 and the array's last slot is empty, so an
+	// empty slot always ends the probe within the array.
+	for i := uint64(uint32(fp)) * tab.nb >> 32 * bucketSlots; ; i++ { // home(fp, tab.nb)
+		switch sl := &tab.s[i]; sl.fp.Load() {
 		case fp:
-			return &s.cell
+			return &sl.cell
 		case fpEmpty:
 			return nil
 		}
@@ -235,12 +241,11 @@ func (t *Table) findOrInsert(h uint64) (*Cell, error) {
 	if t.maxLive > 0 && sh.live >= t.maxLive {
 		return nil, errFull
 	}
-	if (sh.live+sh.dead+1)*maxLoadDen > len(tab.s)*maxLoadNum {
-		tab = sh.rebuild(sh.live + 1)
+	if tooFull(sh.live, sh.dead, int(tab.nb)) {
+		tab = sh.rebuild(shapeFor(sh.live + 1))
 	}
-	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
-		s := &tab.s[i]
-		if s.fp.Load() == fpEmpty {
+	for {
+		if s := tab.free(fp); s != nil {
 			// Publish the cell before the fingerprint: a reader that sees
 			// the fingerprint sees the zeroed cell.
 			s.cell.v.Store(0)
@@ -248,7 +253,19 @@ func (t *Table) findOrInsert(h uint64) (*Cell, error) {
 			sh.live++
 			return &s.cell, nil
 		}
+		tab = sh.rebuild(tab.shape().grown())
 	}
+}
+
+// free returns the first empty slot of fp's probe, or nil when that is
+// the array's last slot, which must stay empty (probe.go).
+func (tab *slots) free(fp uint64) *slot {
+	for i := home(fp, tab.nb); i < uint64(len(tab.s))-1; i++ {
+		if s := &tab.s[i]; s.fp.Load() == fpEmpty {
+			return s
+		}
+	}
+	return nil
 }
 
 // Delete removes the cell of hash h, reporting whether there was one. The
@@ -260,7 +277,7 @@ func (t *Table) Delete(h uint64) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	tab := sh.tab.Load()
-	for i := fp & tab.mask; ; i = (i + 1) & tab.mask {
+	for i := home(fp, tab.nb); ; i++ {
 		s := &tab.s[i]
 		switch s.fp.Load() {
 		case fp:
@@ -310,38 +327,46 @@ func (sh *shardHeader) sweep(idle func(uint64) bool) int {
 	}
 	// Shrink when at most 1/8 full, and purge tombstones once they take a
 	// quarter of the slots, so that lookups stay short and memory returns.
-	n := len(tab.s)
-	if (n > minSlots && sh.live*8 <= n) || sh.dead*4 >= n {
-		sh.rebuild(sh.live)
+	n := int(tab.nb) * bucketSlots
+	if (tab.nb > minBuckets && sh.live*8 <= n) || sh.dead*4 >= n {
+		sh.rebuild(shapeFor(sh.live))
 	}
 	return removed
 }
 
-// rebuild moves the live cells into a new array sized for want keys at a
-// load of at most one half, and publishes it. Called with mu held.
-func (sh *shardHeader) rebuild(want int) *slots {
+// rebuild moves the live cells into a new array of shape sz (with more
+// padding, should a run of full slots reach the array's last slot) and
+// publishes it. Called with mu held.
+func (sh *shardHeader) rebuild(sz shape) *slots {
 	old := sh.tab.Load()
-	n := max(minSlots, 1<<bits.Len(uint(2*want-1)))
-	tab := newSlots(n)
-	for i := range old.s {
-		s := &old.s[i]
+	for ; ; sz = sz.grown() {
+		if tab := old.moveTo(sz); tab != nil {
+			sh.tab.Store(tab)
+			sh.dead = 0
+			return tab
+		}
+	}
+}
+
+// moveTo retires the live cells of tab and copies them into a new array
+// of shape sz, or returns nil if they do not fit without its last slot.
+// Retiring a retired cell again is harmless, so a retry may start over.
+func (tab *slots) moveTo(sz shape) *slots {
+	to := newSlots(sz)
+	for i := range tab.s {
+		s := &tab.s[i]
 		fp := s.fp.Load()
 		if fp < 2 {
 			continue
 		}
-		v := s.cell.freeze()
-		for j := fp & tab.mask; ; j = (j + 1) & tab.mask {
-			d := &tab.s[j]
-			if d.fp.Load() == fpEmpty {
-				d.cell.v.Store(v)
-				d.fp.Store(fp)
-				break
-			}
+		d := to.free(fp)
+		if d == nil {
+			return nil
 		}
+		d.cell.v.Store(s.cell.freeze())
+		d.fp.Store(fp)
 	}
-	sh.tab.Store(tab)
-	sh.dead = 0
-	return tab
+	return to
 }
 
 // freeze retires c and returns the value it held. After it, every

@@ -2,6 +2,7 @@ package decide_test
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -195,6 +196,29 @@ func TestWideBucketMatchesBucket(t *testing.T) {
 		assert.Equal(t, toWide(tat+c), wk.Add(x, c), "case %d: Add(%d, %d)", i, tat, c)
 		assert.Equal(t, toWide(tat-min(tat, c)), wk.Sub(x, c), "case %d: Sub(%d, %d)", i, tat, c)
 		assert.Equal(t, tk.Start(tat), wk.Start(x), "case %d: Start(%d)", i, tat)
+	}
+}
+
+// TestWideTicksShortcuts: Tick's paths for a count that is a multiple of
+// the period in nanoseconds, or a divisor of it, give the 128-bit
+// formula's ticks.
+func TestWideTicksShortcuts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 20000 {
+		p := uint64(time.Millisecond) * (1 + rng.Uint64N(1<<20))
+		var cnt uint64
+		if i%2 == 0 {
+			cnt = p * (1 + rng.Uint64N(limit.MaxCount/p))
+		} else {
+			cnt = p / (1 + rng.Uint64N(p))
+			for p%cnt != 0 {
+				cnt--
+			}
+		}
+		now := rng.Uint64N(1 << 62)
+		hi, lo := bits.Mul64(now%p, cnt)
+		f, _ := bits.Div64(hi, lo, p)
+		require.Equal(t, decide.WideTick{W: now / p, F: f}, decide.NewWideTicks(cnt, p).Tick(now), "case %d: Tick(%d) of %d per %d ns", i, now, cnt, p)
 	}
 }
 

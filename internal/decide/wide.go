@@ -29,18 +29,40 @@ func (x WideTick) Less(y WideTick) bool { return x.W < y.W || x.W == y.W && x.F 
 // boundaries of Ticks (tick(t) = ⌊t·Count/Period⌋ since the Unix epoch,
 // tick x beginning at ⌈x·Period/Count⌉). The zero WideTicks is not
 // usable; call [NewWideTicks]. A WideTicks is a small value, safe to copy.
-type WideTicks struct{ cnt, p uint64 }
+type WideTicks struct {
+	cnt, p uint64
+	// Tick's division-free and 64-bit paths: per = cnt/p when p divides
+	// cnt (whole units per nanosecond, as 10^9 per second), ns = p/cnt
+	// when cnt divides p (whole nanoseconds per unit); 0 otherwise.
+	per, ns uint64
+}
 
 // NewWideTicks returns the wide ticks of a limit of cnt units per p
 // nanoseconds; both must be positive, and cnt below 2^63.
-func NewWideTicks(cnt, p uint64) WideTicks { return WideTicks{cnt: cnt, p: p} }
+func NewWideTicks(cnt, p uint64) WideTicks {
+	tk := WideTicks{cnt: cnt, p: p}
+	switch {
+	case cnt%p == 0:
+		tk.per = cnt / p
+	case p%cnt == 0:
+		tk.ns = p / cnt
+	}
+	return tk
+}
 
 // Tick returns the tick that contains time t: window ⌊t/p⌋ and
 // ⌊(t mod p)·cnt/p⌋ ticks into it.
 func (tk WideTicks) Tick(t uint64) WideTick {
-	hi, lo := bits.Mul64(t%tk.p, tk.cnt)
-	f, _ := bits.Div64(hi, lo, tk.p) // hi < p because t mod p < p: the quotient fits
-	return WideTick{W: t / tk.p, F: f}
+	w, r := t/tk.p, t%tk.p
+	switch {
+	case tk.per != 0:
+		return WideTick{W: w, F: r * tk.per} // r·per < p·per = cnt: no overflow
+	case tk.ns != 0:
+		return WideTick{W: w, F: r / tk.ns}
+	}
+	hi, lo := bits.Mul64(r, tk.cnt)
+	f, _ := bits.Div64(hi, lo, tk.p) // hi < p because r < p: the quotient fits
+	return WideTick{W: w, F: f}
 }
 
 // Start returns the nanosecond at which tick x begins, W·p + ⌈F·p/cnt⌉,
