@@ -10,9 +10,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/floodgate-go/floodgate"
-	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/chilimit"
+	"github.com/floodgate-go/floodgate/internal/login"
 )
 
 // App returns the login service on a chi router: POST /login, limited to

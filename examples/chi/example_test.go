@@ -8,7 +8,7 @@ import (
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	chiexample "github.com/floodgate-go/floodgate/examples/chi"
-	"github.com/floodgate-go/floodgate/examples/internal/logintest"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 // stoppedStore keeps the printed headers the same on every run; a service
@@ -28,7 +28,7 @@ func ExampleApp() {
 	srv := httptest.NewServer(app)
 	defer srv.Close()
 
-	rs, err := logintest.Attempts(srv.URL)
+	rs, err := routertest.Attempts(srv.URL)
 	if err != nil {
 		fmt.Println(err)
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/floodgate-go/floodgate"
-	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/echolimit"
+	"github.com/floodgate-go/floodgate/internal/login"
 )
 
 // App returns the login service on Echo: POST /login, limited to 5/minute

@@ -8,7 +8,7 @@ import (
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
 	echoexample "github.com/floodgate-go/floodgate/examples/echo"
-	"github.com/floodgate-go/floodgate/examples/internal/logintest"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 func ExampleApp() {
@@ -24,7 +24,7 @@ func ExampleApp() {
 	srv := httptest.NewServer(app)
 	defer srv.Close()
 
-	rs, err := logintest.Attempts(srv.URL)
+	rs, err := routertest.Attempts(srv.URL)
 	if err != nil {
 		fmt.Println(err)
 	}

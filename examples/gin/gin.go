@@ -10,9 +10,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/floodgate-go/floodgate"
-	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/ginlimit"
+	"github.com/floodgate-go/floodgate/internal/login"
 )
 
 // App returns the login service on gin: POST /login, limited to 5/minute

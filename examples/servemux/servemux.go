@@ -12,8 +12,8 @@ import (
 	"net/http"
 
 	"github.com/floodgate-go/floodgate"
-	"github.com/floodgate-go/floodgate/examples/internal/login"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/internal/login"
 )
 
 // App returns the login service on a ServeMux: POST /login, limited to

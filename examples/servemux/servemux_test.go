@@ -7,10 +7,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/floodgate-go/floodgate/examples/internal/login"
-	"github.com/floodgate-go/floodgate/examples/internal/logintest"
 	servemuxexample "github.com/floodgate-go/floodgate/examples/servemux"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/internal/login"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 // logging stands for any middleware that wraps the mux: it hides the
@@ -25,7 +25,7 @@ func loginMux() *http.ServeMux {
 	return mux
 }
 
-func TestApp(t *testing.T) { logintest.RunApp(t, servemuxexample.App) }
+func TestApp(t *testing.T) { routertest.RunApp(t, servemuxexample.App) }
 
 // TestShapes: every way of mounting the Middleware on a ServeMux is
 // either enforced (the sixth login is a 429) or refused at start-up with
@@ -33,15 +33,15 @@ func TestApp(t *testing.T) { logintest.RunApp(t, servemuxexample.App) }
 func TestShapes(t *testing.T) {
 	route := httplimit.WithRoute(login.Pattern, login.Limit)
 	t.Run("Handler(mux) is enforced", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, route)
-		logintest.RequireLimited(t, logintest.ServeVerified(t, m, m.Handler(loginMux())))
+		m := routertest.NewMiddleware(t, route)
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, m.Handler(loginMux())))
 	})
 	t.Run("logging(Handler(mux)) is enforced", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, route)
-		logintest.RequireLimited(t, logintest.ServeVerified(t, m, logging(m.Handler(loginMux()))))
+		m := routertest.NewMiddleware(t, route)
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, logging(m.Handler(loginMux()))))
 	})
 	t.Run("Handler(logging(mux)) panics at start-up", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		var err error
 		func() {
 			defer func() { err, _ = recover().(error) }()
@@ -51,22 +51,22 @@ func TestShapes(t *testing.T) {
 		assert.Contains(t, err.Error(), `"POST /login"`, "the panic should name the unenforceable pattern")
 	})
 	t.Run("Handler inside the mux's route, with r.Pattern, is enforced", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, route, httplimit.WithRouteFunc(func(r *http.Request) string { return r.Pattern }))
+		m := routertest.NewMiddleware(t, route, httplimit.WithRouteFunc(func(r *http.Request) string { return r.Pattern }))
 		mux := http.NewServeMux()
 		mux.Handle(login.Pattern, m.Handler(http.HandlerFunc(login.Handler)))
-		logintest.RequireLimited(t, logintest.ServeVerified(t, m, mux))
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, mux))
 	})
 	t.Run("Limit inside the mux is enforced", func(t *testing.T) {
-		m := logintest.NewMiddleware(t)
+		m := routertest.NewMiddleware(t)
 		mux := http.NewServeMux()
 		mux.Handle(login.Pattern, m.Limit(login.Limit)(http.HandlerFunc(login.Handler)))
-		logintest.RequireLimited(t, logintest.Serve(t, logging(mux)))
+		routertest.RequireLimited(t, routertest.Serve(t, logging(mux)))
 	})
 	t.Run("WithRoute but only Limit in the mux is refused", func(t *testing.T) {
-		m := logintest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, "1/minute"))
+		m := routertest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, "1/minute"))
 		mux := http.NewServeMux()
 		mux.Handle(login.Pattern, m.Limit("100/minute")(http.HandlerFunc(login.Handler)))
-		logintest.RequireSilent(t, m, mux, login.Pattern, "only handlers of Limit")
+		routertest.RequireSilent(t, m, mux, login.Pattern, "only handlers of Limit")
 	})
 }
 
@@ -85,8 +85,8 @@ func TestMismatchedPatterns(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.HandleFunc(tc.served, login.Handler)
-			m := logintest.NewMiddleware(t, httplimit.WithRoute(tc.declared, login.Limit))
-			logintest.RequireSilent(t, m, m.Handler(mux), tc.declared, tc.why)
+			m := routertest.NewMiddleware(t, httplimit.WithRoute(tc.declared, login.Limit))
+			routertest.RequireSilent(t, m, m.Handler(mux), tc.declared, tc.why)
 		})
 	}
 }

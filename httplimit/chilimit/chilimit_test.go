@@ -13,7 +13,8 @@ import (
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/chilimit"
-	login "github.com/floodgate-go/floodgate/httplimit/internal/routertest"
+	"github.com/floodgate-go/floodgate/internal/login"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 // recoverError runs f and returns the error it panicked with, or nil.
@@ -47,7 +48,7 @@ func app(store floodgate.Store) (http.Handler, error) {
 
 // TestApp: the README's service on a loopback server answers 200 and 401,
 // and the sixth login is a 429.
-func TestApp(t *testing.T) { login.RunApp(t, app) }
+func TestApp(t *testing.T) { routertest.RunApp(t, app) }
 
 // TestShapes: every way of mounting the Middleware on chi is either
 // enforced (the sixth login is a 429) or refused at start-up with an
@@ -58,27 +59,27 @@ func TestShapes(t *testing.T) {
 	t.Run("Handler(router) without a route func panics", func(t *testing.T) {
 		r := chi.NewRouter()
 		r.Post(login.Path, login.Handler)
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		err := recoverError(t, func() { m.Handler(r) })
 		require.ErrorIs(t, err, httplimit.ErrConfig, "Handler(chi router) without WithRouteFunc: want a panic with a configuration error")
 		assert.Contains(t, err.Error(), `"POST /login"`, "the panic should name the pattern")
 	})
 	t.Run("Handler(router) with RouteFunc is enforced", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := login.NewMiddleware(t, route, httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
+		m := routertest.NewMiddleware(t, route, httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
 		r.Post(login.Path, login.Handler)
-		login.RequireLimited(t, login.ServeVerified(t, m, m.Handler(r)))
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, m.Handler(r)))
 	})
 	t.Run("r.Use(m.Handler) with RouteFunc is enforced", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := login.NewMiddleware(t, route, httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
+		m := routertest.NewMiddleware(t, route, httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
 		r.Use(m.Handler)
 		r.Post(login.Path, login.Handler)
-		login.RequireLimited(t, login.ServeVerified(t, m, r))
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, r))
 	})
 	t.Run("r.Use(m.Handler) without a route func panics at registration", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		r.Use(m.Handler) // chi builds the chain when the first route is registered
 		err := recoverError(t, func() { r.Post(login.Path, login.Handler) })
 		require.ErrorIs(t, err, httplimit.ErrConfig, "r.Post after r.Use(m.Handler) without WithRouteFunc: want a panic with a configuration error")
@@ -86,19 +87,19 @@ func TestShapes(t *testing.T) {
 	})
 	t.Run("sub-router Use with RouteFunc of the top router is enforced", func(t *testing.T) {
 		top := chi.NewRouter()
-		m := login.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit),
+		m := routertest.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit),
 			httplimit.WithRouteFunc(chilimit.RouteFunc(top)))
 		top.Route("/api", func(r chi.Router) {
 			r.Use(m.Handler)
 			r.Post(login.Path, login.Handler)
 		})
-		login.RequireLimited(t, login.ServeVerified(t, m, top)+"/api")
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, top)+"/api")
 	})
 	t.Run("Limit on one route is enforced", func(t *testing.T) {
 		r := chi.NewRouter()
-		m := login.NewMiddleware(t, httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
+		m := routertest.NewMiddleware(t, httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
 		r.With(m.Limit(login.Limit)).Post(login.Path, login.Handler)
-		login.RequireLimited(t, login.Serve(t, r))
+		routertest.RequireLimited(t, routertest.Serve(t, r))
 	})
 }
 
@@ -110,10 +111,10 @@ func TestShapes(t *testing.T) {
 func TestNaiveRouteFunc(t *testing.T) {
 	naive := func(r *http.Request) string { return chi.RouteContext(r.Context()).RoutePattern() }
 	r := chi.NewRouter()
-	m := login.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(naive))
+	m := routertest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(naive))
 	r.Use(m.Handler)
 	r.Post(login.Path, login.Handler)
-	login.RequireSilent(t, m, r, login.Pattern, "route function found no route")
+	routertest.RequireSilent(t, m, r, login.Pattern, "route function found no route")
 	err := chilimit.Check(r, m)
 	require.ErrorIs(t, err, httplimit.ErrConfig, "Check on r.Use with the naive route function")
 	assert.Contains(t, err.Error(), `chilimit: `, "Check's error should name the package")
@@ -124,7 +125,7 @@ func TestNaiveRouteFunc(t *testing.T) {
 // refused by Verify, naming it.
 func TestMisspeltRoute(t *testing.T) {
 	r := chi.NewRouter()
-	m := login.NewMiddleware(t, httplimit.WithRoute("POST /logn", login.Limit), httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
+	m := routertest.NewMiddleware(t, httplimit.WithRoute("POST /logn", login.Limit), httplimit.WithRouteFunc(chilimit.RouteFunc(r)))
 	r.Use(m.Handler)
 	r.Post(login.Path, login.Handler)
 	err := chilimit.Check(r, m)

@@ -12,7 +12,8 @@ import (
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/chilimit"
-	login "github.com/floodgate-go/floodgate/httplimit/internal/routertest"
+	"github.com/floodgate-go/floodgate/internal/login"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 // The login service: POST /login, 5/minute per client address.
@@ -37,7 +38,7 @@ func Example() {
 
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	rs, err := login.Attempts(srv.URL)
+	rs, err := routertest.Attempts(srv.URL)
 	if err != nil {
 		fmt.Println(err)
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/echolimit"
-	login "github.com/floodgate-go/floodgate/httplimit/internal/routertest"
+	"github.com/floodgate-go/floodgate/internal/login"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 // app is the README's login service: POST /login, 5/minute per client.
@@ -40,7 +41,7 @@ func loginHandler(c echo.Context) error {
 
 // TestApp: the README's service on a loopback server answers 200 and 401,
 // and the sixth login is a 429.
-func TestApp(t *testing.T) { login.RunApp(t, app) }
+func TestApp(t *testing.T) { routertest.RunApp(t, app) }
 
 // TestShapes: every way of mounting the Middleware on Echo is either
 // enforced (the sixth login is a 429) or refused, with an error that
@@ -50,38 +51,38 @@ func TestShapes(t *testing.T) {
 	routeFunc := httplimit.WithRouteFunc(echolimit.RouteFunc)
 
 	t.Run("e.Use(Adapt(m.Handler)) is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, route, routeFunc)
+		m := routertest.NewMiddleware(t, route, routeFunc)
 		e := echo.New()
 		e.Use(echolimit.Adapt(m.Handler))
 		e.POST(login.Path, loginHandler)
-		login.RequireLimited(t, login.ServeVerified(t, m, e))
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, e))
 	})
 	t.Run("e.Use after the routes is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, route, routeFunc)
+		m := routertest.NewMiddleware(t, route, routeFunc)
 		e := echo.New()
 		e.POST(login.Path, loginHandler)
 		e.Use(echolimit.Adapt(m.Handler)) // Echo applies e.Use middleware per request
-		login.RequireLimited(t, login.ServeVerified(t, m, e))
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, e))
 	})
 	t.Run("group middleware is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
+		m := routertest.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
 		e := echo.New()
 		api := e.Group("/api", echolimit.Adapt(m.Handler))
 		api.POST(login.Path, loginHandler)
-		login.RequireLimited(t, login.ServeVerified(t, m, e)+"/api")
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, e)+"/api")
 	})
 	t.Run("Adapt(m.Limit) on one route is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, routeFunc)
+		m := routertest.NewMiddleware(t, routeFunc)
 		e := echo.New()
 		e.POST(login.Path, loginHandler, echolimit.Adapt(m.Limit(login.Limit)))
-		login.RequireLimited(t, login.Serve(t, e))
+		routertest.RequireLimited(t, routertest.Serve(t, e))
 	})
 	t.Run("Adapt(m.Handler) without RouteFunc panics at start-up", func(t *testing.T) {
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		assert.Panics(t, func() { echolimit.Adapt(m.Handler) }, "Adapt(m.Handler) without WithRouteFunc")
 	})
 	t.Run("Handler(e) without a route func panics at start-up", func(t *testing.T) {
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		e := echo.New()
 		e.POST(login.Path, loginHandler)
 		assert.Panics(t, func() { m.Handler(e) }, "Handler(echo) without WithRouteFunc")
@@ -89,7 +90,7 @@ func TestShapes(t *testing.T) {
 	t.Run("WrapMiddleware(m.Handler) without a route func is refused", func(t *testing.T) {
 		// echo.WrapMiddleware calls m.Handler per request, so Handler's
 		// panic comes with each request, and Verify reports it.
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		e := echo.New()
 		e.Use(echo.WrapMiddleware(m.Handler))
 		e.POST(login.Path, loginHandler)
@@ -105,11 +106,11 @@ func TestShapes(t *testing.T) {
 // fine and is never limited. Verify refuses it, naming the route; Adapt
 // carries the echo.Context instead.
 func TestWrapMiddlewareRouteFunc(t *testing.T) {
-	m := login.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(echolimit.RouteFunc))
+	m := routertest.NewMiddleware(t, httplimit.WithRoute(login.Pattern, login.Limit), httplimit.WithRouteFunc(echolimit.RouteFunc))
 	e := echo.New()
 	e.Use(echo.WrapMiddleware(m.Handler))
 	e.POST(login.Path, loginHandler)
-	login.RequireSilent(t, m, e, login.Pattern, "route function found no route")
+	routertest.RequireSilent(t, m, e, login.Pattern, "route function found no route")
 	err := echolimit.Check(e, m)
 	require.ErrorIs(t, err, httplimit.ErrConfig, "Check on echo.WrapMiddleware(m.Handler)")
 	assert.Contains(t, err.Error(), `echolimit: `, "Check's error should name the package")

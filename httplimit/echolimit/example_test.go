@@ -11,7 +11,7 @@ import (
 	"github.com/floodgate-go/floodgate/engine"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/echolimit"
-	login "github.com/floodgate-go/floodgate/httplimit/internal/routertest"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 // The login service: POST /login, 5/minute per client address.
@@ -36,7 +36,7 @@ func Example() {
 
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	rs, err := login.Attempts(srv.URL)
+	rs, err := routertest.Attempts(srv.URL)
 	if err != nil {
 		fmt.Println(err)
 	}

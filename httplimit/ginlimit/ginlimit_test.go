@@ -12,7 +12,8 @@ import (
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/httplimit/ginlimit"
-	login "github.com/floodgate-go/floodgate/httplimit/internal/routertest"
+	"github.com/floodgate-go/floodgate/internal/login"
+	"github.com/floodgate-go/floodgate/internal/routertest"
 )
 
 func init() { gin.SetMode(gin.TestMode) } // no route listing on stdout, which examples compare
@@ -45,7 +46,7 @@ func loginHandler(c *gin.Context) {
 
 // TestApp: the README's service on a loopback server answers 200 and 401,
 // and the sixth login is a 429.
-func TestApp(t *testing.T) { login.RunApp(t, app) }
+func TestApp(t *testing.T) { routertest.RunApp(t, app) }
 
 // TestShapes: every way of mounting the Middleware on gin is either
 // enforced (the sixth login is a 429) or refused at start-up with an
@@ -55,14 +56,14 @@ func TestShapes(t *testing.T) {
 	routeFunc := httplimit.WithRouteFunc(ginlimit.RouteFunc)
 
 	t.Run("Use before the routes is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, route, routeFunc)
+		m := routertest.NewMiddleware(t, route, routeFunc)
 		e := gin.New()
 		require.NoError(t, ginlimit.Use(e, m), "Use")
 		e.POST(login.Path, loginHandler)
-		login.RequireLimited(t, login.ServeVerified(t, m, e))
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, e))
 	})
 	t.Run("Use after a route is refused", func(t *testing.T) {
-		m := login.NewMiddleware(t, route, routeFunc)
+		m := routertest.NewMiddleware(t, route, routeFunc)
 		e := gin.New()
 		e.POST(login.Path, loginHandler)
 		err := ginlimit.Use(e, m)
@@ -70,34 +71,34 @@ func TestShapes(t *testing.T) {
 		assert.Contains(t, err.Error(), "POST /login", "Use's error should name the route")
 	})
 	t.Run("Use without RouteFunc is refused", func(t *testing.T) {
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		err := ginlimit.Use(gin.New(), m)
 		require.ErrorIs(t, err, httplimit.ErrConfig, "Use with a Middleware that has no route function")
 		assert.Contains(t, err.Error(), `"POST /login"`, "Use's error should name the pattern")
 	})
 	t.Run("Adapt(m.Handler) without RouteFunc panics at start-up", func(t *testing.T) {
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		assert.Panics(t, func() { ginlimit.Adapt(m.Handler) }, "Adapt(m.Handler) without WithRouteFunc")
 	})
 	t.Run("Handler(engine) without a route func panics at start-up", func(t *testing.T) {
-		m := login.NewMiddleware(t, route)
+		m := routertest.NewMiddleware(t, route)
 		e := gin.New()
 		e.POST(login.Path, loginHandler)
 		assert.Panics(t, func() { m.Handler(e) }, "Handler(gin engine) without WithRouteFunc")
 	})
 	t.Run("group Use is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
+		m := routertest.NewMiddleware(t, httplimit.WithRoute("POST /api/login", login.Limit), routeFunc)
 		e := gin.New()
 		api := e.Group("/api")
 		api.Use(ginlimit.Adapt(m.Handler))
 		api.POST(login.Path, loginHandler)
-		login.RequireLimited(t, login.ServeVerified(t, m, e)+"/api")
+		routertest.RequireLimited(t, routertest.ServeVerified(t, m, e)+"/api")
 	})
 	t.Run("Adapt(m.Limit) on one route is enforced", func(t *testing.T) {
-		m := login.NewMiddleware(t, routeFunc)
+		m := routertest.NewMiddleware(t, routeFunc)
 		e := gin.New()
 		e.POST(login.Path, ginlimit.Adapt(m.Limit(login.Limit)), loginHandler)
-		login.RequireLimited(t, login.Serve(t, e))
+		routertest.RequireLimited(t, routertest.Serve(t, e))
 	})
 }
 
@@ -122,10 +123,10 @@ func TestLateUse(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := login.NewMiddleware(t, httplimit.WithRoute(tc.pattern, login.Limit), httplimit.WithRouteFunc(ginlimit.RouteFunc))
+			m := routertest.NewMiddleware(t, httplimit.WithRoute(tc.pattern, login.Limit), httplimit.WithRouteFunc(ginlimit.RouteFunc))
 			e := gin.New()
 			tc.mount(e, ginlimit.Adapt(m.Handler))
-			login.RequireSilent(t, m, e, tc.pattern, "never reached the Middleware")
+			routertest.RequireSilent(t, m, e, tc.pattern, "never reached the Middleware")
 			err := ginlimit.Check(e, m)
 			require.ErrorIs(t, err, httplimit.ErrConfig, "Check after %s", tc.name)
 			assert.Contains(t, err.Error(), `ginlimit: `, "Check's error should name the package")

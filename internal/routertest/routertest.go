@@ -1,7 +1,6 @@
 package routertest
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,35 +15,8 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/internal/login"
 )
-
-const (
-	// Pattern is the route, in ServeMux syntax; httplimit.WithRoute
-	// declares it under this name for every router.
-	Pattern = "POST /login"
-	// Path is the route's path, for routers that take the method apart.
-	Path = "/login"
-	// Limit is the route's limit per client address.
-	Limit = "5/minute"
-	// Password is the one accepted password.
-	Password = "correct horse battery staple"
-)
-
-// Valid reports whether password is the accepted one.
-func Valid(password string) bool {
-	return subtle.ConstantTimeCompare([]byte(password), []byte(Password)) == 1
-}
-
-// Handler is the login handler for net/http routers.
-func Handler(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if !Valid(r.PostFormValue("password")) {
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte("wrong password\n"))
-		return
-	}
-	_, _ = w.Write([]byte("welcome\n"))
-}
 
 // Response is what one login attempt got back.
 type Response struct {
@@ -65,7 +37,7 @@ func (r Response) String() string {
 // Post sends one login attempt with password to the service at base
 // (an httptest.Server's URL).
 func Post(base, password string) (Response, error) {
-	resp, err := http.PostForm(base+Path, url.Values{"password": {password}})
+	resp, err := http.PostForm(base+login.Path, url.Values{"password": {password}})
 	if err != nil {
 		return Response{}, err
 	}
@@ -89,7 +61,7 @@ func Attempts(base string) ([]Response, error) {
 	for i := range 6 {
 		pw := "wrong-" + strconv.Itoa(i)
 		if i == 5 {
-			pw = Password
+			pw = login.Password
 		}
 		r, err := Post(base, pw)
 		if err != nil {
@@ -106,13 +78,13 @@ func Attempts(base string) ([]Response, error) {
 func RequireLimited(t *testing.T, base string) {
 	t.Helper()
 	rs, err := Attempts(base)
-	require.NoError(t, err, "POST %s%s", base, Path)
+	require.NoError(t, err, "POST %s%s", base, login.Path)
 	for i, r := range rs[:5] {
 		assert.Equal(t, http.StatusUnauthorized, r.Status, "failed login %d: got %v, want 401", i+1, r)
 	}
 	sixth := rs[5]
 	require.Equal(t, http.StatusTooManyRequests, sixth.Status,
-		"sixth login (after five failures within the %s limit): got %v, want 429 — the limit was not enforced", Limit, sixth)
+		"sixth login (after five failures within the %s limit): got %v, want 429 — the limit was not enforced", login.Limit, sixth)
 	n, err := strconv.Atoi(sixth.RetryAfter)
 	require.NoError(t, err, "sixth login: Retry-After %q is not a number of seconds", sixth.RetryAfter)
 	assert.Positive(t, n, "sixth login: Retry-After %q, want at least 1 second", sixth.RetryAfter)
@@ -122,7 +94,7 @@ func RequireLimited(t *testing.T, base string) {
 // one does not (401), on a fresh budget.
 func RequireLogin(t *testing.T, base string) {
 	t.Helper()
-	r, err := Post(base, Password)
+	r, err := Post(base, login.Password)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, r.Status, "login with the right password: got %v, want 200", r)
 	r, err = Post(base, "guess")

@@ -1,4 +1,5 @@
-// Package login is the service every router example serves: POST /login
+// Package login is the service that every router example and every router
+// package test of httplimit serves: POST /login
 // with a form field "password", answered 200 for [Password] and 401 for
 // anything else, limited to [Limit] per client address.
 package login
