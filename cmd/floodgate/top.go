@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/floodgate-go/floodgate/limit"
 )
 
 // defaultPrefix is redisstore's key prefix when the URI names none.
@@ -212,7 +214,11 @@ func parseKey(k, prefix string) (ck counterKey, ok bool) {
 		}
 		ck.period = time.Duration(v) * time.Second
 	}
-	ck.limit = parts[0] + "/" + ck.period.String()
+	l, err := limit.New(count, ck.period)
+	if err != nil {
+		return ck, false
+	}
+	ck.limit = l.String() // "5/minute", as -limit takes it
 	if len(parts) == 3 {
 		ck.limit += " burst " + parts[2]
 	}
