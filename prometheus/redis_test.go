@@ -55,7 +55,9 @@ func TestRedisOutage(t *testing.T) {
 	fams = s.scrape(t)
 	assert.Equal(t, 1.0, value(fams, "floodgate_store_state_changes_total", "state", "down"), "changes to down")
 	s.do(t, 1, "GET", "/items/outage")
-	assert.Positive(t, value(s.scrape(t), "floodgate_fallback_decisions_total", "reason", "down"), "fallback decisions while marked down")
+	fams = s.scrape(t)
+	assert.Positive(t, value(fams, "floodgate_fallback_decisions_total", "reason", "down"), "fallback decisions while marked down")
+	during := value(fams, "floodgate_fallback_decisions_total")
 
 	r.start(t)
 	require.Eventually(t, func() bool {
@@ -64,7 +66,7 @@ func TestRedisOutage(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "floodgate_store_up never returned to 1 after Redis restarted")
 	fams = s.scrape(t)
 	assert.Equal(t, 1.0, value(fams, "floodgate_store_state_changes_total", "state", "up"), "changes to up")
-	assert.GreaterOrEqual(t, value(fams, "floodgate_fallback_decisions_total"), 6.0, "fallback decisions never go down")
+	assert.GreaterOrEqual(t, value(fams, "floodgate_fallback_decisions_total"), during, "fallback decisions never go down")
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
