@@ -89,8 +89,8 @@ type Health struct {
 // Observe does not report the health of a Fallback: give the Fallback
 // the same Observer (FallbackConfig.Observer), which [Open] does with
 // [WithObserver], and which also wraps Open's store with Observe.
-// Without an Observer, stores run exactly as before: Observe is the only
-// place calls are timed.
+// Observe is the only place calls are timed: a store without an
+// Observer times nothing.
 //
 // Observe panics if s or o is nil.
 func Observe(s Store, o Observer) Store {

@@ -28,8 +28,8 @@ func loginMux() *http.ServeMux {
 
 func byPattern(r *http.Request) string { return r.Pattern }
 
-// TestVerify mounts the Middleware in every shape that used to start
-// fine and limit nothing, and in the shapes that work: Verify accepts
+// TestVerify mounts the Middleware in shapes that start fine and limit
+// nothing, and in the shapes that work: Verify accepts
 // exactly those that enforce the declared route (the sixth login is a
 // 429), and names the route and the reason for the others.
 func TestVerify(t *testing.T) {

@@ -9,10 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestDeadRedisLeaseMetrics is the regression of contract v2: with lease
-// mode on a Redis that is down, the metrics used to name the store
-// "floodgate", the strategy sliding-window and store.up 1, because the
-// lease wrapper hid the store behind it.
+// TestDeadRedisLeaseMetrics: with lease mode on a Redis that is down, the
+// metrics name the store behind the lease (store "redis", strategy gcra)
+// and report it down, through the lease and the fallback.
 func TestDeadRedisLeaseMetrics(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

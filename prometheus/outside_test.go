@@ -112,10 +112,9 @@ func TestOutsideStoreThroughEveryWrapper(t *testing.T) {
 	assert.Equal(t, limit.GCRA, store.Info().Strategy)
 }
 
-// TestDeadRedisLeaseMetrics is the regression of contract v2: with lease
-// mode on a Redis that is down, the metrics used to say store "floodgate",
-// strategy sliding-window and store_up 1, because the lease wrapper hid
-// the store behind it.
+// TestDeadRedisLeaseMetrics: with lease mode on a Redis that is down, the
+// metrics name the store behind the lease (store "redis", strategy gcra)
+// and report it down, through the lease and the fallback.
 func TestDeadRedisLeaseMetrics(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
