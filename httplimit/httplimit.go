@@ -325,18 +325,32 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		if pattern == "" && m.routeFunc != nil && !m.unplaced.Load() {
-			h.serveUnplaced(w, r, rt)
-			return
+		if pattern == "" && m.routeFunc != nil {
+			// The route function could not tell the route: the
+			// default limits apply, under one budget for every such
+			// request, and the request is counted even when no limit
+			// applies, so that the metrics show it.
+			rt = m.def
+			if rt == nil && m.app == nil && m.hook != nil {
+				m.hook(r, unplacedEvent)
+			}
+			if !m.unplaced.Load() {
+				h.serveUnplaced(w, r, rt)
+				return
+			}
 		}
 	}
 	m.serve(w, r, h.next, rt, pattern, true)
 }
 
+// unplacedEvent is the decision hook's Event for a request whose route
+// the route function could not tell, when no limit applies to it.
+var unplacedEvent = Event{Scope: "unplaced", Decision: limit.Decision{Allowed: true}}
+
 // serveUnplaced serves a request whose route the function of
-// WithRouteFunc could not tell, and logs it once if the router then
-// served it: a route the function does not see, whose limits did not
-// apply. A 404 or 405, the router finding no route, is not logged. (A
+// WithRouteFunc could not tell, under rt (the default limits, or nil),
+// and logs it once if the router then served it: a route the function
+// does not see, whose own limits did not apply. A 404 or 405, the router finding no route, is not logged. (A
 // wrapped ServeMux that finds no route answers the request itself, so
 // Handler never logs it.)
 func (h *appHandler) serveUnplaced(w http.ResponseWriter, r *http.Request, rt *route) {
@@ -388,8 +402,8 @@ func (h *appHandler) place(r *http.Request) (pattern string, rt *route, exempt b
 // route and default limits did not apply.
 func (m *Middleware) cannotPlace(r *http.Request, status int) {
 	if m.unplaced.CompareAndSwap(false, true) {
-		m.log.Error("httplimit: the router served a request whose route WithRouteFunc could not tell, so its route, default and exempt rules "+
-			"did not apply (logged once): the route function does not see the router's pattern where the middleware runs; Middleware.Verify names such routes at start-up",
+		m.log.Error("httplimit: the router served a request whose route WithRouteFunc could not tell, so its route and exempt rules "+
+			"did not apply, only the default limits if any (logged once): the route function does not see the router's pattern where the middleware runs; Middleware.Verify names such routes at start-up",
 			"method", r.Method, "path", r.URL.Path, "status", status, "routes", m.patternList())
 	}
 }

@@ -87,9 +87,11 @@ func WithRouteFunc(fn func(*http.Request) string) Option {
 // [Middleware.Limit], not exempt). Each such route keeps its own budget
 // per client, as if it had been given these limits with WithRoute; opts
 // work as they do there, so [Dynamic] can set other limits for writes
-// than for reads. Requests whose route Handler cannot tell (a 404 from a
-// ServeMux, or a router that reports no pattern) get no default limits,
-// only the application-wide ones. Default: none.
+// than for reads. A request whose route the function of [WithRouteFunc]
+// cannot tell (a route the function does not see, or the router's 404)
+// gets the default limits too, in one budget per client that all such
+// requests share; a request a wrapped ServeMux finds no route for (its
+// 404) gets none, only the application-wide ones. Default: none.
 func WithDefaultLimits(limits string, opts ...RouteOption) Option {
 	return optionFunc(func(c *config) {
 		c.def = &routeSpec{pattern: "default", limits: limits, opts: opts}
@@ -245,7 +247,11 @@ func WithLogger(l *slog.Logger) Option {
 // WithDecisionHook sets a function called once per checked request,
 // allowed or denied, with the decision that decided it: the place for
 // metrics and audit logs. It runs on the request's goroutine before the
-// handler or the denial, so it must be fast. Default: none.
+// handler or the denial, so it must be fast. A request whose route the
+// function of [WithRouteFunc] cannot tell is reported even when no limit
+// applies to it (no default and no application-wide limits): with
+// Scope "unplaced", no Limits and an allowed Decision, so that the
+// metrics count what passed unlimited. Default: none.
 func WithDecisionHook(fn func(r *http.Request, e Event)) Option {
 	return optionFunc(func(c *config) { c.hook = fn })
 }
@@ -256,8 +262,10 @@ type Event struct {
 	// Pattern is the route's pattern, "" when the route is unknown.
 	Pattern string
 	// Scope names the checks that decided: "app", a route pattern, a
-	// shared scope, or "pattern by name" for [AlsoBy]. Its cardinality
-	// is that of the configuration, fit for a metric label.
+	// shared scope, "pattern by name" for [AlsoBy], or "unplaced" for a
+	// request whose route could not be told and that no limit applies
+	// to. Its cardinality is that of the configuration, fit for a metric
+	// label.
 	Scope string
 	// Key is the storage key that was counted: scope, route and client
 	// key. It holds client data: never use it as a metric label.
