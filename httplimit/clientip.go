@@ -16,9 +16,9 @@ type clientAddr struct {
 	done bool
 }
 
-func (c *clientAddr) get(m *Middleware, r *http.Request) netip.Addr {
+func (c *clientAddr) get(m *setup, r *http.Request) netip.Addr {
 	if !c.done {
-		c.a, c.done = m.ClientIP(r), true
+		c.a, c.done = m.clientIP(r), true
 	}
 	return c.a
 }
@@ -29,7 +29,10 @@ func (c *clientAddr) get(m *Middleware, r *http.Request) netip.Addr {
 // when r.RemoteAddr holds no address, as on a Unix socket. Use it to log
 // the client the limits count, or to build a [Key] that joins a value
 // with the address.
-func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
+func (m *Middleware) ClientIP(r *http.Request) netip.Addr { return m.cur.Load().clientIP(r) }
+
+// clientIP is ClientIP under one configuration.
+func (m *setup) clientIP(r *http.Request) netip.Addr {
 	peer := parseHost(r.RemoteAddr)
 	if !peer.IsValid() || m.proxyHdr == "" || len(m.trusted) > 0 && !contains(m.trusted, peer) {
 		return peer
@@ -57,7 +60,7 @@ func (m *Middleware) ClientIP(r *http.Request) netip.Addr {
 // fromHops returns the m.hops-th entry of the proxy header from the
 // right. It reports false when there are fewer entries or the entry is
 // garbled.
-func (m *Middleware) fromHops(r *http.Request) (netip.Addr, bool) {
+func (m *setup) fromHops(r *http.Request) (netip.Addr, bool) {
 	n := 0
 	for item := range rightToLeft(r.Header[m.proxyHdr]) {
 		if n++; n == m.hops {
@@ -69,7 +72,7 @@ func (m *Middleware) fromHops(r *http.Request) (netip.Addr, bool) {
 }
 
 // parseItem parses one entry of the proxy header.
-func (m *Middleware) parseItem(item string) netip.Addr {
+func (m *setup) parseItem(item string) netip.Addr {
 	if m.forwarded {
 		return parseForwarded(item)
 	}
@@ -79,7 +82,7 @@ func (m *Middleware) parseItem(item string) netip.Addr {
 // fromHeader walks the proxy header right to left, skipping trusted hops.
 // It reports false for a missing, garbled or overlong header. When every
 // hop is trusted, the leftmost is the client.
-func (m *Middleware) fromHeader(r *http.Request) (netip.Addr, bool) {
+func (m *setup) fromHeader(r *http.Request) (netip.Addr, bool) {
 	var last netip.Addr
 	hops := 0
 	for item := range rightToLeft(r.Header[m.proxyHdr]) {

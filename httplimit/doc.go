@@ -58,8 +58,10 @@
 //
 // # Clients
 //
-// By default a client is its connection's address, IPv6 grouped by /64
-// ([WithIPv6Prefix]). Behind proxies, [WithTrustedProxies] reads
+// By default a client is its connection's address, IPv6 grouped by /64,
+// so that one host cannot multiply its budget by rotating addresses (a
+// [Key] returning [Middleware.ClientIP] whole keys each address apart).
+// Behind proxies, [WithTrustedProxies] reads
 // X-Forwarded-For, Forwarded or a single-address header, only from
 // trusted peers or a known number of hops; a missing, garbled or spoofed
 // header falls back to the connection's address and never means

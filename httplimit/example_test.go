@@ -174,6 +174,38 @@ func ExampleMiddleware_SetEnabled() {
 	// 200 remaining="" retry-after=""
 }
 
+func ExampleMiddleware_Reload() {
+	lim := exampleLimiter()
+	defer lim.Close()
+	limits := func(login string) []httplimit.Option {
+		return []httplimit.Option{httplimit.WithRoute("POST /login", login)}
+	}
+	m, err := httplimit.New(lim, limits("1/minute")...)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /login", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv := httptest.NewServer(m.Handler(mux))
+	defer srv.Close()
+
+	post(srv.URL + "/login")
+	post(srv.URL + "/login")
+	// An operator raises the limit: a bad set is refused, the old stays.
+	fmt.Println(m.Reload(limits("3/fortnight")...))
+	if err := m.Reload(limits("3/minute")...); err != nil {
+		fmt.Println(err)
+		return
+	}
+	post(srv.URL + "/login") // a fresh count under the new limit
+	// Output:
+	// 200 remaining="0" retry-after=""
+	// 429 remaining="0" retry-after="120" {"error":"rate limit exceeded: 1 per 1 minute"}
+	// httplimit: invalid configuration: POST /login: limit: invalid: "3/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
+	// 200 remaining="2" retry-after=""
+}
+
 func ExampleKey() {
 	lim := exampleLimiter()
 	defer lim.Close()

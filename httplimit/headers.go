@@ -63,7 +63,7 @@ func parseHeaders(families []string) (headerSet, error) {
 //
 // When an outer Middleware layer already set headers for a limit closer
 // to exhaustion, an allowed decision leaves them alone.
-func (m *Middleware) writeHeaders(h http.Header, st *state, denied bool) {
+func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 	hs := m.headers
 	n := 0
 	if hs&xRateLimit != 0 {
@@ -200,7 +200,7 @@ func wallSeconds(now time.Time, d time.Duration) int64 {
 // known, but no remaining count or reset time, which are not. An
 // allowed decision leaves an outer layer's headers alone; a denied one
 // removes the counts an outer layer wrote.
-func (m *Middleware) writeKnownHeaders(h http.Header, st *state, retries bool) {
+func (m *setup) writeKnownHeaders(h http.Header, st *state, retries bool) {
 	if !st.d.Allowed {
 		delete(h, hRemaining)
 		delete(h, hReset)

@@ -31,41 +31,53 @@ func configError(format string, args ...any) error {
 // Middleware limits HTTP requests with a floodgate.Store. Build one with
 // [New]; wrap a whole router with [Middleware.Handler] or single handlers
 // with [Middleware.Limit], and check the finished handler with
-// [Middleware.Verify] at start-up.
+// [Middleware.Verify] at start-up. [Middleware.Reload] replaces its
+// limits while it runs.
 //
 // The zero Middleware is not usable. A Middleware is safe for concurrent
 // use and must not be copied.
 type Middleware struct {
-	store    floodgate.Store
-	storeErr atomic.Bool // the first store error was logged
-	enabled  atomic.Bool
+	store floodgate.Store
+	// cur is the configuration in force, never modified once stored:
+	// each request loads it once, so it sees one set of limits whole,
+	// and Reload swaps in another.
+	cur     atomic.Pointer[setup]
+	enabled atomic.Bool
 
-	app           *check            // nil: no application-wide limits
-	routes        map[string]*route // by pattern
-	def           *route            // nil: no default limits
-	exempt        map[string]bool
-	needRoute     bool // Handler must look up the route
-	routeFunc     func(*http.Request) string
+	storeErr      atomic.Bool // the first store error was logged
 	unplaced      atomic.Bool // a request whose route could not be told was logged
 	unplacedLimit atomic.Bool // the same, for Limit
 	misplaced     atomic.Bool // a ServeMux serving declared patterns otherwise was logged
 	noRefund      atomic.Bool // CountWhen on a store that cannot refund was logged
-	hook          func(*http.Request, Event)
-	shadow        bool
-	exemptWhen    func(*http.Request, netip.Addr) bool
-	trusted       []netip.Prefix
-	proxyHdr      string // "": no trusted proxies
-	forwarded     bool   // proxyHdr is Forwarded
-	single        bool   // proxyHdr holds one address (X-Real-IP and kin)
-	hops          int    // entries from the right of proxyHdr; 0: skip trusted ones
-	v6bits        int
-	key           Key
-	headers       headerSet
-	denied        func(http.ResponseWriter, *http.Request, limit.Decision)
-	sharedMu      sync.Mutex
-	shared        map[string]*check // by name; guarded by sharedMu
-	log           *slog.Logger
-	_             noCopy
+
+	mu       sync.Mutex        // serialises Reload, Handler and Limit; guards what follows
+	handlers []*appHandler     // made by Handler, which Reload checks a new configuration against
+	shared   map[string]*check // Shared budgets declared through Limit, by name
+	_        noCopy
+}
+
+// setup is one configuration of a Middleware, built by New or Reload
+// from options and never modified afterwards.
+type setup struct {
+	app        *check            // nil: no application-wide limits
+	routes     map[string]*route // by pattern
+	def        *route            // nil: no default limits
+	exempt     map[string]bool
+	needRoute  bool // Handler must look up the route
+	routeFunc  func(*http.Request) string
+	hook       func(*http.Request, Event)
+	shadow     bool
+	exemptWhen func(*http.Request, netip.Addr) bool
+	trusted    []netip.Prefix
+	proxyHdr   string // "": no trusted proxies
+	forwarded  bool   // proxyHdr is Forwarded
+	single     bool   // proxyHdr holds one address (X-Real-IP and kin)
+	hops       int    // entries from the right of proxyHdr; 0: skip trusted ones
+	key        Key
+	headers    headerSet
+	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
+	shared     map[string]*check // Shared budgets of the routes, by name
+	log        *slog.Logger
 }
 
 // New returns a Middleware that counts requests in s, configured by opts.
@@ -75,48 +87,99 @@ type Middleware struct {
 //
 // New fails, with an error wrapping [ErrConfig] that names the problem, on
 // a bad limit string, a malformed route pattern, a duplicate route, a
-// shared budget declared with different limits, a bad CIDR prefix, an
-// unknown proxy or header name and an IPv6 prefix outside 1..128.
+// shared budget declared with different limits, a bad CIDR prefix and an
+// unknown proxy or header name.
 func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if s == nil {
 		return nil, configError("nil Store")
 	}
-	c := config{v6bits: 64, log: slog.Default()}
+	m := &Middleware{store: s, shared: map[string]*check{}}
+	c, err := m.build(opts)
+	if err != nil {
+		return nil, err
+	}
+	m.cur.Store(c)
+	m.enabled.Store(true)
+	return m, nil
+}
+
+// Reload replaces the Middleware's configuration with the one opts
+// describe, as [New] would build it, while requests are served: an
+// operator raises a route's limit during an incident, or lowers it during
+// an attack, without a deploy. opts replace every option given to New
+// (pass the logger, hook, key and proxies again, not only the limits);
+// limits of [Middleware.Limit] are declared in code and stay.
+//
+// Reload checks opts as New does, and the new routes against every
+// handler [Middleware.Handler] made, as Handler checks them at start-up:
+// a handler that could not tell the routes, or a wrapped ServeMux that
+// does not serve a declared pattern under that pattern. On any problem it
+// returns an error wrapping [ErrConfig] that names it and keeps the
+// configuration in force. Otherwise the new one applies to every request
+// that starts after Reload returns; a request in flight is decided wholly
+// under the old one or wholly under the new one, never a mix.
+//
+// Counts carry over for a limit that is unchanged: a budget's storage
+// key is its route (or scope) and the client, and the store counts each
+// limit, count included, apart. So a route whose "5/minute" becomes
+// "10/minute" starts a fresh count under the new limit (a client who had
+// used 5 gets 10 more), and one whose limits stay the same keeps its
+// count, whatever else changes. A lowered limit thus never counts what
+// was spent under the old one: lower it further, rather than trust the
+// carried-over count, when the point is to stop an attack in progress.
+// Reload is safe for concurrent use; concurrent calls apply in turn.
+func (m *Middleware) Reload(opts ...Option) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := m.build(opts)
+	if err != nil {
+		return err
+	}
+	for _, h := range m.handlers {
+		if err := c.canPlace(h); err != nil {
+			return err
+		}
+		if bad := c.misplacedOn(h.mux); len(bad) > 0 {
+			return configError("the ServeMux does not serve these declared routes under the same pattern: %s", strings.Join(bad, ", "))
+		}
+	}
+	m.cur.Store(c)
+	return nil
+}
+
+// build checks opts and returns the configuration they describe. It
+// holds m.mu, or runs before m is shared.
+func (m *Middleware) build(opts []Option) (*setup, error) {
+	c := config{log: slog.Default()}
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	m := &Middleware{
-		store:      s,
+	st := &setup{
 		routes:     map[string]*route{},
 		exempt:     map[string]bool{},
 		shared:     map[string]*check{},
 		exemptWhen: c.exemptWhen,
-		v6bits:     c.v6bits,
 		key:        c.key,
 		headers:    xRateLimit,
 		denied:     c.denied,
 		log:        c.log,
 	}
-	m.enabled.Store(true)
-	if c.v6bits < 1 || c.v6bits > 128 {
-		return nil, configError("IPv6 prefix /%d is not in 1..128", c.v6bits)
-	}
 	var err error
 	if c.headersSet {
-		if m.headers, err = parseHeaders(c.headers); err != nil {
+		if st.headers, err = parseHeaders(c.headers); err != nil {
 			return nil, err
 		}
 	}
 	if c.proxySet {
-		if err := m.setProxies(c.proxyHdr, c.hops, c.trusted); err != nil {
+		if err := st.setProxies(c.proxyHdr, c.hops, c.trusted); err != nil {
 			return nil, err
 		}
 	}
 	if c.appSet {
-		if m.app, err = newCheck("a:", "app", c.app); err != nil {
+		if st.app, err = newCheck("a:", "app", c.app); err != nil {
 			return nil, err
 		}
-		if m.app == nil {
+		if st.app == nil {
 			return nil, configError("application-wide limits are empty")
 		}
 	}
@@ -124,38 +187,38 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 		if err := checkPattern(p); err != nil {
 			return nil, err
 		}
-		m.exempt[p] = true
+		st.exempt[p] = true
 	}
 	for i := range c.routes {
 		s := &c.routes[i]
 		if err := checkPattern(s.pattern); err != nil {
 			return nil, err
 		}
-		if m.routes[s.pattern] != nil {
+		if st.routes[s.pattern] != nil {
 			return nil, configError("route %q declared twice", s.pattern)
 		}
-		if m.exempt[s.pattern] {
+		if st.exempt[s.pattern] {
 			return nil, configError("route %q is both limited and exempt", s.pattern)
 		}
-		rt, err := m.newRoute(s, "r:"+s.pattern, false)
+		rt, err := newRoute(s, "r:"+s.pattern, false, st.shared, m.shared)
 		if err != nil {
 			return nil, err
 		}
-		m.routes[s.pattern] = rt
+		st.routes[s.pattern] = rt
 	}
 	if c.def != nil {
-		if m.def, err = m.newRoute(c.def, "d:", true); err != nil {
+		if st.def, err = newRoute(c.def, "d:", true, st.shared, m.shared); err != nil {
 			return nil, err
 		}
 	}
-	m.needRoute = len(m.routes) > 0 || m.def != nil || len(m.exempt) > 0
-	m.routeFunc = c.routeFunc
-	m.hook, m.shadow = c.hook, c.shadow
-	return m, nil
+	st.needRoute = len(st.routes) > 0 || st.def != nil || len(st.exempt) > 0
+	st.routeFunc = c.routeFunc
+	st.hook, st.shadow = c.hook, c.shadow
+	return st, nil
 }
 
 // setProxies validates and sets WithTrustedProxies.
-func (m *Middleware) setProxies(header string, hops int, cidrs []string) error {
+func (m *setup) setProxies(header string, hops int, cidrs []string) error {
 	switch h := http.CanonicalHeaderKey(header); h {
 	case "X-Forwarded-For", "Forwarded":
 		m.proxyHdr, m.forwarded = h, h == "Forwarded"
@@ -204,30 +267,49 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 	if rt, ok := next.(router); ok {
 		h.mux = rt
 	}
-	if !m.needRoute || m.routeFunc != nil {
-		return h
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.cur.Load()
+	if err := c.canPlace(h); err != nil {
+		panic(err)
 	}
-	if h.mux == nil {
-		panic(configError("Handler wraps %T, which cannot tell a request's route, so the limits of %s would never apply: "+
-			"wrap the *http.ServeMux itself, or pass WithRouteFunc (chi, gin, echo, or r.Pattern inside a ServeMux; see docs/http.md)",
-			next, m.patternList()))
-	}
-	var bad []string
-	for _, p := range m.declared() {
-		if got, err := muxPattern(h.mux, p); err != nil || got != p {
-			bad = append(bad, strconv.Quote(p))
-		}
-	}
-	if len(bad) > 0 && m.misplaced.CompareAndSwap(false, true) {
-		m.log.Error("httplimit: the ServeMux does not serve these declared routes under the same pattern, so their rules do not apply: "+
+	if bad := c.misplacedOn(h.mux); len(bad) > 0 && m.misplaced.CompareAndSwap(false, true) {
+		c.log.Error("httplimit: the ServeMux does not serve these declared routes under the same pattern, so their rules do not apply: "+
 			"use exactly the patterns given to the mux, and refuse the mistake at start-up with Middleware.Verify (logged once)",
 			"routes", strings.Join(bad, ", "))
 	}
+	m.handlers = append(m.handlers, h)
 	return h
 }
 
+// canPlace reports a handler of Handler that could not tell the routes
+// c declares.
+func (m *setup) canPlace(h *appHandler) error {
+	if !m.needRoute || m.routeFunc != nil || h.mux != nil {
+		return nil
+	}
+	return configError("Handler wraps %T, which cannot tell a request's route, so the limits of %s would never apply: "+
+		"wrap the *http.ServeMux itself, or pass WithRouteFunc (chi, gin, echo, or r.Pattern inside a ServeMux; see docs/http.md)",
+		h.next, m.patternList())
+}
+
+// misplacedOn returns, quoted, the declared patterns that mux (nil: none)
+// does not serve under the same pattern, when c asks mux for routes.
+func (m *setup) misplacedOn(mux router) []string {
+	if mux == nil || !m.needRoute || m.routeFunc != nil {
+		return nil
+	}
+	var bad []string
+	for _, p := range m.declared() {
+		if got, err := muxPattern(mux, p); err != nil || got != p {
+			bad = append(bad, strconv.Quote(p))
+		}
+	}
+	return bad
+}
+
 // declared returns the patterns of WithRoute and WithExempt, sorted.
-func (m *Middleware) declared() []string {
+func (m *setup) declared() []string {
 	ps := make([]string, 0, len(m.routes)+len(m.exempt))
 	for p := range m.routes {
 		ps = append(ps, p)
@@ -240,7 +322,7 @@ func (m *Middleware) declared() []string {
 }
 
 // patternList names what route lookups serve, for errors and logs.
-func (m *Middleware) patternList() string {
+func (m *setup) patternList() string {
 	var parts []string
 	for _, p := range m.declared() {
 		parts = append(parts, strconv.Quote(p))
@@ -316,31 +398,32 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
+	c := m.cur.Load() // once: the request sees one configuration
 	var rt *route
 	pattern := ""
-	if m.needRoute {
+	if c.needRoute {
 		var exempt bool
-		pattern, rt, exempt = h.place(r)
+		pattern, rt, exempt = h.place(c, r)
 		if exempt {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		if pattern == "" && m.routeFunc != nil {
+		if pattern == "" && c.routeFunc != nil {
 			// The route function could not tell the route: the
 			// default limits apply, under one budget for every such
 			// request, and the request is counted even when no limit
 			// applies, so that the metrics show it.
-			rt = m.def
-			if rt == nil && m.app == nil && m.hook != nil {
-				m.hook(r, unplacedEvent)
+			rt = c.def
+			if rt == nil && c.app == nil && c.hook != nil {
+				c.hook(r, unplacedEvent)
 			}
 			if !m.unplaced.Load() {
-				h.serveUnplaced(w, r, rt)
+				h.serveUnplaced(c, w, r, rt)
 				return
 			}
 		}
 	}
-	m.serve(w, r, h.next, rt, pattern, true)
+	m.serve(c, w, r, h.next, rt, pattern, true)
 }
 
 // unplacedEvent is the decision hook's Event for a request whose route
@@ -353,22 +436,21 @@ var unplacedEvent = Event{Scope: "unplaced", Decision: limit.Decision{Allowed: t
 // does not see, whose own limits did not apply. A 404 or 405, the router finding no route, is not logged. (A
 // wrapped ServeMux that finds no route answers the request itself, so
 // Handler never logs it.)
-func (h *appHandler) serveUnplaced(w http.ResponseWriter, r *http.Request, rt *route) {
+func (h *appHandler) serveUnplaced(c *setup, w http.ResponseWriter, r *http.Request, rt *route) {
 	code := 0 // 0: the router was not reached
-	h.m.serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.m.serve(c, w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		h.next.ServeHTTP(sw, r)
 		code = sw.code()
 	}), rt, "", true)
 	if code != 0 && code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
-		h.m.cannotPlace(r, code)
+		h.m.cannotPlace(c, r, code)
 	}
 }
 
 // place returns the pattern of r's route ("" when it cannot be told), the
 // route whose limits apply (nil: none) and whether the route is exempt.
-func (h *appHandler) place(r *http.Request) (pattern string, rt *route, exempt bool) {
-	m := h.m
+func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route, exempt bool) {
 	own := false
 	switch {
 	case m.routeFunc != nil:
@@ -400,11 +482,11 @@ func (h *appHandler) place(r *http.Request) (pattern string, rt *route, exempt b
 // cannotPlace logs, once and loudly, that the router served a request
 // whose route the function of WithRouteFunc could not tell, so its
 // route and default limits did not apply.
-func (m *Middleware) cannotPlace(r *http.Request, status int) {
+func (m *Middleware) cannotPlace(c *setup, r *http.Request, status int) {
 	if m.unplaced.CompareAndSwap(false, true) {
-		m.log.Error("httplimit: the router served a request whose route WithRouteFunc could not tell, so its route and exempt rules "+
+		c.log.Error("httplimit: the router served a request whose route WithRouteFunc could not tell, so its route and exempt rules "+
 			"did not apply, only the default limits if any (logged once): the route function does not see the router's pattern where the middleware runs; Middleware.Verify names such routes at start-up",
-			"method", r.Method, "path", r.URL.Path, "status", status, "routes", m.patternList())
+			"method", r.Method, "path", r.URL.Path, "status", status, "routes", c.patternList())
 	}
 }
 
@@ -427,7 +509,9 @@ func (m *Middleware) cannotPlace(r *http.Request, status int) {
 // Application-wide limits are applied by [Middleware.Handler], not here.
 func (m *Middleware) Limit(limits string, opts ...RouteOption) func(http.Handler) http.Handler {
 	s := &routeSpec{pattern: "limit " + limits, limits: limits, opts: opts}
-	rt, err := m.newRoute(s, "l:"+limits+"|", true)
+	m.mu.Lock()
+	rt, err := newRoute(s, "l:"+limits+"|", true, m.shared, m.cur.Load().shared)
+	m.mu.Unlock()
 	if err != nil {
 		panic(err)
 	}
@@ -448,16 +532,17 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 		return
 	}
+	c := l.m.cur.Load()
 	pattern := r.Pattern
-	if l.m.routeFunc != nil {
-		pattern = l.m.routeFunc(r)
+	if c.routeFunc != nil {
+		pattern = c.routeFunc(r)
 	}
 	if pattern == "" && (l.rt.own != nil || len(l.rt.also) > 0) && l.m.unplacedLimit.CompareAndSwap(false, true) {
-		l.m.log.Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
+		c.log.Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
 			"share one budget (logged once): mount them in a ServeMux, pass WithRouteFunc, or share a budget by name with Shared",
 			"method", r.Method, "path", r.URL.Path)
 	}
-	l.m.serve(w, r, l.next, l.rt, pattern, false)
+	l.m.serve(c, w, r, l.next, l.rt, pattern, false)
 }
 
 // SetEnabled turns limiting on or off at run time; a disabled Middleware
@@ -479,19 +564,19 @@ type pending struct {
 
 // serve runs the checks of one request, all or nothing, and calls next or
 // the denied handler.
-func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, rt *route, pattern string, withApp bool) {
+func (m *Middleware) serve(c *setup, w http.ResponseWriter, r *http.Request, next http.Handler, rt *route, pattern string, withApp bool) {
 	var ip clientAddr
-	if m.exemptWhen != nil && m.exemptWhen(r, ip.get(m, r)) {
+	if c.exemptWhen != nil && c.exemptWhen(r, ip.get(c, r)) {
 		next.ServeHTTP(w, r)
 		return
 	}
 	var buf [4]pending
 	ps := buf[:0]
-	if withApp && m.app != nil {
-		ps = append(ps, pending{ch: m.app, key: m.storageKey(m.app, "", m.key, r, &ip), n: 1, limits: m.app.limits})
+	if withApp && c.app != nil {
+		ps = append(ps, pending{ch: c.app, key: c.storageKey(c.app, "", c.key, r, &ip), n: 1, limits: c.app.limits})
 	}
 	if rt != nil {
-		ps = m.routeCharges(ps, r, rt, pattern, &ip)
+		ps = c.routeCharges(ps, r, rt, pattern, &ip)
 	}
 	if len(ps) == 0 {
 		next.ServeHTTP(w, r)
@@ -519,12 +604,12 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		if ctx.Err() != nil {
 			return // the client is gone; its request goes nowhere
 		}
-		m.report(ps[at].ch, err)
+		m.report(c, ps[at].ch, err)
 		fallback = errors.Is(err, floodgate.ErrStorage)
 	}
-	shadow := m.shadow || (rt != nil && rt.shadow)
-	if m.hook != nil {
-		m.hook(r, Event{Pattern: pattern, Scope: ps[at].ch.name, Key: ps[at].key, Limits: ps[at].limits,
+	shadow := c.shadow || (rt != nil && rt.shadow)
+	if c.hook != nil {
+		c.hook(r, Event{Pattern: pattern, Scope: ps[at].ch.name, Key: ps[at].key, Limits: ps[at].limits,
 			Decision: d, Shadow: shadow, Fallback: fallback, Err: err})
 	}
 	st := state{d: d, ch: ps[at].ch, set: true, pol: ps[at].ch.policy(d.Limit, ps[at].dyn), unknown: fallback}
@@ -536,13 +621,13 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		if fallback && d.RetryAfter != limit.Never && d.ResetAfter == 0 {
 			// The policy denied without counting (failure=closed): the
 			// limiter could not decide, which is no rate limit.
-			m.unavailable(w, &st)
+			c.unavailable(w, &st)
 			return
 		}
-		m.deny(w, r, &st, rt)
+		c.deny(w, r, &st, rt)
 		return
 	}
-	m.writeHeaders(w.Header(), &st, false)
+	c.writeHeaders(w.Header(), &st, false)
 	if rt == nil || rt.countWhen == nil {
 		next.ServeHTTP(w, r)
 		return
@@ -550,13 +635,13 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	sw := &statusWriter{ResponseWriter: w}
 	next.ServeHTTP(sw, r)
 	if !rt.countWhen(sw.code()) {
-		m.refund(ctx, ps)
+		m.refund(c, ctx, ps)
 	}
 }
 
 // refund gives back the route's charges of a request that CountWhen
 // does not count.
-func (m *Middleware) refund(ctx context.Context, ps []pending) {
+func (m *Middleware) refund(c *setup, ctx context.Context, ps []pending) {
 	ctx = context.WithoutCancel(ctx)
 	for _, p := range ps {
 		if !p.route {
@@ -565,20 +650,20 @@ func (m *Middleware) refund(ctx context.Context, ps []pending) {
 		err := m.store.Refund(ctx, p.key, p.n, p.limits...)
 		if errors.Is(err, errors.ErrUnsupported) {
 			if m.noRefund.CompareAndSwap(false, true) {
-				m.log.Error("httplimit: CountWhen needs a store that can give units back; "+
+				c.log.Error("httplimit: CountWhen needs a store that can give units back; "+
 					"every request is counted (logged once)", "store", m.store.Info().Kind, "error", err)
 			}
 			return
 		}
 		if err != nil {
-			m.report(p.ch, err)
+			m.report(c, p.ch, err)
 		}
 	}
 }
 
 // routeCharges appends the charges of rt: its shared budgets, its own (or
 // dynamic) limits and its AlsoBy limits.
-func (m *Middleware) routeCharges(ps []pending, r *http.Request, rt *route, pattern string, ip *clientAddr) []pending {
+func (m *setup) routeCharges(ps []pending, r *http.Request, rt *route, pattern string, ip *clientAddr) []pending {
 	cost := int64(1)
 	if rt.cost != nil {
 		if cost = rt.cost(r); cost <= 0 {
@@ -626,7 +711,7 @@ type state struct {
 
 // storageKey returns the key under which a scope counts a client:
 // scope pattern|client.
-func (m *Middleware) storageKey(ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) string {
+func (m *setup) storageKey(ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) string {
 	var buf [192]byte
 	b := buf[:0]
 	b = append(b, ch.scope...)
@@ -640,9 +725,9 @@ func (m *Middleware) storageKey(ch *check, pattern string, k Key, r *http.Reques
 // handle and log (floodgate.Fallback logs each outage once and calls the
 // error hook), and the Decision that came with the error, its failure
 // policy's, stands.
-func (m *Middleware) report(ch *check, err error) {
+func (m *Middleware) report(c *setup, ch *check, err error) {
 	if m.storeErr.CompareAndSwap(false, true) {
-		m.log.Warn("httplimit: the store failed; requests are decided by its failure policy "+
+		c.log.Warn("httplimit: the store failed; requests are decided by its failure policy "+
 			"(this is logged once; floodgate.Fallback logs each outage)", "scope", ch.name, "error", err)
 	}
 }
@@ -679,7 +764,7 @@ func (w *statusWriter) code() int {
 
 // deny writes the headers and the denied response: rt's denied handler
 // (rt may be nil), the Middleware's, or the default 429.
-func (m *Middleware) deny(w http.ResponseWriter, r *http.Request, st *state, rt *route) {
+func (m *setup) deny(w http.ResponseWriter, r *http.Request, st *state, rt *route) {
 	m.writeHeaders(w.Header(), st, true)
 	if rt != nil && rt.denied != nil {
 		rt.denied(w, r, st.d)
@@ -707,7 +792,7 @@ var unavailableBody = []byte(`{"error":"rate limiter unavailable: the limit cann
 // failure policy (failure=closed): 503 with Retry-After set to the
 // policy's backoff, and no remaining count or reset time, which nobody
 // knows.
-func (m *Middleware) unavailable(w http.ResponseWriter, st *state) {
+func (m *setup) unavailable(w http.ResponseWriter, st *state) {
 	h := w.Header()
 	m.writeHeaders(h, st, true)
 	h["Content-Type"] = []string{"application/json"}

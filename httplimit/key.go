@@ -13,7 +13,7 @@ import (
 // stored in the context, and false (or "") when the request has none:
 // then the client address stands in, so leaving out a header never
 // escapes the limit. The nil Key is the client address (see
-// [WithTrustedProxies] and [WithIPv6Prefix]), the default.
+// [WithTrustedProxies]; an IPv6 address counts by its /64), the default.
 //
 // A Key is an Option, setting the Middleware's key, and a RouteOption,
 // overriding it for one route's own and shared limits; [AlsoBy] takes one
@@ -43,7 +43,7 @@ const maxKeyPart = 64
 
 // appendKey appends the client part of a storage key: "v" and the key's
 // value, or "i" and the client address (see appendIP).
-func (m *Middleware) appendKey(dst []byte, k Key, r *http.Request, ip *clientAddr) []byte {
+func (m *setup) appendKey(dst []byte, k Key, r *http.Request, ip *clientAddr) []byte {
 	if k != nil {
 		if s, ok := k(r); ok && s != "" {
 			return appendValue(dst, s)
@@ -54,19 +54,25 @@ func (m *Middleware) appendKey(dst []byte, k Key, r *http.Request, ip *clientAdd
 
 // appendIP appends "i" and the grouped client address, or "r" and the
 // sanitised RemoteAddr when it holds no address (a Unix socket).
-func (m *Middleware) appendIP(dst []byte, r *http.Request, ip *clientAddr) []byte {
+func (m *setup) appendIP(dst []byte, r *http.Request, ip *clientAddr) []byte {
 	a := ip.get(m, r)
 	if !a.IsValid() {
 		return appendValue(append(dst, 'r'), r.RemoteAddr)
 	}
 	dst = append(dst, 'i')
-	return m.group(a).AppendTo(dst)
+	return group(a).AppendTo(dst)
 }
 
-// group masks an IPv6 address to the configured prefix.
-func (m *Middleware) group(a netip.Addr) netip.Addr {
-	if a.Is6() && m.v6bits < 128 {
-		if p, err := a.Prefix(m.v6bits); err == nil {
+// v6bits is how many leading bits of an IPv6 client address form its
+// key: one budget per /64, the block a single host or customer usually
+// holds, so that one machine cannot multiply its budget by rotating
+// addresses. A Key built on Middleware.ClientIP keys otherwise.
+const v6bits = 64
+
+// group masks an IPv6 address to its /64.
+func group(a netip.Addr) netip.Addr {
+	if a.Is6() {
+		if p, err := a.Prefix(v6bits); err == nil {
 			return p.Addr()
 		}
 	}

@@ -29,7 +29,6 @@ type config struct {
 	proxySet   bool
 	hops       int
 	trusted    []string
-	v6bits     int
 	key        Key
 	headers    []string
 	headersSet bool
@@ -159,14 +158,6 @@ func WithExemptWhen(fn func(r *http.Request, client netip.Addr) bool) Option {
 func WithTrustedProxies(header string, hops int, cidrs ...string) Option {
 	return optionFunc(func(c *config) { c.proxyHdr, c.hops, c.trusted, c.proxySet = header, hops, cidrs, true })
 }
-
-// WithIPv6Prefix sets how many leading bits of an IPv6 client address
-// form its key, 1 to 128. Default 64: one budget per /64, the block a
-// single host or customer usually holds, so one machine cannot multiply
-// its budget by rotating addresses. 128 keys each address apart, which
-// is fairer behind carrier-grade NAT and easier to evade. IPv4 addresses
-// are always keyed whole.
-func WithIPv6Prefix(bits int) Option { return optionFunc(func(c *config) { c.v6bits = bits }) }
 
 // WithHeaders chooses the rate-limit response headers by family:
 //

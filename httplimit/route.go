@@ -117,7 +117,9 @@ func quoteSF(s string) string {
 }
 
 // newRoute builds a route from its spec; scope prefixes its counters.
-func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*route, error) {
+// Shared budgets are looked up in each of tables, and a new one is added
+// to the first.
+func newRoute(s *routeSpec, scope string, perPattern bool, tables ...map[string]*check) (*route, error) {
 	for _, o := range s.opts {
 		o.applyRoute(s)
 	}
@@ -132,7 +134,7 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 		rt.own = &check{scope: scope, name: name}
 	}
 	for _, sh := range s.shared {
-		c, err := m.sharedCheck(name, sh)
+		c, err := sharedCheck(name, sh, tables)
 		if err != nil {
 			return nil, err
 		}
@@ -160,8 +162,9 @@ func (m *Middleware) newRoute(s *routeSpec, scope string, perPattern bool) (*rou
 }
 
 // sharedCheck returns the budget of Shared(sh.name, sh.limits), made on
-// its first declaration; a later one must give the same limits.
-func (m *Middleware) sharedCheck(route string, sh sharedSpec) (*check, error) {
+// its first declaration, in tables; a later one must give the same
+// limits. The caller holds Middleware.mu.
+func sharedCheck(route string, sh sharedSpec, tables []map[string]*check) (*check, error) {
 	if sh.name == "" {
 		return nil, configError("%s: Shared with an empty name", route)
 	}
@@ -172,15 +175,15 @@ func (m *Middleware) sharedCheck(route string, sh sharedSpec) (*check, error) {
 	if c == nil {
 		return nil, configError("%s: Shared(%q) has no limits", route, sh.name)
 	}
-	m.sharedMu.Lock()
-	defer m.sharedMu.Unlock()
-	if prev := m.shared[sh.name]; prev != nil {
-		if !slices.Equal(prev.limits, c.limits) {
-			return nil, configError("%s: Shared(%q, %q): the budget was declared with other limits (%s)",
-				route, sh.name, sh.limits, prev.limits)
+	for _, t := range tables {
+		if prev := t[sh.name]; prev != nil {
+			if !slices.Equal(prev.limits, c.limits) {
+				return nil, configError("%s: Shared(%q, %q): the budget was declared with other limits (%s)",
+					route, sh.name, sh.limits, prev.limits)
+			}
+			return prev, nil
 		}
-		return prev, nil
 	}
-	m.shared[sh.name] = c
+	tables[0][sh.name] = c
 	return c, nil
 }

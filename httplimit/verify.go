@@ -46,7 +46,7 @@ func (h *appHandler) answerProbe(w http.ResponseWriter, r *http.Request) bool {
 		h.next.ServeHTTP(w, r)
 		return true
 	}
-	pattern, _, _ := h.place(r)
+	pattern, _, _ := h.place(h.m.cur.Load(), r)
 	p.mu.Lock()
 	p.handler, p.pattern = true, pattern
 	p.mu.Unlock()
@@ -105,8 +105,9 @@ func (m *Middleware) Verify(h http.Handler) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var problems []string
-	for _, pattern := range m.declared() {
-		if problem := m.verifyRoute(ctx, h, pattern); problem != "" {
+	c := m.cur.Load()
+	for _, pattern := range c.declared() {
+		if problem := m.verifyRoute(ctx, c, h, pattern); problem != "" {
 			problems = append(problems, problem)
 		}
 	}
@@ -118,7 +119,7 @@ func (m *Middleware) Verify(h http.Handler) error {
 
 // verifyRoute sends h the Verify request for pattern and returns what is
 // wrong, or "".
-func (m *Middleware) verifyRoute(ctx context.Context, h http.Handler, pattern string) string {
+func (m *Middleware) verifyRoute(ctx context.Context, c *setup, h http.Handler, pattern string) string {
 	r, err := probeRequest(pattern)
 	if err != nil {
 		return err.Error()
@@ -134,7 +135,7 @@ func (m *Middleware) verifyRoute(ctx context.Context, h http.Handler, pattern st
 	switch {
 	case p.handler && p.pattern == pattern:
 		return ""
-	case p.handler && p.pattern == "" && m.routeFunc != nil:
+	case p.handler && p.pattern == "" && c.routeFunc != nil:
 		return what + " reached the Middleware, whose route function found no route there " +
 			"(a function that reads the router's state before the router has routed, or behind a bridge that hides it)"
 	case p.handler && p.pattern == "":
