@@ -3,7 +3,7 @@
 // every route rate-limited by package httplimit. Data lives in memory; the
 // point is the limiter, not the app.
 //
-//	go run -C cmd/floodgate-demo . [-addr :8080] [-storage memory://] [-log-format text|json] [-route 'PATTERN=LIMITS' …]
+//	go run -C cmd/floodgate-demo . [-addr :8080] [-storage memory://] [-log-format text|json] [-route 'PATTERN=LIMITS' …] [-limits-file PATH]
 //
 // The demo is a module of its own (it links the Prometheus client, which
 // the library does not), hence -C from the repository root; go build -C
@@ -35,6 +35,12 @@
 // request, body included (a slowloris connection is closed after it),
 // -write-timeout writing the response, -idle-timeout an idle keep-alive
 // connection, and -max-body the size of a request body (413 above it).
+//
+// -limits-file names a file of limits, NAME=LIMITS a line (a route
+// pattern, or auth-limit, account-limit, me-limit, read-limit,
+// write-limit), read at start-up and again on SIGHUP, which changes the
+// limits without a restart; a file that cannot be applied is logged and
+// the limits in force stay (reload.go).
 //
 // At start-up the demo proves with httplimit's Middleware.Verify that
 // every declared route is limited: a -route pattern the demo does not
@@ -106,6 +112,8 @@ type config struct {
 	writeTimeout time.Duration
 	idleTimeout  time.Duration
 	maxBody      int64
+	limitsFile   string            // -limits-file; see reload.go
+	fileRoutes   map[string]string // its routes, which replace -route's
 }
 
 // routeFlags collects -route PATTERN=LIMITS flags.
@@ -153,6 +161,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&c.trusted, "trusted-proxies", env("FLOODGATE_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For is trusted")
 	fs.BoolVar(&c.ietf, "ietf-headers", false, "also send the IETF RateLimit and RateLimit-Policy fields")
 	fs.Var(&c.routes, "route", "limits of one route by its pattern, PATTERN=LIMITS, such as 'GET /api/v1/groups=100/minute' (repeatable)")
+	fs.StringVar(&c.limitsFile, "limits-file", "", "file of limits, one NAME=LIMITS a line (a route pattern or auth-limit, account-limit, me-limit, read-limit, write-limit), read at start-up and again on SIGHUP")
 	fs.StringVar(&c.logFormat, "log-format", env("FLOODGATE_LOG_FORMAT", "text"), "log format on stderr: text or json")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -191,10 +200,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer lim.Close()
 	metrics.Watch(lim)
-	h, err := newHandler(lim, c, metrics, log)
+	fc, err := withLimitsFile(c)
 	if err != nil {
 		return err
 	}
+	h, m, err := newLimitedHandler(lim, fc, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer reloadOnHangup(m, c, metrics, log)()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("-addr %q: %w", c.addr, err)
@@ -291,14 +305,40 @@ func durationString(_ []string, a slog.Attr) slog.Attr {
 // GET /metrics serving metrics (the Go runtime's and the process's
 // beside Floodgate's).
 func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *slog.Logger) (http.Handler, error) {
+	h, _, err := newLimitedHandler(lim, c, metrics, log)
+	return h, err
+}
+
+// newLimitedHandler is newHandler that also returns the Middleware.
+func newLimitedHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *slog.Logger) (http.Handler, *httplimit.Middleware, error) {
 	reg := prom.NewRegistry()
 	if err := reg.Register(metrics); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts, err := limiterOptions(c, metrics, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := httplimit.New(lim, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := newApp().routes()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	h := m.Handler(mux)
+	if err := m.Verify(h); err != nil {
+		return nil, nil, err
+	}
+	return h, m, nil
+}
+
+// limiterOptions returns the Middleware's options for c: New takes them
+// at start-up, Reload on SIGHUP.
+func limiterOptions(c config, metrics *fgprom.Collector, log *slog.Logger) ([]httplimit.Option, error) {
 	writes, err := limit.ParseMany(c.writeLimit)
 	if err != nil {
-		return nil, fmt.Errorf("-write-limit %q: %w", c.writeLimit, err)
+		return nil, fmt.Errorf("write-limit %q: %w", c.writeLimit, err)
 	}
 	routes := map[string]string{
 		"POST /api/v1/auth/register": c.authLimit,
@@ -307,6 +347,9 @@ func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *s
 		"POST /api/v1/auth/logout":   "10/minute",
 	}
 	for p, l := range c.routes {
+		routes[p] = l
+	}
+	for p, l := range c.fileRoutes {
 		routes[p] = l
 	}
 	opts := []httplimit.Option{
@@ -341,17 +384,7 @@ func newHandler(lim floodgate.Store, c config, metrics *fgprom.Collector, log *s
 	if c.ietf {
 		opts = append(opts, httplimit.WithHeaders("X-RateLimit", "RateLimit"))
 	}
-	m, err := httplimit.New(lim, opts...)
-	if err != nil {
-		return nil, err
-	}
-	mux := newApp().routes()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	h := m.Handler(mux)
-	if err := m.Verify(h); err != nil {
-		return nil, err
-	}
-	return h, nil
+	return opts, nil
 }
 
 // loginPattern is the login route, limited per address and per account.
