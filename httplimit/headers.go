@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/floodgate-go/floodgate/limit"
 )
@@ -56,10 +57,18 @@ func parseHeaders(families []string) (headerSet, error) {
 	return hs, nil
 }
 
+// headerBlock holds the values of one response's rate-limit headers and
+// the digits they are cut from: one allocation per response.
+type headerBlock struct {
+	vals [6]string // X-RateLimit-Limit, -Remaining, -Reset, Retry-After, RateLimit-Policy, RateLimit
+	buf  [80]byte  // numbers of smallNums or more, and the RateLimit value
+}
+
 // writeHeaders sets the rate-limit headers for st's decision. All values
-// share one backing slice, and all numbers of smallNums or more share one
-// string, so a response costs one allocation here, two with large numbers
-// or the IETF fields.
+// live in one headerBlock, numbers below smallNums come from a static
+// table, and the others point into the block's buf, so a response costs
+// one allocation here (two when the RateLimit value outgrows buf, with a
+// long policy name).
 //
 // When an outer Middleware layer already set headers for a limit closer
 // to exhaustion, an allowed decision leaves them alone.
@@ -99,13 +108,13 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 	}
 
 	// Numbers below smallNums come from a static table; the others and
-	// the RateLimit value are appended to buf and cut from one string.
-	var buf [128]byte
-	b := buf[:0]
+	// the RateLimit value are appended to blk.buf and cut from one string.
+	blk := new(headerBlock)
+	b := blk.buf[:0]
 	type span struct{ i, lo, hi int }
 	var spans [4]span
 	ns := 0
-	vals := make([]string, n)
+	vals := blk.vals[:n]
 	i := 0
 	num := func(v int64) {
 		if v < smallNums {
@@ -140,7 +149,9 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		i++
 	}
 	if ns > 0 {
-		s := string(b)
+		// b is blk.buf, or the array append moved it to; neither is
+		// written again, so the string may share its bytes.
+		s := unsafe.String(unsafe.SliceData(b), len(b))
 		for _, sp := range spans[:ns] {
 			vals[sp.i] = s[sp.lo:sp.hi]
 		}
