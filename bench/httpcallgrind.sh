@@ -14,13 +14,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/httploop" ./cmd/httploop
 
-# ir prints the total instructions of httploop "$@". The Go runtime now
-# and then runs RDTSCP (runtime.cputicks, in a contended lock), which
-# valgrind 3.19 cannot decode: such a run dies of SIGILL and is retried.
+# ir prints the total instructions of httploop "$@". valgrind 3.19 cannot
+# decode RDTSCP, which the Go runtime runs in a contended lock
+# (runtime.cputicks), hence cpu.rdtscp=off; a run that dies anyway is
+# retried.
 ir() {
 	local out="$tmp/cg.out" try
 	for try in 1 2 3 4 5; do
-		if GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$out" \
+		if GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off valgrind --tool=callgrind --callgrind-out-file="$out" \
 			"$tmp/httploop" "$@" >/dev/null 2>"$tmp/vg.err"; then
 			awk '/^summary:|^totals:/ {print $2; exit}' "$out"
 			return

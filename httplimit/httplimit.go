@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -267,6 +268,9 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 	if rt, ok := next.(router); ok {
 		h.mux = rt
 	}
+	if _, ok := next.(*http.ServeMux); ok {
+		h.reuse = muxReuse()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.cur.Load()
@@ -384,9 +388,10 @@ type router interface {
 }
 
 type appHandler struct {
-	m    *Middleware
-	next http.Handler
-	mux  router
+	m     *Middleware
+	next  http.Handler
+	mux   router
+	reuse bool // next is an *http.ServeMux whose route may be reused (place)
 }
 
 func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -399,13 +404,14 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := m.cur.Load() // once: the request sees one configuration
+	next := h.next
 	var rt *route
 	pattern := ""
 	if c.needRoute {
 		var exempt bool
-		pattern, rt, exempt = h.place(c, r)
+		pattern, rt, exempt, next = h.place(c, r)
 		if exempt {
-			h.next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
 			return
 		}
 		if pattern == "" && c.routeFunc != nil {
@@ -423,7 +429,7 @@ func (h *appHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	m.serve(c, w, r, h.next, rt, pattern, true)
+	m.serve(c, w, r, next, rt, pattern, true)
 }
 
 // unplacedEvent is the decision hook's Event for a request whose route
@@ -450,8 +456,15 @@ func (h *appHandler) serveUnplaced(c *setup, w http.ResponseWriter, r *http.Requ
 
 // place returns the pattern of r's route ("" when it cannot be told), the
 // route whose limits apply (nil: none) and whether the route is exempt.
-func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route, exempt bool) {
+//
+// When h wraps an *http.ServeMux and the route's pattern has no
+// wildcards, place also sets r.Pattern and returns in next the handler
+// the mux chose, to be called in place of the mux: what the mux's
+// ServeHTTP would do, without routing the request a second time (see
+// reuse). Otherwise next is h.next.
+func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route, exempt bool, next http.Handler) {
 	own := false
+	next = h.next
 	switch {
 	case m.routeFunc != nil:
 		pattern = m.routeFunc(r)
@@ -459,9 +472,15 @@ func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route
 		var found http.Handler
 		found, pattern = h.mux.Handler(r)
 		_, own = found.(*limited)
+		// r.Pattern "" (or this pattern, which has no wildcards) means
+		// that no other mux left wildcard values in r, which the mux
+		// would clear.
+		if h.reuse && (r.Pattern == "" || r.Pattern == pattern) && r.RequestURI != "*" && strings.IndexByte(pattern, '{') < 0 {
+			r.Pattern, next = pattern, found
+		}
 	}
 	if pattern == "" {
-		return "", nil, false
+		return "", nil, false, next
 	}
 	if _, path, ok := strings.Cut(pattern, " "); !ok || path == "" {
 		// A router pattern without a method ("/login", from chi or
@@ -471,13 +490,28 @@ func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route
 		}
 	}
 	if m.exempt[pattern] {
-		return pattern, nil, true
+		return pattern, nil, true, next
 	}
 	if rt = m.routes[pattern]; rt == nil && !own {
 		rt = m.def
 	}
-	return pattern, rt, false
+	return pattern, rt, false, next
 }
+
+// muxReuse reports whether a handler that *http.ServeMux's Handler method
+// returns may be called in place of the mux, with r.Pattern set, for a
+// pattern without wildcards. The mux's ServeHTTP does exactly that
+// (besides setting the wildcards' values, which such a pattern has none
+// of, and refusing the request URI "*"), except under
+// GODEBUG=httpmuxgo121=1, where it sets no r.Pattern: this finds out
+// which, by serving one request.
+var muxReuse = sync.OnceValue(func() bool {
+	mux := http.NewServeMux()
+	got := ""
+	mux.Handle("/", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.Pattern }))
+	mux.ServeHTTP(&probeWriter{h: http.Header{}}, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/"}, Header: http.Header{}})
+	return got == "/"
+})
 
 // cannotPlace logs, once and loudly, that the router served a request
 // whose route the function of WithRouteFunc could not tell, so its

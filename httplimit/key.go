@@ -55,6 +55,13 @@ func (m *setup) appendKey(dst []byte, k Key, r *http.Request, ip *clientAddr) []
 // appendIP appends "i" and the grouped client address, or "r" and the
 // sanitised RemoteAddr when it holds no address (a Unix socket).
 func (m *setup) appendIP(dst []byte, r *http.Request, ip *clientAddr) []byte {
+	if m.proxyHdr == "" && !ip.done {
+		// The common case, an IPv4 peer with no proxies trusted: its
+		// text in RemoteAddr is already the key, when canonical.
+		if host, ok := canonicalIPv4Port(r.RemoteAddr); ok {
+			return append(append(dst, 'i'), host...)
+		}
+	}
 	a := ip.get(m, r)
 	if !a.IsValid() {
 		return appendValue(append(dst, 'r'), r.RemoteAddr)
@@ -96,4 +103,53 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// canonicalIPv4Port returns the address of s, "a.b.c.d:port", when the
+// address is an IPv4 address in the form netip.Addr.String writes (four
+// decimal fields of 0..255 without leading zeros) and the port a number
+// of 0..65535, as netip.ParseAddrPort requires: then it is the text
+// appendIP would write after parsing s, at a fraction of the cost.
+func canonicalIPv4Port(s string) (string, bool) {
+	fields, v, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && v == 0 { // a leading zero
+				return "", false
+			}
+			v, digits = v*10+int(c-'0'), digits+1
+			if v > 255 {
+				return "", false
+			}
+		case c == '.' && fields < 3, c == ':' && fields == 3:
+			if digits == 0 {
+				return "", false
+			}
+			fields, v, digits = fields+1, 0, 0
+			if c == ':' {
+				return s[:i], validPort(s[i+1:])
+			}
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// validPort reports whether p is a decimal number of 0..65535, as
+// netip.ParseAddrPort reads ports (leading zeros allowed).
+func validPort(p string) bool {
+	if len(p) == 0 || len(p) > 5 {
+		return false
+	}
+	v := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		v = v*10 + int(p[i]-'0')
+	}
+	return v <= 65535
 }

@@ -46,7 +46,7 @@ func (h *appHandler) answerProbe(w http.ResponseWriter, r *http.Request) bool {
 		h.next.ServeHTTP(w, r)
 		return true
 	}
-	pattern, _, _ := h.place(h.m.cur.Load(), r)
+	pattern, _, _, _ := h.place(h.m.cur.Load(), r)
 	p.mu.Lock()
 	p.handler, p.pattern = true, pattern
 	p.mu.Unlock()
