@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 N1=${N1:-20000}
 N2=${N2:-120000}
-COLUMNS=${COLUMNS:-"floodgate floodgate-mux sethvargo ulule chi floodgate-chi sethvargo-chi gin floodgate-gin sethvargo-gin echo floodgate-echo sethvargo-echo"}
+COLUMNS=${COLUMNS:-"floodgate sethvargo ulule mux floodgate-mux sethvargo-mux chi floodgate-chi sethvargo-chi gin floodgate-gin sethvargo-gin echo floodgate-echo sethvargo-echo"}
 command -v valgrind >/dev/null || { echo "httpcallgrind.sh: valgrind not installed (apt-get install valgrind)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -241,6 +241,9 @@ func retryAfter(d *limit.Decision) int64 {
 
 // existingRemaining reads the remaining count an outer layer wrote.
 func existingRemaining(h http.Header) (int64, bool) {
+	if len(h) == 0 { // the usual case: nothing written yet
+		return 0, false
+	}
 	if vs := h[hRemaining]; len(vs) > 0 {
 		n, err := strconv.ParseInt(vs[0], 10, 64)
 		return n, err == nil

@@ -571,7 +571,7 @@ func (l *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.routeFunc != nil {
 		pattern = c.routeFunc(r)
 	}
-	if pattern == "" && (l.rt.own != nil || len(l.rt.also) > 0) && l.m.unplacedLimit.CompareAndSwap(false, true) {
+	if pattern == "" && (l.rt.own != nil || len(l.rt.also) > 0) && !l.m.unplacedLimit.Load() && l.m.unplacedLimit.CompareAndSwap(false, true) {
 		c.log.Warn("httplimit: Limit cannot tell the route of a request, so handlers wrapped by Limit with the same limits "+
 			"share one budget (logged once): mount them in a ServeMux, pass WithRouteFunc, or share a budget by name with Shared",
 			"method", r.Method, "path", r.URL.Path)

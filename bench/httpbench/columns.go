@@ -42,10 +42,10 @@ type Column struct {
 	// Name is the benchmark's lib= name: "floodgate" (Limit),
 	// "floodgate-mux" (Handler over a ServeMux), "floodgate-chi",
 	// "floodgate-gin", "floodgate-echo" (the router packages),
-	// "sethvargo" and "ulule", and "sethvargo-chi", "sethvargo-gin",
-	// "sethvargo-echo" (sethvargo's middleware on the same router: the
-	// peer of each router column), and "chi", "gin", "echo": the router
-	// alone, no middleware, the floor.
+	// "sethvargo" and "ulule", and "sethvargo-mux", "sethvargo-chi",
+	// "sethvargo-gin", "sethvargo-echo" (sethvargo's middleware on the
+	// same router: the peer of each router column), and "mux", "chi",
+	// "gin", "echo": the router alone, no middleware, the floor.
 	Name string
 	// New builds the handler; close releases its store.
 	New func() (h http.Handler, close func(), err error)
@@ -71,10 +71,16 @@ func Columns() []Column {
 			if err != nil {
 				return nil, nil, err
 			}
-			mux := http.NewServeMux()
-			mux.Handle("GET "+route, nop)
-			h := m.Handler(mux)
+			h := m.Handler(serveMux())
 			return h, closer(lim), m.Verify(h)
+		}},
+		{"mux", func() (http.Handler, func(), error) { return serveMux(), func() {}, nil }},
+		{"sethvargo-mux", func() (http.Handler, func(), error) {
+			mw, close, err := sethvargo()
+			if err != nil {
+				return nil, nil, err
+			}
+			return mw(serveMux()), close, nil
 		}},
 		{"sethvargo", func() (http.Handler, func(), error) {
 			mw, close, err := sethvargo()
@@ -158,6 +164,13 @@ func sethvargo() (func(http.Handler) http.Handler, func(), error) {
 		return nil, nil, err
 	}
 	return m.Handle, func() { _ = store.Close(context.Background()) }, nil
+}
+
+// serveMux returns a ServeMux with the route.
+func serveMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+route, nop)
+	return mux
 }
 
 // chiRouter adds mw (none when nil) and the route to r, and returns r.

@@ -23,7 +23,9 @@ func check(tb testing.TB, c Column, h http.Handler, rs []*http.Request) {
 }
 
 // bare reports a router column without middleware.
-func bare(c Column) bool { return c.Name == "chi" || c.Name == "gin" || c.Name == "echo" }
+func bare(c Column) bool {
+	return c.Name == "mux" || c.Name == "chi" || c.Name == "gin" || c.Name == "echo"
+}
 
 // newColumn builds c's handler for the benchmark.
 func newColumn(tb testing.TB, c Column) http.Handler {
