@@ -63,8 +63,8 @@ type setup struct {
 	app        *check            // nil: no application-wide limits
 	routes     map[string]*route // by pattern
 	def        *route            // nil: no default limits
-	exempt     map[string]bool
-	needRoute  bool // Handler must look up the route
+	exempt     map[string]string // pattern to itself
+	needRoute  bool              // Handler must look up the route
 	routeFunc  func(*http.Request) string
 	hook       func(*http.Request, Event)
 	shadow     bool
@@ -157,7 +157,7 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 	}
 	st := &setup{
 		routes:     map[string]*route{},
-		exempt:     map[string]bool{},
+		exempt:     map[string]string{},
 		shared:     map[string]*check{},
 		exemptWhen: c.exemptWhen,
 		key:        c.key,
@@ -188,7 +188,7 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		if err := checkPattern(p); err != nil {
 			return nil, err
 		}
-		st.exempt[p] = true
+		st.exempt[p] = p
 	}
 	for i := range c.routes {
 		s := &c.routes[i]
@@ -198,13 +198,14 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		if st.routes[s.pattern] != nil {
 			return nil, configError("route %q declared twice", s.pattern)
 		}
-		if st.exempt[s.pattern] {
+		if _, ok := st.exempt[s.pattern]; ok {
 			return nil, configError("route %q is both limited and exempt", s.pattern)
 		}
 		rt, err := newRoute(s, "r:"+s.pattern, false, st.shared, m.shared)
 		if err != nil {
 			return nil, err
 		}
+		rt.pattern = s.pattern
 		st.routes[s.pattern] = rt
 	}
 	if c.def != nil {
@@ -485,11 +486,22 @@ func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route
 	if _, path, ok := strings.Cut(pattern, " "); !ok || path == "" {
 		// A router pattern without a method ("/login", from chi or
 		// gin) also names the route declared with one ("POST /login").
-		if withMethod := r.Method + " " + pattern; m.routes[withMethod] != nil || m.exempt[withMethod] {
+		// The declared pattern is looked up without building a string.
+		var buf [128]byte
+		if len(r.Method)+1+len(pattern) <= len(buf) {
+			k := append(append(append(buf[:0], r.Method...), ' '), pattern...)
+			if rt := m.routes[string(k)]; rt != nil {
+				pattern = rt.pattern
+			} else if p, ok := m.exempt[string(k)]; ok {
+				pattern = p
+			}
+		} else if withMethod := r.Method + " " + pattern; m.routes[withMethod] != nil {
+			pattern = withMethod
+		} else if _, ok := m.exempt[withMethod]; ok {
 			pattern = withMethod
 		}
 	}
-	if m.exempt[pattern] {
+	if _, ok := m.exempt[pattern]; ok {
 		return pattern, nil, true, next
 	}
 	if rt = m.routes[pattern]; rt == nil && !own {
