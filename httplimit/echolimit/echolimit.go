@@ -1,9 +1,9 @@
 package echolimit
 
 import (
-	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,53 +11,83 @@ import (
 	"github.com/floodgate-go/floodgate/httplimit"
 )
 
-type callKey struct{}
-
 // call carries one request's echo.Context and the rest of its chain
-// through net/http middleware.
+// through net/http middleware as the http.ResponseWriter the middleware
+// is given, which writes to Echo's (c.Response()). Calls are pooled:
+// Adapt allocates nothing per request.
 type call struct {
+	http.ResponseWriter
 	c    echo.Context
 	next echo.HandlerFunc
 	err  error
+}
+
+// Unwrap returns Echo's writer, for http.ResponseController.
+func (cl *call) Unwrap() http.ResponseWriter { return cl.ResponseWriter }
+
+var calls = sync.Pool{New: func() any { return new(call) }}
+
+// callOf finds the call in w, which the middleware passed on as it was
+// given or wrapped in writers that unwrap to it.
+func callOf(w http.ResponseWriter) *call {
+	for {
+		switch v := w.(type) {
+		case *call:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			panic(fmt.Sprintf("echolimit: the middleware passed Adapt's next handler a %T, not the ResponseWriter it was given "+
+				"nor one that unwraps to it (an Unwrap method, as http.ResponseController needs)", w))
+		}
+	}
 }
 
 // Adapt turns net/http middleware, such as m.Handler or m.Limit("5/minute"),
 // into Echo middleware: the request goes through mw, and when mw calls
 // its next handler the rest of Echo's chain runs; when it does not, as on
 // a 429, mw's response stands. mw is called once, now, so m.Handler's
-// start-up panic happens here.
+// start-up panic happens here. While mw runs, r.Pattern is the Echo
+// route's pattern (c.Path()), which [RouteFunc] reports, and the rest of
+// the chain sees it too; it is restored after. mw must pass its next
+// handler the http.ResponseWriter it is given, or one that unwraps to it
+// (an Unwrap method, as httplimit's do).
 func Adapt(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cl := r.Context().Value(callKey{}).(*call)
+		cl := callOf(w)
 		cl.c.SetRequest(r)
-		if w != http.ResponseWriter(cl.c.Response()) {
+		if w != http.ResponseWriter(cl) {
+			// mw wrapped the writer (httplimit's CountWhen does, to
+			// see the status): the rest of the chain writes through it.
 			cl.c.SetResponse(echo.NewResponse(w, cl.c.Echo()))
 		}
 		cl.err = cl.next(cl.c)
 	}))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			cl := &call{c: c, next: next}
+			cl := calls.Get().(*call)
+			*cl = call{ResponseWriter: c.Response(), c: c, next: next}
 			r := c.Request()
-			h.ServeHTTP(c.Response(), r.WithContext(context.WithValue(r.Context(), callKey{}, cl)))
-			return cl.err
+			pattern := r.Pattern
+			r.Pattern = c.Path()
+			h.ServeHTTP(cl, r)
+			r.Pattern = pattern
+			err := cl.err
+			*cl = call{}
+			calls.Put(cl)
+			return err
 		}
 	}
 }
 
 // RouteFunc is the route function for [httplimit.WithRouteFunc] with
-// Echo: it reports c.Path(), the pattern of the Echo route serving a
-// request that passes through [Adapt], such as "/login" or "/items/:id";
-// "" for a request that did not come through Adapt. A pattern without a
-// method names the route declared with one: WithRoute("POST /login", …)
-// limits e.POST("/login", …). Declare routes with Echo's syntax:
+// Echo: it reports the pattern of the Echo route serving a request that
+// passes through [Adapt], such as "/login" or "/items/:id" (c.Path(),
+// which Adapt puts in r.Pattern). A pattern without a method names the
+// route declared with one: WithRoute("POST /login", …) limits
+// e.POST("/login", …). Declare routes with Echo's syntax:
 // "GET /items/:id".
-func RouteFunc(r *http.Request) string {
-	if cl, ok := r.Context().Value(callKey{}).(*call); ok {
-		return cl.c.Path()
-	}
-	return ""
-}
+func RouteFunc(r *http.Request) string { return r.Pattern }
 
 // New returns httplimit.New(store, opts...) with the route function
 // [RouteFunc] appended: the Middleware knows each request's Echo route.

@@ -1,11 +1,11 @@
 package ginlimit
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,50 +13,77 @@ import (
 	"github.com/floodgate-go/floodgate/httplimit"
 )
 
-type callKey struct{}
-
-// call carries one request's gin.Context through net/http middleware.
+// call carries one request's gin.Context through net/http middleware as
+// the http.ResponseWriter the middleware is given, which writes to gin's
+// (c.Writer). Calls are pooled: Adapt allocates nothing per request.
 type call struct {
+	gin.ResponseWriter
 	c    *gin.Context
 	next bool // the middleware called the rest of the chain
+}
+
+// Unwrap returns gin's writer, for http.ResponseController.
+func (cl *call) Unwrap() http.ResponseWriter { return cl.ResponseWriter }
+
+var calls = sync.Pool{New: func() any { return new(call) }}
+
+// callOf finds the call in w, which the middleware passed on as it was
+// given or wrapped in writers that unwrap to it.
+func callOf(w http.ResponseWriter) *call {
+	for {
+		switch v := w.(type) {
+		case *call:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			panic(fmt.Sprintf("ginlimit: the middleware passed Adapt's next handler a %T, not the ResponseWriter it was given "+
+				"nor one that unwraps to it (an Unwrap method, as http.ResponseController needs)", w))
+		}
+	}
 }
 
 // Adapt turns net/http middleware, such as m.Handler or m.Limit("5/minute"),
 // into a gin handler: the request goes through mw, and when mw calls its
 // next handler the rest of gin's chain runs (c.Next); when it does not,
 // as on a 429, the chain is aborted. mw is called once, now, so
-// m.Handler's start-up panic happens here. mw must pass the
-// http.ResponseWriter it is given on to next, as httplimit does.
+// m.Handler's start-up panic happens here. While mw runs, r.Pattern is
+// the gin route's pattern (c.FullPath()), which [RouteFunc] reports, and
+// the rest of the chain sees it too; it is restored after. mw must pass
+// its next handler the http.ResponseWriter it is given, or one that
+// unwraps to it (an Unwrap method, as httplimit's do).
 func Adapt(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cl := r.Context().Value(callKey{}).(*call)
+		cl := callOf(w)
 		cl.next = true
 		cl.c.Request = r
 		cl.c.Next()
 	}))
 	return func(c *gin.Context) {
-		cl := &call{c: c}
+		cl := calls.Get().(*call)
+		*cl = call{ResponseWriter: c.Writer, c: c}
 		r := c.Request
-		h.ServeHTTP(c.Writer, r.WithContext(context.WithValue(r.Context(), callKey{}, cl)))
-		if !cl.next {
+		pattern := r.Pattern
+		r.Pattern = c.FullPath()
+		h.ServeHTTP(cl, r)
+		r.Pattern = pattern
+		next := cl.next
+		*cl = call{}
+		calls.Put(cl)
+		if !next {
 			c.Abort()
 		}
 	}
 }
 
 // RouteFunc is the route function for [httplimit.WithRouteFunc] with gin:
-// it reports c.FullPath(), the pattern of the gin route serving a request
-// that passes through [Adapt], such as "/login" or "/items/:id"; "" for a
-// request gin found no route for, or one that did not come through Adapt.
-// A pattern without a method names the route declared with one:
+// it reports the pattern of the gin route serving a request that passes
+// through [Adapt], such as "/login" or "/items/:id" (c.FullPath(), which
+// Adapt puts in r.Pattern); "" for a request gin found no route for. A
+// pattern without a method names the route declared with one:
 // WithRoute("POST /login", …) limits engine.POST("/login", …). Declare
 // routes with gin's syntax: "GET /items/:id".
-func RouteFunc(r *http.Request) string {
-	if cl, ok := r.Context().Value(callKey{}).(*call); ok {
-		return cl.c.FullPath()
-	}
-	return ""
-}
+func RouteFunc(r *http.Request) string { return r.Pattern }
 
 // Use adds m to engine as global middleware, through [Adapt]. It returns
 // an error when engine already has routes, which gin would leave
