@@ -61,7 +61,7 @@ func parseHeaders(families []string) (headerSet, error) {
 // the digits they are cut from: one allocation per response.
 type headerBlock struct {
 	vals [6]string // X-RateLimit-Limit, -Remaining, -Reset, Retry-After, RateLimit-Policy, RateLimit
-	buf  [80]byte  // numbers of smallNums or more, and the RateLimit value
+	buf  [64]byte  // numbers of smallNums or more, and the RateLimit value
 }
 
 // writeHeaders sets the rate-limit headers for st's decision. All values
