@@ -2,8 +2,10 @@ package chilimit
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 
@@ -43,11 +45,16 @@ func Check(router http.Handler, m *httplimit.Middleware) error {
 // request path on it, so it gives the same answer wherever the
 // Middleware sits. It costs one more route lookup per request, on a
 // pooled chi.Context: no allocation for a route of router itself, and
-// the two of chi's Find for one in a mounted sub-router. Its patterns are
-// those chi.Walk lists: "/api/" stays "/api/", where
-// chi.Context.RoutePattern would trim it to "/api".
+// the two of chi's Find for one in a mounted sub-router. A path that is
+// its route's pattern (a route without parameters, such as "/login")
+// is looked up once and remembered, up to maxStatic of them: chi routes
+// are registered before the router serves, and no later route takes
+// such a path from its pattern. Its patterns are those chi.Walk lists:
+// "/api/" stays "/api/", where chi.Context.RoutePattern would trim it to
+// "/api".
 func RouteFunc(router chi.Routes) func(*http.Request) string {
 	pool := sync.Pool{New: func() any { return chi.NewRouteContext() }}
+	var static staticRoutes
 	return func(r *http.Request) string {
 		// The path chi routes on, as chi's Mux.routeHTTP takes it.
 		path := r.URL.RawPath
@@ -57,10 +64,52 @@ func RouteFunc(router chi.Routes) func(*http.Request) string {
 		if path == "" {
 			path = "/"
 		}
+		if pattern, ok := static.find(r.Method, path); ok {
+			return pattern
+		}
 		rctx := pool.Get().(*chi.Context)
 		rctx.Reset()
 		pattern := router.Find(rctx, r.Method, path)
 		pool.Put(rctx)
+		if pattern == path {
+			static.add(r.Method, path)
+		}
 		return pattern
 	}
+}
+
+// maxStatic bounds the paths a route function remembers.
+const maxStatic = 1024
+
+type staticKey struct{ method, path string }
+
+// staticRoutes remembers the paths that are their route's pattern, by
+// method: a map never modified once published, replaced whole on the
+// rare add, so that a lookup takes no lock.
+type staticRoutes struct {
+	m  atomic.Pointer[map[staticKey]string]
+	mu sync.Mutex // serialises add
+}
+
+func (s *staticRoutes) find(method, path string) (string, bool) {
+	if m := s.m.Load(); m != nil {
+		p, ok := (*m)[staticKey{method, path}]
+		return p, ok
+	}
+	return "", false
+}
+
+func (s *staticRoutes) add(method, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.m.Load()
+	if old != nil && (len(*old) >= maxStatic || (*old)[staticKey{method, path}] != "") {
+		return
+	}
+	m := make(map[staticKey]string, 1)
+	if old != nil {
+		m = maps.Clone(*old)
+	}
+	m[staticKey{method, path}] = path
+	s.m.Store(&m)
 }

@@ -193,3 +193,31 @@ func TestRouteFunc(t *testing.T) {
 		}
 	})
 }
+
+// TestRouteFuncRemembersStaticPaths: the route function answers the same
+// the second time, from what it remembers for a path that is its route's
+// pattern, and by method.
+func TestRouteFuncRemembersStaticPaths(t *testing.T) {
+	r := chi.NewRouter()
+	nop := func(http.ResponseWriter, *http.Request) {}
+	r.Get("/login", nop)
+	r.Post("/items", nop)
+	r.Get("/items/{id}", nop)
+	r.Route("/api", func(api chi.Router) { api.Get("/groups", nop) })
+	fn := chilimit.RouteFunc(r)
+	for range 3 {
+		for _, tc := range []struct{ method, path, want string }{
+			{"GET", "/login", "/login"},
+			{"POST", "/login", ""},
+			{"POST", "/items", "/items"},
+			{"GET", "/items", ""},
+			{"GET", "/items/7", "/items/{id}"},
+			{"GET", "/items/{id}", "/items/{id}"},
+			{"GET", "/api/groups", "/api/groups"},
+			{"GET", "/nowhere", ""},
+		} {
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			assert.Equal(t, tc.want, fn(req), "%s %s", tc.method, tc.path)
+		}
+	}
+}
