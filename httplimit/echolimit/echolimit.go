@@ -9,6 +9,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/httplimit/internal/unwrap"
 )
 
 // call carries one request's echo.Context and the rest of its chain
@@ -27,22 +28,6 @@ func (cl *call) Unwrap() http.ResponseWriter { return cl.ResponseWriter }
 
 var calls = sync.Pool{New: func() any { return new(call) }}
 
-// callOf finds the call in w, which the middleware passed on as it was
-// given or wrapped in writers that unwrap to it.
-func callOf(w http.ResponseWriter) *call {
-	for {
-		switch v := w.(type) {
-		case *call:
-			return v
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = v.Unwrap()
-		default:
-			panic(fmt.Sprintf("echolimit: the middleware passed Adapt's next handler a %T, not the ResponseWriter it was given "+
-				"nor one that unwraps to it (an Unwrap method, as http.ResponseController needs)", w))
-		}
-	}
-}
-
 // Adapt turns net/http middleware, such as m.Handler or m.Limit("5/minute"),
 // into Echo middleware: the request goes through mw, and when mw calls
 // its next handler the rest of Echo's chain runs; when it does not, as on
@@ -54,7 +39,7 @@ func callOf(w http.ResponseWriter) *call {
 // (an Unwrap method, as httplimit's do).
 func Adapt(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cl := callOf(w)
+		cl := unwrap.Must[*call](w, "echolimit")
 		cl.c.SetRequest(r)
 		if w != http.ResponseWriter(cl) {
 			// mw wrapped the writer (httplimit's CountWhen does, to

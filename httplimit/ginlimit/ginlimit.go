@@ -11,6 +11,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/httplimit"
+	"github.com/floodgate-go/floodgate/httplimit/internal/unwrap"
 )
 
 // call carries one request's gin.Context through net/http middleware as
@@ -27,22 +28,6 @@ func (cl *call) Unwrap() http.ResponseWriter { return cl.ResponseWriter }
 
 var calls = sync.Pool{New: func() any { return new(call) }}
 
-// callOf finds the call in w, which the middleware passed on as it was
-// given or wrapped in writers that unwrap to it.
-func callOf(w http.ResponseWriter) *call {
-	for {
-		switch v := w.(type) {
-		case *call:
-			return v
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = v.Unwrap()
-		default:
-			panic(fmt.Sprintf("ginlimit: the middleware passed Adapt's next handler a %T, not the ResponseWriter it was given "+
-				"nor one that unwraps to it (an Unwrap method, as http.ResponseController needs)", w))
-		}
-	}
-}
-
 // Adapt turns net/http middleware, such as m.Handler or m.Limit("5/minute"),
 // into a gin handler: the request goes through mw, and when mw calls its
 // next handler the rest of gin's chain runs (c.Next); when it does not,
@@ -54,7 +39,7 @@ func callOf(w http.ResponseWriter) *call {
 // unwraps to it (an Unwrap method, as httplimit's do).
 func Adapt(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cl := callOf(w)
+		cl := unwrap.Must[*call](w, "ginlimit")
 		cl.next = true
 		cl.c.Request = r
 		cl.c.Next()
