@@ -42,6 +42,14 @@
 // routes never share budgets by accident and instances that register
 // routes in different orders share them on one Redis.
 //
+// # Reloading
+//
+// [Middleware.Reload] replaces the limits and options of a running
+// Middleware, checked as New and Handler check them; each request is
+// decided wholly by the old set or wholly by the new one. Counts carry
+// over for every limit that is unchanged; a limit whose count changes
+// starts a fresh count, since its storage key is its own.
+//
 // # Routes
 //
 // Handler learns a request's route from the *http.ServeMux it wraps, or

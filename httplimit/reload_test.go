@@ -228,3 +228,20 @@ func BenchmarkReload(b *testing.B) {
 		}
 	}
 }
+
+// TestReloadSharedWithLimit: a Shared budget that a handler of Limit
+// declared keeps its limits: a reload that gives it others is refused.
+func TestReloadSharedWithLimit(t *testing.T) {
+	l, _ := newLimiter(t)
+	m := newMiddleware(t, l, httplimit.WithRoute("POST /api/v1/auth/login", "10/minute", httplimit.Shared("auth", "3/minute")))
+	mux := apiMux()
+	mux.Handle("POST /api/v1/auth/reset", m.Limit("10/minute", httplimit.Shared("auth", "3/minute"))(ok))
+	srv := serve(t, m.Handler(mux))
+	assert.Equal(t, 2, countAllowed(t, srv, 2, "POST", "/api/v1/auth/reset"))
+
+	err := m.Reload(httplimit.WithRoute("POST /api/v1/auth/login", "10/minute", httplimit.Shared("auth", "5/minute")))
+	require.ErrorIs(t, err, httplimit.ErrConfig)
+	assert.Contains(t, err.Error(), `Shared("auth", "5/minute")`)
+	require.NoError(t, m.Reload(httplimit.WithRoute("POST /api/v1/auth/login", "20/minute", httplimit.Shared("auth", "3/minute"))))
+	assert.Equal(t, 1, countAllowed(t, srv, 3, "POST", "/api/v1/auth/login"), "the shared budget carried over: 2 of 3 used through Limit")
+}

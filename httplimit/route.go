@@ -164,7 +164,9 @@ func newRoute(s *routeSpec, scope string, perPattern bool, tables ...map[string]
 
 // sharedCheck returns the budget of Shared(sh.name, sh.limits), made on
 // its first declaration, in tables; a later one must give the same
-// limits. The caller holds Middleware.mu.
+// limits. It records the budget in tables[0], the declarer's: a
+// configuration's, or the Middleware's for Limit, which Reload checks.
+// The caller holds Middleware.mu.
 func sharedCheck(route string, sh sharedSpec, tables []map[string]*check) (*check, error) {
 	if sh.name == "" {
 		return nil, configError("%s: Shared with an empty name", route)
@@ -182,9 +184,10 @@ func sharedCheck(route string, sh sharedSpec, tables []map[string]*check) (*chec
 				return nil, configError("%s: Shared(%q, %q): the budget was declared with other limits (%s)",
 					route, sh.name, sh.limits, prev.limits)
 			}
-			return prev, nil
+			c = prev
+			break
 		}
 	}
-	tables[0][sh.name] = c
+	tables[0][sh.name] = c // the declarer's table holds each budget it declared
 	return c, nil
 }
