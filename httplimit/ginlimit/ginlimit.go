@@ -28,6 +28,17 @@ func (cl *call) Unwrap() http.ResponseWriter { return cl.ResponseWriter }
 
 var calls = sync.Pool{New: func() any { return new(call) }}
 
+// through is gin's writer with the status and the body going through the
+// writer the middleware passed on, which ends in gin's.
+type through struct {
+	gin.ResponseWriter
+	w http.ResponseWriter
+}
+
+func (t *through) WriteHeader(code int)              { t.w.WriteHeader(code) }
+func (t *through) Write(b []byte) (int, error)       { return t.w.Write(b) }
+func (t *through) WriteString(s string) (int, error) { return t.w.Write([]byte(s)) }
+
 // Adapt turns net/http middleware, such as m.Handler or m.Limit("5/minute"),
 // into a gin handler: the request goes through mw, and when mw calls its
 // next handler the rest of gin's chain runs (c.Next); when it does not,
@@ -42,6 +53,13 @@ func Adapt(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 		cl := unwrap.Must[*call](w, "ginlimit")
 		cl.next = true
 		cl.c.Request = r
+		if w != http.ResponseWriter(cl) {
+			// mw wrapped the writer (httplimit's CountWhen does, to see
+			// the status): the rest of the chain writes through it.
+			gw := cl.c.Writer
+			cl.c.Writer = &through{ResponseWriter: gw, w: w}
+			defer func() { cl.c.Writer = gw }()
+		}
 		cl.c.Next()
 	}))
 	return func(c *gin.Context) {
