@@ -257,13 +257,18 @@ func (m *setup) setProxies(header string, hops int, cidrs []string) error {
 // Handler tells a request's route by, in this order: the function of
 // [WithRouteFunc] (chi, gin, echo, or a handler inside a ServeMux, whose
 // requests carry r.Pattern); or, when next is an *http.ServeMux (or has
-// its Handler method), the pattern the mux chooses. With neither, route,
+// its Handler method), the pattern the mux chooses. For a ServeMux route
+// without wildcards Handler then calls the handler the mux chose, with
+// r.Pattern set, as the mux would, so the request is routed once. With
+// neither, route,
 // default and exempt patterns could never match: Handler panics, with an
 // error wrapping [ErrConfig] that names them, like regexp.MustCompile, so
 // that the mistake stops the service at start-up. A ServeMux that serves
 // a declared pattern under another pattern ("{id}" for "{itemID}",
 // "/login" for "POST /login") or not at all is logged at Error, naming
-// it, and Verify returns it as an error.
+// it, and Verify returns it as an error. The Middleware keeps each handler
+// Handler returns, for [Middleware.Reload] to check new routes against:
+// call Handler once per router, at start-up.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	h := &appHandler{m: m, next: next}
 	if rt, ok := next.(router); ok {
