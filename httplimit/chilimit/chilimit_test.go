@@ -221,3 +221,14 @@ func TestRouteFuncRemembersStaticPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestCountWhen: CountWhen sees the status a chi handler writes.
+func TestCountWhen(t *testing.T) {
+	r := chi.NewRouter()
+	m, err := chilimit.New(routertest.Memory(t), r, routertest.FailedOnly())
+	require.NoError(t, err)
+	r.Use(m.Handler)
+	r.Post("/login", login.Handler)
+	require.NoError(t, chilimit.Check(r, m))
+	routertest.RequireFailedOnly(t, routertest.Serve(t, r))
+}

@@ -146,29 +146,11 @@ func TestRouteFunc(t *testing.T) {
 // TestCountWhen: CountWhen sees the status an Echo handler writes, so
 // "count only failed logins" counts the 401s and not the 200s.
 func TestCountWhen(t *testing.T) {
-	store := floodgate.NewMemory()
-	t.Cleanup(func() { _ = store.Close() })
-	m, err := echolimit.New(store, httplimit.WithRoute("POST /login", "3/minute",
-		httplimit.CountWhen(func(status int) bool { return status == http.StatusUnauthorized })))
+	m, err := echolimit.New(routertest.Memory(t), routertest.FailedOnly())
 	require.NoError(t, err)
 	e := echo.New()
 	e.Use(echolimit.Adapt(m.Handler))
 	e.POST("/login", loginHandler)
 	require.NoError(t, echolimit.Check(e, m))
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	post := func(password string) int {
-		resp, err := srv.Client().PostForm(srv.URL+"/login", map[string][]string{"password": {password}})
-		require.NoError(t, err)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	var codes []int
-	for range 5 {
-		codes = append(codes, post(login.Password))
-	}
-	for range 4 {
-		codes = append(codes, post("wrong"))
-	}
-	assert.Equal(t, []int{200, 200, 200, 200, 200, 401, 401, 401, 429}, codes, "5 good logins, then failed ones: the fourth failure is denied")
+	routertest.RequireFailedOnly(t, routertest.Serve(t, e))
 }

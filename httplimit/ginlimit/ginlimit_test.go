@@ -159,29 +159,11 @@ func TestRouteFunc(t *testing.T) {
 // TestCountWhen: CountWhen sees the status a gin handler writes, so
 // "count only failed logins" counts the 401s and not the 200s.
 func TestCountWhen(t *testing.T) {
-	store := floodgate.NewMemory()
-	t.Cleanup(func() { _ = store.Close() })
-	m, err := ginlimit.New(store, httplimit.WithRoute("POST /login", "3/minute",
-		httplimit.CountWhen(func(status int) bool { return status == http.StatusUnauthorized })))
+	m, err := ginlimit.New(routertest.Memory(t), routertest.FailedOnly())
 	require.NoError(t, err)
 	engine := gin.New()
 	require.NoError(t, ginlimit.Use(engine, m))
 	engine.POST("/login", loginHandler)
 	require.NoError(t, ginlimit.Check(engine, m))
-	srv := httptest.NewServer(engine)
-	t.Cleanup(srv.Close)
-	post := func(password string) int {
-		resp, err := srv.Client().PostForm(srv.URL+"/login", map[string][]string{"password": {password}})
-		require.NoError(t, err)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	var codes []int
-	for range 5 {
-		codes = append(codes, post(login.Password))
-	}
-	for range 4 {
-		codes = append(codes, post("wrong"))
-	}
-	assert.Equal(t, []int{200, 200, 200, 200, 200, 401, 401, 401, 429}, codes, "5 good logins, then failed ones: the fourth failure is denied")
+	routertest.RequireFailedOnly(t, routertest.Serve(t, engine))
 }

@@ -165,3 +165,26 @@ func RequireSilent(t *testing.T, m *httplimit.Middleware, h http.Handler, patter
 	assert.Contains(t, err.Error(), `route "`+pattern+`"`, "Verify's error should name the route")
 	assert.Contains(t, err.Error(), why, "Verify's error should say why")
 }
+
+// FailedOnly is the limit of the login route that RequireFailedOnly
+// expects: three failed logins a minute, CountWhen counting only 401s.
+func FailedOnly() httplimit.Option {
+	return httplimit.WithRoute("POST "+login.Path, "3/minute",
+		httplimit.CountWhen(func(status int) bool { return status == http.StatusUnauthorized }))
+}
+
+// RequireFailedOnly checks that the service at base, limited by
+// FailedOnly, counts failed logins only: five right passwords, then the
+// fourth wrong one is a 429. It fails when CountWhen cannot see the
+// status the router's handler writes.
+func RequireFailedOnly(t *testing.T, base string) {
+	t.Helper()
+	var codes []int
+	for _, pw := range []string{login.Password, login.Password, login.Password, login.Password, login.Password, "wrong", "wrong", "wrong", "wrong"} {
+		r, err := Post(base, pw)
+		require.NoError(t, err)
+		codes = append(codes, r.Status)
+	}
+	assert.Equal(t, []int{200, 200, 200, 200, 200, 401, 401, 401, 429}, codes,
+		"5 right passwords, then failed logins under CountWhen(401): the fourth failure is denied")
+}
