@@ -1,0 +1,310 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/floodgate-go/floodgate/limit"
+	"github.com/redis/rueidis"
+)
+
+// Coalescing. A decision goes to Redis at once when its lane (the Redis
+// node, or on a cluster the hash slot, its keys live on) has fewer than
+// laneDepth script calls in flight; otherwise it waits in the lane's
+// queue, and the next call to finish on that lane sends up to maxBatch
+// queued decisions together as one call of the batch script
+// (lua/batch.lua), which decides each independently, in queue order. So
+// a lone decision pays no added latency, and under load one EVALSHA, one
+// TIME and one reply serve many decisions. Each caller gets the Decision
+// it would have got alone: the script is atomic and decides the requests
+// one after the other.
+//
+// The lane's slots pass from call to call: the caller whose call
+// finishes hands its slot to the first decision of the next batch, which
+// sends the batch itself (in its own goroutine, which was waiting
+// anyway), so no goroutine is started and the finishing caller returns
+// at once.
+const (
+	// laneDepth is how many script calls one lane keeps in flight. Two
+	// let Redis run one batch while the client reads the last reply and
+	// writes the next (measured: docs/scale.md).
+	laneDepth = 2
+	// maxBatch bounds the decisions of one call, so that one call holds
+	// Redis's single thread for tens of microseconds, not milliseconds
+	// (measured: docs/scale.md).
+	maxBatch = 32
+)
+
+// pending is a decision waiting in a lane's queue. Pooled.
+type pending struct {
+	ctx    context.Context // the caller's
+	now    string
+	key    string
+	n      int64
+	commit bool
+	limits []limit.Limit
+
+	d   limit.Decision
+	err error
+
+	lead []*pending    // the batch this decision sends, when woken to send it
+	wake chan struct{} // a send wakes the caller: its result is in, or it leads
+}
+
+var pendingPool = sync.Pool{New: func() any { return &pending{wake: make(chan struct{}, 1)} }}
+
+// lane orders the script calls to one Redis node (or one cluster slot).
+type lane struct {
+	mu    sync.Mutex
+	busy  int // calls in flight, at most laneDepth
+	queue []*pending
+}
+
+// lanes holds a store's lanes: one for a single Redis (or Sentinel's
+// master), one per hash slot on a cluster, made on first use.
+type lanes struct {
+	one   lane
+	once  sync.Once
+	slots []atomic.Pointer[lane]
+}
+
+// lane returns the lane of the decisions on key.
+func (s *Store) lane(c rueidis.Client, key string) *lane {
+	if c.Mode() != rueidis.ClientModeCluster {
+		return &s.lanes.one
+	}
+	s.lanes.once.Do(func() { s.lanes.slots = make([]atomic.Pointer[lane], 16384) })
+	p := &s.lanes.slots[crc16(hashTag(key))&16383]
+	if l := p.Load(); l != nil {
+		return l
+	}
+	p.CompareAndSwap(nil, new(lane))
+	return p.Load()
+}
+
+// coalesce decides one request through its lane: at once when the lane
+// has a free slot, else in a batch with the others queued behind it.
+func (s *Store) coalesce(ctx context.Context, c rueidis.Client, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
+	ln := s.lane(c, key)
+	ln.mu.Lock()
+	if ln.busy < laneDepth {
+		ln.busy++
+		ln.mu.Unlock()
+		d, err := s.alone(ctx, c, now, key, n, commit, limits)
+		s.handoff(ln)
+		return d, err
+	}
+	p := pendingPool.Get().(*pending)
+	p.ctx, p.now, p.key, p.n, p.commit, p.limits = ctx, now, key, n, commit, limits
+	ln.queue = append(ln.queue, p)
+	ln.mu.Unlock()
+	<-p.wake
+	if len(p.lead) > 0 {
+		s.batch(c, p.lead)
+		s.handoff(ln)
+	}
+	d, err := p.d, p.err
+	clear(p.lead)
+	*p = pending{lead: p.lead[:0], wake: p.wake}
+	pendingPool.Put(p)
+	return d, err
+}
+
+// handoff passes a finished call's slot of ln on: to the first of the
+// next batch, which sends it, or back to the lane when none waits.
+func (s *Store) handoff(ln *lane) {
+	ln.mu.Lock()
+	if len(ln.queue) == 0 {
+		ln.busy--
+		ln.mu.Unlock()
+		return
+	}
+	k := min(len(ln.queue), maxBatch)
+	next := ln.queue[0]
+	next.lead = append(next.lead[:0], ln.queue[:k]...)
+	rest := copy(ln.queue, ln.queue[k:])
+	clear(ln.queue[rest:])
+	ln.queue = ln.queue[:rest]
+	ln.mu.Unlock()
+	next.wake <- struct{}{}
+}
+
+// alone decides one request in a call of its own, with KEYS and ARGV on
+// the stack while the limits fit inlineLimits.
+func (s *Store) alone(ctx context.Context, c rueidis.Client, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
+	var keyBuf [inlineLimits]string
+	var argBuf [6 + 3*inlineLimits]string
+	keys, args := keyBuf[:0], argBuf[:0]
+	if len(limits) > inlineLimits {
+		keys, args = make([]string, 0, len(limits)), make([]string, 0, 6+3*len(limits))
+	}
+	args = append(args, s.tag, "i")
+	keys, args = s.appendDecision(keys, args, now, key, n, commit, limits)
+	budget, cancel := s.budget(ctx)
+	reply := s.script.Exec(budget, c, keys, args)
+	cancel()
+	s.observe(c, budget, reply.Error())
+	arr, err := reply.ToArray()
+	if err != nil {
+		return limit.Decision{}, failed(ctx, err)
+	}
+	buf := replyPool.Get().(*replyInts)
+	defer replyPool.Put(buf)
+	d, _, err := s.section(arr, buf[:0], n, commit, limits)
+	if err != nil {
+		return limit.Decision{}, failedIn(ctx, err)
+	}
+	return d, nil
+}
+
+// batch decides the requests of b in one call and wakes each caller but
+// b[0], the one running it, with its Decision.
+func (s *Store) batch(c rueidis.Client, b []*pending) {
+	keys := make([]string, 0, 2*len(b))
+	args := make([]string, 2, 2+7*len(b))
+	args[0], args[1] = s.tag, "i"
+	for _, p := range b {
+		keys, args = s.appendDecision(keys, args, p.now, p.key, p.n, p.commit, p.limits)
+	}
+	budget, cancel := s.budget(b[0].ctx)
+	reply := s.script.Exec(budget, c, keys, args)
+	cancel()
+	s.observe(c, budget, reply.Error())
+	arr, err := reply.ToArray()
+	buf := replyPool.Get().(*replyInts)
+	for i, p := range b {
+		if err != nil {
+			p.d, p.err = limit.Decision{}, failed(p.ctx, err)
+		} else {
+			var used int
+			p.d, used, p.err = s.section(arr, buf[:0], p.n, p.commit, p.limits)
+			if p.err != nil {
+				p.err = failedIn(p.ctx, p.err)
+			}
+			arr = arr[min(used, len(arr)):]
+		}
+		if i > 0 {
+			p.wake <- struct{}{}
+		}
+	}
+	replyPool.Put(buf)
+}
+
+// observe tells the time budget how a call on c went: a reply (even an
+// error reply) is Redis alive; an overrun of the budget with no reply
+// starts a probe (budget.go).
+func (s *Store) observe(c rueidis.Client, budget context.Context, err error) {
+	if err == nil || isReply(err) {
+		s.replied(budget)
+	} else if budget.Err() != nil {
+		s.overran(c)
+	}
+}
+
+// appendDecision appends one decision's KEYS and its part of the batch
+// script's ARGV (lua/batch.lua).
+func (s *Store) appendDecision(keys, args []string, now, key string, n int64, commit bool, limits []limit.Limit) ([]string, []string) {
+	commitArg := "0"
+	if commit {
+		commitArg = "1"
+	}
+	args = append(args, strconv.FormatInt(n, 10), commitArg, now, strconv.Itoa(len(limits)))
+	for _, l := range limits {
+		keys = append(keys, s.key(key, l))
+		a := s.limitArgs(l)
+		args = append(args, a[0], a[1], a[2])
+	}
+	return keys, args
+}
+
+// errSection is an error the batch script returned for one decision.
+type errSection struct{ msg string }
+
+func (e errSection) Error() string { return e.msg }
+
+// failedIn classifies the error of one decision of a call that Redis
+// answered: the caller's ctx.Err() when it ended, else an error wrapping
+// ErrReply (a section's error, or a reply that does not decode).
+func failedIn(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if _, ok := err.(errSection); ok {
+		return fmt.Errorf("%w: %w", ErrReply, err)
+	}
+	return err
+}
+
+// section decodes the first decision's section of a batch reply arr,
+// using buf for its integers, and returns its Decision and how many
+// elements it took.
+func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit bool, limits []limit.Limit) (limit.Decision, int, error) {
+	bad := func() error { return fmt.Errorf("%w: unexpected script reply of %d elements", ErrReply, len(arr)) }
+	if len(arr) == 0 {
+		return limit.Decision{}, 0, bad()
+	}
+	flag, err := arr[0].AsInt64()
+	if err != nil {
+		return limit.Decision{}, 0, bad()
+	}
+	nl := len(limits)
+	size := 1 + 3*nl
+	switch {
+	case flag == 2:
+		if len(arr) < 2 {
+			return limit.Decision{}, 0, bad()
+		}
+		msg, err := arr[1].ToString()
+		if err != nil {
+			return limit.Decision{}, 2, bad()
+		}
+		return limit.Decision{}, 2, errSection{msg}
+	case s.cfg.strategy == limit.GCRA:
+		size = 2 + 4*nl
+	case s.cfg.strategy == limit.MovingWindow:
+		size = 2 + 3*nl + int(flag)*nl
+	}
+	if len(arr) < size {
+		return limit.Decision{}, len(arr), bad()
+	}
+	for i := range size {
+		v, err := arr[i].AsInt64()
+		if err != nil {
+			return limit.Decision{}, size, fmt.Errorf("%w: %w", ErrReply, err)
+		}
+		buf = append(buf, v)
+	}
+	d, err := s.decodeAs(buf, n, commit, limits)
+	return d, size, err
+}
+
+// decodeAs decodes one decision's section with the store's strategy.
+func (s *Store) decodeAs(vals []int64, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
+	switch s.cfg.strategy {
+	case limit.GCRA:
+		return decodeGCRA(vals, uint64(n), limits)
+	case limit.MovingWindow:
+		return decodeMoving(vals, uint64(n), limits)
+	}
+	return s.decode(vals, n, commit, limits)
+}
+
+// crc16 is Redis Cluster's key hash (CRC-16/XMODEM), whose low 14 bits
+// are a key's slot.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
