@@ -73,13 +73,16 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 	if err != nil {
 		return limit.Decision{Limit: limits[first][0], RetryAfter: limit.Never}, first, err
 	}
+	var ls []limit.Limit
+	for i := range stop {
+		ls = addLimits(ls, limits[i])
+	}
 	keys := make([]string, 0, 2*stop)
-	args := make([]string, 2, 2+7*stop)
-	args[0], args[1] = s.tag, "a"
+	args := s.header(make([]string, 0, 6+3*len(ls)+5*stop), "a", ls)
 	commit := stop == len(charges)
 	for i := range stop {
 		if len(limits[i]) > 0 {
-			keys, args = s.appendDecision(keys, args, now, charges[i].Key, charges[i].N, commit, limits[i])
+			keys, args = s.appendDecision(keys, args, ls, now, charges[i].Key, charges[i].N, commit, limits[i])
 		}
 	}
 	if s.cfg.evaler != nil || repeats(keys) || !oneSlot(c, charges[:stop], limits) {

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -136,13 +137,13 @@ func (s *Store) handoff(ln *lane) {
 // the stack while the limits fit inlineLimits.
 func (s *Store) alone(ctx context.Context, c rueidis.Client, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
 	var keyBuf [inlineLimits]string
-	var argBuf [6 + 3*inlineLimits]string
+	var argBuf [6 + 4*inlineLimits]string
 	keys, args := keyBuf[:0], argBuf[:0]
 	if len(limits) > inlineLimits {
-		keys, args = make([]string, 0, len(limits)), make([]string, 0, 6+3*len(limits))
+		keys, args = make([]string, 0, len(limits)), make([]string, 0, 6+4*len(limits))
 	}
-	args = append(args, s.tag, "i")
-	keys, args = s.appendDecision(keys, args, now, key, n, commit, limits)
+	args = s.header(args, "i", limits)
+	keys, args = s.appendDecision(keys, args, limits, now, key, n, commit, limits)
 	budget, cancel := s.budget(ctx)
 	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
@@ -163,11 +164,14 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now, key string, n 
 // batch decides the requests of b in one call and wakes each caller but
 // b[0], the one running it, with its Decision.
 func (s *Store) batch(c rueidis.Client, b []*pending) {
-	keys := make([]string, 0, 2*len(b))
-	args := make([]string, 2, 2+7*len(b))
-	args[0], args[1] = s.tag, "i"
+	var ls []limit.Limit
 	for _, p := range b {
-		keys, args = s.appendDecision(keys, args, p.now, p.key, p.n, p.commit, p.limits)
+		ls = addLimits(ls, p.limits)
+	}
+	keys := make([]string, 0, 2*len(b))
+	args := s.header(make([]string, 0, 6+3*len(ls)+5*len(b)), "i", ls)
+	for _, p := range b {
+		keys, args = s.appendDecision(keys, args, ls, p.now, p.key, p.n, p.commit, p.limits)
 	}
 	budget, cancel := s.budget(b[0].ctx)
 	reply := s.script.Exec(budget, c, keys, args)
@@ -204,18 +208,44 @@ func (s *Store) observe(c rueidis.Client, budget context.Context, err error) {
 	}
 }
 
-// appendDecision appends one decision's KEYS and its part of the batch
-// script's ARGV (lua/batch.lua).
-func (s *Store) appendDecision(keys, args []string, now, key string, n int64, commit bool, limits []limit.Limit) ([]string, []string) {
-	commitArg := "0"
-	if commit {
-		commitArg = "1"
-	}
-	args = append(args, strconv.FormatInt(n, 10), commitArg, now, strconv.Itoa(len(limits)))
+// addLimits appends to ls those of limits that it does not hold yet: the
+// distinct limits of a call, whose arguments it sends once.
+func addLimits(ls, limits []limit.Limit) []limit.Limit {
 	for _, l := range limits {
-		keys = append(keys, s.key(key, l))
+		if !slices.Contains(ls, l) {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// header appends the start of the batch script's ARGV (lua/batch.lua):
+// the strategy, the mode ("i" independent, "a" all or nothing) and the
+// table of the call's distinct limits ls.
+func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
+	args = append(args, s.tag, mode, strconv.Itoa(len(ls)))
+	for _, l := range ls {
 		a := s.limitArgs(l)
 		args = append(args, a[0], a[1], a[2])
+	}
+	return args
+}
+
+// appendDecision appends one decision's KEYS and its part of the batch
+// script's ARGV: its cost, whether to count and when, and the indexes of
+// its limits in ls, the call's table.
+func (s *Store) appendDecision(keys, args []string, ls []limit.Limit, now, key string, n int64, commit bool, limits []limit.Limit) ([]string, []string) {
+	when := "0"
+	if commit {
+		when = "1"
+	}
+	if now != "" {
+		when += "@" + now // a time of the caller's (tests)
+	}
+	args = append(args, strconv.FormatInt(n, 10), when, strconv.Itoa(len(limits)))
+	for _, l := range limits {
+		keys = append(keys, s.key(key, l))
+		args = append(args, strconv.Itoa(slices.Index(ls, l)+1))
 	}
 	return keys, args
 }

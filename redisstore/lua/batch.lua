@@ -8,10 +8,14 @@
 --            other, as if made one after the other); "a": all or
 --            nothing, every decision checked, then all applied only if
 --            none denies (Store.AllowAll)
---   then, per decision: its cost n, "1" to count or "0" to look, now in
---   µs or "" for TIME (read once for the whole call), its number of
---   limits nl and nl triples of count, period in µs and burst, with its
---   nl KEYS next in KEYS.
+--   ARGV[3]  L, the number of distinct limits of the call
+--   then L triples: count, period in µs and burst, parsed once
+--   then, per decision: its cost n; "1" to count or "0" to look, at the
+--   server's TIME (read once for the whole call), or "1@µs" or "0@µs"
+--   at a time of the caller's; its number of limits nl; and nl indexes
+--   (from 1) into the triples. Its nl KEYS come next in KEYS.
+--
+-- So a decision of one limit is four short arguments.
 --
 -- It returns the decisions' reply sections one after the other, each
 -- that of one decision alone (see the strategy's file), so the caller
@@ -19,31 +23,44 @@
 -- write fails only its decision, whose section is then {2, the error};
 -- in "a" it fails the call, before anything is written.
 local tag, all = ARGV[1], ARGV[2] == 'a'
+local limits = {}
+local a = 4
+for j = 1, tonumber(ARGV[3]) do
+  limits[j] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])}
+  a = a + 3
+end
 local out = {}
 local time
-local k, a, na = 1, 3, #ARGV
+local k, na = 1, #ARGV
+local lims = {} -- "i": the limits of the decision at hand
 local held = {} -- "a": each decision's section and state, applied at the end
 local denials = false
 while a <= na do
-  local n, commit, at, nl = tonumber(ARGV[a]), ARGV[a + 1] == '1', ARGV[a + 2], tonumber(ARGV[a + 3])
-  -- slack lengthens the TTLs of keys written at a caller's time, so that
-  -- real time passing between calls (tests, replays) does not expire them.
-  local now, slack = tonumber(at), 60000
-  if at == '' then
+  local n, when, nl = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  local commit = string.byte(when) == 49 -- '1'
+  local now, slack
+  if #when == 1 then
     if not time then
       local t = redis.call('TIME')
       time = t[1] * 1000000 + t[2]
     end
     now, slack = time, 0
+  else
+    -- A caller's time: slack lengthens the TTLs of keys written at it,
+    -- so that real time passing between calls (tests, replays) does
+    -- not expire them.
+    now, slack = tonumber(string.sub(when, 3)), 60000
   end
+  if all then lims = {} end
+  for i = 1, nl do lims[i] = limits[tonumber(ARGV[a + 2 + i])] end
   local sec, o = out, #out + 1
   if all then sec, o = {}, 1 end
   sec[o] = 0
-  local denied, st = check(tag, k, a + 4, nl, n, now, sec, o)
+  local denied, st = check(tag, k, lims, nl, n, now, sec, o)
   if all then
     if denied == nil then return st end
     denials = denials or denied
-    held[#held + 1] = {sec, denied, st, k, a + 4, nl, n, commit, now, slack}
+    held[#held + 1] = {sec, denied, st, k, lims, nl, n, commit, now, slack}
   elseif denied == nil then
     -- Only this decision fails: its section is {2, the error}.
     for x = #out, o + 1, -1 do out[x] = nil end
@@ -53,9 +70,9 @@ while a <= na do
     out[o] = 1
     deny(nl, out, o, st)
   else
-    apply(tag, k, a + 4, nl, n, commit, now, slack, out, o, st)
+    apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
   end
-  k, a = k + nl, a + 4 + 3 * nl
+  k, a = k + nl, a + 3 + nl
 end
 if all then
   for _, h in ipairs(held) do

@@ -27,13 +27,13 @@
 -- check writes now and each limit's e, j, be, bj to out and returns
 -- whether any limit denies, with st holding each limit's tat after the
 -- request, base + n, as a pair.
-local function check(tag, kb, ab, nl, n, now, out, o)
+local function check(tag, kb, lims, nl, n, now, out, o)
   out[o + 1] = now
   local st = {}
   local denied = false
   for i = 1, nl do
-    local a = ab + 3 * i - 3
-    local cnt, p, burst = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local lm = lims[i]
+    local cnt, p, burst = lm[1], lm[2], lm[3]
     local e = math.floor(now / p)
     local r = now - e * p
     local j = r * cnt
@@ -81,11 +81,10 @@ end
 local function deny() end
 
 -- apply writes each bucket's new tat when commit is set.
-local function apply(tag, kb, ab, nl, n, commit, now, slack, out, o, st)
+local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
   if not commit then return end
   for i = 1, nl do
-    local a = ab + 3 * i - 3
-    local cnt, p = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    local cnt, p = lims[i][1], lims[i][2]
     local ne, nj = st[2 * i - 1], st[2 * i]
     local x = o + 4 * i - 2
     -- tat' = base + n. The bucket is full again at

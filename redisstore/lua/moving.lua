@@ -53,13 +53,13 @@ local forged = 'ERR floodgate: a moving-window key holds a log this script did n
 -- last (−1 when nothing counts), free, the newest member, its score, its
 -- total before (a pair) and cost, the total after it (a pair) and the
 -- period.
-local function check(tag, kb, ab, nl, n, now, out, o)
+local function check(tag, kb, lims, nl, n, now, out, o)
   out[o + 1] = now
   local st = {}
   local denied = false
   for i = 1, nl do
     local key = KEYS[kb + i - 1]
-    local cnt, p = tonumber(ARGV[ab + 3 * i - 3]), tonumber(ARGV[ab + 3 * i - 2])
+    local cnt, p = lims[i][1], lims[i][2]
     local at, sum, last, free = now, 0, -1, -1
     local tm, ts, th, tl, tk, ah, al = false, -1, 0, 0, 0, 0, 0
     local top = redis.pcall('ZRANGE', key, -1, -1, 'WITHSCORES')
@@ -142,7 +142,7 @@ end
 
 -- apply writes each limit's at, sum and last and, when commit is set,
 -- logs the request.
-local function apply(tag, kb, ab, nl, n, commit, now, slack, out, o, st)
+local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
   for i = 1, nl do
     local s = st[i]
     local at = s[1]

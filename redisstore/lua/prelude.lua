@@ -27,17 +27,17 @@
 --
 -- Each strategy file (window.lua, gcra.lua, moving.lua) defines the same
 -- three functions over one decision, the request of cost n at time now
--- against nl limits of one key: KEYS[kb], …, KEYS[kb+nl−1], with count,
--- period and burst of limit i at ARGV[ab+3(i−1)], ARGV[ab+3(i−1)+1] and
--- ARGV[ab+3(i−1)+2]. Its reply section goes to out from index o: out[o]
--- is the flag (0 allowed, 1 denied), then the strategy's numbers.
+-- against nl limits of one key: KEYS[kb], …, KEYS[kb+nl−1], with limit i
+-- as lims[i] = {count, period in µs, burst}, numbers. Its reply section
+-- goes to out from index o: out[o] is the flag (0 allowed, 1 denied),
+-- then the strategy's numbers.
 --
---   check(tag, kb, ab, nl, n, now, out, o)  reads every limit and decides,
+--   check(tag, kb, lims, nl, n, now, out, o)  reads every limit and decides,
 --       writing nothing (the moving window drops members that can never
 --       count again); returns denied and a state for deny or apply, or
 --       nil and an error reply ({err = …}) for data it did not write.
 --   deny(nl, out, o, st)       completes a denied decision's section.
---   apply(tag, kb, ab, nl, n, commit, now, slack, out, o, st)
+--   apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
 --       completes an allowed decision's section and, when commit is
 --       set, writes every limit's new state.
 --

@@ -5,12 +5,17 @@
 -- the script did not write.
 local out = {0}
 local nk = #KEYS
-local denied, st = check(tag, 1, 5, nk, n, now, out, 1)
+local lims = {}
+for i = 1, nk do
+  local a = 2 + 3 * i
+  lims[i] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])}
+end
+local denied, st = check(tag, 1, lims, nk, n, now, out, 1)
 if denied == nil then return st end
 if denied then
   out[1] = 1
   deny(nk, out, 1, st)
 else
-  apply(tag, 1, 5, nk, n, commit, now, slack, out, 1, st)
+  apply(tag, 1, lims, nk, n, commit, now, slack, out, 1, st)
 end
 return out

@@ -31,13 +31,13 @@
 -- head of its new value, "epoch prev ", so that a write formats only
 -- what changed (string.format is among a script's dearest steps:
 -- docs/performance.md).
-local function check(tag, kb, ab, nl, n, now, out, o)
+local function check(tag, kb, lims, nl, n, now, out, o)
   local fixed = tag == 'f:'
   local st = {}
   local denied = false
   for i = 1, nl do
-    local a = ab + 3 * i - 3
-    local cnt, p = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    local lm = lims[i]
+    local cnt, p = lm[1], lm[2]
     local e = math.floor(now / p)
     local r = now - e * p
     local prev, cur, head, ahead = 0, 0, nil, 0
@@ -88,17 +88,17 @@ local function deny() end
 
 -- apply sets each limit's cur to include n when counted and, if commit,
 -- writes the counters with a TTL of how long they still matter.
-local function apply(tag, kb, ab, nl, n, commit, now, slack, out, o, st)
+local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
   if not commit then return end
   local fixed = tag == 'f:'
   for i = 1, nl do
     local x = o + 3 * i
     local cur = out[x - 1] + n
     out[x - 1] = cur
-    local p, r = tonumber(ARGV[ab + 3 * i - 2]), math.max(out[x], 0)
+    local p, r = lims[i][2], math.max(out[x], 0)
     local ttl = 2 * p - r
     if fixed then ttl = p - r end
     redis.call('SET', KEYS[kb + i - 1], st[i] .. string.format('%d', cur),
-      'PX', math.floor((ttl + 999) / 1000) + slack)
+      'PX', string.format('%d', math.floor((ttl + 999) / 1000) + slack))
   end
 end
