@@ -42,6 +42,10 @@ func (s *switchable) AllowN(ctx context.Context, key string, n int64, ls ...limi
 	return s.Store.AllowN(ctx, key, n, ls...)
 }
 
+func (s *switchable) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	return floodgate.AllowEach(ctx, s, charges...)
+}
+
 func (s *switchable) Peek(ctx context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
 	if err := s.err(); err != nil {
 		return limit.Decision{RetryAfter: limit.Never}, err

@@ -93,7 +93,7 @@ func TestObserveForwardsRefund(t *testing.T) {
 	one := limit.PerMinute(1)
 	_, err := s.AllowN(context.Background(), "b", 1, one) // b's budget is spent
 	require.NoError(t, err)
-	d, at, err := floodgate.AllowAll(context.Background(), s,
+	d, at, err := s.AllowAll(context.Background(),
 		floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{one}}, floodgate.Charge{Key: "b", N: 1, Limits: []limit.Limit{one}})
 	require.NoError(t, err)
 	assert.False(t, d.Allowed, "AllowAll with b spent")
