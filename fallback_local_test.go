@@ -273,6 +273,7 @@ func TestFallbackAllowAll(t *testing.T) {
 		d, at, err = f.AllowAll(ctx, req("c", "d")...)
 		require.NoError(t, err)
 		require.True(t, d.Allowed, "AllowAll(c, d), both fresh")
+		assert.Equal(t, 1, at, "d has the fewest units left")
 		d, at, err = f.AllowAll(ctx, req("c", "d")...)
 		require.NoError(t, err)
 		assert.False(t, d.Allowed, "AllowAll(c, d) with d spent by this instance")
