@@ -383,17 +383,24 @@ func (f *fallback) AllowAll(ctx context.Context, charges ...Charge) (limit.Decis
 	for i, c := range charges {
 		d, lv := f.take(ctx, c.Key, c.N, c.Limits)
 		hs = append(hs, held{d, lv})
-		if lv == localDenied && deniedAt < 0 {
-			if !f.down.Load() {
-				// This instance alone used the limit: the primary would
-				// deny it too, and is not asked.
-				f.giveAll(ctx, charges, hs)
-				return d, i, nil
-			}
-			// Marked down: the policy answers, each charge counted as
-			// AllowN counts it under the policy.
-			deniedAt = i
+		if lv != localDenied || deniedAt >= 0 {
+			continue
 		}
+		deniedAt = i
+		if !f.down.Load() {
+			// This instance alone used the limit: the primary would deny
+			// it too, and is not asked.
+			f.giveAll(ctx, charges, hs)
+			return d, i, nil
+		}
+		if f.policy != FailOpen {
+			// Marked down, the request is denied whatever the probe says
+			// (policyAll): counting the later charges would only hold
+			// units that concurrent requests may need.
+			break
+		}
+		// FailOpen allows while the primary is marked down, each charge
+		// counted as AllowN counts it.
 	}
 	err := f.admit()
 	switch {
@@ -426,14 +433,15 @@ func (f *fallback) AllowAll(ctx context.Context, charges ...Charge) (limit.Decis
 
 // policyAll answers AllowAll when the primary failed with err: each
 // charge as AllowN's policy answers it, from what the local count made
-// of it (hs), the first denial deciding for all and giving every charge
-// back.
+// of it (hs, every charge's unless one was denied, which then decides),
+// the first denial deciding for all and giving every charge back.
 func (f *fallback) policyAll(ctx context.Context, charges []Charge, hs []held, err error) (limit.Decision, int, error) {
 	err = f.report(err)
 	best, at := limit.Decision{}, -1
-	for i, c := range charges {
+	for i, h := range hs {
+		c := charges[i]
 		var d limit.Decision
-		switch h := hs[i]; {
+		switch {
 		case h.lv == localHeld && f.policy != FailClosed:
 			d = h.d // memory and open: what this instance's count allows
 		case h.lv != localHeld && f.policy == FailMemory:
