@@ -93,7 +93,7 @@ func TestObserveForwardsRefund(t *testing.T) {
 	one := limit.PerMinute(1)
 	_, err := s.AllowN(context.Background(), "b", 1, one) // b's budget is spent
 	require.NoError(t, err)
-	d, at, err := floodgate.AllowAll(context.Background(), s,
+	d, at, err := s.AllowAll(context.Background(),
 		floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{one}}, floodgate.Charge{Key: "b", N: 1, Limits: []limit.Limit{one}})
 	require.NoError(t, err)
 	assert.False(t, d.Allowed, "AllowAll with b spent")
@@ -101,6 +101,35 @@ func TestObserveForwardsRefund(t *testing.T) {
 	calls, _ := rec.snapshot()
 	require.Len(t, calls, 4, "observations: AllowN b, AllowN a, AllowN b, Refund a")
 	assert.Equal(t, "refund", calls[3].Op, "the last call is the refund of a")
+}
+
+// TestObserveAllowAll: AllowAll through the wrapper is reported charge by
+// charge, as if decided by AllowN calls: every charge of an allowed
+// request, the deciding one with the call's Decision.
+func TestObserveAllowAll(t *testing.T) {
+	m := floodgate.NewMemory()
+	t.Cleanup(func() { m.Close() })
+	rec := &observations{}
+	s := floodgate.Observe(m, rec)
+	l5, l2 := limit.PerMinute(5), limit.PerMinute(2)
+	d, at, err := s.AllowAll(context.Background(),
+		floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{l5}}, floodgate.Charge{Key: "b", N: 2, Limits: []limit.Limit{l2}})
+	require.NoError(t, err)
+	require.True(t, d.Allowed, "AllowAll of fresh keys")
+	require.Equal(t, 1, at, "b has the fewest units left")
+	calls, _ := rec.snapshot()
+	require.Len(t, calls, 2, "one observation per charge")
+	for i, want := range []struct {
+		n     int64
+		limit limit.Limit
+	}{{1, l5}, {2, l2}} {
+		assert.Equal(t, "allow", calls[i].Op, "charge %d: Op", i)
+		assert.True(t, calls[i].Decision.Allowed, "charge %d: Allowed", i)
+		assert.Equal(t, want.n, calls[i].N, "charge %d: N", i)
+		assert.Equal(t, want.limit, calls[i].Decision.Limit, "charge %d: Decision.Limit", i)
+		assert.Equal(t, []limit.Limit{want.limit}, calls[i].Limits, "charge %d: Limits", i)
+	}
+	assert.Equal(t, d, calls[1].Decision, "the deciding charge is reported with the call's Decision")
 }
 
 // TestOpenWithObserver: Open wraps its store, memory:// included, and
