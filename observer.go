@@ -40,7 +40,7 @@ type Observation struct {
 	// Op names the method called, fit for a metric label: "allow"
 	// (AllowN: a decision that counts), "peek" (a decision that counts
 	// nothing), "refund" or "reset". An AllowAll is reported charge by
-	// charge, as "allow" and "refund" Observations (see [Observe]).
+	// charge, as "allow" Observations (see [Observe]).
 	Op string
 	// Store is the kind of store, its Info().Kind: "memory", "redis",
 	// or the kind an outside store reports.
@@ -85,13 +85,12 @@ type Health struct {
 
 // Observe returns s wrapped so that o is told of every call: it times
 // each call of s and calls o.ObserveCall with the outcome. AllowAll is
-// s's AllowAll, reported charge by charge as if it were decided by
-// AllowN calls and refunds ([AllowEach]): one "allow" Observation per
-// charge up to the deciding one and, on a denial, one "refund" per
-// earlier charge, each with the whole call's Latency and error; a charge
-// other than the deciding one is reported allowed under its first limit.
-// So metrics read the same whichever way s decides several keys. Info
-// and Close are s's; closing the returned Store closes s.
+// s's AllowAll, reported charge by charge: one "allow" Observation per
+// charge up to the deciding one, each with the whole call's Latency and
+// error; a charge other than the deciding one is reported allowed under
+// its first limit. It reports the same whichever way s decides several
+// keys (one step, or charge by charge with refunds). Info and Close are
+// s's; closing the returned Store closes s.
 //
 // Observe does not report the health of a Fallback: give the Fallback
 // the same Observer (FallbackConfig.Observer), which [Open] does with
@@ -124,14 +123,15 @@ func (s *observed) AllowN(ctx context.Context, key string, n int64, limits ...li
 	return d, err
 }
 
-// AllowAll forwards to s's AllowAll, then tells the Observer what it is
-// told when the charges are decided one by one (AllowEach): one "allow"
-// Observation per charge up to the one that decided (every charge when
-// allowed), and, on a denial, one "refund" Observation per earlier
-// charge, the undo of AllowEach, whether the store undid them or decided
-// all charges in one step. Each carries the call's Latency and error.
-// The deciding charge's Decision is the call's; an earlier charge is
-// reported allowed, with its first limit, its Remaining unknown (0).
+// AllowAll forwards to s's AllowAll, then tells the Observer one
+// "allow" Observation per charge that was judged: every charge when the
+// request is allowed, the charges up to the denying one when it is not.
+// Each carries the call's Latency and error. The deciding charge's
+// Decision is the call's; a charge before it fitted, and is reported
+// allowed with its first limit and its Remaining unknown (0): on a
+// denial it was not counted, since AllowAll is all or nothing. Units
+// that s gives back inside its own AllowAll (AllowEach's refunds) are
+// not calls of the returned Store and are not reported as "refund".
 func (s *observed) AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error) {
 	start := time.Now()
 	d, at, err := s.s.AllowAll(ctx, charges...)
@@ -149,11 +149,6 @@ func (s *observed) AllowAll(ctx context.Context, charges ...Charge) (limit.Decis
 			}
 		}
 		s.observe(opAllow, lat, c.Limits, c.N, cd, err)
-	}
-	if !d.Allowed && decided > 0 {
-		for _, c := range charges[:decided-1] {
-			s.observe(opRefund, lat, c.Limits, c.N, limit.Decision{}, err)
-		}
 	}
 	return d, at, err
 }

@@ -83,9 +83,12 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	}
 }
 
-// TestObserveForwardsRefund: AllowAll through the wrapper refunds the
-// first charge on a denial, and the refund is observed.
-func TestObserveForwardsRefund(t *testing.T) {
+// TestObserveAllowAllDenied: an AllowAll denied by its second charge is
+// reported as the two charges judged, the first allowed (it fitted) and
+// the second with the call's Decision, and no refund is reported: the
+// store's own give-back is not a call of the observed Store. The first
+// charge's units are back, as all or nothing promises.
+func TestObserveAllowAllDenied(t *testing.T) {
 	m := floodgate.NewMemory()
 	t.Cleanup(func() { m.Close() })
 	rec := &observations{}
@@ -99,8 +102,20 @@ func TestObserveForwardsRefund(t *testing.T) {
 	assert.False(t, d.Allowed, "AllowAll with b spent")
 	assert.Equal(t, 1, at, "AllowAll: the denying charge")
 	calls, _ := rec.snapshot()
-	require.Len(t, calls, 4, "observations: AllowN b, AllowN a, AllowN b, Refund a")
-	assert.Equal(t, "refund", calls[3].Op, "the last call is the refund of a")
+	require.Len(t, calls, 3, "observations: AllowN b, then AllowAll's charges a and b")
+	for i, want := range []struct {
+		key     string
+		allowed bool
+	}{{"a", true}, {"b", false}} {
+		c := calls[1+i]
+		assert.Equal(t, "allow", c.Op, "charge %s: Op", want.key)
+		assert.Equal(t, want.allowed, c.Decision.Allowed, "charge %s: Allowed", want.key)
+		assert.Equal(t, one, c.Decision.Limit, "charge %s: Decision.Limit", want.key)
+	}
+	assert.Equal(t, d, calls[2].Decision, "the denying charge carries the call's Decision")
+	pd, err := m.Peek(context.Background(), "a", one)
+	require.NoError(t, err)
+	assert.True(t, pd.Allowed, "a's unit is back after the denied AllowAll")
 }
 
 // TestObserveAllowAll: AllowAll through the wrapper is reported charge by
