@@ -9,22 +9,27 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// allowAll decides charges together, all or nothing, with the semantics
-// and return values of floodgate.AllowAll: allowed, and every charge
-// counted, only if every charge fits; it returns the Decision that
-// decided (the first denial in charge order, or, when all allowed, the
-// one with the fewest units left) and its charge's index; with no
-// charges it allows and returns -1.
+// AllowAll decides charges together, all or nothing, with the results of
+// floodgate.Store.AllowAll: allowed, and every charge counted, only if
+// every charge fits; it returns the Decision that decided (the first
+// denial in charge order, or, when all allowed, the one with the fewest
+// units left) and its charge's index; with no charges it allows and
+// returns -1.
 //
 // On a single Redis (or Sentinel's master) every charge goes in one
-// script call (lua/batch.lua, all or nothing): each is checked without
-// counting, and all are counted only if none denies, so a denial takes
-// nothing and needs no refund. On a cluster that holds when every
-// charge's key shares one hash slot; charges over several slots, charges
-// that name one Redis key twice (the same key and limit), and a store
-// with an Evaler are decided one charge at a time with refunds
-// (floodgate.AllowAll).
-func (s *Store) allowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+// script call (lua/batch.lua, all or nothing): each charge is checked
+// without counting, and all are counted only if none denies, so a denial
+// takes nothing, needs no refund, and no concurrent request ever sees
+// units that a denied request took. On a cluster that holds when every
+// charge's key lives in one hash slot. Charges whose keys lie in several
+// slots of a cluster, charges that name one Redis key twice (the same
+// key under the same limit), and a store with an Evaler are decided
+// charge by charge with refunds (floodgate.AllowEach): one round trip
+// per charge and one per refund, with the refund window that
+// floodgate.AllowEach describes. It fails like AllowN: when the one call
+// fails, the Decision denies, the index is the first charge that needed
+// Redis, and nothing was counted.
+func (s *Store) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
 	return s.allowAllAt(ctx, testNow(ctx), charges)
 }
 
@@ -86,7 +91,7 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 		}
 	}
 	if s.cfg.evaler != nil || repeats(keys) || !oneSlot(c, charges[:stop], limits) {
-		return floodgate.AllowAll(ctx, s, charges...)
+		return floodgate.AllowEach(ctx, s, charges...)
 	}
 	budget, cancel := s.budget(ctx)
 	reply := s.script.Exec(budget, c, keys, args)

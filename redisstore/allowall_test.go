@@ -51,7 +51,7 @@ func TestAllowAllOneCall(t *testing.T) {
 			require.NoError(t, err)
 			for i := range 3 {
 				before := scriptCalls(t, r)
-				d, at, err := redisstore.AllowAll(ctx, s, charges...)
+				d, at, err := s.AllowAll(ctx, charges...)
 				require.NoError(t, err, "AllowAll #%d", i+1)
 				assert.True(t, d.Allowed, "AllowAll #%d = %+v, want allowed", i+1, d)
 				assert.Equal(t, 0, at, "AllowAll #%d: the charge with the fewest left is the route's", i+1)
@@ -59,7 +59,7 @@ func TestAllowAllOneCall(t *testing.T) {
 				assert.Equal(t, 1, scriptCalls(t, r)-before, "script calls of allowed AllowAll #%d", i+1)
 			}
 			before := scriptCalls(t, r)
-			d, at, err := redisstore.AllowAll(ctx, s, charges...)
+			d, at, err := s.AllowAll(ctx, charges...)
 			require.NoError(t, err)
 			assert.False(t, d.Allowed, "AllowAll #4 = %+v, want denied by the route", d)
 			assert.Equal(t, 0, at, "the denying charge")
@@ -94,7 +94,7 @@ func TestAllowAllCluster(t *testing.T) {
 	}
 	for i, want := range []bool{true, true, false} {
 		before := scriptCalls(t, nodes...)
-		d, _, err := redisstore.AllowAll(ctx, s, same...)
+		d, _, err := s.AllowAll(ctx, same...)
 		require.NoError(t, err)
 		assert.Equal(t, want, d.Allowed, "AllowAll #%d on one slot = %+v", i+1, d)
 		assert.Equal(t, 1, scriptCalls(t, nodes...)-before, "script calls of AllowAll #%d on one slot", i+1)
@@ -108,7 +108,7 @@ func TestAllowAllCluster(t *testing.T) {
 		{Key: "account:bob", N: 1, Limits: []limit.Limit{hour}},
 	}
 	for i, want := range []bool{true, true, false} {
-		d, at, err := redisstore.AllowAll(ctx, s, apart...)
+		d, at, err := s.AllowAll(ctx, apart...)
 		require.NoError(t, err)
 		assert.Equal(t, want, d.Allowed, "AllowAll #%d over two slots = %+v (charge %d)", i+1, d, at)
 	}
@@ -120,7 +120,7 @@ func TestAllowAllCluster(t *testing.T) {
 // TestAllowAllMatchesAllowEach runs random requests of several charges
 // (some on shared keys, some repeating a key, some without limits, of
 // cost 0 or with a zero Limit) through the store's AllowAll and through
-// floodgate.AllowAll (one charge at a time, with refunds) on a second
+// floodgate.AllowEach (one charge at a time, with refunds) on a second
 // store, at the same times: the answers are the same, step by step.
 func TestAllowAllMatchesAllowEach(t *testing.T) {
 	r := storetest.StartRedis(t)
@@ -150,10 +150,10 @@ func TestAllowAllMatchesAllowEach(t *testing.T) {
 					}
 					charges = append(charges, c)
 				}
-				d1, i1, err1 := redisstore.AllowAll(ctx, one, charges...)
-				d2, i2, err2 := floodgate.AllowAll(ctx, each, charges...)
+				d1, i1, err1 := one.AllowAll(ctx, charges...)
+				d2, i2, err2 := floodgate.AllowEach(ctx, each, charges...)
 				require.NoError(t, err1, "step %d: AllowAll(%+v)", step, charges)
-				require.NoError(t, err2, "step %d: floodgate.AllowAll(%+v)", step, charges)
+				require.NoError(t, err2, "step %d: floodgate.AllowEach(%+v)", step, charges)
 				require.Equal(t, d2, d1, "step %d: AllowAll(%+v): Decision", step, charges)
 				require.Equal(t, i2, i1, "step %d: AllowAll(%+v): index", step, charges)
 			}

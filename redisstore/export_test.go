@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -39,10 +38,4 @@ func RefundAt(ctx context.Context, s *Store, now time.Duration, key string, n in
 
 func nowArg(now time.Duration) string {
 	return strconv.FormatInt(max(0, int64(now/time.Microsecond)), 10)
-}
-
-// AllowAll is a Store's all-or-nothing decision over several keys
-// (allowall.go).
-func AllowAll(ctx context.Context, s *Store, charges ...floodgate.Charge) (limit.Decision, int, error) {
-	return s.allowAll(ctx, charges...)
 }
