@@ -86,8 +86,11 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 	args := s.header(make([]string, 0, 6+3*len(ls)+5*stop), "a", ls)
 	commit := stop == len(charges)
 	for i := range stop {
+		for _, l := range limits[i] {
+			keys = append(keys, s.key(charges[i].Key, l))
+		}
 		if len(limits[i]) > 0 {
-			keys, args = s.appendDecision(keys, args, ls, now, charges[i].Key, charges[i].N, commit, limits[i])
+			args = appendDecision(args, ls, now, charges[i].N, commit, limits[i])
 		}
 	}
 	if s.cfg.evaler != nil || repeats(keys) || !oneSlot(c, charges[:stop], limits) {

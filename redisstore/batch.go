@@ -39,14 +39,18 @@ const (
 	maxBatch = 32
 )
 
-// pending is a decision waiting in a lane's queue. Pooled.
+// pending is a decision waiting in a lane's queue. Pooled. It holds
+// copies of the caller's limits and its Redis keys, so that the caller's
+// arguments stay on its stack.
 type pending struct {
 	ctx    context.Context // the caller's
 	now    string
-	key    string
+	keys   []string // the Redis keys of limits, in kbuf while they fit
 	n      int64
 	commit bool
-	limits []limit.Limit
+	limits []limit.Limit // a copy, in lbuf while they fit
+	kbuf   [inlineLimits]string
+	lbuf   [inlineLimits]limit.Limit
 
 	d   limit.Decision
 	err error
@@ -89,17 +93,26 @@ func (s *Store) lane(c rueidis.Client, key string) *lane {
 // coalesce decides one request through its lane: at once when the lane
 // has a free slot, else in a batch with the others queued behind it.
 func (s *Store) coalesce(ctx context.Context, c rueidis.Client, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
+	var keyBuf [inlineLimits]string
+	keys := keyBuf[:0]
+	if len(limits) > inlineLimits {
+		keys = make([]string, 0, len(limits))
+	}
+	for _, l := range limits {
+		keys = append(keys, s.key(key, l))
+	}
 	ln := s.lane(c, key)
 	ln.mu.Lock()
 	if ln.busy < laneDepth {
 		ln.busy++
 		ln.mu.Unlock()
-		d, err := s.alone(ctx, c, now, key, n, commit, limits)
+		d, err := s.alone(ctx, c, now, keys, n, commit, limits)
 		s.handoff(ln)
 		return d, err
 	}
 	p := pendingPool.Get().(*pending)
-	p.ctx, p.now, p.key, p.n, p.commit, p.limits = ctx, now, key, n, commit, limits
+	p.ctx, p.now, p.n, p.commit = ctx, now, n, commit
+	p.keys, p.limits = append(p.kbuf[:0], keys...), append(p.lbuf[:0], limits...)
 	ln.queue = append(ln.queue, p)
 	ln.mu.Unlock()
 	<-p.wake
@@ -133,17 +146,16 @@ func (s *Store) handoff(ln *lane) {
 	next.wake <- struct{}{}
 }
 
-// alone decides one request in a call of its own, with KEYS and ARGV on
-// the stack while the limits fit inlineLimits.
-func (s *Store) alone(ctx context.Context, c rueidis.Client, now, key string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	var keyBuf [inlineLimits]string
+// alone decides one request, whose Redis keys are keys, in a call of its
+// own, with ARGV on the stack while the limits fit inlineLimits.
+func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
 	var argBuf [6 + 4*inlineLimits]string
-	keys, args := keyBuf[:0], argBuf[:0]
+	args := argBuf[:0]
 	if len(limits) > inlineLimits {
-		keys, args = make([]string, 0, len(limits)), make([]string, 0, 6+4*len(limits))
+		args = make([]string, 0, 6+4*len(limits))
 	}
 	args = s.header(args, "i", limits)
-	keys, args = s.appendDecision(keys, args, limits, now, key, n, commit, limits)
+	args = appendDecision(args, limits, now, n, commit, limits)
 	budget, cancel := s.budget(ctx)
 	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
@@ -171,7 +183,8 @@ func (s *Store) batch(c rueidis.Client, b []*pending) {
 	keys := make([]string, 0, 2*len(b))
 	args := s.header(make([]string, 0, 6+3*len(ls)+5*len(b)), "i", ls)
 	for _, p := range b {
-		keys, args = s.appendDecision(keys, args, ls, p.now, p.key, p.n, p.commit, p.limits)
+		keys = append(keys, p.keys...)
+		args = appendDecision(args, ls, p.now, p.n, p.commit, p.limits)
 	}
 	budget, cancel := s.budget(b[0].ctx)
 	reply := s.script.Exec(budget, c, keys, args)
@@ -231,10 +244,10 @@ func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
 	return args
 }
 
-// appendDecision appends one decision's KEYS and its part of the batch
-// script's ARGV: its cost, whether to count and when, and the indexes of
-// its limits in ls, the call's table.
-func (s *Store) appendDecision(keys, args []string, ls []limit.Limit, now, key string, n int64, commit bool, limits []limit.Limit) ([]string, []string) {
+// appendDecision appends one decision's part of the batch script's ARGV:
+// its cost, whether to count and when, and the indexes of its limits in
+// ls, the call's table. Its KEYS, one per limit, go in the same order.
+func appendDecision(args []string, ls []limit.Limit, now string, n int64, commit bool, limits []limit.Limit) []string {
 	when := "0"
 	if commit {
 		when = "1"
@@ -244,10 +257,9 @@ func (s *Store) appendDecision(keys, args []string, ls []limit.Limit, now, key s
 	}
 	args = append(args, strconv.FormatInt(n, 10), when, strconv.Itoa(len(limits)))
 	for _, l := range limits {
-		keys = append(keys, s.key(key, l))
 		args = append(args, strconv.Itoa(slices.Index(ls, l)+1))
 	}
-	return keys, args
+	return args
 }
 
 // errSection is an error the batch script returned for one decision.

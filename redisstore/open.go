@@ -22,7 +22,8 @@ import (
 // wrap floodgate.ErrUnavailable instead.
 var ErrReply = errors.New("redisstore: redis error reply")
 
-// The scripts, one per family of strategies; a Store uses one.
+// The batch scripts (lua/batch.lua), one per family of strategies; a
+// Store uses one.
 var (
 	windowLua = rueidis.NewLuaScript(windowBatch)
 	gcraLua   = rueidis.NewLuaScript(gcraBatch)
@@ -36,9 +37,10 @@ func init() {
 	}
 }
 
-// Store is a rate limiter whose counters live in Redis: one atomic
-// EVALSHA per decision, judged on the Redis server's clock, with the
-// memory engine's exact answers. It satisfies floodgate.Store. It has no
+// Store is a rate limiter whose counters live in Redis: each decision
+// atomic in one EVALSHA (shared, under load, with the decisions queued
+// behind the calls in flight; see Coalescing in the package doc), judged
+// on the Redis server's clock, with the memory engine's exact answers. It satisfies floodgate.Store. It has no
 // failure policy: it reports failures, and floodgate.Fallback (which
 // floodgate.Open puts around it) decides what they mean.
 //
