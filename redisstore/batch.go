@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/redis/rueidis"
@@ -115,16 +116,49 @@ func (s *Store) coalesce(ctx context.Context, c rueidis.Client, now, key string,
 	p.keys, p.limits = append(p.kbuf[:0], keys...), append(p.lbuf[:0], limits...)
 	ln.queue = append(ln.queue, p)
 	ln.mu.Unlock()
-	<-p.wake
+	select {
+	case <-p.wake:
+	case <-s.deadlines.get(time.Now()).Done():
+		// The budget ran out in the queue (Redis is slow to answer the
+		// calls ahead, or hung): a decision not yet sent leaves, counted
+		// nowhere, as a call would have failed at its budget.
+		if ln.withdraw(p) {
+			putPending(p)
+			return limit.Decision{}, failed(ctx, errQueued)
+		}
+		<-p.wake // already in a batch: its call has a budget of its own
+	}
 	if len(p.lead) > 0 {
 		s.batch(c, p.lead)
 		s.handoff(ln)
 	}
 	d, err := p.d, p.err
+	putPending(p)
+	return d, err
+}
+
+// errQueued is the error of a decision whose time budget ran out while it
+// waited for the calls ahead of it.
+var errQueued = fmt.Errorf("redisstore: the time budget ran out waiting for the calls in flight: %w", context.DeadlineExceeded)
+
+// withdraw takes p out of ln's queue and reports whether it was there
+// (not yet taken into a batch).
+func (ln *lane) withdraw(p *pending) bool {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	i := slices.Index(ln.queue, p)
+	if i < 0 {
+		return false
+	}
+	ln.queue = slices.Delete(ln.queue, i, i+1)
+	return true
+}
+
+// putPending returns p to its pool, holding no reference to anyone's data.
+func putPending(p *pending) {
 	clear(p.lead)
 	*p = pending{lead: p.lead[:0], wake: p.wake}
 	pendingPool.Put(p)
-	return d, err
 }
 
 // handoff passes a finished call's slot of ln on: to the first of the

@@ -87,8 +87,12 @@
 // call that fails fails each of its decisions as it would have failed
 // alone (floodgate.ErrUnavailable, or the caller's ctx.Err() when its
 // context ended), and data a script did not write in one key fails only
-// the decisions on that key. The time budget counts per call, so a
-// queued decision waits at most for the call ahead of it and its own.
+// the decisions on that key. The time budget holds per decision: one
+// still queued when its budget runs out (Redis slow to answer the calls
+// ahead, or hung) leaves the queue uncounted and fails as its own call
+// would have (floodgate.ErrUnavailable wrapping
+// context.DeadlineExceeded); one already sent waits for its call, which
+// has a budget of its own.
 // Coalescing is always on; through an [Evaler] each decision is one call
 // of its own (the Evaler runs one script call per caller).
 //

@@ -120,6 +120,18 @@ func TestPausedRedis(t *testing.T) {
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "decision %d with Redis paused: want it ended by the budget", i)
 		assert.False(t, d.Allowed, "a failed decision of the bare store must deny")
 	}
+	// Many at once: those queued behind the calls in flight end by the
+	// budget too, as their own calls would have.
+	var wg sync.WaitGroup
+	for g := range 128 {
+		wg.Go(func() {
+			d, err := s.AllowN(ctx, "k"+strconv.Itoa(g%8), 1, l)
+			assert.ErrorIs(t, err, floodgate.ErrUnavailable, "concurrent decision %d with Redis paused", g)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "concurrent decision %d with Redis paused: want it ended by the budget", g)
+			assert.False(t, d.Allowed, "a failed decision of the bare store must deny")
+		})
+	}
+	wg.Wait()
 	r.Resume(t)
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "k2", 1, l); return err == nil },
 		10*time.Second, 10*time.Millisecond, "no recovery after SIGCONT")
