@@ -68,7 +68,7 @@ func BenchmarkAllowN(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 				b.ReportMetric(evalshaUsec(b, r), "server-µs/call")
-				b.ReportMetric(float64(b.N)/float64(evalshaCalls(b, r)), "decisions/call")
+				b.ReportMetric(float64(b.N)/float64(calls(b, r, "evalsha")), "decisions/call")
 			})
 		}
 	}
@@ -90,23 +90,6 @@ func evalshaUsec(b *testing.B, r *storetest.Redis) float64 {
 				}
 				return u
 			}
-		}
-	}
-	b.Fatal("INFO commandstats has no cmdstat_evalsha")
-	return 0
-}
-
-// evalshaCalls returns the calls of EVALSHA from INFO commandstats.
-func evalshaCalls(b *testing.B, r *storetest.Redis) int {
-	b.Helper()
-	for _, line := range strings.Split(r.CLI(b, "INFO", "commandstats"), "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:calls=")
-		if ok {
-			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			if err != nil {
-				b.Fatalf("INFO commandstats: %s: %v", line, err)
-			}
-			return n
 		}
 	}
 	b.Fatal("INFO commandstats has no cmdstat_evalsha")
