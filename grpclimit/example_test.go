@@ -44,19 +44,8 @@ func Example() {
 	if err := lim.Check(srv); err != nil {
 		log.Fatal(err) // a declared method that no service serves
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer conn.Close()
-	client := healthpb.NewHealthClient(conn)
+	client, stop := serveLoopback(srv)
+	defer stop()
 	for n := 1; n <= 6; n++ {
 		var md metadata.MD
 		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}, grpc.Header(&md))
@@ -98,18 +87,8 @@ func ExampleInterceptor_Reload() {
 	if err := lim.Check(srv); err != nil {
 		log.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer conn.Close()
-	client := healthpb.NewHealthClient(conn)
+	client, stop := serveLoopback(srv)
+	defer stop()
 	call := func() {
 		var md metadata.MD
 		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}, grpc.Header(&md))
@@ -134,4 +113,19 @@ func ExampleInterceptor_Reload() {
 	// OK: limit [5], remaining [4]
 	// grpclimit: invalid configuration: method "/grpc.health.v1.Health/Check": limit: invalid: "50/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
 	// OK: limit [5], remaining [3]
+}
+
+// serveLoopback serves srv on a loopback port and returns a health client
+// connected to it, and a function that closes both.
+func serveLoopback(srv *grpc.Server) (healthpb.HealthClient, func()) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return healthpb.NewHealthClient(conn), func() { conn.Close(); srv.Stop() }
 }
