@@ -421,7 +421,8 @@ func scanTop(ctx context.Context, client rueidis.Client, prefix string, n int, p
 }
 
 // peekRows sets the Decision fields of each row from a Peek of its key,
-// with up to peekConcurrency Peeks in flight.
+// with up to peekConcurrency Peeks in flight, and returns the first
+// error.
 func peekRows(ctx context.Context, rows []topRow, peek peekFunc) error {
 	sem := make(chan struct{}, peekConcurrency)
 	errs := make([]error, len(rows))
@@ -444,7 +445,12 @@ func peekRows(ctx context.Context, rows []topRow, peek peekFunc) error {
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	for _, err := range errs {
+		if err != nil {
+			return err // the first: when Redis is gone, every Peek says so
+		}
+	}
+	return nil
 }
 
 // fromPeek returns the row of a GCRA or moving-window key from its Peek:
