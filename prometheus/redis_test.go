@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/internal/redistest"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
 )
@@ -25,11 +26,14 @@ func (r redisServer) start(t *testing.T) { r.Restart(t) }
 // TestRedisOutage stops a real Redis behind the Collector and restarts
 // it: floodgate_store_up goes 1 → 0 → 1, and
 // floodgate_fallback_decisions_total counts the requests the failure
-// policy answered meanwhile.
+// policy answered meanwhile. The fallback's trip rule and backoff run on
+// a manual clock, so the call that marks the store down, and the one
+// that tries it again, are the same in every run.
 func TestRedisOutage(t *testing.T) {
 	r := startRedis(t)
-	s, _ := newServer(t, "redis://"+r.addr()+"?timeout=200ms&backoff=50ms",
-		floodgate.WithLogger(discardLogger()))
+	clk := clock.NewManual(time.Hour)
+	s, _ := newServer(t, "redis://"+r.addr()+"?timeout=2s&backoff=50ms",
+		floodgate.WithLogger(discardLogger()), floodgate.WithClock(clk))
 	require.Eventually(t, func() bool { return s.do(t, 1, "GET", "/items/warm")[204] == 1 },
 		10*time.Second, 20*time.Millisecond, "the first request through Redis")
 
@@ -61,6 +65,7 @@ func TestRedisOutage(t *testing.T) {
 
 	r.start(t)
 	require.Eventually(t, func() bool {
+		clk.Advance(50 * time.Millisecond) // a backoff: the next request tries Redis
 		s.do(t, 1, "GET", "/items/back")
 		return value(s.scrape(t), "floodgate_store_up", "store", "redis") == 1
 	}, 10*time.Second, 50*time.Millisecond, "floodgate_store_up never returned to 1 after Redis restarted")
