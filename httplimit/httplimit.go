@@ -497,7 +497,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		for _, p := range ps {
 			charges = append(charges, floodgate.Charge{Key: p.key, N: p.n, Limits: p.limits})
 		}
-		d, at, err = floodgate.AllowAll(ctx, m.store, charges...)
+		d, at, err = m.store.AllowAll(ctx, charges...)
 		at = max(at, 0)
 	}
 	fallback := false
