@@ -74,16 +74,16 @@ func TestAllowAllOneCall(t *testing.T) {
 	}
 }
 
-// TestAllowAllCluster runs AllowAll on a 3-master cluster: charges whose
-// keys share a hash slot (one user key under several limits and costs)
-// are one script call, allowed or denied; charges on keys of several
+// TestAllowAllCluster runs AllowAll on a 3-master cluster: three charges
+// whose keys share a hash slot (one user key under several limits and
+// costs) are one script call, allowed or denied (no refund call); charges on keys of several
 // slots are decided one at a time with refunds, and still all or
 // nothing.
 func TestAllowAllCluster(t *testing.T) {
 	nodes := storetest.StartCluster(t, 3)
 	s := openURI(t, "redis+cluster://"+nodes[0].Addr()+"?timeout=2s&prefix=aac:")
 	ctx := context.Background()
-	minute, hour := limit.PerMinute(2), limit.PerHour(10)
+	minute, hour, day := limit.PerMinute(2), limit.PerHour(10), limit.PerDay(100)
 	// Load the script on the master of user 1's slot (a script's first
 	// call on a server is EVALSHA answered NOSCRIPT, then EVAL).
 	_, err := s.Peek(ctx, "user 1", limit.PerDay(1))
@@ -91,6 +91,7 @@ func TestAllowAllCluster(t *testing.T) {
 	same := []floodgate.Charge{
 		{Key: "user 1", N: 1, Limits: []limit.Limit{minute}},
 		{Key: "user 1", N: 3, Limits: []limit.Limit{hour}},
+		{Key: "user 1", N: 5, Limits: []limit.Limit{day}},
 	}
 	for i, want := range []bool{true, true, false} {
 		before := scriptCalls(t, nodes...)
@@ -102,6 +103,9 @@ func TestAllowAllCluster(t *testing.T) {
 	p, err := s.Peek(ctx, "user 1", hour)
 	require.NoError(t, err)
 	assert.EqualValues(t, 10-6-1, p.Remaining, "the hour's units after two allowed of 3 and a denial")
+	p, err = s.Peek(ctx, "user 1", day)
+	require.NoError(t, err)
+	assert.EqualValues(t, 100-10-1, p.Remaining, "the day's units after two allowed of 5 and a denial")
 
 	apart := []floodgate.Charge{
 		{Key: "route:/login:10.0.0.1", N: 1, Limits: []limit.Limit{minute}},
