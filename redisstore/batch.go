@@ -118,6 +118,14 @@ func (s *Store) coalesce(ctx context.Context, c rueidis.Client, now, key string,
 	ln.mu.Unlock()
 	select {
 	case <-p.wake:
+	case <-ctx.Done():
+		// The caller left while queued: a decision not yet sent is
+		// counted nowhere, as a call would not have been made.
+		if ln.withdraw(p) {
+			putPending(p)
+			return limit.Decision{}, ctx.Err()
+		}
+		<-p.wake // already in a batch: its result stands
 	case <-s.deadlines.get(time.Now()).Done():
 		// The budget ran out in the queue (Redis is slow to answer the
 		// calls ahead, or hung): a decision not yet sent leaves, counted
