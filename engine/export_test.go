@@ -16,3 +16,6 @@ func SetWallClock(f func() time.Time) (restore func()) {
 	wallClock = f
 	return func() { wallClock = old }
 }
+
+// WriteSnapshot writes e's snapshot now, as its interval does.
+func WriteSnapshot(e *Engine) error { return e.writeSnapshot() }

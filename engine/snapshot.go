@@ -45,9 +45,10 @@ type snapshotter struct {
 	snapConfig
 	// keys maps the hash of every key that may hold state to the key
 	// itself (a copy, so that the caller's string is not kept alive).
-	keys *shard.Objects[string]
-	mu   sync.Mutex // one write at a time
-	done chan struct{}
+	keys  *shard.Objects[string]
+	mu    sync.Mutex // one write at a time
+	batch []*string  // the registry's pointers, copied by a write; under mu
+	done  chan struct{}
 }
 
 // snapConfig is what WithSnapshot sets.

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
@@ -115,11 +116,15 @@ func (e *Engine) encode(w io.Writer) error {
 	}
 	// Copy the registry's pointers, one shard locked at a time; what
 	// follows takes no registry lock.
-	var keys []*string
+	keys := s.batch[:0]
 	s.keys.Sweep(func(k *string) bool { keys = append(keys, k); return false })
+	defer func() { clear(keys); s.batch = keys[:0] }() // kept for the next write, without its keys
 	var records uint64
 	var scratch []entry
-	for _, k := range keys {
+	for j, k := range keys {
+		if j%4096 == 4095 {
+			runtime.Gosched() // a long write leaves its processor to decisions now and then
+		}
 		h := shard.Hash(*k)
 		b = b[:0]
 		b = binary.AppendUvarint(b, uint64(len(*k))+1)
