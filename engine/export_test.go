@@ -19,3 +19,13 @@ func SetWallClock(f func() time.Time) (restore func()) {
 
 // WriteSnapshot writes e's snapshot now, as its interval does.
 func WriteSnapshot(e *Engine) error { return e.writeSnapshot() }
+
+// PruneSnapshotKeys prunes e's snapshot registry now, as its loop does
+// every 10 s when snapshots are written only at Close, and returns how
+// many keys it still holds.
+func PruneSnapshotKeys(e *Engine) int {
+	e.pruneKeys()
+	n := 0
+	e.snap.keys.Sweep(func(*string) bool { n++; return false })
+	return n
+}

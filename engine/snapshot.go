@@ -79,13 +79,23 @@ func (s *snapshotter) add(h uint64, key string) {
 	_, _ = s.keys.LoadOrCreate(h, func() *string { k := strings.Clone(key); return &k }) // uncapped: never fails
 }
 
-// snapshotLoop writes the snapshot every interval until Close.
+// snapshotLoop writes the snapshot every interval until Close. With
+// writes only at Close, it prunes the registry every 10 s instead, as
+// each write does, so that keys that come and go do not pile up.
 func (e *Engine) snapshotLoop() {
 	s := e.snap
 	defer close(s.done)
 	if s.every < 0 {
-		<-e.stop
-		return
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-tick.C:
+				e.pruneKeys()
+			}
+		}
 	}
 	tick := time.NewTicker(s.every)
 	defer tick.Stop()
@@ -173,4 +183,19 @@ func (e *Engine) restoreSnapshot() {
 	}
 	s.log.Info("floodgate: snapshot restored", "path", s.path, "keys", st.keys,
 		"restored", st.restored, "skipped", st.skipped, "took", time.Since(start))
+}
+
+// pruneKeys drops from the registry the keys that hold no cell in any
+// table, as a write does.
+func (e *Engine) pruneKeys() {
+	s := e.snap
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := s.batch[:0]
+	s.keys.Sweep(func(k *string) bool { keys = append(keys, k); return false })
+	for _, k := range keys {
+		e.forget(shard.Hash(*k))
+	}
+	clear(keys)
+	s.batch = keys[:0]
 }

@@ -327,3 +327,19 @@ func TestSnapshotUnderTraffic(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotPrunesKeys keeps the key registry to the keys that hold
+// state, also when snapshots are written only at Close.
+func TestSnapshotPrunesKeys(t *testing.T) {
+	c := snapClock(t, t0)
+	l := limit.MustParse("5/second")
+	e := snapEngine(t, limit.SlidingWindow, c, filepath.Join(t.TempDir(), "snap"), nil)
+	for i := range 100 {
+		require.True(t, e.Allow("k"+strconv.Itoa(i), l))
+	}
+	assert.Equal(t, 100, engine.PruneSnapshotKeys(e), "keys with state stay")
+	c.Advance(10 * time.Second)
+	require.True(t, e.Allow("new", l))
+	require.Equal(t, 100, engine.Sweep(e), "the idle keys are evicted")
+	assert.Equal(t, 1, engine.PruneSnapshotKeys(e), "only the key with state is left")
+}
