@@ -48,25 +48,3 @@ func TestOpenSnapshot(t *testing.T) {
 	assert.Contains(t, logs.String(), "level=ERROR", "a bad snapshot is logged at Error on Open's logger")
 	assert.Zero(t, c.Info().Keys, "a bad snapshot starts empty")
 }
-
-// TestOpenRefusesBadSnapshotURIs: the snapshot parameters are checked
-// like the others.
-func TestOpenRefusesBadSnapshotURIs(t *testing.T) {
-	for _, tc := range []struct{ uri, names string }{
-		{"memory://?snapshot=", "snapshot"},
-		{"memory://?snapshot-interval=1s", "snapshot-interval"},
-		{"memory://?snapshot=x&snapshot-interval=0s", "snapshot-interval"},
-		{"memory://?snapshot=x&snapshot-interval=soon", "snapshot-interval"},
-		{"memory://?snapshot=x&snapshot=y", "snapshot"},
-		{"redis://localhost?snapshot=x", "snapshot"},
-	} {
-		t.Run(tc.uri, func(t *testing.T) {
-			st, err := floodgate.Open(tc.uri)
-			if st != nil {
-				st.Close()
-			}
-			require.ErrorIs(t, err, floodgate.ErrURI, "Open(%q)", tc.uri)
-			assert.Contains(t, err.Error(), tc.names, "the error names the problem")
-		})
-	}
-}

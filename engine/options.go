@@ -81,7 +81,7 @@ func WithSweepInterval(d time.Duration) Option {
 
 // WithSnapshot keeps the engine's live state in the file at path, so
 // that a restart keeps its counts: New restores the file (before it
-// returns: about a second per million keys, docs/performance.md), the
+// returns: seconds per million keys, docs/performance.md), the
 // engine rewrites it every interval while it runs, and Close writes it
 // one last time. Default: no snapshot, and nothing of this costs a
 // decision anything beyond a nil check.

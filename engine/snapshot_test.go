@@ -343,3 +343,16 @@ func TestSnapshotPrunesKeys(t *testing.T) {
 	require.Equal(t, 100, engine.Sweep(e), "the idle keys are evicted")
 	assert.Equal(t, 1, engine.PruneSnapshotKeys(e), "only the key with state is left")
 }
+
+// TestSnapshotZeroAllocs: with snapshots on, decisions on a known key
+// still allocate nothing.
+func TestSnapshotZeroAllocs(t *testing.T) {
+	c := snapClock(t, t0)
+	l := limit.MustParse("1000000000/day")
+	for _, s := range allStrategies() {
+		e := snapEngine(t, s, c, filepath.Join(t.TempDir(), "snap"), nil)
+		require.True(t, e.Allow("k", l))
+		assert.Zero(t, testing.AllocsPerRun(1000, func() { e.Allow("k", l) }), "allocations per Allow, %s, snapshots on", s)
+		assert.Zero(t, testing.AllocsPerRun(1000, func() { e.AllowN("k", 1, l) }), "allocations per AllowN, %s, snapshots on", s)
+	}
+}
