@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -160,7 +161,14 @@ func (e *Engine) writeSnapshot() (err error) {
 // nothing of it is restored.
 func (e *Engine) restoreSnapshot() {
 	s := e.snap
-	data, err := os.ReadFile(s.path)
+	// A write cut short by a crash leaves its temporary file: no reader
+	// wants it.
+	if stale, _ := filepath.Glob(s.path + ".tmp-*"); len(stale) > 0 {
+		for _, f := range stale {
+			_ = os.Remove(f)
+		}
+	}
+	data, err := readSnapshot(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.log.Info("floodgate: no snapshot yet; starting empty", "path", s.path)
@@ -198,4 +206,22 @@ func (e *Engine) pruneKeys() {
 	}
 	clear(keys)
 	s.batch = keys[:0]
+}
+
+// readSnapshot returns the file at path, reading no further than its
+// first bytes when they are not a snapshot's magic header (another
+// program's file may be large).
+func readSnapshot(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, len(snapMagic))
+	n, err := io.ReadFull(f, head)
+	if err != nil || string(head) != snapMagic {
+		return head[:n], nil // decode says what is wrong with it
+	}
+	rest, err := io.ReadAll(f)
+	return append(head, rest...), err
 }

@@ -204,14 +204,17 @@ func TestSnapshotBadFiles(t *testing.T) {
 	}
 }
 
-// TestSnapshotMissingFile starts empty without an error, and Close
-// creates the file.
+// TestSnapshotMissingFile starts empty without an error, removes a
+// crashed write's temporary file, and Close creates the file.
 func TestSnapshotMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "snap")
+	stale := path + ".tmp-1234"
+	require.NoError(t, os.WriteFile(stale, []byte("half a write"), 0o600))
 	c := snapClock(t, t0)
 	log, logs := logBuf()
 	e := snapEngine(t, limit.SlidingWindow, c, path, log)
 	assert.Zero(t, e.Len())
+	assert.NoFileExists(t, stale, "New removes the temporary file of a write cut short")
 	assert.NotContains(t, logs.String(), "level=ERROR", "a missing snapshot is no error")
 	require.NoError(t, e.Close())
 	fi, err := os.Stat(path)
