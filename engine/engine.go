@@ -516,10 +516,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	switch {
 	case e.strategy == limit.MovingWindow:
 		st.logs = shard.NewObjects[movingLog](e.cfg)
-	case st.cnt > countMask || st.gcra && (st.burst > countMask || st.cnt > st.p):
-		// Counts beyond the one-word cell's fields, and GCRA ticks that
-		// would outgrow 64 bits (more than a unit per nanosecond, or a
-		// burst beyond the cell's range): the wide path (wide.go).
+	case wideCell(st.gcra, st.cnt, st.burst, st.p):
 		st.w = wide.New(e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
@@ -530,6 +527,14 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	next = append(next, st)
 	e.tables.Store(&next)
 	return st
+}
+
+// wideCell reports whether a limit of cnt units (GCRA: a bucket of
+// burst) per p nanoseconds takes the wide path (wide.go): counts beyond
+// the one-word cell's fields, and GCRA ticks that would outgrow 64 bits
+// (more than a unit per nanosecond, or a burst beyond the cell's range).
+func wideCell(gcra bool, cnt, burst, p uint64) bool {
+	return cnt > countMask || gcra && (burst > countMask || cnt > p)
 }
 
 func clampNow(now time.Duration) uint64 {

@@ -426,6 +426,14 @@ func (e *Engine) decode(data []byte, install bool) (restored, error) {
 			return out, fmt.Errorf("%w: limit %d: invalid (%d per %d ns, burst %d, kind %d)", errSnapshot, i, cnt, p, burst, kind)
 		}
 		lims[i] = fileLimit{l: l, kind: kind}
+		// The limits that apply get their state now, in the writer's
+		// order, so that the one it met first stays first (the hot
+		// path's fast case); the others get none.
+		if install && e.kindOf(l) == kind {
+			if st := e.restoreState(l, now); st.kind() == kind { // as kindOf said
+				lims[i].st = st
+			}
+		}
 	}
 	var records uint64
 	var scratch []entry
@@ -448,12 +456,6 @@ func (e *Engine) decode(data []byte, install bool) (restored, error) {
 				break
 			}
 			fl := &lims[i]
-			if install && fl.st == nil && fl.kind != 0 {
-				fl.st = e.restoreState(fl.l, fl.kind, now)
-				if fl.st == nil {
-					fl.kind = 0 // another kind here: skip its entries
-				}
-			}
 			var ok bool
 			scratch, ok = e.decodeEntry(d, fl, h, now, shift, scratch)
 			if ok {
@@ -478,14 +480,27 @@ func (e *Engine) decode(data []byte, install bool) (restored, error) {
 	return out, d.err
 }
 
-// restoreState returns the engine's state of l, created for a restore
-// with its windows set to now's, or nil when l keeps another kind of
-// state here (another strategy, or another path).
-func (e *Engine) restoreState(l limit.Limit, kind snapKind, now uint64) *limitState {
-	st := e.state(l)
-	if st.kind() != kind {
-		return nil
+// kindOf returns the kind of state this engine keeps for l (see
+// addState), without creating it.
+func (e *Engine) kindOf(l limit.Limit) snapKind {
+	wide := wideCell(e.gcra, uint64(l.Count()), uint64(l.Burst()), uint64(l.Period()))
+	switch {
+	case e.strategy == limit.MovingWindow:
+		return kindMoving
+	case e.gcra && wide:
+		return kindWideGCRA
+	case e.gcra:
+		return kindGCRA
+	case wide:
+		return kindWideWindow
 	}
+	return kindWindow
+}
+
+// restoreState returns the engine's state of l, created for a restore
+// with its windows set to now's.
+func (e *Engine) restoreState(l limit.Limit, now uint64) *limitState {
+	st := e.state(l)
 	// A new limit's windows start at 0 and jump to the present on its
 	// first request; restored cells are written in now's window, so the
 	// limit starts there, swept.
