@@ -98,7 +98,7 @@ func WithSweepInterval(d time.Duration) Option {
 // passed while the process was down are dropped, and GCRA and
 // moving-window state resumes exactly (to a GCRA tick, rounded towards
 // denying, when the two processes' clocks disagree with the wall clock
-// differently).
+// by amounts more than 2 ms apart).
 //
 // Writes are atomic (a temporary file in the same directory, fsync,
 // rename, fsync of the directory), versioned and checksummed (CRC-32C),

@@ -72,6 +72,12 @@ func (st *limitState) kind() snapKind {
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// clockNoise is how far two readings of the offset between the engine
+// clock and the wall clock differ without any clock having stepped: the
+// default coarse clock lags by up to its 1 ms resolution. A restore
+// ignores shifts below it, which would otherwise cost GCRA a tick.
+const clockNoise = 2 * time.Millisecond
+
 // errSnapshot is the error of every file that fails a check.
 var errSnapshot = errors.New("engine: snapshot")
 
@@ -408,6 +414,9 @@ func (e *Engine) decode(data []byte, install bool) (restored, error) {
 	// shift turns the writer's engine times into this engine's: both
 	// are the wall clock minus their offsets.
 	shift := d.varint() - (wallClock().UnixNano() - int64(now))
+	if -int64(clockNoise) < shift && shift < int64(clockNoise) {
+		shift = 0 // the clocks' own resolution: keep GCRA exact
+	}
 	nl := d.atMost(uint64(len(d.b)), "limit count")
 	lims := make([]fileLimit, nl)
 	for i := range lims {
