@@ -107,11 +107,11 @@ func WithSweepInterval(d time.Duration) Option {
 // the engine keeps a copy of each key it counts, tens of bytes per live
 // key on top of the tables' own; an allowed decision costs one more
 // lock-free lookup; a crash (kill -9) loses what was counted since the
-// last write, at most one interval; and each process keeps its own file
-// (give each engine its own path): instances that must share their
-// counts need Redis. An interval of 0
-// means 10 s; a negative interval writes only at Close. An empty path
-// means no snapshot.
+// last write began, at most one interval and the time a write takes
+// (seconds per million keys); and each process keeps its own file (give
+// each engine its own path): instances that must share their counts
+// need Redis. An interval of 0 means 10 s; a negative interval writes
+// only at Close. An empty path means no snapshot.
 func WithSnapshot(path string, every time.Duration, log *slog.Logger) Option {
 	return optionFunc(func(cfg *config) {
 		if every == 0 {
