@@ -198,3 +198,28 @@ func (h *latencies) quantile(q float64) time.Duration {
 	}
 	return h.max
 }
+
+// BenchmarkSnapshotAllowHotKey is BenchmarkAllowHotKey (sliding window)
+// with snapshots off and on: the cost of the registry lookup that an
+// allowed decision adds when they are on.
+func BenchmarkSnapshotAllowHotKey(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run("snapshot="+map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			var opts []engine.Option
+			if on {
+				opts = append(opts, engine.WithSnapshot(filepath.Join(b.TempDir(), "snap"), -1, nil))
+			}
+			e := engine.New(opts...)
+			b.Cleanup(func() { e.Close() })
+			if !e.Allow("hot", unreachable) {
+				b.Fatal("fixture: first Allow denied")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !e.Allow("hot", unreachable) {
+					b.Fatal("Allow denied under an unreachable limit")
+				}
+			}
+		})
+	}
+}
