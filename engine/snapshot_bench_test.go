@@ -209,17 +209,7 @@ func BenchmarkSnapshotAllowHotKey(b *testing.B) {
 			if on {
 				opts = append(opts, engine.WithSnapshot(filepath.Join(b.TempDir(), "snap"), -1, nil))
 			}
-			e := engine.New(opts...)
-			b.Cleanup(func() { e.Close() })
-			if !e.Allow("hot", unreachable) {
-				b.Fatal("fixture: first Allow denied")
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if !e.Allow("hot", unreachable) {
-					b.Fatal("Allow denied under an unreachable limit")
-				}
-			}
+			allowHot(b, engine.New(opts...))
 		})
 	}
 }
