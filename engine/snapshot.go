@@ -28,7 +28,8 @@ import (
 // key's cells with atomic loads (a moving-window log under its own mutex
 // for the copy of its entries, a wide cell under its lock bit only when
 // a holder is in the way): it never holds a lock across I/O and never
-// stops the world, so a decision waits at most for one key's copy. The
+// stops the world, so a decision waits at most for one key's copy (a new
+// key's first decision: for one registry shard's copy of pointers). The
 // result is not one instant's state: each (key, limit) is read atomically
 // at some instant during the write, which a restore treats alike.
 //
@@ -39,7 +40,8 @@ import (
 // by one process is judged against the same wall-clock instants by the
 // next (each process's engine clock is the wall clock read once at start
 // plus monotonic time, and two processes can disagree by any step of
-// the wall clock between them).
+// the wall clock between them). Differences below clockNoise are the
+// clocks' resolution, not a step, and shift nothing.
 
 // snapshotter is the snapshot half of an Engine with WithSnapshot.
 type snapshotter struct {
