@@ -18,7 +18,8 @@
 // Package httplimit takes a Store. To wait for a request instead of
 // refusing it (an outgoing call to a rate-limited API, shared by every
 // instance on Redis), use [Wait]. To decide several keys all or nothing,
-// use [AllowAll].
+// use Store.AllowAll; a Store that decides one key at a time implements
+// it with [AllowEach].
 //
 // # Composition
 //
@@ -30,8 +31,8 @@
 //	        Backup: NewMemory(same strategy, max-keys)}), LeaseConfig{Percent: 1})
 //
 // and a service may build the same by hand, or put its own Store
-// anywhere in the chain: the contract carries every capability (Refund,
-// and Info for metrics and health), so a wrapper forwards all of it and
+// anywhere in the chain: the contract carries every capability (AllowAll,
+// Refund, and Info for metrics and health), so a wrapper forwards all of it and
 // a Store written outside this module composes like the ones inside.
 // Schemes register themselves with [Register], as database/sql drivers
 // do, so a service that only limits in memory never links a Redis client:

@@ -109,3 +109,25 @@ func ExampleNewFallback() {
 	fmt.Println(d.Allowed, err != nil)
 	// Output: true true
 }
+
+// A login limited per address and per account: both keys are decided
+// together, and a request the account's limit denies counts nothing
+// against the address.
+func ExampleStore_allowAll() {
+	st := floodgate.NewMemory()
+	defer st.Close()
+	ctx := context.Background()
+	perIP := floodgate.Charge{Key: "ip|203.0.113.7", N: 1, Limits: []limit.Limit{limit.PerMinute(20)}}
+	perAccount := floodgate.Charge{Key: "account|ada", N: 1, Limits: []limit.Limit{limit.PerMinute(2)}}
+	for range 3 {
+		d, at, err := st.AllowAll(ctx, perIP, perAccount)
+		fmt.Println(d.Allowed, at, d.Limit, d.Remaining, err)
+	}
+	d, _ := st.Peek(ctx, perIP.Key, perIP.Limits...)
+	fmt.Println("address left:", d.Remaining+1)
+	// Output:
+	// true 1 2/minute 1 <nil>
+	// true 1 2/minute 0 <nil>
+	// false 1 2/minute 0 <nil>
+	// address left: 18
+}

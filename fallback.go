@@ -160,6 +160,19 @@ type FallbackConfig struct {
 // Each transition is one log line and one call of the Observer's
 // ObserveHealth. While the primary is down, Info reports Up false.
 //
+// AllowAll is AllowN over several keys: every charge is counted in the
+// local count first, and the primary's own AllowAll decides them all
+// (in one call where the primary has an atomic path over several keys).
+// A charge the local count denies denies the request at once, as in
+// AllowN; a denial or an error of the primary gives every charge back
+// to the local count. When the primary fails, the policy answers each
+// charge as it answers AllowN, and the request is allowed only if it
+// allows every charge: under FailMemory and FailClosed no limit is ever
+// exceeded in this instance, and a denied request leaves nothing
+// counted. A primary that cannot refund (errors.ErrUnsupported from its
+// AllowAll) is not failing: its Decision and error are returned as they
+// are.
+//
 // Refund gives units back in both counts; Reset resets both. Info is the
 // primary's, with the local count's keys added and Up false while the
 // primary is marked down. Close closes both stores.
@@ -346,6 +359,137 @@ func (f *fallback) AllowN(ctx context.Context, key string, n int64, limits ...li
 		f.give(ctx, key, n, limits)
 	}
 	return f.decide(limits), f.report(err)
+}
+
+// held is what the local count made of one charge of AllowAll.
+type held struct {
+	d  limit.Decision
+	lv local
+}
+
+// AllowAll counts every charge locally, then asks the primary's AllowAll;
+// when the primary fails, the policy answers each charge as in AllowN
+// (policyAll).
+func (f *fallback) AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error) {
+	if len(charges) == 0 {
+		return limit.Decision{Allowed: true}, -1, nil
+	}
+	if f.closed.Load() {
+		return denied(charges[0].Limits), 0, ErrClosed
+	}
+	var buf [8]held
+	hs := buf[:0]
+	deniedAt := -1
+	for i, c := range charges {
+		d, lv := f.take(ctx, c.Key, c.N, c.Limits)
+		hs = append(hs, held{d, lv})
+		if lv != localDenied || deniedAt >= 0 {
+			continue
+		}
+		deniedAt = i
+		if !f.down.Load() {
+			// This instance alone used the limit: the primary would deny
+			// it too, and is not asked.
+			f.giveAll(ctx, charges, hs)
+			return d, i, nil
+		}
+		if f.policy != FailOpen {
+			// Marked down, the request is denied whatever the probe says
+			// (policyAll): counting the later charges would only hold
+			// units that concurrent requests may need.
+			break
+		}
+		// FailOpen allows while the primary is marked down, each charge
+		// counted as AllowN counts it.
+	}
+	err := f.admit()
+	switch {
+	case err == nil && deniedAt >= 0:
+		// The probe of the backoff, by a Peek, as deniedLocally probes.
+		c := charges[deniedAt]
+		_, err = f.primary.Peek(ctx, c.Key, c.Limits...)
+		if !f.failed(ctx, err) {
+			f.giveAll(ctx, charges, hs)
+			return hs[deniedAt].d, deniedAt, nil
+		}
+	case err == nil:
+		var (
+			d  limit.Decision
+			at int
+		)
+		d, at, err = f.primary.AllowAll(ctx, charges...)
+		if !f.failed(ctx, storeErr(err)) {
+			if !d.Allowed || err != nil {
+				f.giveAll(ctx, charges, hs)
+			}
+			return d, at, err
+		}
+	case errors.Is(err, ErrClosed):
+		f.giveAll(ctx, charges, hs)
+		return denied(charges[0].Limits), 0, err
+	}
+	return f.policyAll(ctx, charges, hs, err)
+}
+
+// policyAll answers AllowAll when the primary failed with err: each
+// charge as AllowN's policy answers it, from what the local count made
+// of it (hs, every charge's unless one was denied, which then decides),
+// the first denial deciding for all and giving every charge back.
+func (f *fallback) policyAll(ctx context.Context, charges []Charge, hs []held, err error) (limit.Decision, int, error) {
+	err = f.report(err)
+	best, at := limit.Decision{}, -1
+	for i, h := range hs {
+		c := charges[i]
+		var d limit.Decision
+		switch {
+		case h.lv == localHeld && f.policy != FailClosed:
+			d = h.d // memory and open: what this instance's count allows
+		case h.lv != localHeld && f.policy == FailMemory:
+			d = h.d // denied by the local count, or it is full: denied, as a full engine does
+		default:
+			d = f.decide(c.Limits) // open allows, closed denies
+		}
+		if !d.Allowed {
+			f.giveAll(ctx, charges, hs)
+			return d, i, err
+		}
+		if at < 0 || d.Remaining < best.Remaining {
+			best, at = d, i
+		}
+	}
+	return best, at, err
+}
+
+// giveAll gives back to the local count every charge it holds of hs.
+func (f *fallback) giveAll(ctx context.Context, charges []Charge, hs []held) {
+	for i, h := range hs {
+		if h.lv == localHeld {
+			f.give(ctx, charges[i].Key, charges[i].N, charges[i].Limits)
+		}
+	}
+}
+
+// storeErr returns err, or nil when err says only that refunds are
+// unsupported (errors.ErrUnsupported, alone or joined): the primary
+// decided, and kept an earlier charge counted, which is no failure.
+func storeErr(err error) error {
+	if unsupportedOnly(err) {
+		return nil
+	}
+	return err
+}
+
+func unsupportedOnly(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !unsupportedOnly(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	return errors.Is(err, errors.ErrUnsupported)
 }
 
 // Peek asks the local count, then the primary; when the primary fails,

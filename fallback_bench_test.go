@@ -52,6 +52,45 @@ func BenchmarkLocalCount(b *testing.B) {
 	}
 }
 
+// BenchmarkFallbackAllowAll compares a Fallback's AllowAll of two charges
+// (impl=store: the local count per charge, then one call of the primary's
+// AllowAll) with AllowEach over the Fallback (impl=each: one Fallback
+// AllowN per charge, and a Fallback Refund on a denial), over an
+// in-memory primary. The cases: both charges allowed; the second charge
+// used up by this instance (the local count denies it).
+func BenchmarkFallbackAllowAll(b *testing.B) {
+	ctx := context.Background()
+	roomy, tight := limit.PerSecond(1<<40), limit.PerHour(1)
+	for _, c := range []struct {
+		name    string
+		second  limit.Limit
+		allowed bool
+	}{{"allowed", roomy, true}, {"denied-locally", tight, false}} {
+		for _, impl := range []string{"store", "each"} {
+			b.Run("case="+c.name+"/impl="+impl, func(b *testing.B) {
+				primary := floodgate.NewMemory()
+				st := floodgate.NewFallback(primary, floodgate.FallbackConfig{Logger: slog.New(slog.DiscardHandler)})
+				b.Cleanup(func() { st.Close() })
+				charges := []floodgate.Charge{{Key: "app", N: 1, Limits: []limit.Limit{roomy}}, {Key: "route", N: 1, Limits: []limit.Limit{c.second}}}
+				allowAll := st.AllowAll
+				if impl == "each" {
+					allowAll = func(ctx context.Context, cs ...floodgate.Charge) (limit.Decision, int, error) {
+						return floodgate.AllowEach(ctx, st, cs...)
+					}
+				}
+				_, _, _ = allowAll(ctx, charges...)
+				if d, _, err := allowAll(ctx, charges...); err != nil || d.Allowed != c.allowed {
+					b.Fatalf("fixture: AllowAll = %+v, %v; want allowed %v", d, err, c.allowed)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					_, _, _ = allowAll(ctx, charges...)
+				}
+			})
+		}
+	}
+}
+
 // nopClose is a Store whose Close does nothing: instances share it.
 type nopClose struct{ floodgate.Store }
 

@@ -42,6 +42,10 @@ func (s *switchable) AllowN(ctx context.Context, key string, n int64, ls ...limi
 	return s.Store.AllowN(ctx, key, n, ls...)
 }
 
+func (s *switchable) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	return floodgate.AllowEach(ctx, s, charges...)
+}
+
 func (s *switchable) Peek(ctx context.Context, key string, ls ...limit.Limit) (limit.Decision, error) {
 	if err := s.err(); err != nil {
 		return limit.Decision{RetryAfter: limit.Never}, err
@@ -225,4 +229,95 @@ func TestLocalCountKeyCap(t *testing.T) {
 		d, _ = f.AllowN(ctx, "fresh", 1, l)
 	}
 	assert.False(t, d.Allowed, "the evicted pairs' room holds the new key: 5 of 5/minute allowed")
+}
+
+// TestFallbackAllowAll: a Fallback decides several keys through its
+// primary's AllowAll and keeps its local count per charge, so that a
+// request any charge denies (the primary, the local count or the policy)
+// leaves nothing counted in either; with the primary marked down, each
+// policy answers each charge as it answers AllowN, and the request is
+// allowed only if every charge is.
+func TestFallbackAllowAll(t *testing.T) {
+	ctx := context.Background()
+	l2, l1 := limit.PerMinute(2), limit.PerMinute(1)
+	req := func(a, b string) []floodgate.Charge {
+		return []floodgate.Charge{{Key: a, N: 1, Limits: []limit.Limit{l2}}, {Key: b, N: 1, Limits: []limit.Limit{l1}}}
+	}
+	// left returns what st has left of key under l before a request.
+	left := func(t *testing.T, st floodgate.Store, key string, l limit.Limit) int64 {
+		t.Helper()
+		d, err := st.Peek(ctx, key, l)
+		require.NoError(t, err, "Peek(%s)", key)
+		if d.Allowed {
+			return d.Remaining + 1
+		}
+		return d.Remaining
+	}
+
+	t.Run("primary-up", func(t *testing.T) {
+		backup := floodgate.NewMemory(engine.WithClock(clock.NewManual(18000 * 24 * time.Hour))) // the fixture's time
+		f, p, _ := localFixture(t, floodgate.FailMemory, backup)
+		// The primary denies b (spent there by another instance): a is
+		// given back in both counts.
+		_, err := p.Store.AllowN(ctx, "b", 1, l1)
+		require.NoError(t, err)
+		d, at, err := f.AllowAll(ctx, req("a", "b")...)
+		require.NoError(t, err)
+		assert.False(t, d.Allowed, "AllowAll with b spent in the primary")
+		assert.Equal(t, 1, at, "b denies")
+		assert.EqualValues(t, 2, left(t, p.Store, "a", l2), "the primary gives a back")
+		assert.EqualValues(t, 2, left(t, backup, "a", l2), "the local count gives a back")
+		assert.EqualValues(t, 1, left(t, backup, "b", l1), "the local count gives b back")
+		// The local count denies d (spent by this instance): the primary
+		// is not asked, and c is given back locally.
+		d, at, err = f.AllowAll(ctx, req("c", "d")...)
+		require.NoError(t, err)
+		require.True(t, d.Allowed, "AllowAll(c, d), both fresh")
+		assert.Equal(t, 1, at, "d has the fewest units left")
+		d, at, err = f.AllowAll(ctx, req("c", "d")...)
+		require.NoError(t, err)
+		assert.False(t, d.Allowed, "AllowAll(c, d) with d spent by this instance")
+		assert.Equal(t, 1, at, "d denies")
+		assert.EqualValues(t, 1, left(t, p.Store, "c", l2), "the primary counts c once: it was not asked for the denied request")
+		assert.EqualValues(t, 1, left(t, backup, "c", l2), "the local count counts c once")
+	})
+
+	for _, tc := range []struct {
+		policy  floodgate.Policy
+		allowed []bool // the three requests' outcomes
+		at      []int
+		aLeft   int64 // what the local count has left of a after them
+	}{
+		// The local count decides: b's 1 allows one request; a denial
+		// gives a back.
+		{floodgate.FailMemory, []bool{true, false, false}, []int{1, 1, 1}, 1},
+		// Everything is allowed while the primary is marked down, and
+		// the local count keeps what it could count.
+		{floodgate.FailOpen, []bool{true, true, true}, nil, 0},
+		// Everything is denied by the first charge, and nothing stays
+		// counted.
+		{floodgate.FailClosed, []bool{false, false, false}, []int{0, 0, 0}, 2},
+	} {
+		t.Run("primary-down/failure="+tc.policy.String(), func(t *testing.T) {
+			backup := floodgate.NewMemory(engine.WithClock(clock.NewManual(18000 * 24 * time.Hour))) // the fixture's time
+			f, p, _ := localFixture(t, tc.policy, backup)
+			p.down.Store(1)
+			for range 5 {
+				_, _ = f.AllowN(ctx, "trip", 1, limit.PerDay(1000))
+			}
+			require.False(t, f.Info().Up, "five failures mark the primary down")
+			for i, want := range tc.allowed {
+				d, at, err := f.AllowAll(ctx, req("a", "b")...)
+				assert.ErrorIs(t, err, floodgate.ErrStorage, "request %d: answered by the policy", i)
+				assert.Equal(t, want, d.Allowed, "request %d: %+v", i, d)
+				if tc.at != nil {
+					assert.Equal(t, tc.at[i], at, "request %d: index", i)
+				}
+				if tc.policy == floodgate.FailClosed {
+					assert.Equal(t, time.Second, d.RetryAfter, "request %d: FailClosed's RetryAfter is the backoff", i)
+				}
+			}
+			assert.Equal(t, tc.aLeft, left(t, backup, "a", l2), "the local count of a after three requests")
+		})
+	}
 }

@@ -46,6 +46,10 @@ func (f *flaky) AllowN(ctx context.Context, _ string, _ int64, limits ...limit.L
 	return f.answer(ctx, limits)
 }
 
+func (f *flaky) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	return floodgate.AllowEach(ctx, f, charges...)
+}
+
 func (f *flaky) Peek(ctx context.Context, _ string, limits ...limit.Limit) (limit.Decision, error) {
 	return f.answer(ctx, limits)
 }

@@ -36,7 +36,8 @@ var (
 // Every method is safe for concurrent use, honours ctx and never panics.
 // The verbs mean what they mean on the engine: AllowN is
 // engine.Engine.AllowN, Peek is engine.Engine.Peek, Refund is
-// engine.Engine.Refund, Reset is engine.Engine.Reset.
+// engine.Engine.Refund, Reset is engine.Engine.Reset. AllowAll is AllowN
+// over several keys at once.
 //
 // Errors: a store returns a non-nil error only when it could not decide:
 // it failed (wrapping [ErrUnavailable] or a store-specific error), it is
@@ -52,12 +53,29 @@ type Store interface {
 	// Peek returns the Decision that AllowN(ctx, key, 1, limits...) would
 	// return, without counting anything.
 	Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error)
+	// AllowAll decides charges together, all or nothing: the request is
+	// allowed, and every charge counted, only if every charge fits; a
+	// charge that denies consumes none of the others. It returns the
+	// Decision that decided and the index of its charge: the first
+	// denial in charge order, or, when every charge fits, the Decision
+	// with the fewest units left (the first of equals). With no charges
+	// it allows, with Remaining 0 and index -1.
+	//
+	// Use it for one request that several keys limit (an app-wide key
+	// and a route's, a client and an account): AllowN decides one key.
+	// A store that decides one key at a time implements it with
+	// [AllowEach], which counts charge by charge and refunds on a
+	// denial; a store with an atomic path over several keys decides
+	// them in one step. Each store's doc says which it does. The error
+	// is as AllowN's, for the charge that failed, joined with the error
+	// of any refund that failed (see [AllowEach]).
+	AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error)
 	// Refund gives back n units of key's most recent usage under each of
-	// limits, as if they had never been counted. It is how a decision
-	// over several keys ([AllowAll]) undoes what it took when a later
-	// key denies, and how middleware counts a request only when its
-	// response says so. A store that cannot give units back returns an
-	// error wrapping errors.ErrUnsupported.
+	// limits, as if they had never been counted. It is how [AllowEach]
+	// undoes what it took when a later charge denies, and how
+	// middleware counts a request only when its response says so. A
+	// store that cannot give units back returns an error wrapping
+	// errors.ErrUnsupported.
 	Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error
 	// Reset forgets key's usage of each of limits.
 	Reset(ctx context.Context, key string, limits ...limit.Limit) error

@@ -71,6 +71,13 @@ type LeaseConfig struct {
 // denied while the primary would allow it, and later slices shrink to
 // what the primary says remains.
 //
+// A leased store decides charge by charge: AllowAll is [AllowEach] over
+// the lease itself, so each charge is decided as AllowN decides it (from
+// a slice for a hot key, by the primary for a cold one) and a denial
+// refunds the earlier charges in the primary, where leased units are
+// counted. It never uses the primary's AllowAll: a charge spent from a
+// local slice and one sent to the primary cannot be decided in one step.
+//
 // Peek, Info and Close are the primary's. Reset also drops the key's
 // local leases and remembered denials, on this instance only. Refund
 // gives units back in the primary, where leased units were counted.
@@ -271,6 +278,12 @@ func (l *lease) AllowN(ctx context.Context, key string, n int64, limits ...limit
 		}
 		return d, err
 	}
+}
+
+// AllowAll decides each charge as AllowN does, refunding the earlier
+// ones on a denial (AllowEach).
+func (l *lease) AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error) {
+	return AllowEach(ctx, l, charges...)
 }
 
 // Peek is the primary's Peek: a lease never lends units to a look.

@@ -29,6 +29,10 @@ func (c *counting) AllowN(ctx context.Context, key string, n int64, limits ...li
 	return c.Store.AllowN(ctx, key, n, limits...)
 }
 
+func (c *counting) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	return floodgate.AllowEach(ctx, c, charges...)
+}
+
 // leaseOn returns a Lease over a counting in-memory primary, both on clk.
 func leaseOn(t *testing.T, clk *clock.Manual, s limit.Strategy, cfg floodgate.LeaseConfig) (floodgate.Store, *counting) {
 	t.Helper()

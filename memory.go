@@ -14,6 +14,12 @@ import (
 // error path (BenchmarkMemoryStore). Its Info has Kind "memory". Close
 // stops the engine's sweeper.
 //
+// AllowAll is [AllowEach] over the store itself: each charge is decided
+// by the engine in turn and a denial refunds the earlier ones. Its
+// refund window lasts nanoseconds (no call waits), so a concurrent
+// request rarely sees units that are about to be given back, and none
+// is ever allowed beyond a limit.
+//
 // Use the engine directly (engine.New, Engine.Allow) when a service only
 // ever limits in memory and wants a bool; use NewMemory where a Store is
 // wanted.
@@ -31,6 +37,12 @@ func (s *memoryStore) AllowN(_ context.Context, key string, n int64, limits ...l
 		return denied(limits), ErrClosed
 	}
 	return s.e.AllowN(key, n, limits...), nil
+}
+
+// AllowAll decides each charge in turn, refunding on a denial
+// (AllowEach): the engine's refund window is nanoseconds.
+func (s *memoryStore) AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error) {
+	return AllowEach(ctx, s, charges...)
 }
 
 func (s *memoryStore) Peek(_ context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {

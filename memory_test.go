@@ -50,6 +50,7 @@ func TestMemoryStoreAllocatesNothing(t *testing.T) {
 	one := limit.PerSecond(1 << 20)
 	two := limit.PerDay(1 << 28)
 	_, _ = st.AllowN(ctx, "known", 1, one, two)
+	charges := []floodgate.Charge{{Key: "known", N: 1, Limits: []limit.Limit{one}}, {Key: "known", N: 1, Limits: []limit.Limit{two}}}
 	for _, tc := range []struct {
 		name string
 		f    func()
@@ -57,6 +58,7 @@ func TestMemoryStoreAllocatesNothing(t *testing.T) {
 		{"AllowN/one-limit", func() { _, _ = st.AllowN(ctx, "known", 1, one) }},
 		{"AllowN/two-limits", func() { _, _ = st.AllowN(ctx, "known", 1, one, two) }},
 		{"Peek", func() { _, _ = st.Peek(ctx, "known", one, two) }},
+		{"AllowAll/two-charges", func() { _, _, _ = st.AllowAll(ctx, charges...) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Zero(t, testing.AllocsPerRun(1000, tc.f), "allocations per call through floodgate.Store")

@@ -8,30 +8,38 @@ import (
 	"github.com/floodgate-go/floodgate/limit"
 )
 
-// Charge is one key's part of a decision over several keys: a cost N
-// for Key under every one of Limits.
+// Charge is one key's part of a decision over several keys
+// (Store.AllowAll): a cost N for Key under every one of Limits.
 type Charge struct {
 	Key    string
 	N      int64
 	Limits []limit.Limit
 }
 
-// AllowAll decides charges together, all or nothing: the request is
-// allowed, and every charge counted, only if every charge fits; a charge
-// that denies consumes none of the others. It returns the Decision that
-// decided (the first denial, or, when all allowed, the one with the
-// fewest units left) and the index of its charge; with no charges it
-// allows and returns -1.
+// AllowEach is the generic Store.AllowAll for a store that decides one
+// key at a time: it returns what Store.AllowAll returns, deciding each
+// charge in order by s.AllowN and, when one denies, giving back the
+// charges already counted by s.Refund. Stores without an atomic path
+// over several keys implement their AllowAll by calling it with
+// themselves; callers use Store.AllowAll.
 //
-// The charges are judged in order, each atomically in its store, and a
-// denial refunds the charges already counted (Store.Refund). Between the
-// count and the refund a concurrent request may see those units taken
-// and be denied: never is a request allowed beyond a limit. The error is
-// the first one a charge returned (its Decision is the store's answer
-// under its failure policy), joined with the error of every refund that
-// failed: a store that cannot refund (errors.ErrUnsupported) keeps the
-// earlier charges counted, and the error says so.
-func AllowAll(ctx context.Context, s Store, charges ...Charge) (limit.Decision, int, error) {
+// What it guarantees: each charge is decided atomically in s, so no
+// limit is ever exceeded; a request denied by any charge ends with none
+// of its charges counted, once the refunds are made. Its refund window:
+// between counting an earlier charge and refunding it, a concurrent
+// request may see those units taken and be denied. The window lasts as
+// long as the remaining AllowN calls and the refunds: nanoseconds in
+// memory, round trips on a network store. A denial by the first charge
+// has no window.
+//
+// The error is the first one a charge returned (its Decision is the
+// store's answer under its failure policy), joined with the error of
+// every refund that failed: a store that cannot refund
+// (errors.ErrUnsupported) keeps the earlier charges counted, and the
+// error says so. Refunds run even when ctx has ended
+// (context.WithoutCancel), so that a hung-up caller leaves nothing
+// counted that it was denied.
+func AllowEach(ctx context.Context, s Store, charges ...Charge) (limit.Decision, int, error) {
 	best, at := limit.Decision{Allowed: true, Remaining: math.MaxInt64}, -1
 	var first error
 	for i, c := range charges {

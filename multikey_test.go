@@ -38,13 +38,13 @@ func TestAllowAllConsumesNothingOnDenial(t *testing.T) {
 				app := floodgate.Charge{Key: "app|client", N: 1, Limits: []limit.Limit{limit.PerHour(100)}}
 				route := floodgate.Charge{Key: "route|client", N: 1, Limits: []limit.Limit{limit.PerHour(2)}}
 				for i := range 2 {
-					d, at, err := floodgate.AllowAll(ctx, st, app, route)
+					d, at, err := st.AllowAll(ctx, app, route)
 					require.NoError(t, err)
 					assert.True(t, d.Allowed, "request %d", i)
 					assert.Equal(t, 1, at, "the route limit has the fewest units left")
 				}
 				for i := range 5 {
-					d, at, err := floodgate.AllowAll(ctx, st, app, route)
+					d, at, err := st.AllowAll(ctx, app, route)
 					require.NoError(t, err)
 					assert.False(t, d.Allowed, "denied request %d", i)
 					assert.Equal(t, 1, at, "the route limit denied")

@@ -39,7 +39,8 @@ const (
 type Observation struct {
 	// Op names the method called, fit for a metric label: "allow"
 	// (AllowN: a decision that counts), "peek" (a decision that counts
-	// nothing), "refund" or "reset".
+	// nothing), "refund" or "reset". An AllowAll is reported charge by
+	// charge, as "allow" Observations (see [Observe]).
 	Op string
 	// Store is the kind of store, its Info().Kind: "memory", "redis",
 	// or the kind an outside store reports.
@@ -83,8 +84,13 @@ type Health struct {
 }
 
 // Observe returns s wrapped so that o is told of every call: it times
-// each call of s and calls o.ObserveCall with the outcome. Info and
-// Close are s's; closing the returned Store closes s.
+// each call of s and calls o.ObserveCall with the outcome. AllowAll is
+// s's AllowAll, reported charge by charge: one "allow" Observation per
+// charge up to the deciding one, each with the whole call's Latency and
+// error; a charge other than the deciding one is reported allowed under
+// its first limit. It reports the same whichever way s decides several
+// keys (one step, or charge by charge with refunds). Info and Close are
+// s's; closing the returned Store closes s.
 //
 // Observe does not report the health of a Fallback: give the Fallback
 // the same Observer (FallbackConfig.Observer), which [Open] does with
@@ -117,6 +123,36 @@ func (s *observed) AllowN(ctx context.Context, key string, n int64, limits ...li
 	return d, err
 }
 
+// AllowAll forwards to s's AllowAll, then tells the Observer one
+// "allow" Observation per charge that was judged: every charge when the
+// request is allowed, the charges up to the denying one when it is not.
+// Each carries the call's Latency and error. The deciding charge's
+// Decision is the call's; a charge before it fitted, and is reported
+// allowed with its first limit and its Remaining unknown (0): on a
+// denial it was not counted, since AllowAll is all or nothing. Units
+// that s gives back inside its own AllowAll (AllowEach's refunds) are
+// not calls of the returned Store and are not reported as "refund".
+func (s *observed) AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error) {
+	start := time.Now()
+	d, at, err := s.s.AllowAll(ctx, charges...)
+	lat := time.Since(start)
+	decided := len(charges)
+	if !d.Allowed {
+		decided = max(0, min(at+1, len(charges)))
+	}
+	for i, c := range charges[:decided] {
+		cd := d
+		if i != at {
+			cd = limit.Decision{Allowed: true}
+			if len(c.Limits) > 0 {
+				cd.Limit = c.Limits[0]
+			}
+		}
+		s.observe(opAllow, lat, c.Limits, c.N, cd, err)
+	}
+	return d, at, err
+}
+
 func (s *observed) Peek(ctx context.Context, key string, limits ...limit.Limit) (limit.Decision, error) {
 	start := time.Now()
 	d, err := s.s.Peek(ctx, key, limits...)
@@ -143,9 +179,13 @@ func (s *observed) Info() Info { return s.s.Info() }
 func (s *observed) Close() error { return s.s.Close() }
 
 func (s *observed) report(op string, start time.Time, limits []limit.Limit, n int64, d limit.Decision, err error) {
+	s.observe(op, time.Since(start), limits, n, d, err)
+}
+
+func (s *observed) observe(op string, lat time.Duration, limits []limit.Limit, n int64, d limit.Decision, err error) {
 	s.o.ObserveCall(Observation{
 		Op: op, Store: s.kind, Strategy: s.strategy, Limits: limits, N: n,
-		Decision: d, Err: err, Latency: time.Since(start),
+		Decision: d, Err: err, Latency: lat,
 		Fallback: err != nil && errors.Is(err, ErrStorage), Reason: reason(err),
 	})
 }

@@ -83,9 +83,12 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	}
 }
 
-// TestObserveForwardsRefund: AllowAll through the wrapper refunds the
-// first charge on a denial, and the refund is observed.
-func TestObserveForwardsRefund(t *testing.T) {
+// TestObserveAllowAllDenied: an AllowAll denied by its second charge is
+// reported as the two charges judged, the first allowed (it fitted) and
+// the second with the call's Decision, and no refund is reported: the
+// store's own give-back is not a call of the observed Store. The first
+// charge's units are back, as all or nothing promises.
+func TestObserveAllowAllDenied(t *testing.T) {
 	m := floodgate.NewMemory()
 	t.Cleanup(func() { m.Close() })
 	rec := &observations{}
@@ -93,14 +96,55 @@ func TestObserveForwardsRefund(t *testing.T) {
 	one := limit.PerMinute(1)
 	_, err := s.AllowN(context.Background(), "b", 1, one) // b's budget is spent
 	require.NoError(t, err)
-	d, at, err := floodgate.AllowAll(context.Background(), s,
+	d, at, err := s.AllowAll(context.Background(),
 		floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{one}}, floodgate.Charge{Key: "b", N: 1, Limits: []limit.Limit{one}})
 	require.NoError(t, err)
 	assert.False(t, d.Allowed, "AllowAll with b spent")
 	assert.Equal(t, 1, at, "AllowAll: the denying charge")
 	calls, _ := rec.snapshot()
-	require.Len(t, calls, 4, "observations: AllowN b, AllowN a, AllowN b, Refund a")
-	assert.Equal(t, "refund", calls[3].Op, "the last call is the refund of a")
+	require.Len(t, calls, 3, "observations: AllowN b, then AllowAll's charges a and b")
+	for i, want := range []struct {
+		key     string
+		allowed bool
+	}{{"a", true}, {"b", false}} {
+		c := calls[1+i]
+		assert.Equal(t, "allow", c.Op, "charge %s: Op", want.key)
+		assert.Equal(t, want.allowed, c.Decision.Allowed, "charge %s: Allowed", want.key)
+		assert.Equal(t, one, c.Decision.Limit, "charge %s: Decision.Limit", want.key)
+	}
+	assert.Equal(t, d, calls[2].Decision, "the denying charge carries the call's Decision")
+	pd, err := m.Peek(context.Background(), "a", one)
+	require.NoError(t, err)
+	assert.True(t, pd.Allowed, "a's unit is back after the denied AllowAll")
+}
+
+// TestObserveAllowAll: AllowAll through the wrapper is reported charge by
+// charge, as if decided by AllowN calls: every charge of an allowed
+// request, the deciding one with the call's Decision.
+func TestObserveAllowAll(t *testing.T) {
+	m := floodgate.NewMemory()
+	t.Cleanup(func() { m.Close() })
+	rec := &observations{}
+	s := floodgate.Observe(m, rec)
+	l5, l2 := limit.PerMinute(5), limit.PerMinute(2)
+	d, at, err := s.AllowAll(context.Background(),
+		floodgate.Charge{Key: "a", N: 1, Limits: []limit.Limit{l5}}, floodgate.Charge{Key: "b", N: 2, Limits: []limit.Limit{l2}})
+	require.NoError(t, err)
+	require.True(t, d.Allowed, "AllowAll of fresh keys")
+	require.Equal(t, 1, at, "b has the fewest units left")
+	calls, _ := rec.snapshot()
+	require.Len(t, calls, 2, "one observation per charge")
+	for i, want := range []struct {
+		n     int64
+		limit limit.Limit
+	}{{1, l5}, {2, l2}} {
+		assert.Equal(t, "allow", calls[i].Op, "charge %d: Op", i)
+		assert.True(t, calls[i].Decision.Allowed, "charge %d: Allowed", i)
+		assert.Equal(t, want.n, calls[i].N, "charge %d: N", i)
+		assert.Equal(t, want.limit, calls[i].Decision.Limit, "charge %d: Decision.Limit", i)
+		assert.Equal(t, []limit.Limit{want.limit}, calls[i].Limits, "charge %d: Limits", i)
+	}
+	assert.Equal(t, d, calls[1].Decision, "the deciding charge is reported with the call's Decision")
 }
 
 // TestOpenWithObserver: Open wraps its store, memory:// included, and

@@ -71,6 +71,16 @@ func Register(scheme string, open func(uri string, log *slog.Logger) (Store, err
 //	                          memory:// (default none), of a network
 //	                          store's local count (default 1048576,
 //	                          about 34 MB); see FallbackConfig.Backup
+//	snapshot=PATH             memory://: keep the engine's state in the
+//	                          file PATH, restored at Open, rewritten every
+//	                          interval and at Close, so that a restart
+//	                          keeps the counts (kill -9 loses at most
+//	                          one interval; instances each keep their
+//	                          own: share counts with Redis); problems
+//	                          with the file are logged (WithLogger) and
+//	                          start empty; see engine.WithSnapshot
+//	snapshot-interval=10s     memory://: how often the snapshot is
+//	                          rewritten (a positive duration)
 //	failure=memory            what decides while a network store fails:
 //	                          memory (the local count of this instance),
 //	                          open (allow) or closed (deny); see NewFallback
@@ -142,11 +152,18 @@ func Open(uri string, opts ...Option) (Store, error) {
 		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
 			return nil, fmt.Errorf("%w: %q: memory:// takes no host or path", ErrURI, uri)
 		}
-		if err := onlyParams(q, "memory://", "strategy", "max-keys"); err != nil {
+		if err := onlyParams(q, "memory://", "strategy", "max-keys", "snapshot", "snapshot-interval"); err != nil {
 			return nil, err
 		}
 		if _, ok := q["max-keys"]; ok {
 			eopts = append(eopts, engine.WithMaxKeys(maxKeys))
+		}
+		snap, err := snapshotOption(q, o.log)
+		if err != nil {
+			return nil, err
+		}
+		if snap != nil {
+			eopts = append(eopts, snap)
 		}
 		return o.observe(NewMemory(eopts...)), nil
 	}
@@ -201,6 +218,29 @@ func Open(uri string, opts ...Option) (Store, error) {
 		st = NewLease(st, *lease)
 	}
 	return o.observe(st), nil
+}
+
+// snapshotOption reads memory://'s snapshot parameters: the option that
+// keeps the engine's state in a file, or nil without snapshot=.
+func snapshotOption(q map[string]string, log *slog.Logger) (engine.Option, error) {
+	path, ok := q["snapshot"]
+	every, hasEvery := q["snapshot-interval"]
+	switch {
+	case !ok && hasEvery:
+		return nil, fmt.Errorf("%w: snapshot-interval=%q without snapshot=PATH", ErrURI, every)
+	case !ok:
+		return nil, nil
+	case path == "":
+		return nil, fmt.Errorf("%w: snapshot= names no file", ErrURI)
+	}
+	var d time.Duration
+	if hasEvery {
+		var err error
+		if d, err = time.ParseDuration(every); err != nil || d <= 0 {
+			return nil, fmt.Errorf("%w: snapshot-interval=%q is not a positive duration such as 10s", ErrURI, every)
+		}
+	}
+	return engine.WithSnapshot(path, d, log), nil
 }
 
 // observe wraps s with Observe when the options set an Observer.

@@ -476,6 +476,11 @@ func (p policyAnswers) Peek(ctx context.Context, key string, ls ...limit.Limit) 
 	return d, p.check(err)
 }
 
+func (p policyAnswers) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	d, i, err := p.Store.AllowAll(ctx, charges...)
+	return d, i, p.check(err)
+}
+
 func (p policyAnswers) Reset(ctx context.Context, key string, ls ...limit.Limit) error {
 	return p.check(p.Store.Reset(ctx, key, ls...))
 }

@@ -40,18 +40,23 @@ func BenchmarkFloor(b *testing.B) {
 func BenchmarkAllowHotKey(b *testing.B) {
 	for _, s := range strategies() {
 		b.Run("strategy="+s.String(), func(b *testing.B) {
-			e := engine.New(engine.WithStrategy(s))
-			b.Cleanup(func() { e.Close() })
-			if !e.Allow("hot", unreachable) {
-				b.Fatal("fixture: first Allow denied")
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if !e.Allow("hot", unreachable) {
-					b.Fatal("Allow denied under an unreachable limit")
-				}
-			}
+			allowHot(b, engine.New(engine.WithStrategy(s)))
 		})
+	}
+}
+
+// allowHot runs Allow on one key under an unreachable limit, and closes
+// e at the end.
+func allowHot(b *testing.B, e *engine.Engine) {
+	b.Cleanup(func() { e.Close() })
+	if !e.Allow("hot", unreachable) {
+		b.Fatal("fixture: first Allow denied")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !e.Allow("hot", unreachable) {
+			b.Fatal("Allow denied under an unreachable limit")
+		}
 	}
 }
 

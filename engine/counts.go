@@ -109,6 +109,9 @@ func (e *Engine) addAt(now time.Duration, key string, n int64, l limit.Limit) bo
 		w := e.load(v, ep, r)
 		w.Cur = min(w.Cur+min(uint64(n), countMask), countMask)
 		if c.CompareAndSwap(v, w.pack()) {
+			if e.snap != nil {
+				e.snap.note(h, key)
+			}
 			return true
 		}
 	}

@@ -195,4 +195,14 @@
 // when the background sweeper falls that far behind (it was stopped by
 // Close, or starved of CPU), the request that notices sweeps that limit
 // in the foreground first.
+//
+// # Snapshots
+//
+// With WithSnapshot the engine keeps its state in a file across restarts
+// (snapshot.go and snapshotfile.go: the format, the time translation,
+// what a restore keeps). The key tables store no keys, so such an
+// engine also keeps the text of every key it has counted, in a registry
+// that each write prunes of keys whose cells are gone. A write reads
+// cells with atomic loads, one registry shard at a time, and never holds
+// a lock across I/O; a restore runs in New, before any request.
 package engine

@@ -36,6 +36,10 @@ type Engine struct {
 	tables  atomic.Pointer[[]*limitState]
 	tableMu sync.Mutex
 
+	// snap is nil unless WithSnapshot: then every allowed request notes
+	// its key (snapshot.go).
+	snap *snapshotter
+
 	full      atomic.Uint64 // requests denied because a table was full
 	evicted   atomic.Uint64 // pairs removed by the sweeper (and sweepAt)
 	stop      chan struct{}
@@ -65,6 +69,15 @@ func New(opts ...Option) *Engine {
 		e.clk = e.coarse
 	}
 	e.tables.Store(new([]*limitState))
+	if c.snap.path != "" {
+		e.snap = &snapshotter{
+			snapConfig: c.snap,
+			keys:       shard.NewObjects[string](shard.Config{Shards: registryShards}),
+			done:       make(chan struct{}),
+		}
+		e.restoreSnapshot()
+		go e.snapshotLoop()
+	}
 	go e.sweepLoop()
 	return e
 }
@@ -85,7 +98,12 @@ func (e *Engine) Allow(key string, l limit.Limit) bool {
 	} else {
 		now = e.clk.Now()
 	}
-	return e.allow(shard.Hash(key), l, clampNow(now))
+	h := shard.Hash(key)
+	ok := e.allow(h, l, clampNow(now))
+	if ok && e.snap != nil {
+		e.snap.note(h, key) // only an allowed request creates state
+	}
+	return ok
 }
 
 func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
@@ -178,7 +196,16 @@ func (e *Engine) AllowN(key string, n int64, limits ...limit.Limit) limit.Decisi
 
 // allowNAt is AllowN at engine time now instead of the clock's reading.
 func (e *Engine) allowNAt(now time.Duration, key string, n int64, limits ...limit.Limit) limit.Decision {
-	h, t := shard.Hash(key), clampNow(now)
+	h := shard.Hash(key)
+	d := e.allowNHash(h, clampNow(now), n, limits...)
+	if d.Allowed && e.snap != nil {
+		e.snap.note(h, key) // only an allowed request creates state
+	}
+	return d
+}
+
+// allowNHash is allowNAt for the key of hash h.
+func (e *Engine) allowNHash(h, t uint64, n int64, limits ...limit.Limit) limit.Decision {
 	if len(limits) == 1 {
 		d, _ := e.take(h, limits[0], n, t, commit)
 		return d
@@ -421,7 +448,9 @@ func (e *Engine) Len() int {
 	for _, st := range *e.tables.Load() {
 		switch {
 		case st.logs != nil:
-			n += st.logs.Len()
+			// Counted by a sweep that evicts nothing: one shard locked
+			// at a time, as a count would.
+			st.logs.Sweep(func(*movingLog) bool { n++; return false })
 		case st.w != nil:
 			n += st.w.Len()
 		default:
@@ -487,10 +516,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	switch {
 	case e.strategy == limit.MovingWindow:
 		st.logs = shard.NewObjects[movingLog](e.cfg)
-	case st.cnt > countMask || st.gcra && (st.burst > countMask || st.cnt > st.p):
-		// Counts beyond the one-word cell's fields, and GCRA ticks that
-		// would outgrow 64 bits (more than a unit per nanosecond, or a
-		// burst beyond the cell's range): the wide path (wide.go).
+	case wideCell(st.gcra, st.cnt, st.burst, st.p):
 		st.w = wide.New(e.cfg)
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
@@ -501,6 +527,14 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 	next = append(next, st)
 	e.tables.Store(&next)
 	return st
+}
+
+// wideCell reports whether a limit of cnt units (GCRA: a bucket of
+// burst) per p nanoseconds takes the wide path (wide.go): counts beyond
+// the one-word cell's fields, and GCRA ticks that would outgrow 64 bits
+// (more than a unit per nanosecond, or a burst beyond the cell's range).
+func wideCell(gcra bool, cnt, burst, p uint64) bool {
+	return cnt > countMask || gcra && (burst > countMask || cnt > p)
 }
 
 func clampNow(now time.Duration) uint64 {

@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
@@ -85,4 +87,27 @@ func ExampleWithMaxKeys() {
 	l := limit.PerHour(10)
 	fmt.Println(e.Allow("first", l), e.Allow("second", l), e.Full())
 	// Output: true false 1
+}
+
+func ExampleWithSnapshot() {
+	dir, err := os.MkdirTemp("", "floodgate")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "limits.snap")
+	l := limit.PerMinute(2)
+
+	e := engine.New(engine.WithSnapshot(path, 10*time.Second, nil))
+	fmt.Println(e.Allow("k", l), e.Allow("k", l))
+	if err := e.Close(); err != nil { // writes the snapshot
+		panic(err)
+	}
+
+	restarted := engine.New(engine.WithSnapshot(path, 10*time.Second, nil))
+	defer restarted.Close()
+	fmt.Println(restarted.Allow("k", l))
+	// Output:
+	// true true
+	// false
 }

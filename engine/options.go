@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/floodgate-go/floodgate/clock"
@@ -17,6 +18,7 @@ type config struct {
 	maxKeys  int
 	shards   int
 	every    time.Duration
+	snap     snapConfig // path "": no snapshot
 }
 
 type optionFunc func(*config)
@@ -74,6 +76,51 @@ func WithSweepInterval(d time.Duration) Option {
 			d = 10 * time.Second
 		}
 		cfg.every = d
+	})
+}
+
+// WithSnapshot keeps the engine's live state in the file at path, so
+// that a restart keeps its counts: New restores the file (before it
+// returns: seconds per million keys, docs/performance.md), the
+// engine rewrites it every interval while it runs, and Close writes it
+// one last time. Default: no snapshot, and nothing of this costs a
+// decision anything beyond a nil check.
+//
+// A missing file starts empty. A file that is unreadable, corrupt,
+// truncated, of another program or of a future version is logged at
+// Error on log (slog.Default() when nil) and starts empty: a snapshot
+// never crashes New and never restores more than it wrote. A file
+// written under another strategy or another set of limits restores what
+// still applies: the entries of limits that keep the same kind of state
+// (the sliding and the fixed window share theirs), in windows that still
+// count; state of limits nobody asks about again is evicted as usual.
+// Times are translated through the wall clock, so windows that have
+// passed while the process was down are dropped, and GCRA and
+// moving-window state resumes exactly (to a GCRA tick, rounded towards
+// denying, when the two processes' clocks disagree with the wall clock
+// by amounts more than 2 ms apart).
+//
+// Writes are atomic (a temporary file in the same directory, fsync,
+// rename, fsync of the directory), versioned and checksummed (CRC-32C),
+// and take no lock across I/O: decisions go on while one runs. The
+// trade-offs: the file holds the keys (it is created with mode 0600);
+// the engine keeps a copy of each key it counts, tens of bytes per live
+// key on top of the tables' own; an allowed decision costs one more
+// lock-free lookup; a crash (kill -9) loses what was counted since the
+// last write began, at most one interval and the time a write takes
+// (seconds per million keys); and each process keeps its own file (give
+// each engine its own path): instances that must share their counts
+// need Redis. An interval of 0 means 10 s; a negative interval writes
+// only at Close. An empty path means no snapshot.
+func WithSnapshot(path string, every time.Duration, log *slog.Logger) Option {
+	return optionFunc(func(cfg *config) {
+		if every == 0 {
+			every = 10 * time.Second
+		}
+		if log == nil {
+			log = slog.Default()
+		}
+		cfg.snap = snapConfig{path: path, every: every, log: log}
 	})
 }
 

@@ -62,17 +62,24 @@ func (e *Engine) sweepLoop() {
 }
 
 // Close stops the sweeper and the engine's own clock, and waits for them
-// to exit. The engine keeps answering afterwards, but idle keys are then
-// evicted only from limits of the window strategies, when their windows
-// run far ahead of the last sweep (a request then sweeps the limit
-// itself). Close is idempotent and always returns nil.
+// to exit; with WithSnapshot it then writes the snapshot one last time
+// and returns that write's error. The engine keeps answering afterwards,
+// but idle keys are then evicted only from limits of the window
+// strategies, when their windows run far ahead of the last sweep (a
+// request then sweeps the limit itself), and what it counts is no longer
+// written. Close is idempotent: later calls return nil.
 func (e *Engine) Close() error {
+	var err error
 	e.closeOnce.Do(func() {
 		close(e.stop)
 		<-e.done
+		if e.snap != nil {
+			<-e.snap.done
+			err = e.writeSnapshot()
+		}
 		if e.coarse != nil {
 			e.coarse.Stop()
 		}
 	})
-	return nil
+	return err
 }

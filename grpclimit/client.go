@@ -22,26 +22,26 @@ const maxKeyValue = 64
 // clientKey returns the client part of a call's storage key: "k:" and
 // the key of WithKeyMetadata or WithKeyFunc, or "ip:" and the client
 // address, IPv6 grouped.
-func (i *Interceptor) clientKey(ctx context.Context, method string) string {
+func (c *setup) clientKey(ctx context.Context, method string) string {
 	var v string
 	switch {
-	case i.mdKey != "":
+	case c.mdKey != "":
 		if md, ok := metadata.FromIncomingContext(ctx); ok {
-			if vs := md.Get(i.mdKey); len(vs) > 0 {
+			if vs := md.Get(c.mdKey); len(vs) > 0 {
 				v = vs[0]
 			}
 		}
-	case i.keyFunc != nil:
-		if s, ok := i.keyFunc(ctx, method); ok {
+	case c.keyFunc != nil:
+		if s, ok := c.keyFunc(ctx, method); ok {
 			v = s
 		}
 	}
 	if v != "" {
 		return "k:" + safe(v)
 	}
-	a := i.clientIP(ctx)
-	if a.Is6() && i.v6bits < 128 {
-		p, _ := a.Prefix(i.v6bits)
+	a := c.clientIP(ctx)
+	if a.Is6() && c.v6bits < 128 {
+		p, _ := a.Prefix(c.v6bits)
 		return "ip:" + p.String()
 	}
 	if !a.IsValid() {
@@ -69,16 +69,16 @@ func safe(v string) string {
 // grouping: the peer's, or, when the peer is a trusted proxy, the first
 // untrusted address of the proxy's metadata key, read right to left. It
 // returns the zero Addr when the peer has no IP address.
-func (i *Interceptor) clientIP(ctx context.Context) netip.Addr {
+func (c *setup) clientIP(ctx context.Context) netip.Addr {
 	var a netip.Addr
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		a = addrOf(p.Addr)
 	}
-	if !a.IsValid() || len(i.trusted) == 0 || !contains(i.trusted, a) {
+	if !a.IsValid() || len(c.trusted) == 0 || !contains(c.trusted, a) {
 		return a
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	if c, ok := i.fromProxy(md.Get(i.proxyKey)); ok {
+	if c, ok := c.fromProxy(md.Get(c.proxyKey)); ok {
 		return c
 	}
 	return a
@@ -87,7 +87,7 @@ func (i *Interceptor) clientIP(ctx context.Context) netip.Addr {
 // fromProxy walks the values right to left, skipping trusted hops. It
 // reports false for a missing, garbled or overlong list. When every hop
 // is trusted, the leftmost is the client.
-func (i *Interceptor) fromProxy(values []string) (netip.Addr, bool) {
+func (c *setup) fromProxy(values []string) (netip.Addr, bool) {
 	var last netip.Addr
 	hops := 0
 	for j := len(values) - 1; j >= 0; j-- {
@@ -106,7 +106,7 @@ func (i *Interceptor) fromProxy(values []string) (netip.Addr, bool) {
 			if !a.IsValid() {
 				return netip.Addr{}, false
 			}
-			if !contains(i.trusted, a) {
+			if !contains(c.trusted, a) {
 				return a, true
 			}
 			last = a

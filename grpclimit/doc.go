@@ -72,8 +72,17 @@
 // whose client has gone is answered with its context's error and is not a
 // store failure. Store errors never reach the client.
 //
+// # Reload
+//
+// [Interceptor.Reload] takes a new set of limits atomically, from the
+// same options as New, while the server runs; it refuses, naming the
+// problem, what New or Check would refuse, and keeps the limits in force.
+// A call in flight is decided wholly under the old set or wholly under the
+// new one. Counts carry over for each limit that is unchanged; a limit
+// whose count changes starts a fresh count.
+//
 // # Concurrency
 //
 // An Interceptor and the interceptors it returns are safe for concurrent
-// use.
+// use, Reload included.
 package grpclimit

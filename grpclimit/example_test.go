@@ -44,19 +44,8 @@ func Example() {
 	if err := lim.Check(srv); err != nil {
 		log.Fatal(err) // a declared method that no service serves
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer conn.Close()
-	client := healthpb.NewHealthClient(conn)
+	client, stop := serveLoopback(srv)
+	defer stop()
 	for n := 1; n <= 6; n++ {
 		var md metadata.MD
 		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}, grpc.Header(&md))
@@ -79,4 +68,64 @@ func Example() {
 	// call 4: OK, remaining [1]
 	// call 5: OK, remaining [0]
 	// call 6: ResourceExhausted, remaining [0], retry in 12s, retry-after [12]: grpclimit: rate limit exceeded: 5 per 1 minute
+}
+
+// ExampleInterceptor_Reload raises a method's limit while the server
+// runs, and shows a refused reload keeping the limits in force.
+func ExampleInterceptor_Reload() {
+	store, err := floodgate.Open("memory://", floodgate.WithClock(clock.NewManual(time.Hour)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	lim, err := grpclimit.New(store, grpclimit.WithMethod("/grpc.health.v1.Health/Check", "2/minute"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(lim.Unary()))
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	if err := lim.Check(srv); err != nil {
+		log.Fatal(err)
+	}
+	client, stop := serveLoopback(srv)
+	defer stop()
+	call := func() {
+		var md metadata.MD
+		_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}, grpc.Header(&md))
+		fmt.Printf("%v: limit %v, remaining %v\n", status.Code(err), md.Get("x-ratelimit-limit"), md.Get("x-ratelimit-remaining"))
+	}
+	call()
+	call()
+	call()
+
+	// An incident: raise the limit. A changed limit counts afresh.
+	if err := lim.Reload(grpclimit.WithMethod("/grpc.health.v1.Health/Check", "5/minute")); err != nil {
+		log.Fatal(err)
+	}
+	call()
+	// A mistyped reload is refused; 5/minute stays.
+	fmt.Println(lim.Reload(grpclimit.WithMethod("/grpc.health.v1.Health/Check", "50/fortnight")))
+	call()
+	// Output:
+	// OK: limit [2], remaining [1]
+	// OK: limit [2], remaining [0]
+	// ResourceExhausted: limit [2], remaining [0]
+	// OK: limit [5], remaining [4]
+	// grpclimit: invalid configuration: method "/grpc.health.v1.Health/Check": limit: invalid: "50/fortnight": unknown unit "fortnight" (want second, minute, hour, day, month or year)
+	// OK: limit [5], remaining [3]
+}
+
+// serveLoopback serves srv on a loopback port and returns a health client
+// connected to it, and a function that closes both.
+func serveLoopback(srv *grpc.Server) (healthpb.HealthClient, func()) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return healthpb.NewHealthClient(conn), func() { conn.Close(); srv.Stop() }
 }

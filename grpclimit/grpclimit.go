@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,8 +46,25 @@ const (
 // client. Build one with [New]; the zero Interceptor is not usable. It is
 // safe for concurrent use and must not be copied after first use.
 type Interceptor struct {
-	_        noCopy
-	store    floodgate.Store
+	_     noCopy
+	store floodgate.Store
+	// cur is the configuration in force. A call loads it once and decides
+	// wholly under it; Reload swaps in a new one and never changes one in
+	// place.
+	cur atomic.Pointer[setup]
+
+	mu     sync.Mutex  // serialises Check and Reload
+	server serviceInfo // what Check passed on; nil until it has
+
+	checked   atomic.Bool // Check passed
+	warned    atomic.Bool // calls before Check were logged
+	storeErr  atomic.Bool // the first store error was logged
+	storeErrs atomic.Uint64
+}
+
+// setup is one configuration built by New or Reload. It is immutable
+// once stored in Interceptor.cur.
+type setup struct {
 	methods  map[string]*check
 	def      []limit.Limit
 	proxyKey string
@@ -55,17 +73,17 @@ type Interceptor struct {
 	mdKey    string
 	keyFunc  func(ctx context.Context, fullMethod string) (string, bool)
 	log      *slog.Logger
-
-	checked   atomic.Bool // Check passed
-	warned    atomic.Bool // calls before Check were logged
-	storeErr  atomic.Bool // the first store error was logged
-	storeErrs atomic.Uint64
 }
 
 // check is one declared method's limits and the scope of its storage keys.
 type check struct {
 	limits []limit.Limit
 	scope  string // "grpc|" + method + "|"
+}
+
+// serviceInfo is what Check reads from a server: *grpc.Server has it.
+type serviceInfo interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
 }
 
 // New returns an Interceptor that decides calls on store. It reports, in
@@ -77,32 +95,84 @@ func New(store floodgate.Store, opts ...Option) (*Interceptor, error) {
 	if store == nil {
 		return nil, configError("nil store")
 	}
+	s, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	i := &Interceptor{store: store}
+	i.cur.Store(s)
+	return i, nil
+}
+
+// Reload takes a new set of limits atomically: it replaces the
+// Interceptor's configuration with the one opts describe, as [New] would
+// build it, while calls are served, so an operator can raise a method's
+// limit during an incident, or lower it during an attack, without a
+// deploy. opts replace every option given to New (pass the logger, the
+// key and the proxies again, not only the limits).
+//
+// Reload checks opts as New does and, once [Interceptor.Check] has
+// passed, the new methods against the server Check was given, as Check
+// does. On any problem it returns an error wrapping [ErrConfig] that
+// names it and keeps the configuration in force. Otherwise the new one
+// applies to every call that starts after Reload returns; a call in
+// flight is decided wholly under the old one or wholly under the new one,
+// never a mix: each call reads the configuration once, through one atomic
+// pointer, and a configuration is never changed once in force.
+//
+// Counts carry over for a limit that is unchanged: a budget's storage
+// key is "grpc|", the method and the client, and the store counts each
+// limit, count included, apart. So a method whose "5/minute" becomes
+// "10/minute" starts a fresh count under the new limit (a client who had
+// used 5 gets 10 more), and one whose limits stay the same keeps its
+// count, whatever else changes. A lowered limit thus never counts what
+// was spent under the old one: lower it further, rather than trust the
+// carried-over count, when the point is to stop an attack in progress.
+// Reload is safe for concurrent use; concurrent calls apply in turn.
+func (i *Interceptor) Reload(opts ...Option) error {
+	s, err := build(opts)
+	if err != nil {
+		return err
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.server != nil {
+		if err := s.unserved(i.server); err != nil {
+			return err
+		}
+	}
+	i.cur.Store(s)
+	return nil
+}
+
+// build checks opts and returns the configuration they describe.
+func build(opts []Option) (*setup, error) {
 	c := config{v6bits: 64, log: slog.Default()}
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	i := &Interceptor{store: store, methods: make(map[string]*check, len(c.methods)),
+	s := &setup{methods: make(map[string]*check, len(c.methods)),
 		proxyKey: strings.ToLower(c.proxyKey), v6bits: c.v6bits, mdKey: strings.ToLower(c.mdKey),
 		keyFunc: c.keyFunc, log: c.log}
 	for _, m := range c.methods {
 		if !validMethod(m.name) {
 			return nil, configError("method %q is not a full method name such as \"/package.Service/Method\"", m.name)
 		}
-		if i.methods[m.name] != nil {
+		if s.methods[m.name] != nil {
 			return nil, configError("method %q declared twice", m.name)
 		}
 		ls, err := limit.ParseMany(m.limits)
 		if err != nil {
 			return nil, configError("method %q: %v", m.name, err)
 		}
-		i.methods[m.name] = &check{limits: ls, scope: "grpc|" + m.name + "|"}
+		s.methods[m.name] = &check{limits: ls, scope: "grpc|" + m.name + "|"}
 	}
 	if c.defSet {
 		ls, err := limit.ParseMany(c.def)
 		if err != nil {
 			return nil, configError("default limits: %v", err)
 		}
-		i.def = ls
+		s.def = ls
 	}
 	if c.v6bits < 1 || c.v6bits > 128 {
 		return nil, configError("IPv6 prefix /%d is not in 1..128", c.v6bits)
@@ -112,11 +182,11 @@ func New(store floodgate.Store, opts ...Option) (*Interceptor, error) {
 			return nil, configError("trusted proxies without a metadata key (such as \"x-forwarded-for\")")
 		}
 		var err error
-		if i.trusted, err = parsePrefixes(c.trusted); err != nil {
+		if s.trusted, err = parsePrefixes(c.trusted); err != nil {
 			return nil, err
 		}
 	}
-	return i, nil
+	return s, nil
 }
 
 // validMethod reports whether s is "/service/method", both parts
@@ -131,10 +201,23 @@ func validMethod(s string) bool {
 // a misspelled name would otherwise never be limited. Call it once, after
 // every service is registered and before serving; *grpc.Server satisfies
 // s. Until Check has passed, the first intercepted call is logged as a
-// warning.
+// warning. Once it has, [Interceptor.Reload] checks each new
+// configuration against s too.
 func (i *Interceptor) Check(s interface {
 	GetServiceInfo() map[string]grpc.ServiceInfo
 }) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if err := i.cur.Load().unserved(s); err != nil {
+		return err
+	}
+	i.server = s
+	i.checked.Store(true)
+	return nil
+}
+
+// unserved reports the declared methods that no service of s serves.
+func (c *setup) unserved(s serviceInfo) error {
 	served := map[string]bool{}
 	for svc, info := range s.GetServiceInfo() {
 		for _, m := range info.Methods {
@@ -142,7 +225,7 @@ func (i *Interceptor) Check(s interface {
 		}
 	}
 	var missing []string
-	for m := range i.methods {
+	for m := range c.methods {
 		if !served[m] {
 			missing = append(missing, strconv.Quote(m))
 		}
@@ -151,7 +234,6 @@ func (i *Interceptor) Check(s interface {
 		slices.Sort(missing)
 		return configError("no registered service serves the declared method %s", strings.Join(missing, ", "))
 	}
-	i.checked.Store(true)
 	return nil
 }
 
@@ -187,12 +269,15 @@ func (i *Interceptor) Stream() grpc.StreamServerInterceptor {
 // decide counts one call to method, sets the rate-limit metadata with
 // setHeader and returns the status error of a denial, or nil.
 func (i *Interceptor) decide(ctx context.Context, method string, setHeader func(metadata.MD) error) error {
+	// One load: the limits, the key and the logger below all come from
+	// the same configuration, whatever Reload does meanwhile.
+	cfg := i.cur.Load()
 	if !i.checked.Load() && i.warned.CompareAndSwap(false, true) {
-		i.log.Warn("grpclimit: a call was served before Interceptor.Check passed; "+
+		cfg.log.Warn("grpclimit: a call was served before Interceptor.Check passed; "+
 			"a declared method that no service serves would never be limited (logged once)", "method", method)
 	}
-	limits, scope := i.def, ""
-	if c := i.methods[method]; c != nil {
+	limits, scope := cfg.def, ""
+	if c := cfg.methods[method]; c != nil {
 		limits, scope = c.limits, c.scope
 	} else if len(limits) > 0 {
 		scope = "grpc|" + method + "|"
@@ -200,14 +285,14 @@ func (i *Interceptor) decide(ctx context.Context, method string, setHeader func(
 	if len(limits) == 0 {
 		return nil
 	}
-	d, err := i.store.AllowN(ctx, scope+i.clientKey(ctx, method), 1, limits...)
+	d, err := i.store.AllowN(ctx, scope+cfg.clientKey(ctx, method), 1, limits...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return status.FromContextError(ctx.Err()).Err() // the client is gone: not the store's failure
 		}
 		i.storeErrs.Add(1)
 		if i.storeErr.CompareAndSwap(false, true) {
-			i.log.Warn("grpclimit: the store failed; calls are decided by its failure policy "+
+			cfg.log.Warn("grpclimit: the store failed; calls are decided by its failure policy "+
 				"(this is logged once; floodgate's failure policy logs each outage)", "method", method, "error", err)
 		}
 	}

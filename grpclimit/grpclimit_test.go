@@ -288,26 +288,7 @@ func TestCheckWarning(t *testing.T) {
 // TestNew checks that bad configurations fail at construction, naming
 // what is wrong.
 func TestNew(t *testing.T) {
-	tests := []struct {
-		name string
-		opts []grpclimit.Option
-		want string // in the error
-	}{
-		{"bad limit names the method", []grpclimit.Option{grpclimit.WithMethod(check, "5/fortnight")}, check},
-		{"empty limit", []grpclimit.Option{grpclimit.WithMethod(check, "")}, check},
-		{"trailing separator", []grpclimit.Option{grpclimit.WithMethod(check, "5/minute;")}, check},
-		{"no leading slash", []grpclimit.Option{grpclimit.WithMethod("grpc.health.v1.Health/Check", "5/minute")}, "grpc.health.v1.Health/Check"},
-		{"no method", []grpclimit.Option{grpclimit.WithMethod("/grpc.health.v1.Health", "5/minute")}, "/grpc.health.v1.Health"},
-		{"empty service", []grpclimit.Option{grpclimit.WithMethod("//Check", "5/minute")}, "//Check"},
-		{"extra slash", []grpclimit.Option{grpclimit.WithMethod("/a/b/c", "5/minute")}, "/a/b/c"},
-		{"declared twice", []grpclimit.Option{grpclimit.WithMethod(check, "5/minute"), grpclimit.WithMethod(check, "6/minute")}, "declared twice"},
-		{"bad default", []grpclimit.Option{grpclimit.WithDefaultLimits("lots")}, "default limits"},
-		{"bad proxy prefix", []grpclimit.Option{grpclimit.WithTrustedProxies("x-forwarded-for", "10.0.0.0/33")}, "10.0.0.0/33"},
-		{"proxies without a key", []grpclimit.Option{grpclimit.WithTrustedProxies("", "10.0.0.0/8")}, "metadata key"},
-		{"IPv6 prefix 0", []grpclimit.Option{grpclimit.WithIPv6Prefix(0)}, "/0"},
-		{"IPv6 prefix 129", []grpclimit.Option{grpclimit.WithIPv6Prefix(129)}, "/129"},
-	}
-	for _, tt := range tests {
+	for _, tt := range badConfigs {
 		t.Run(tt.name, func(t *testing.T) {
 			lim, err := grpclimit.New(floodgate.NewMemory(), tt.opts...)
 			require.ErrorIs(t, err, grpclimit.ErrConfig, "New returned %v", lim)
@@ -318,6 +299,28 @@ func TestNew(t *testing.T) {
 		_, err := grpclimit.New(nil)
 		assert.ErrorIs(t, err, grpclimit.ErrConfig)
 	})
+}
+
+// badConfigs are configurations that New and Reload refuse, each with
+// what the error must name.
+var badConfigs = []struct {
+	name string
+	opts []grpclimit.Option
+	want string // in the error
+}{
+	{"bad limit names the method", []grpclimit.Option{grpclimit.WithMethod(check, "5/fortnight")}, check},
+	{"empty limit", []grpclimit.Option{grpclimit.WithMethod(check, "")}, check},
+	{"trailing separator", []grpclimit.Option{grpclimit.WithMethod(check, "5/minute;")}, check},
+	{"no leading slash", []grpclimit.Option{grpclimit.WithMethod("grpc.health.v1.Health/Check", "5/minute")}, "grpc.health.v1.Health/Check"},
+	{"no method", []grpclimit.Option{grpclimit.WithMethod("/grpc.health.v1.Health", "5/minute")}, "/grpc.health.v1.Health"},
+	{"empty service", []grpclimit.Option{grpclimit.WithMethod("//Check", "5/minute")}, "//Check"},
+	{"extra slash", []grpclimit.Option{grpclimit.WithMethod("/a/b/c", "5/minute")}, "/a/b/c"},
+	{"declared twice", []grpclimit.Option{grpclimit.WithMethod(check, "5/minute"), grpclimit.WithMethod(check, "6/minute")}, "declared twice"},
+	{"bad default", []grpclimit.Option{grpclimit.WithDefaultLimits("lots")}, "default limits"},
+	{"bad proxy prefix", []grpclimit.Option{grpclimit.WithTrustedProxies("x-forwarded-for", "10.0.0.0/33")}, "10.0.0.0/33"},
+	{"proxies without a key", []grpclimit.Option{grpclimit.WithTrustedProxies("", "10.0.0.0/8")}, "metadata key"},
+	{"IPv6 prefix 0", []grpclimit.Option{grpclimit.WithIPv6Prefix(0)}, "/0"},
+	{"IPv6 prefix 129", []grpclimit.Option{grpclimit.WithIPv6Prefix(129)}, "/129"},
 }
 
 // TestKeys checks whose budget a call counts against: the peer's

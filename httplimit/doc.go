@@ -29,7 +29,7 @@
 // limits (from [WithRoute], [Middleware.Limit] or [WithDefaultLimits];
 // chosen per request with [Dynamic]), and the route's limits under keys
 // of their own ([AlsoBy]: per address and per account on a login). All
-// of them are decided together, all or nothing (floodgate.AllowAll): a
+// of them are decided together, all or nothing (Store.AllowAll): a
 // request denied by any limit counts against none (SlowAPI leaves the
 // earlier scopes counted). [CountWhen] gives the route's units back
 // after the response when its status should not count ("only failed

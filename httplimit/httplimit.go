@@ -647,7 +647,7 @@ func (m *Middleware) serve(c *setup, w http.ResponseWriter, r *http.Request, nex
 		for _, p := range ps {
 			charges = append(charges, floodgate.Charge{Key: p.key, N: p.n, Limits: p.limits})
 		}
-		d, at, err = floodgate.AllowAll(ctx, m.store, charges...)
+		d, at, err = m.store.AllowAll(ctx, charges...)
 		at = max(at, 0)
 	}
 	fallback := false

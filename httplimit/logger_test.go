@@ -56,6 +56,10 @@ func (noRefund) Refund(context.Context, string, int64, ...limit.Limit) error {
 	return fmt.Errorf("test store: %w", errors.ErrUnsupported)
 }
 
+func (r noRefund) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	return floodgate.AllowEach(ctx, r, charges...)
+}
+
 // TestWithLoggerOncePerMiddleware: the Middleware's lines go to the
 // logger of WithLogger, with structured attributes, once however many
 // requests trigger them.

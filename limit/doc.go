@@ -25,7 +25,7 @@
 //
 // # Periods
 //
-// A period is a whole number of milliseconds from [MinPeriod] (1 ms) to
+// A period is a whole number of milliseconds from one millisecond to
 // [MaxPeriod]. The grammar, that of the Python limits library, only
 // reaches whole seconds; shorter or fractional periods, such as the
 // 500 ms that other Go limiters' store interfaces pass, come from

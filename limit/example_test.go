@@ -35,7 +35,7 @@ func ExampleParseMany() {
 func ExampleNew() {
 	l, err := limit.New(100, 90*time.Second)
 	fmt.Println(l, err)
-	// Periods down to limit.MinPeriod, one millisecond, come only from New:
+	// Periods down to one millisecond come only from New:
 	// the string grammar has no unit shorter than a second.
 	l, err = limit.New(10, 100*time.Millisecond)
 	fmt.Println(l, l.Period(), err)

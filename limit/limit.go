@@ -17,7 +17,7 @@ const (
 	// 64-bit word per key and larger ones in a wider per-key state
 	// (engine/doc.go); the answers are the same.
 	MaxCount = 1<<53 - 1
-	// MinPeriod is the shortest period, one millisecond. A period is a whole
+	// minPeriod is the shortest period, one millisecond. A period is a whole
 	// number of milliseconds. The string grammar (that of the Python limits
 	// library) only has units of a second and longer, so only limits whose
 	// period is a whole number of seconds have a string form that parses
@@ -25,7 +25,7 @@ const (
 	// only from [New]. Backends judge time at their clock's resolution: the
 	// memory engine's default clock ticks every millisecond, so periods of
 	// a few milliseconds are coarse.
-	MinPeriod = time.Millisecond
+	minPeriod = time.Millisecond
 	// MaxPeriod is the longest period: ten years of 360 days.
 	MaxPeriod = 10 * 360 * 24 * time.Hour
 )
@@ -33,7 +33,7 @@ const (
 // ErrInvalid is wrapped by every error of a constructor, a parser and
 // MarshalText, for errors.Is: text that is not a limit, a count outside
 // 1..MaxCount, a period that is not a whole number of milliseconds
-// between MinPeriod and MaxPeriod, or a limit that MarshalText cannot
+// from one millisecond to MaxPeriod, or a limit that MarshalText cannot
 // write because the grammar cannot express it (a burst, or a period that
 // is not a whole number of seconds). The message quotes the offending
 // part and says what is wrong with it.
@@ -59,7 +59,7 @@ type Limit struct {
 
 // New returns a limit of count per period. It fails with an error wrapping
 // ErrInvalid when count is not in 1..MaxCount or period is not a
-// whole number of milliseconds in MinPeriod..MaxPeriod.
+// whole number of milliseconds from one millisecond to MaxPeriod.
 //
 // New is the only way to build a limit whose period is not a whole number
 // of seconds, such as New(10, 100*time.Millisecond): the string grammar
@@ -69,7 +69,7 @@ func New(count int64, period time.Duration) (Limit, error) {
 	if count < 1 || count > MaxCount {
 		return Limit{}, countError(strconv.FormatInt(count, 10))
 	}
-	if period < MinPeriod || period > MaxPeriod || period%time.Millisecond != 0 {
+	if period < minPeriod || period > MaxPeriod || period%time.Millisecond != 0 {
 		return Limit{}, periodError(period.String())
 	}
 	return Limit{count: count, period: period}, nil

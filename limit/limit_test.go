@@ -161,7 +161,7 @@ func TestSubSecondPeriods(t *testing.T) {
 	}{
 		{10, 100 * time.Millisecond, "10/100ms", "10 per 100ms"},
 		{5, 500 * time.Millisecond, "5/500ms", "5 per 500ms"},
-		{1, limit.MinPeriod, "1/1ms", "1 per 1ms"},
+		{1, time.Millisecond, "1/1ms", "1 per 1ms"},
 		{limit.MaxCount, time.Millisecond, "9007199254740991/1ms", "9007199254740991 per 1ms"},
 		{3, 1500 * time.Millisecond, "3/1.5s", "3 per 1.5s"},
 		{2, time.Minute + time.Millisecond, "2/1m0.001s", "2 per 1m0.001s"},

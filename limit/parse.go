@@ -140,5 +140,5 @@ func countError(c string) error {
 }
 
 func periodError(p string) error {
-	return fmt.Errorf("%w: period %q is not a whole number of milliseconds in %s..%s", ErrInvalid, p, MinPeriod, MaxPeriod)
+	return fmt.Errorf("%w: period %q is not a whole number of milliseconds in %s..%s", ErrInvalid, p, minPeriod, MaxPeriod)
 }

@@ -67,7 +67,7 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 		return nil, err
 	}
 	if m.http, err = meter.Int64Counter("floodgate.http.decisions",
-		metric.WithDescription("HTTP requests decided by the httplimit middleware, by route pattern, deciding scope and outcome."),
+		metric.WithDescription("HTTP requests decided by the httplimit middleware, by route pattern, deciding scope and outcome (allowed; denied: a 429; unavailable: a 503, the store's failure policy denied without counting; shadow_denied)."),
 		metric.WithUnit("{request}")); err != nil {
 		return nil, err
 	}
@@ -172,17 +172,34 @@ func (m *Metrics) ObserveHealth(h floodgate.Health) {
 
 // DecisionHook counts a request decided by the httplimit middleware in
 // floodgate.http.decisions; pass it to httplimit.WithDecisionHook. The
-// route attribute is "unknown" when the middleware could not tell it.
+// route attribute is "unknown" when the middleware could not tell it. The
+// outcome is the response the middleware gave: "denied" for a 429,
+// "unavailable" for a 503 (the store failed and its failure policy,
+// failure=closed, denied without counting), and "shadow_denied" for a
+// denial in shadow mode that was let through.
 func (m *Metrics) DecisionHook(_ *http.Request, e httplimit.Event) {
 	k := routeKey{route: e.Pattern, scope: e.Scope, outcome: "allowed"}
 	switch {
 	case e.Decision.Allowed:
 	case e.Shadow:
 		k.outcome = "shadow_denied"
+	case unavailable(e):
+		k.outcome = "unavailable"
 	default:
 		k.outcome = "denied"
 	}
 	m.http.Add(context.Background(), 1, m.routes.get(k, newRouteOptions)...)
+}
+
+// unavailable reports whether httplimit answers the denial e with 503
+// rather than 429: the store failed (Fallback) and its failure policy
+// denied without counting, so the Decision has a backoff to retry after
+// but no window to reset (failure=closed). A denial by the policy's own
+// in-memory count (failure=memory) has a reset time and is a 429. This is
+// the test httplimit makes before it writes the 503; TestUnavailable
+// checks the two agree on a real Redis that is down.
+func unavailable(e httplimit.Event) bool {
+	return e.Fallback && e.Decision.RetryAfter != limit.Never && e.Decision.ResetAfter == 0
 }
 
 type callKey struct {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/httplimit"
 	"github.com/floodgate-go/floodgate/limit"
 	fgotel "github.com/floodgate-go/floodgate/otel"
@@ -148,10 +149,12 @@ func TestHTTPDecisionsMatchRequests(t *testing.T) {
 
 // TestRedisOutage: floodgate.store.up goes 1 → 0 → 1 across a real
 // Redis outage, and floodgate.fallback.decisions counts the policy's
-// answers.
+// answers. The fallback's trip rule and backoff run on a manual clock.
 func TestRedisOutage(t *testing.T) {
 	r := startRedis(t)
-	s := newServer(t, "redis://"+r.addr()+"?timeout=200ms&backoff=50ms", floodgate.WithLogger(discardLogger()))
+	clk := clock.NewManual(time.Hour)
+	s := newServer(t, "redis://"+r.addr()+"?timeout=2s&backoff=50ms",
+		floodgate.WithLogger(discardLogger()), floodgate.WithClock(clk))
 	require.Eventually(t, func() bool { return s.do(t, 1, "GET", "/items/warm")[204] == 1 }, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 1.0, value(s.collect(t), "floodgate.store.up", "store", "redis"), "store.up with Redis answering")
 
@@ -169,6 +172,7 @@ func TestRedisOutage(t *testing.T) {
 
 	r.start(t)
 	require.Eventually(t, func() bool {
+		clk.Advance(50 * time.Millisecond) // a backoff: the next request tries Redis
 		s.do(t, 1, "GET", "/items/back")
 		return value(s.collect(t), "floodgate.store.up", "store", "redis") == 1
 	}, 10*time.Second, 50*time.Millisecond, "floodgate.store.up never returned to 1")

@@ -64,7 +64,7 @@ func New() *Collector {
 		}, []string{"store", "state"}),
 		http: prom.NewCounterVec(prom.CounterOpts{
 			Name: "floodgate_http_decisions_total",
-			Help: "HTTP requests decided by the httplimit middleware, by route pattern, deciding scope and outcome (allowed, denied, shadow_denied).",
+			Help: "HTTP requests decided by the httplimit middleware, by route pattern, deciding scope and outcome (allowed; denied: a 429; unavailable: a 503, the store's failure policy denied without counting; shadow_denied).",
 		}, []string{"route", "scope", "outcome"}),
 		up: prom.NewDesc("floodgate_store_up",
 			"1 while the store answers, 0 while a fallback's primary is marked down and its failure policy decides.",
@@ -127,13 +127,18 @@ func (c *Collector) ObserveHealth(h floodgate.Health) {
 //
 // The route label is the route's pattern ("unknown" when the middleware
 // could not tell it), the scope label the deciding scope; the client key
-// is never a label.
+// is never a label. The outcome is the response the middleware gave:
+// "denied" for a 429, "unavailable" for a 503 (the store failed and its
+// failure policy, failure=closed, denied without counting), and
+// "shadow_denied" for a denial in shadow mode that was let through.
 func (c *Collector) DecisionHook(_ *http.Request, e httplimit.Event) {
 	k := routeKey{route: e.Pattern, scope: e.Scope, outcome: outcomeAllowed}
 	switch {
 	case e.Decision.Allowed:
 	case e.Shadow:
 		k.outcome = outcomeShadowDenied
+	case unavailable(e):
+		k.outcome = outcomeUnavailable
 	default:
 		k.outcome = outcomeDenied
 	}
@@ -225,9 +230,21 @@ const (
 	outcomeAllowed uint8 = iota
 	outcomeDenied
 	outcomeShadowDenied
+	outcomeUnavailable
 )
 
-var outcomes = [...]string{"allowed", "denied", "shadow_denied"}
+var outcomes = [...]string{"allowed", "denied", "shadow_denied", "unavailable"}
+
+// unavailable reports whether httplimit answers the denial e with 503
+// rather than 429: the store failed (Fallback) and its failure policy
+// denied without counting, so the Decision has a backoff to retry after
+// but no window to reset (failure=closed). A denial by the policy's own
+// in-memory count (failure=memory) has a reset time and is a 429. This is
+// the test httplimit makes before it writes the 503; TestUnavailable
+// checks the two agree on a real Redis that is down.
+func unavailable(e httplimit.Event) bool {
+	return e.Fallback && e.Decision.RetryAfter != limit.Never && e.Decision.ResetAfter == 0
+}
 
 func outcome(allowed bool) string {
 	if allowed {

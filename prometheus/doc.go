@@ -32,8 +32,10 @@
 //
 // Labels: store is the kind of store ("memory", "redis"); strategy
 // its algorithm ("sliding-window", …); limit the deciding limit
-// ("5/minute"); outcome "allowed" or "denied", and for HTTP also
-// "shadow_denied" (denied in shadow mode, not enforced); op "allow",
+// ("5/minute"); outcome "allowed" or "denied", and for HTTP the
+// response: "denied" is a 429, "unavailable" a 503 (the store failed and
+// its failure policy, failure=closed, denied without counting), and
+// "shadow_denied" a denial in shadow mode, not enforced; op "allow",
 // "peek", "reset" or "refund"; route the route pattern ("POST
 // /api/v1/auth/login", "unknown" when the middleware could not tell it);
 // scope the deciding budget ("app", a pattern, a shared scope); state

@@ -44,6 +44,12 @@ func (o *outside) AllowN(ctx context.Context, key string, n int64, limits ...lim
 	return o.Store.AllowN(ctx, key, n, limits...)
 }
 
+// AllowAll decides charge by charge, as a store without a multi-key path
+// does.
+func (o *outside) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
+	return floodgate.AllowEach(ctx, o, charges...)
+}
+
 func (o *outside) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {
 	if o.down.Load() {
 		return errOutsideDown

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/internal/redistest"
 	_ "github.com/floodgate-go/floodgate/redisstore" // registers redis://
 )
@@ -25,11 +26,14 @@ func (r redisServer) start(t *testing.T) { r.Restart(t) }
 // TestRedisOutage stops a real Redis behind the Collector and restarts
 // it: floodgate_store_up goes 1 → 0 → 1, and
 // floodgate_fallback_decisions_total counts the requests the failure
-// policy answered meanwhile.
+// policy answered meanwhile. The fallback's trip rule and backoff run on
+// a manual clock, so the call that marks the store down, and the one
+// that tries it again, are the same in every run.
 func TestRedisOutage(t *testing.T) {
 	r := startRedis(t)
-	s, _ := newServer(t, "redis://"+r.addr()+"?timeout=200ms&backoff=50ms",
-		floodgate.WithLogger(discardLogger()))
+	clk := clock.NewManual(time.Hour)
+	s, _ := newServer(t, "redis://"+r.addr()+"?timeout=2s&backoff=50ms",
+		floodgate.WithLogger(discardLogger()), floodgate.WithClock(clk))
 	require.Eventually(t, func() bool { return s.do(t, 1, "GET", "/items/warm")[204] == 1 },
 		10*time.Second, 20*time.Millisecond, "the first request through Redis")
 
@@ -61,6 +65,7 @@ func TestRedisOutage(t *testing.T) {
 
 	r.start(t)
 	require.Eventually(t, func() bool {
+		clk.Advance(50 * time.Millisecond) // a backoff: the next request tries Redis
 		s.do(t, 1, "GET", "/items/back")
 		return value(s.scrape(t), "floodgate_store_up", "store", "redis") == 1
 	}, 10*time.Second, 50*time.Millisecond, "floodgate_store_up never returned to 1 after Redis restarted")
@@ -70,3 +75,35 @@ func TestRedisOutage(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestUnavailable stops a real Redis under each failure policy and
+// finds floodgate_http_decisions_total counting the responses the
+// middleware gave: a 503 (failure=closed: the policy denied without
+// counting) as outcome="unavailable", a 429 (failure=memory: the local
+// count denied) as "denied", and nothing of the one as the other.
+func TestUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		failure                      string
+		want                         map[int]int
+		allowed, denied, unavailable float64
+	}{
+		{"closed", map[int]int{503: 4}, 0, 0, 4},
+		{"memory", map[int]int{204: 3, 429: 1}, 3, 1, 0},
+	} {
+		t.Run(c.failure, func(t *testing.T) {
+			r := startRedis(t)
+			s, _ := newServer(t, "redis://"+r.addr()+"?timeout=200ms&backoff=50ms&failure="+c.failure,
+				floodgate.WithLogger(discardLogger()))
+			require.Eventually(t, func() bool { return s.do(t, 1, "GET", "/items/warm")[204] == 1 },
+				10*time.Second, 20*time.Millisecond, "the first request through Redis")
+			r.kill()
+
+			require.Equal(t, c.want, s.do(t, 4, "POST", "/login"), "POST /login (3/minute) with Redis down, failure=%s", c.failure)
+			fams := s.scrape(t)
+			for outcome, want := range map[string]float64{"allowed": c.allowed, "denied": c.denied, "unavailable": c.unavailable} {
+				assert.Equal(t, want, value(fams, "floodgate_http_decisions_total", "route", "POST /login", "outcome", outcome),
+					"floodgate_http_decisions_total{route=\"POST /login\",outcome=%q}", outcome)
+			}
+		})
+	}
+}

@@ -68,6 +68,7 @@ func BenchmarkAllowN(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 				b.ReportMetric(evalshaUsec(b, r), "server-µs/call")
+				b.ReportMetric(float64(b.N)/float64(calls(b, r, "evalsha")), "decisions/call")
 			})
 		}
 	}

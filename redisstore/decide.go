@@ -130,12 +130,13 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	if err != nil {
 		return limit.Decision{}, err
 	}
-	var keyBuf [inlineLimits]string
-	var argBuf [4 + 3*inlineLimits]string
-	keys, args := keyBuf[:0], argBuf[:0]
-	if len(limits) > inlineLimits {
-		keys, args = make([]string, 0, len(limits)), make([]string, 0, 4+3*len(limits))
+	if s.cfg.evaler == nil {
+		return s.coalesce(ctx, c, now, key, n, commit, limits)
 	}
+	// Through an Evaler, one call of the single script per decision: an
+	// Evaler runs one script call at a time for its caller.
+	keys := make([]string, 0, len(limits))
+	args := make([]string, 0, 4+3*len(limits))
 	commitArg := "0"
 	if commit {
 		commitArg = "1"
@@ -146,33 +147,11 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 		a := s.limitArgs(l)
 		args = append(args, a[0], a[1], a[2])
 	}
-	var vals []int64
-	if s.cfg.evaler != nil {
-		if vals, err = s.evalVia(ctx, s.src, keys, args); err != nil {
-			return limit.Decision{}, err
-		}
-	} else {
-		budget, cancel := s.budget(ctx)
-		reply := s.script.Exec(budget, c, keys, args)
-		cancel()
-		if err := reply.Error(); err == nil || isReply(err) {
-			s.replied(budget)
-		} else if budget.Err() != nil && ctx.Err() == nil {
-			s.overran(c)
-		}
-		buf := replyPool.Get().(*replyInts)
-		defer replyPool.Put(buf)
-		if vals, err = ints(reply, buf[:0]); err != nil {
-			return limit.Decision{}, failed(ctx, err)
-		}
+	vals, err := s.evalVia(ctx, s.src, keys, args)
+	if err != nil {
+		return limit.Decision{}, err
 	}
-	switch s.cfg.strategy {
-	case limit.GCRA:
-		return decodeGCRA(vals, uint64(n), limits)
-	case limit.MovingWindow:
-		return decodeMoving(vals, uint64(n), limits)
-	}
-	return s.decode(vals, n, commit, limits)
+	return s.decodeAs(vals, n, commit, limits)
 }
 
 // isReply reports whether err is a reply of the server's: an error
@@ -180,23 +159,4 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 func isReply(err error) bool {
 	_, ok := rueidis.IsRedisErr(err)
 	return ok
-}
-
-// ints appends the integers of an array reply to buf, as AsIntSlice
-// returns them, without allocating while they fit. The decoders keep no
-// reference to the slice (an error formats it at once), so buf returns to
-// its pool after decoding.
-func ints(r rueidis.RedisResult, buf []int64) ([]int64, error) {
-	arr, err := r.ToArray()
-	if err != nil {
-		return nil, err
-	}
-	for i := range arr {
-		v, err := arr[i].AsInt64()
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, v)
-	}
-	return buf, nil
 }

@@ -2,7 +2,8 @@
 // instance of a service behind a load balancer shares one limit. It gives
 // the memory engine's answers (the same four strategies and the same
 // integer formulas, see engine/doc.go, at microsecond resolution) in one
-// round trip per decision, works on
+// round trip per decision, with concurrent decisions sharing script
+// calls, works on
 // a single Redis, Sentinel and Redis Cluster, and never stops a service
 // from starting. A [Store] satisfies floodgate.Store.
 //
@@ -22,7 +23,7 @@
 // limit). It makes no round trip and cannot fail. Move to Redis when
 // several instances must share one limit (a login limit per account, a
 // quota per API key), or when counts must survive a restart. The cost is
-// a round trip per decision (pipelined with all concurrent decisions) and
+// a round trip per decision (concurrent decisions share script calls) and
 // a dependency that can fail, which floodgate.Fallback handles. The
 // numbers are in docs/performance.md.
 //
@@ -58,16 +59,51 @@
 //
 // # One round trip, atomic, on the server's clock
 //
-// A decision is one EVALSHA of a script cached by SHA-1; if Redis answers
-// NOSCRIPT (after a restart or SCRIPT FLUSH) the client sends the script
-// once with EVAL and goes on with EVALSHA. The script reads the time with
-// redis.call('TIME'), so instances whose clocks disagree still agree on
-// every window; it reads each limit's counter, decides, and only if every
-// limit allows writes them all back: a request denied by one limit
-// consumes none of the others, and no other client can interleave.
-// Denied requests and Peek write nothing, except that the moving window
-// drops members that stopped counting. User keys reach the script only
-// as KEYS, limits only as ARGV; nothing a user sends becomes script text.
+// A decision is one script call, EVALSHA of a script cached by SHA-1; if
+// Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH) the client
+// sends the script once with EVAL and goes on with EVALSHA. The script
+// reads the time with redis.call('TIME'), so instances whose clocks
+// disagree still agree on every window; it reads each limit's counter,
+// decides, and only if every limit allows writes them all back: a
+// request denied by one limit consumes none of the others, and no other
+// client can interleave. Denied requests and Peek write nothing, except
+// that the moving window drops members that stopped counting. User keys
+// reach the script only as KEYS, limits only as ARGV; nothing a user
+// sends becomes script text.
+//
+// # Coalescing
+//
+// Decisions share script calls under load. A decision goes to Redis at
+// once when fewer than two calls are in flight on its lane (the Redis
+// server, or on a cluster the hash slot of its key); otherwise it waits
+// for one of them, and the call that finishes hands its place to the
+// decisions queued meanwhile, which go together, up to 32, as one call of
+// the batch script: one EVALSHA, one TIME, one reply, each decision
+// checked and written in queue order as if it were alone (two on one key
+// see each other, one after the other). So a lone decision pays no added
+// latency, and Redis's cost per call (reading, parsing, the script's
+// entry, the reply) is shared by up to 32 decisions; the numbers are in
+// docs/scale.md. Each caller gets its own Decision and its own error: a
+// call that fails fails each of its decisions as it would have failed
+// alone (floodgate.ErrUnavailable, or the caller's ctx.Err() when its
+// context ended), and data a script did not write in one key fails only
+// the decisions on that key. The time budget holds per decision: one
+// still queued when its budget runs out (Redis slow to answer the calls
+// ahead, or hung) leaves the queue uncounted and fails as its own call
+// would have (floodgate.ErrUnavailable wrapping
+// context.DeadlineExceeded); one already sent waits for its call, which
+// has a budget of its own.
+// Coalescing is always on; through an [Evaler] each decision is one call
+// of its own (the Evaler runs one script call per caller).
+//
+// [Store.AllowAll] sends every charge of a request in one call of the
+// batch script, all or nothing: the script checks every charge without
+// counting and counts them all only if none denies, so a denial takes no
+// units and needs no refund. That holds on a single Redis and, on a
+// cluster, when every charge's key lives in one hash slot (the user key
+// is the hash tag, so: one user key under several limits). Keys of
+// several slots are decided charge by charge with refunds
+// (floodgate.AllowEach); docs/scale.md has the trade-off.
 //
 // The arithmetic is the engine's, in microseconds (Redis's TIME
 // resolution): the script compares prev·(P−r) with (L−cur−n)·P exactly,
@@ -82,11 +118,15 @@
 // key, where the engine keeps one high-water window per limit.
 //
 // The scripts are files in the package's lua directory, embedded in the
-// binary: window.lua (sliding and fixed window), gcra.lua, moving.lua and
-// refund.lua, each preceded by one shared prelude.lua that reads the
-// arguments, the time and holds the exact wide arithmetic and the checks
-// on foreign data. All of them take one argument layout, documented once
-// at the top of prelude.lua:
+// binary. Each strategy is three functions over one decision (check,
+// deny, apply: window.lua for the sliding and fixed window, gcra.lua,
+// moving.lua), after one shared prelude.lua that holds the exact wide
+// arithmetic and the checks on foreign data, and a driver applies them:
+// batch.lua to the K decisions of a call, independent or all or nothing
+// (the Store's scripts), single.lua to one decision (an Evaler's
+// scripts, and refund.lua's layout). The arithmetic of each strategy is
+// written once, whichever driver runs it. The one-decision layout,
+// documented at the top of prelude.lua:
 //
 //	KEYS[i]      the state of limit i
 //	ARGV[1]      the cost n
@@ -99,7 +139,7 @@
 //
 // Each file names the engine and internal/decide functions it mirrors.
 //
-// Each strategy has its own script; a Store runs one. Every decision is
+// Each strategy has its own scripts; a Store runs one. Every decision is
 // the engine's Decision at the server time truncated to the microsecond:
 // the scripts decide on whole microseconds, return the state they saw and
 // the time they read, and Go computes the durations in nanoseconds. So
@@ -175,7 +215,8 @@
 //
 // The user key is the hash tag, so all limits
 // of one key share a cluster slot and a multi-limit decision is one
-// script call on one node, in a cluster too. Keys longer than 128 bytes,
+// script call on one node, in a cluster too (and coalesced with the
+// decisions of its slot). Keys longer than 128 bytes,
 // keys holding a brace and keys starting with '#' are replaced by '#' and
 // 40 hex digits of their SHA-256, so a 1 MiB key costs 60 bytes in Redis
 // and no user key can break the hash tag.
@@ -237,7 +278,9 @@
 // # Concurrency
 //
 // A Store is safe for concurrent use. Decisions share the client's
-// pipelined connections; the only goroutines of a Store are the client's
-// and one that connects and then checks the maxmemory-policy, which ends
+// pipelined connections and, under load, script calls (Coalescing); a
+// batch is sent by the goroutine of its first decision, which was
+// waiting anyway, so the only goroutines of a Store are the client's and
+// one that connects and then checks the maxmemory-policy, which ends
 // after that check or at Close.
 package redisstore

@@ -39,3 +39,13 @@ func RefundAt(ctx context.Context, s *Store, now time.Duration, key string, n in
 func nowArg(now time.Duration) string {
 	return strconv.FormatInt(max(0, int64(now/time.Microsecond)), 10)
 }
+
+// Lane reports the calls in flight on s's lane on a single Redis and how
+// many decisions wait in its queue (coalescing, batch.go), for tests that
+// need one to be queued.
+func Lane(s *Store) (busy, queued int) {
+	ln := &s.lanes.one
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	return ln.busy, len(ln.queue)
+}

@@ -24,11 +24,7 @@ const maxPlainKey = 128
 // digits of their SHA-256.
 func (s *Store) key(key string, l limit.Limit) string {
 	var b strings.Builder
-	tag := key
-	if len(key) > maxPlainKey || strings.ContainsAny(key, "{}") || strings.HasPrefix(key, "#") {
-		sum := sha256.Sum256([]byte(key))
-		tag = "#" + hex.EncodeToString(sum[:20])
-	}
+	tag := hashTag(key)
 	b.Grow(len(s.cfg.prefix) + len(tag) + 32)
 	b.WriteString(s.cfg.prefix)
 	b.WriteByte('{')
@@ -52,6 +48,17 @@ func (s *Store) key(key string, l limit.Limit) string {
 		b.Write(strconv.AppendInt(num[:0], l.Burst(), 10))
 	}
 	return b.String()
+}
+
+// hashTag returns the hash tag of key's Redis keys: key itself, or, for
+// a key that is long, holds a brace or starts with '#', '#' and 40 hex
+// digits of its SHA-256.
+func hashTag(key string) string {
+	if len(key) > maxPlainKey || strings.ContainsAny(key, "{}") || strings.HasPrefix(key, "#") {
+		sum := sha256.Sum256([]byte(key))
+		return "#" + hex.EncodeToString(sum[:20])
+	}
+	return key
 }
 
 // limitArgs returns l's count, period in microseconds and burst as

@@ -15,13 +15,13 @@ import (
 )
 
 // calls returns the calls of cmd in INFO commandstats, 0 when none.
-func calls(t *testing.T, r *storetest.Redis, cmd string) int {
-	t.Helper()
-	for _, line := range strings.Split(r.CLI(t, "INFO", "commandstats"), "\n") {
+func calls(tb testing.TB, r *storetest.Redis, cmd string) int {
+	tb.Helper()
+	for _, line := range strings.Split(r.CLI(tb, "INFO", "commandstats"), "\n") {
 		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
 		if ok {
 			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			require.NoError(t, err, "INFO commandstats: %s", line)
+			require.NoError(tb, err, "INFO commandstats: %s", line)
 			return n
 		}
 	}

@@ -22,11 +22,12 @@ import (
 // wrap floodgate.ErrUnavailable instead.
 var ErrReply = errors.New("redisstore: redis error reply")
 
-// The scripts, one per family of strategies; a Store uses one.
+// The batch scripts (lua/batch.lua), one per family of strategies; a
+// Store uses one.
 var (
-	windowLua = rueidis.NewLuaScript(windowScript)
-	gcraLua   = rueidis.NewLuaScript(gcraScript)
-	movingLua = rueidis.NewLuaScript(movingScript)
+	windowLua = rueidis.NewLuaScript(windowBatch)
+	gcraLua   = rueidis.NewLuaScript(gcraBatch)
+	movingLua = rueidis.NewLuaScript(movingBatch)
 )
 
 func init() {
@@ -36,9 +37,10 @@ func init() {
 	}
 }
 
-// Store is a rate limiter whose counters live in Redis: one atomic
-// EVALSHA per decision, judged on the Redis server's clock, with the
-// memory engine's exact answers. It satisfies floodgate.Store. It has no
+// Store is a rate limiter whose counters live in Redis: each decision
+// atomic in one EVALSHA (shared, under load, with the decisions queued
+// behind the calls in flight; see Coalescing in the package doc), judged
+// on the Redis server's clock, with the memory engine's exact answers. It satisfies floodgate.Store. It has no
 // failure policy: it reports failures, and floodgate.Fallback (which
 // floodgate.Open puts around it) decides what they mean.
 //
@@ -48,9 +50,9 @@ func init() {
 type Store struct {
 	cfg     config
 	sliding bool
-	tag     string // the strategy's part of each key: "s:", "f:", "g:" or "m:"
-	script  *rueidis.Lua
-	src     string // script's Lua source, for an Evaler
+	tag     string       // the strategy's part of each key: "s:", "f:", "g:" or "m:"
+	script  *rueidis.Lua // the batch script (lua/batch.lua)
+	src     string       // the single script's Lua source, for an Evaler
 	opt     rueidis.ClientOption
 	owned   bool // the Store made the client, and closes it
 
@@ -59,6 +61,7 @@ type Store struct {
 	lastErr atomic.Pointer[error]          // why the last connection attempt failed
 
 	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
+	lanes     lanes                                     // coalescing of concurrent decisions (batch.go)
 	deadlines deadlines                                 // the shared time budgets of round trips
 
 	probing atomic.Bool // a PING measures the latency after an overrun (budget.go)

@@ -13,7 +13,8 @@ var refundLua = rueidis.NewLuaScript(refundScript)
 
 // Refund gives back n units of key's most recent usage under each of
 // limits, as engine.Engine.Refund does in memory (see lua/refund.lua): for
-// floodgate.AllowAll's all-or-nothing decisions across keys, and for
+// the all-or-nothing decisions across keys of AllowAll (which undoes the
+// charges counted before a denial, floodgate.AllowEach), and for
 // middleware that counts a request only when its response says so. It
 // fails like AllowN.
 func (s *Store) Refund(ctx context.Context, key string, n int64, limits ...limit.Limit) error {

@@ -2,18 +2,29 @@ package redisstore
 
 import _ "embed" // the scripts
 
-// The Lua scripts live in lua/*.lua, one file per script, each naming
-// the Go functions it mirrors. Every script is the shared prelude
-// (lua/prelude.lua: the argument layout, the time, exact wide products,
-// the checks on foreign data) followed by its body, with the helpers of
-// the moving-window log (lua/log.lua) between them for the moving-window
-// and refund scripts; a Store runs one of
-// windowScript, gcraScript and movingScript, and refundScript for
-// Refund. See lua/prelude.lua for the arguments and each body for its
-// reply.
+// The Lua scripts live in lua/*.lua. lua/prelude.lua holds what every
+// script shares (exact wide products, the checks on foreign data, TTLs)
+// and documents the three functions by which each strategy decides one
+// request: window.lua (sliding and fixed window), gcra.lua and moving.lua
+// (with lua/log.lua, the helpers of its log, before it). A driver applies
+// them: lua/single.lua to one decision, with the argument layout of the
+// prelude (lua/args.lua reads it), and lua/batch.lua to several in one
+// call, independent or all or nothing. So each strategy's arithmetic is
+// written once, whichever script runs it.
+//
+// A Store runs one batch script for every AllowN, Peek and AllowAll
+// (windowBatch, gcraBatch, movingBatch), the single scripts through an
+// Evaler (windowScript, gcraScript, movingScript), and refundScript for
+// Refund.
 var (
 	//go:embed lua/prelude.lua
 	preludeLua string
+	//go:embed lua/args.lua
+	argsLua string
+	//go:embed lua/single.lua
+	singleLua string
+	//go:embed lua/batch.lua
+	batchLua string
 	//go:embed lua/window.lua
 	windowBody string
 	//go:embed lua/gcra.lua
@@ -25,8 +36,12 @@ var (
 	//go:embed lua/refund.lua
 	refundBody string
 
-	windowScript = preludeLua + windowBody
-	gcraScript   = preludeLua + gcraBody
-	movingScript = preludeLua + logLua + movingBody
-	refundScript = preludeLua + logLua + refundBody
+	windowScript = preludeLua + windowBody + argsLua + singleLua
+	gcraScript   = preludeLua + gcraBody + argsLua + singleLua
+	movingScript = preludeLua + logLua + movingBody + argsLua + singleLua
+	refundScript = preludeLua + logLua + argsLua + refundBody
+
+	windowBatch = preludeLua + windowBody + batchLua
+	gcraBatch   = preludeLua + gcraBody + batchLua
+	movingBatch = preludeLua + logLua + movingBody + batchLua
 )

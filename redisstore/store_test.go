@@ -120,9 +120,65 @@ func TestPausedRedis(t *testing.T) {
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "decision %d with Redis paused: want it ended by the budget", i)
 		assert.False(t, d.Allowed, "a failed decision of the bare store must deny")
 	}
+	// Many at once: those queued behind the calls in flight end by the
+	// budget too, as their own calls would have.
+	var wg sync.WaitGroup
+	for g := range 128 {
+		wg.Go(func() {
+			d, err := s.AllowN(ctx, "k"+strconv.Itoa(g%8), 1, l)
+			assert.ErrorIs(t, err, floodgate.ErrUnavailable, "concurrent decision %d with Redis paused", g)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "concurrent decision %d with Redis paused: want it ended by the budget", g)
+			assert.False(t, d.Allowed, "a failed decision of the bare store must deny")
+		})
+	}
+	wg.Wait()
 	r.Resume(t)
 	require.Eventually(t, func() bool { _, err := s.AllowN(ctx, "k2", 1, l); return err == nil },
 		10*time.Second, 10*time.Millisecond, "no recovery after SIGCONT")
+}
+
+// TestQueuedCallerLeaves: with Redis paused and the lane's calls in
+// flight, a decision waits in the queue; when its caller's ctx ends there,
+// it returns ctx.Err() (not ErrUnavailable: Redis did not fail it) at
+// once, while Redis is still paused, and it is counted nowhere.
+func TestQueuedCallerLeaves(t *testing.T) {
+	r := storetest.StartRedis(t)
+	s := open(t, r, "timeout=60s")
+	l := limit.PerDay(5)
+	bg := context.Background()
+	require.Eventually(t, func() bool { _, err := s.AllowN(bg, "warm", 1, l); return err == nil }, 5*time.Second, 10*time.Millisecond)
+
+	r.Pause(t)
+	var inFlight sync.WaitGroup
+	for range 2 { // the lane's depth: both calls go out and hang
+		inFlight.Go(func() { _, _ = s.AllowN(bg, "busy", 1, l) })
+	}
+	require.Eventually(t, func() bool { busy, _ := redisstore.Lane(s); return busy == 2 }, 10*time.Second, time.Millisecond,
+		"the lane's two calls in flight")
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.AllowN(ctx, "leaver", 1, l)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { _, queued := redisstore.Lane(s); return queued == 1 }, 10*time.Second, time.Millisecond,
+		"a third decision must queue behind the lane's two calls in flight")
+	cancel()
+	// The budget is a minute: only the caller's leaving can empty the
+	// queue while Redis is paused.
+	require.Eventually(t, func() bool { _, queued := redisstore.Lane(s); return queued == 0 }, 10*time.Second, time.Millisecond,
+		"the leaver must leave the queue when its ctx ends, not when the budget does")
+	err := <-done
+	assert.ErrorIs(t, err, context.Canceled, "a queued decision whose caller left")
+	assert.NotErrorIs(t, err, floodgate.ErrUnavailable, "the caller left: Redis did not fail")
+
+	r.Resume(t)
+	inFlight.Wait()
+	d, err := s.Peek(bg, "leaver", l)
+	require.NoError(t, err)
+	fresh, err := s.Peek(bg, "never-asked", l)
+	require.NoError(t, err)
+	assert.Equal(t, fresh.Remaining, d.Remaining, "the leaver's decision was never counted")
 }
 
 // TestErrorReply puts a hash where a counter lives: Redis answers

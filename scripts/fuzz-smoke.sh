@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-1}
-for spec in FuzzParse:200000 FuzzOps:30000 FuzzConcurrent:20000 FuzzEvict:20000 FuzzKV:100000; do
+for spec in FuzzParse:200000 FuzzOps:30000 FuzzConcurrent:20000 FuzzEvict:20000 FuzzKV:100000 FuzzSnapshotFile:10000; do
   target=${spec%%:*}
   n=$((${spec#*:} * SCALE))
   echo "--- $target (${n} executions)"

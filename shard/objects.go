@@ -230,16 +230,3 @@ func (sh *objShard[T]) rebuild(want int) *objSlots[T] {
 	sh.dead = 0
 	return tab
 }
-
-// Len returns the number of objects. It locks each shard in turn, so the
-// total is not a snapshot.
-func (o *Objects[T]) Len() int {
-	n := 0
-	for i := range o.shards {
-		sh := &o.shards[i]
-		sh.mu.Lock()
-		n += sh.live
-		sh.mu.Unlock()
-	}
-	return n
-}

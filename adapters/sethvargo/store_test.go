@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate/adapters/sethvargo"
+	"github.com/floodgate-go/floodgate/internal/windowtest"
 	_ "github.com/floodgate-go/floodgate/redisstore"
 )
 
@@ -41,61 +41,6 @@ func open(t *testing.T, uri string, c *sethvargo.Config) *sethvargo.Store {
 	require.NoError(t, err, "sethvargo.Open(%q, %+v)", uri, c)
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
 	return s
-}
-
-// attempt is one run of a scenario in [inOneWindow]: a require.TestingT
-// that keeps its failures, so that a run that straddled a window's turn
-// can be dropped.
-type attempt struct {
-	errs   []string
-	failed bool
-}
-
-func (a *attempt) Errorf(format string, args ...any) {
-	a.errs = append(a.errs, fmt.Sprintf(format, args...))
-}
-
-func (a *attempt) FailNow() {
-	a.failed = true
-	runtime.Goexit() // ends the run's goroutine only
-}
-
-// inOneWindow runs scenario on fresh keys until one run lies within one
-// window of each of periods, and reports that run's failures; it returns
-// the run's key. Both backends judge fixed windows aligned to the Unix
-// epoch on this machine's clock (Redis's TIME, the engine's wall clock),
-// so readings of that clock before and after a run in one window of a
-// period mean every decision of the run was in that window. A run that
-// straddled a turn is played again at once, early in the new window.
-func inOneWindow(t *testing.T, periods []time.Duration, scenario func(t require.TestingT, key string)) string {
-	t.Helper()
-	for i := 0; ; i++ {
-		key := "k" + strconv.Itoa(i)
-		a := &attempt{}
-		t0 := time.Now()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			scenario(a, key)
-		}()
-		<-done
-		t1 := time.Now()
-		straddled := false
-		for _, p := range periods {
-			straddled = straddled || t0.UnixNano()/int64(p) != t1.UnixNano()/int64(p)
-		}
-		if !straddled {
-			for _, e := range a.errs {
-				t.Error(e)
-			}
-			if a.failed {
-				t.FailNow()
-			}
-			return key
-		}
-		require.Less(t, i, 20, "20 runs each straddled the turn of a window (%v)", periods)
-		t.Logf("run %d straddled the turn of a window (%v); again, at the start of the new one", i, periods)
-	}
 }
 
 // TestExercise is go-limiter's memorystore TestStore_Exercise, ported:
@@ -127,7 +72,7 @@ func TestExercise(t *testing.T) {
 				{op: "take", tokens: 11, remain: 14, resetWithin: 5 * time.Second},
 				{op: "get", tokens: 11, remain: 14},
 			}
-			inOneWindow(t, []time.Duration{3 * time.Second, 5 * time.Second}, func(t require.TestingT, key string) {
+			windowtest.InOne(t, []time.Duration{3 * time.Second, 5 * time.Second}, func(t require.TestingT, key string) {
 				for i, st := range steps {
 					switch st.op {
 					case "get":
@@ -174,7 +119,7 @@ func TestTake(t *testing.T) {
 					tokens, remaining uint64
 					ok                bool
 				}
-				key := inOneWindow(t, []time.Duration{tc.interval}, func(t require.TestingT, key string) {
+				key := windowtest.InOne(t, []time.Duration{tc.interval}, func(t require.TestingT, key string) {
 					results := make([]result, 2*tc.tokens)
 					var wg sync.WaitGroup
 					for i := range results {
@@ -226,7 +171,7 @@ func TestMiddleware(t *testing.T) {
 			})))
 			t.Cleanup(srv.Close)
 			// Each run is one client, named in X-Forwarded-For.
-			inOneWindow(t, []time.Duration{time.Minute}, func(t require.TestingT, key string) {
+			windowtest.InOne(t, []time.Duration{time.Minute}, func(t require.TestingT, key string) {
 				for i := 1; i <= n+2; i++ {
 					req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
 					require.NoError(t, err)
@@ -299,7 +244,7 @@ func TestBurst(t *testing.T) {
 			const interval = 300 * time.Millisecond
 			s := open(t, b.uri(t), &sethvargo.Config{Tokens: 1, Interval: interval})
 			ctx := context.Background()
-			key := inOneWindow(t, []time.Duration{interval}, func(t require.TestingT, key string) {
+			key := windowtest.InOne(t, []time.Duration{interval}, func(t require.TestingT, key string) {
 				require.NoError(t, s.Burst(ctx, key, 2))
 				var oks []bool
 				for range 4 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/adapters/ulule"
+	"github.com/floodgate-go/floodgate/internal/windowtest"
 	_ "github.com/floodgate-go/floodgate/redisstore"
 )
 
@@ -72,7 +73,7 @@ func TestMiddleware(t *testing.T) {
 			const n = 5
 			store := open(t, b.uri(t))
 			rate := limiter.Rate{Limit: n, Period: time.Minute}
-			inOneWindow(t, []time.Duration{rate.Period}, func(t require.TestingT, key string) {
+			windowtest.InOne(t, []time.Duration{rate.Period}, func(t require.TestingT, key string) {
 				mw := stdlib.NewMiddleware(limiter.New(store, rate), stdlib.WithKeyGetter(func(*http.Request) string { return key }))
 				srv := httptest.NewServer(mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 					_, _ = w.Write([]byte("ok"))
@@ -135,7 +136,7 @@ func TestContext(t *testing.T) {
 				{op: "peek", remaining: 0, reached: true},
 			}
 			ctx := context.Background()
-			inOneWindow(t, []time.Duration{rate.Period}, func(t require.TestingT, key string) {
+			windowtest.InOne(t, []time.Duration{rate.Period}, func(t require.TestingT, key string) {
 				for i, s := range steps {
 					var (
 						c   limiter.Context

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,9 +37,10 @@ var keys = func() []string {
 // limiter failed or denied (every limit here is out of reach).
 type decider func(ctx context.Context, key string) error
 
-// run drives d from 64 goroutines over the keys and reports decisions/s
-// and the p99 latency.
-func run(b *testing.B, d decider) {
+// run drives d from 64 goroutines over the keys and reports decisions/s,
+// the p99 latency and the Redis server's CPU time (user + sys, INFO cpu)
+// per decision.
+func run(b *testing.B, r *storetest.Redis, d decider) {
 	ctx := context.Background()
 	if err := d(ctx, "fixture-check"); err != nil {
 		b.Fatalf("fixture: first decision failed: %v", err)
@@ -51,6 +53,7 @@ func run(b *testing.B, d decider) {
 		next atomic.Int64
 		errs atomic.Int64
 	)
+	cpu0 := serverCPU(b, r)
 	start := time.Now()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -69,12 +72,65 @@ func run(b *testing.B, d decider) {
 	})
 	b.StopTimer()
 	elapsed := time.Since(start)
+	cpu := serverCPU(b, r) - cpu0
 	if n := errs.Load(); n > 0 {
 		b.Fatalf("%d of %d decisions failed or were denied", n, b.N)
 	}
 	slices.Sort(lats)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decisions/s")
 	b.ReportMetric(float64(lats[len(lats)*99/100]), "p99-ns")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "redis-cpu-µs/op")
+}
+
+// serverCPU returns the CPU time redis-server has used, user + sys, from
+// INFO cpu.
+func serverCPU(b *testing.B, r *storetest.Redis) time.Duration {
+	var total float64
+	for _, line := range strings.Split(r.CLI(b, "INFO", "cpu"), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu: %q: %v", line, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// BenchmarkRedisSerial is one goroutine deciding one key after another:
+// the latency of a lone decision, which coalescing must not raise,
+// reported as p50-ns and p99-ns.
+func BenchmarkRedisSerial(b *testing.B) {
+	r := storetest.StartRedis(b)
+	s, err := redisstore.Open("redis://" + r.Addr() + "?prefix=bench:fs:&timeout=1s")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	l := limit.PerHour(limit.MaxCount)
+	ctx := context.Background()
+	if d, err := s.AllowN(ctx, "fixture-check", 1, l); err != nil || !d.Allowed {
+		b.Fatalf("fixture: AllowN = %+v, %v; want allowed", d, err)
+	}
+	b.Run("impl=floodgate", func(b *testing.B) {
+		b.ReportAllocs()
+		lats := make([]time.Duration, 0, 1<<16)
+		i := 0
+		for b.Loop() {
+			t0 := time.Now()
+			d, err := s.AllowN(ctx, keys[i%numKeys], 1, l)
+			lats = append(lats, time.Since(t0))
+			if err != nil || !d.Allowed {
+				b.Fatalf("AllowN = %+v, %v; want allowed", d, err)
+			}
+			i++
+		}
+		slices.Sort(lats)
+		b.ReportMetric(float64(lats[len(lats)/2]), "p50-ns")
+		b.ReportMetric(float64(lats[len(lats)*99/100]), "p99-ns")
+	})
 }
 
 func testingProcs() int { return max(1, runtimeProcs()) }
@@ -90,7 +146,7 @@ func BenchmarkRedis(b *testing.B) {
 		}
 		defer s.Close()
 		l := limit.PerHour(limit.MaxCount)
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			d, err := s.AllowN(ctx, key, 1, l)
 			if err == nil && !d.Allowed {
 				return errDenied
@@ -105,7 +161,7 @@ func BenchmarkRedis(b *testing.B) {
 		}
 		defer s.Close()
 		l := limit.PerHour(limit.MaxCount)
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			d, err := s.AllowN(ctx, key, 1, l)
 			if err == nil && !d.Allowed {
 				return errDenied
@@ -120,7 +176,7 @@ func BenchmarkRedis(b *testing.B) {
 		}
 		defer s.Close()
 		l := limit.PerHour(limit.MaxCount)
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			d, err := s.AllowN(ctx, key, 1, l)
 			if err == nil && !d.Allowed {
 				return errDenied
@@ -137,7 +193,7 @@ func BenchmarkRedis(b *testing.B) {
 		// The log grows by one member per decision; a period of one
 		// minute keeps each key's set at the size a busy key reaches.
 		l := limit.PerMinute(limit.MaxCount)
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			d, err := s.AllowN(ctx, key, 1, l)
 			if err == nil && !d.Allowed {
 				return errDenied
@@ -150,7 +206,7 @@ func BenchmarkRedis(b *testing.B) {
 		defer c.Close()
 		lim := redis_rate.NewLimiter(c)
 		l := redis_rate.Limit{Rate: limit.MaxCount, Burst: limit.MaxCount, Period: time.Hour}
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			res, err := lim.Allow(ctx, "bench:rr:"+key, l)
 			if err == nil && res.Allowed == 0 {
 				return errDenied
@@ -166,12 +222,25 @@ func BenchmarkRedis(b *testing.B) {
 			b.Fatal(err)
 		}
 		lim := ulule.New(store, ulule.Rate{Period: time.Hour, Limit: limit.MaxCount})
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			res, err := lim.Get(ctx, key)
 			if err == nil && res.Reached {
 				return errDenied
 			}
 			return err
+		})
+	})
+	b.Run("impl=reference-incr", func(b *testing.B) {
+		// The floor of a useful script: INCR and PEXPIRE, through
+		// rueidis, one call per decision.
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		s := rueidis.NewLuaScript("local v = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], 3600000) return v")
+		run(b, r, func(ctx context.Context, key string) error {
+			return s.Exec(ctx, c, []string{"bench:ref:{" + key + "}"}, nil).Error()
 		})
 	})
 	b.Run("impl=ping-rueidis", func(b *testing.B) {
@@ -180,12 +249,12 @@ func BenchmarkRedis(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close()
-		run(b, func(ctx context.Context, _ string) error { return c.Do(ctx, c.B().Ping().Build()).Error() })
+		run(b, r, func(ctx context.Context, _ string) error { return c.Do(ctx, c.B().Ping().Build()).Error() })
 	})
 	b.Run("impl=ping-go-redis", func(b *testing.B) {
 		c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: goroutines})
 		defer c.Close()
-		run(b, func(ctx context.Context, _ string) error { return c.Ping(ctx).Err() })
+		run(b, r, func(ctx context.Context, _ string) error { return c.Ping(ctx).Err() })
 	})
 }
 
@@ -213,7 +282,7 @@ func BenchmarkClient(b *testing.B) {
 		}
 		defer c.Close()
 		s := rueidis.NewLuaScript(clientScript)
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			return s.Exec(ctx, c, []string{"bench:cl:{" + key + "}"}, nil).Error()
 		})
 	})
@@ -221,7 +290,7 @@ func BenchmarkClient(b *testing.B) {
 		c := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: goroutines})
 		defer c.Close()
 		s := goredis.NewScript(clientScript)
-		run(b, func(ctx context.Context, key string) error {
+		run(b, r, func(ctx context.Context, key string) error {
 			return s.Run(ctx, c, []string{"bench:cl:{" + key + "}"}).Err()
 		})
 	})

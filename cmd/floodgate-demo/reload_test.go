@@ -17,17 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// buildDemo builds the demo's binary into a temporary directory.
-func buildDemo(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command, to build the demo")
-	bin := filepath.Join(t.TempDir(), "floodgate-demo")
-	out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
 // demoProcess is the demo binary running with -log-format json.
 type demoProcess struct {
 	cmd  *exec.Cmd

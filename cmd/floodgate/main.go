@@ -8,7 +8,10 @@
 // inspect prints the Decision a request of cost 1 would get now
 // (Store.Peek: nothing is counted); reset forgets the key's counts
 // (Store.Reset); top lists the keys nearest their limit in Redis, read
-// with SCAN (never KEYS). The storage URI is a floodgate.Open URI, from
+// with SCAN (never KEYS), for every strategy: window counters from their
+// counts, GCRA buckets and moving-window logs from the store's own Peek
+// under the limit their key names, and each listed key with its Peek's
+// remaining units and retry time. The storage URI is a floodgate.Open URI, from
 // -storage or FLOODGATE_STORAGE (the flag wins), as in floodgate-demo;
 // LIMITS are the limits the service applies to the key, such as
 // "5/minute" or "5/minute;1000/day", and the URI's strategy= and prefix=

@@ -14,11 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -27,6 +29,9 @@ const defaultPrefix = "floodgate:"
 
 // scanCount is SCAN's COUNT hint: keys examined per call.
 const scanCount = 1000
+
+// peekConcurrency bounds the Peeks top has in flight at once.
+const peekConcurrency = 16
 
 // topRow is one key of top's output, one (key, limit) pair.
 type topRow struct {
@@ -38,8 +43,20 @@ type topRow struct {
 	Previous int64   `json:"previous"`
 	Used     float64 `json:"used"`
 	Fraction float64 `json:"fraction"`
-	RedisKey string  `json:"redis_key"`
+	// The key's Decision (Store.Peek), absent for a hashed window key,
+	// which cannot be named to the store.
+	Allowed    *bool    `json:"allowed,omitempty"`
+	Remaining  *int64   `json:"remaining,omitempty"`
+	RetryAfter *float64 `json:"retry_after_seconds,omitempty"`
+	RetryNever bool     `json:"retry_never,omitempty"`
+	RedisKey   string   `json:"redis_key"`
+
+	ck counterKey // to Peek the rows that have no Decision yet
 }
+
+// peekFunc returns the Decision the store of strategy would give a
+// request of cost 1 to key under l now, counting nothing (Store.Peek).
+type peekFunc func(ctx context.Context, strategy, key string, l limit.Limit) (limit.Decision, error)
 
 // topResult is top's JSON output.
 type topResult struct {
@@ -77,7 +94,9 @@ func runTop(ctx context.Context, args []string, getenv func(string) string, stdo
 		return scrub(fmt.Errorf("storage %s: %w", redactURI(uri), err), uri)
 	}
 	defer client.Close()
-	res, err := scanTop(ctx, client, prefix, n)
+	p := &peeker{uri: uri, stores: map[string]floodgate.Store{}}
+	defer p.close()
+	res, err := scanTop(ctx, client, prefix, n, p.peek)
 	if err != nil {
 		return scrub(fmt.Errorf("storage %s: %w", redactURI(uri), err), uri)
 	}
@@ -85,9 +104,21 @@ func runTop(ctx context.Context, args []string, getenv func(string) string, stdo
 		return writeJSON(stdout, res)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "KEY\tSTRATEGY\tLIMIT\tUSED\tCURRENT\tPREVIOUS\tUSED %%\n")
+	fmt.Fprintf(tw, "KEY\tSTRATEGY\tLIMIT\tUSED\tCURRENT\tPREVIOUS\tUSED %%\tREMAINING\tRETRY AFTER\n")
 	for _, r := range res.Keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%d\t%d\t%.0f%%\n", quoteKey(r.Key), r.Strategy, r.Limit, r.Used, r.Current, r.Previous, 100*r.Fraction)
+		cur, prev := strconv.FormatInt(r.Current, 10), strconv.FormatInt(r.Previous, 10)
+		if !isWindow(r.Strategy) {
+			cur, prev = "-", "-" // a bucket or a log has no window counts
+		}
+		remaining, retry := "?", "?" // a hashed key: no Peek
+		switch {
+		case r.Remaining == nil:
+		case r.RetryNever:
+			remaining, retry = strconv.FormatInt(*r.Remaining, 10), "never"
+		default:
+			remaining, retry = strconv.FormatInt(*r.Remaining, 10), seconds(time.Duration(*r.RetryAfter*float64(time.Second)))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%s\t%s\t%.0f%%\t%s\t%s\n", quoteKey(r.Key), r.Strategy, r.Limit, r.Used, cur, prev, 100*r.Fraction, remaining, retry)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -96,9 +127,59 @@ func runTop(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stdout, "no counters under prefix %q (%d keys scanned)\n", prefix, res.Scanned)
 	}
 	for _, s := range slices.Sorted(maps.Keys(res.Skipped)) {
-		fmt.Fprintf(stderr, "floodgate: note: skipped %d %s keys: top reads the window strategies only\n", res.Skipped[s], s)
+		fmt.Fprintf(stderr, "floodgate: note: skipped %d %s keys stored under a hashed name (keys over 128 bytes, or with a brace or a leading #): "+
+			"top cannot name them to the store\n", res.Skipped[s], s)
 	}
 	return nil
+}
+
+// peeker opens one store per strategy, on the URI top was given, to Peek
+// keys with the library's own arithmetic.
+type peeker struct {
+	uri    string
+	mu     sync.Mutex
+	stores map[string]floodgate.Store
+}
+
+// peek implements peekFunc.
+func (p *peeker) peek(ctx context.Context, strategy, key string, l limit.Limit) (limit.Decision, error) {
+	s, err := p.store(strategy)
+	if err != nil {
+		return limit.Decision{}, err
+	}
+	d, err := s.Peek(ctx, key, l)
+	if err != nil {
+		return d, fmt.Errorf("peek %q (%s, %s): %w", key, strategy, l, err)
+	}
+	return d, nil
+}
+
+// store returns the store of strategy, opening it on first use.
+func (p *peeker) store(strategy string) (floodgate.Store, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := p.stores[strategy]; s != nil {
+		return s, nil
+	}
+	u, err := url.Parse(p.uri)
+	if err != nil {
+		return nil, usagef("storage %s: %v", redactURI(p.uri), err)
+	}
+	q := u.Query()
+	q.Set("strategy", strategy)
+	u.RawQuery = q.Encode()
+	s, err := openStorage(u.String())
+	if err != nil {
+		return nil, err
+	}
+	p.stores[strategy] = s
+	return s, nil
+}
+
+func (p *peeker) close() {
+	for _, s := range p.stores {
+		_ = s.Close()
+	}
 }
 
 // redisOptions returns the client options and key prefix of a storage
@@ -170,7 +251,17 @@ type counterKey struct {
 	tag, strategy string
 	count         int64
 	period        time.Duration
-	limit         string
+	limit         string      // as -limit takes it, " burst N" appended
+	lim           limit.Limit // the limit, burst included
+}
+
+// hashed reports whether the key's tag is redisstore's hashed form of a
+// user key ("#" and hex digits), which no user key can name: redisstore
+// hashes every key that starts with '#'.
+func (ck counterKey) hashed() bool { return strings.HasPrefix(ck.tag, "#") }
+
+func isWindow(strategy string) bool {
+	return strategy == "sliding-window" || strategy == "fixed-window"
 }
 
 // parseKey parses a redisstore key under prefix; ok is false for a key
@@ -220,17 +311,30 @@ func parseKey(k, prefix string) (ck counterKey, ok bool) {
 	}
 	ck.limit = l.String() // "5/minute", as -limit takes it
 	if len(parts) == 3 {
+		b, err := strconv.ParseInt(parts[2], 10, 64)
+		if err != nil {
+			return ck, false
+		}
+		if l, err = l.WithBurst(b); err != nil {
+			return ck, false
+		}
 		ck.limit += " burst " + parts[2]
 	}
+	ck.lim = l
 	return ck, true
 }
 
-// scanTop scans the keys under prefix with SCAN and returns the n window
-// counters with the highest used/count. used is the count the window
-// script would weigh now: the current window's count, plus for the
-// sliding window the previous window's count weighted by its overlap,
-// both rolled forward to the server's clock.
-func scanTop(ctx context.Context, client rueidis.Client, prefix string, n int) (topResult, error) {
+// scanTop scans the keys under prefix with SCAN and returns the n
+// counters nearest their limit, by the fraction of the limit used. For a
+// window counter, used is the count the window script would weigh now:
+// the current window's count, plus for the sliding window the previous
+// window's count weighted by its overlap, both rolled forward to the
+// server's clock. For a GCRA bucket or a moving-window log, used is what
+// the store's own Peek says is spent: the limit's capacity (the burst, or
+// the count) less the units it would allow now. Every row listed carries
+// the Decision of a Peek: whether a request would be allowed now, how
+// many units would remain, and when a denied one may retry.
+func scanTop(ctx context.Context, client rueidis.Client, prefix string, n int, peek peekFunc) (topResult, error) {
 	res := topResult{Keys: []topRow{}, Skipped: map[string]int{}}
 	now, err := serverTime(ctx, client)
 	if err != nil {
@@ -246,16 +350,18 @@ func scanTop(ctx context.Context, client rueidis.Client, prefix string, n int) (
 		res.Scanned += len(e.Elements)
 		var keys []string
 		var cks []counterKey
+		var peeked []topRow
 		for _, k := range e.Elements {
 			ck, ok := parseKey(k, prefix)
-			if !ok {
-				continue
-			}
-			if ck.strategy != "sliding-window" && ck.strategy != "fixed-window" {
+			switch {
+			case !ok:
+			case isWindow(ck.strategy):
+				keys, cks = append(keys, k), append(cks, ck)
+			case ck.hashed():
 				res.Skipped[ck.strategy]++
-				continue
+			default:
+				peeked = append(peeked, topRow{RedisKey: k, ck: ck})
 			}
-			keys, cks = append(keys, k), append(cks, ck)
 		}
 		if len(keys) > 0 {
 			vals, err := client.Do(ctx, client.B().Mget().Key(keys...).Build()).ToArray()
@@ -273,6 +379,12 @@ func scanTop(ctx context.Context, client rueidis.Client, prefix string, n int) (
 				}
 			}
 		}
+		if err := peekRows(ctx, peeked, peek); err != nil {
+			return res, err
+		}
+		for _, r := range peeked {
+			res.Keys = append(res.Keys, r.fromPeek())
+		}
 		cursor = e.Cursor
 		if cursor == 0 {
 			break
@@ -287,10 +399,77 @@ func scanTop(ctx context.Context, client rueidis.Client, prefix string, n int) (
 	if len(res.Keys) > n {
 		res.Keys = res.Keys[:n]
 	}
+	// The window rows listed get their Decision too; a hashed one cannot
+	// be named to the store and keeps none.
+	var rest []topRow
+	var at []int
+	for i, r := range res.Keys {
+		if r.Allowed == nil && !r.ck.hashed() {
+			rest, at = append(rest, r), append(at, i)
+		}
+	}
+	if err := peekRows(ctx, rest, peek); err != nil {
+		return res, err
+	}
+	for j, i := range at {
+		res.Keys[i] = rest[j]
+	}
 	if len(res.Skipped) == 0 {
 		res.Skipped = nil
 	}
 	return res, nil
+}
+
+// peekRows sets the Decision fields of each row from a Peek of its key,
+// with up to peekConcurrency Peeks in flight, and returns the first
+// error.
+func peekRows(ctx context.Context, rows []topRow, peek peekFunc) error {
+	sem := make(chan struct{}, peekConcurrency)
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	for i := range rows {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r := &rows[i]
+			d, err := peek(ctx, r.ck.strategy, r.ck.tag, r.ck.lim)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			retry := d.RetryAfter.Seconds()
+			if d.RetryAfter == limit.Never {
+				r.RetryNever, retry = true, 0
+			}
+			r.Allowed, r.Remaining, r.RetryAfter = &d.Allowed, &d.Remaining, &retry
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err // the first: when Redis is gone, every Peek says so
+		}
+	}
+	return nil
+}
+
+// fromPeek returns the row of a GCRA or moving-window key from its Peek:
+// used is the capacity (the burst, or the count) less the units the
+// store would allow now, Remaining plus the one the Peek described when
+// it would be allowed.
+func (r topRow) fromPeek() topRow {
+	capacity := r.ck.lim.Count()
+	if r.ck.strategy == "gcra" {
+		capacity = r.ck.lim.Burst()
+	}
+	avail := *r.Remaining
+	if *r.Allowed {
+		avail++
+	}
+	used := capacity - min(avail, capacity)
+	r.Key, r.Strategy, r.Limit, r.Count = r.ck.tag, r.ck.strategy, r.ck.limit, r.ck.count
+	r.Used, r.Fraction = float64(used), float64(used)/float64(capacity)
+	return r
 }
 
 // windowRow reads a window counter "epoch prev cur" as the window
@@ -326,6 +505,7 @@ func windowRow(ck counterKey, key, v string, now int64) (topRow, bool) {
 	}
 	used := float64(cur) + float64(prev)*float64(p-r)/float64(p)
 	return topRow{
+		ck:       ck,
 		Key:      ck.tag,
 		Strategy: ck.strategy,
 		Limit:    ck.limit,

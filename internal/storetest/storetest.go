@@ -81,6 +81,8 @@ func Run(t *testing.T, newStore Factory) {
 			t.Run("concurrent", func(t *testing.T) { testConcurrent(t, newHarness(t, newStore, s), s) })
 			t.Run("refund", func(t *testing.T) { testRefund(t, newHarness(t, newStore, s)) })
 			t.Run("large-counts", func(t *testing.T) { testLargeCounts(t, newHarness(t, newStore, s), s) })
+			t.Run("allow-all", func(t *testing.T) { testAllowAll(t, newHarness(t, newStore, s)) })
+			t.Run("allow-all-concurrent", func(t *testing.T) { testAllowAllConcurrent(t, newHarness(t, newStore, s), s) })
 		})
 	}
 }
@@ -88,7 +90,7 @@ func Run(t *testing.T, newStore Factory) {
 // Stores returns how many stores Run asks newStore for under strategy s:
 // one per sub-test. A factory whose stores must be prepared together (a
 // pool taken through one outage) makes that many.
-func Stores(s limit.Strategy) int { return len(stepTables[s]) + 10 }
+func Stores(s limit.Strategy) int { return len(stepTables[s]) + 12 }
 
 // harness is one sub-test's store, the clock it was built on, and the
 // ctx of its calls, which carries that clock.
@@ -653,4 +655,154 @@ var largeTables = map[limit.Strategy]struct {
 func testLargeCounts(t *testing.T, h *harness, s limit.Strategy) {
 	tc := largeTables[s]
 	runSteps(t, h, uniqueKey(t), tc.limit, tc.steps)
+}
+
+// allowAll calls AllowAll at T0, which must not fail.
+func (h *harness) allowAll(charges ...floodgate.Charge) (limit.Decision, int) {
+	h.t.Helper()
+	h.clk.Set(T0)
+	d, i, err := h.st.AllowAll(h.ctx, charges...)
+	require.NoError(h.t, err, "AllowAll(%v) at T0", charges)
+	return d, i
+}
+
+// testAllowAll checks AllowAll's all-or-nothing decisions at one instant
+// (periods of a day, so windows do not roll): the Decision and index that
+// decided, and that a denial by any charge consumes none of the others.
+// A request's keys are fresh and take at most a few calls each, so a
+// lease leaves them cold and every Decision is exact: the deciding
+// charge's is the one its AllowN would return, as its Peek (AllowN of 1
+// without counting) says before the call (when allowed) or after it
+// (when denied).
+func testAllowAll(t *testing.T, h *harness) {
+	// run runs a named case on h, whose checks then fail that case.
+	run := func(name string, f func(t *testing.T, h *harness)) {
+		t.Run(name, func(t *testing.T) {
+			sub := *h
+			sub.t = t
+			f(t, &sub)
+		})
+	}
+	charge := func(key string, n int64, ls ...limit.Limit) floodgate.Charge {
+		return floodgate.Charge{Key: key, N: n, Limits: ls}
+	}
+	run("no-charges", func(t *testing.T, h *harness) {
+		d, i := h.allowAll()
+		assert.Equal(t, limit.Decision{Allowed: true}, d, "AllowAll() with no charges")
+		assert.Equal(t, -1, i, "AllowAll() with no charges: index")
+	})
+	run("later-denial-consumes-nothing", func(t *testing.T, h *harness) {
+		app, route := limit.PerDay(10), limit.PerDay(2)
+		a, r := charge(uniqueKey(t), 1, app), charge(uniqueKey(t), 1, route)
+		for i := range 2 {
+			want := h.peek(0, r.Key, route) // route has the fewest left: it decides
+			d, at := h.allowAll(a, r)
+			assert.Equal(t, want, d, "request %d: AllowAll(app 10/day, route 2/day) returns the route charge's Decision", i)
+			assert.Equal(t, 1, at, "request %d: index of the route charge, the one with the fewest units left", i)
+		}
+		for i := range 3 {
+			d, at := h.allowAll(a, r)
+			assert.Equal(t, h.peek(0, r.Key, route), d, "denied request %d: the route charge's Decision", i)
+			assert.False(t, d.Allowed, "denied request %d", i)
+			assert.Equal(t, 1, at, "denied request %d: index of the route charge", i)
+		}
+		assert.EqualValues(t, 8, left(t, h, a.Key, app), "app after 2 allowed requests and 3 denied by the route charge")
+	})
+	run("denial-in-the-middle", func(t *testing.T, h *harness) {
+		l5, l1 := limit.PerDay(5), limit.PerDay(1)
+		first, mid, last := charge(uniqueKey(t), 2, l5), charge(uniqueKey(t), 1, l1), charge(uniqueKey(t), 3, l5)
+		require.True(t, h.allow(0, mid.Key, 1, l1).Allowed, "AllowN spends the middle charge's 1/day")
+		d, at := h.allowAll(first, mid, last)
+		assert.False(t, d.Allowed, "AllowAll with the middle charge spent: %+v", d)
+		assert.Equal(t, 1, at, "index of the middle charge")
+		assert.Equal(t, l1, d.Limit, "the middle charge's limit decides")
+		assert.EqualValues(t, 5, left(t, h, first.Key, l5), "the first charge, counted before the denial, is given back")
+		assert.EqualValues(t, 5, left(t, h, last.Key, l5), "the last charge, after the denial, is never counted")
+	})
+	run("first-denial", func(t *testing.T, h *harness) {
+		l1, l5 := limit.PerDay(1), limit.PerDay(5)
+		first, second := charge(uniqueKey(t), 1, l1), charge(uniqueKey(t), 1, l5)
+		require.True(t, h.allow(0, first.Key, 1, l1).Allowed)
+		d, at := h.allowAll(first, second)
+		assert.Equal(t, h.peek(0, first.Key, l1), d, "denied by the first charge: its Decision")
+		assert.Equal(t, 0, at, "index of the first charge")
+		assert.EqualValues(t, 5, left(t, h, second.Key, l5), "the second charge is never counted")
+	})
+	run("costs-and-ties", func(t *testing.T, h *harness) {
+		l3, l6, lh := limit.PerDay(3), limit.PerDay(6), limit.PerHour(100)
+		// Both have 2 left after the request: the first of equals decides.
+		a, b := charge(uniqueKey(t), 1, l3), charge(uniqueKey(t), 4, l6, lh)
+		want := h.peek(0, a.Key, l3)
+		d, at := h.allowAll(a, b)
+		assert.Equal(t, want, d, "AllowAll(1 of 3/day, 4 of 6/day and 100/hour): the first charge's Decision")
+		assert.Equal(t, 0, at, "equal Remaining: the first charge decides")
+		assert.EqualValues(t, 2, d.Remaining)
+		assert.EqualValues(t, 2, left(t, h, b.Key, l6), "cost 4 counted under 6/day")
+		assert.EqualValues(t, 96, left(t, h, b.Key, lh), "cost 4 counted under 100/hour")
+		// Cost 3 does not fit 2 left: denied, and the first charge's 1
+		// is given back.
+		d, at = h.allowAll(a, charge(b.Key, 3, l6, lh))
+		assert.False(t, d.Allowed, "a cost of 3 with 2 left: %+v", d)
+		assert.Equal(t, 1, at, "the second charge denies")
+		assert.Equal(t, l6, d.Limit, "6/day denies, not 100/hour")
+		assert.EqualValues(t, 2, left(t, h, a.Key, l3), "the first charge is given back")
+	})
+	run("bad-charge", func(t *testing.T, h *harness) {
+		l5 := limit.PerDay(5)
+		a := charge(uniqueKey(t), 1, l5)
+		d, at := h.allowAll(a, charge(uniqueKey(t), 1, limit.Limit{}))
+		assert.Equal(t, limit.Decision{RetryAfter: limit.Never}, d, "a charge under a zero Limit is never allowed")
+		assert.Equal(t, 1, at, "the zero Limit's charge denies")
+		d, at = h.allowAll(a, charge(uniqueKey(t), 0, l5))
+		assert.Equal(t, limit.Decision{Limit: l5, RetryAfter: limit.Never}, d, "a charge of cost 0 is never allowed")
+		assert.Equal(t, 1, at, "the zero-cost charge denies")
+		assert.EqualValues(t, 5, left(t, h, a.Key, l5), "bad charges count nothing of the good one")
+	})
+}
+
+// testAllowAllConcurrent runs multi-charge requests from many goroutines:
+// each charges a key of its own (4 per period) first and a shared key
+// (25) last. No limit is ever exceeded, and none is under-used: the
+// shared key, charged last, is never held by a request that another
+// denies, so exactly 25 requests are allowed; and every goroutine's own
+// key counts exactly the requests it was allowed, since a request denied
+// by the shared key gives its own charge back.
+func testAllowAllConcurrent(t *testing.T, h *harness, strat limit.Strategy) {
+	st, ctx := h.st, h.ctx
+	period := 24 * time.Hour
+	if strat == limit.GCRA {
+		period = limit.MaxPeriod // no unit drips back during the test (testConcurrent)
+	}
+	own, shared := mustLimit(4, period), mustLimit(25, period)
+	sharedKey := uniqueKey(t)
+	const goroutines, requests = 8, 10
+	var keys [goroutines]string
+	var allowed [goroutines]atomic.Int64
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		keys[g] = uniqueKey(t)
+		wg.Go(func() {
+			for range requests {
+				d, at, err := st.AllowAll(ctx, floodgate.Charge{Key: keys[g], N: 1, Limits: []limit.Limit{own}},
+					floodgate.Charge{Key: sharedKey, N: 1, Limits: []limit.Limit{shared}})
+				if !assert.NoError(t, err, "goroutine %d: AllowAll", g) {
+					return
+				}
+				if d.Allowed {
+					allowed[g].Add(1)
+				} else if !assert.Contains(t, []int{0, 1}, at, "goroutine %d: index of a denial", g) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := int64(0)
+	for g := range goroutines {
+		n := allowed[g].Load()
+		total += n
+		assert.LessOrEqual(t, n, int64(4), "goroutine %d: allowed requests under its own 4", g)
+		assert.Equal(t, 4-n, left(t, h, keys[g], own), "goroutine %d: its own key counts its %d allowed requests and nothing of its denied ones", g, n)
+	}
+	assert.EqualValues(t, 25, total, "%d concurrent requests of two charges under a shared %v", goroutines*requests, shared)
 }

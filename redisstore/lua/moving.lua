@@ -1,6 +1,7 @@
--- The moving-window script ("m:"). It judges one request against the
--- moving-window logs of one or more limits of one key, and counts it in
--- all of them when every limit allows it. Arguments: see the prelude.
+-- The moving-window strategy ("m:"). check judges one request against
+-- the moving-window logs of one or more limits of one key; apply counts
+-- it in all of them (see the prelude for the three functions and their
+-- arguments).
 --
 -- A log is a sorted set with one member per allowed request, as the
 -- engine keeps one entry per (time, cost): score the time in
@@ -21,7 +22,8 @@
 -- oldest counting member's total before it, at most the count: below
 -- 2^53, so exact as a Lua number although the totals are pairs.
 --
--- It returns {0, now, at1, sum1, last1, at2, …} when every limit allows,
+-- A decision's reply section is {0, now, at1, sum1, last1, at2, …} when
+-- every limit allows,
 -- or {1, now, at1, sum1, last1, free1, at2, …}, nothing counted, when any
 -- limit denies, where sum is the units counted before the request, last
 -- the newest score (−1 when nothing counts) and free the score of the
@@ -47,107 +49,116 @@
 -- answer, so no data can be forged into an allow.
 
 local forged = 'ERR floodgate: a moving-window key holds a log this script did not write'
-local nk = #KEYS
--- st holds, per limit: at, sum, last (−1 when nothing counts), free, the
--- newest member, its score, its total before (a pair) and cost, and the
--- total after it (a pair).
-local st = {}
-local denied = false
-for i = 1, nk do
-  local key = KEYS[i]
-  local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  local at, sum, last, free = now, 0, -1, -1
-  local tm, ts, th, tl, tk, ah, al = false, -1, 0, 0, 0, 0, 0
-  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if top[1] then
-    tm, ts = top[1], score(top[2])
-    th, tl, tk = member(tm)
-    local low = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    local fm, first = low[1], score(low[2])
-    local fh, fl, fk = member(fm)
-    -- The set is ordered by score, so its two ends bound every score.
-    if not (ts and th and first and fh) then return redis.error_reply(foreign) end
-    ah, al = after(th, tl, tk) -- the total after the newest member
-    if ts > at then at = ts end
-    if first <= at - p then
-      -- The oldest member does not count: drop what never counts again
-      -- and find the oldest that does.
-      if first <= ts - p then
-        redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', ts - p))
+-- check returns whether any limit denies and st, per limit: at, sum,
+-- last (−1 when nothing counts), free, the newest member, its score, its
+-- total before (a pair) and cost, the total after it (a pair) and the
+-- period.
+local function check(tag, kb, lims, nl, n, now, out, o)
+  out[o + 1] = now
+  local st = {}
+  local denied = false
+  for i = 1, nl do
+    local key = KEYS[kb + i - 1]
+    local cnt, p = lims[i][1], lims[i][2]
+    local at, sum, last, free = now, 0, -1, -1
+    local tm, ts, th, tl, tk, ah, al = false, -1, 0, 0, 0, 0, 0
+    local top = redis.pcall('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if top.err then return nil, top end -- WRONGTYPE
+    if top[1] then
+      tm, ts = top[1], score(top[2])
+      th, tl, tk = member(tm)
+      local low = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      local fm, first = low[1], score(low[2])
+      local fh, fl, fk = member(fm)
+      -- The set is ordered by score, so its two ends bound every score.
+      if not (ts and th and first and fh) then return nil, redis.error_reply(foreign) end
+      ah, al = after(th, tl, tk) -- the total after the newest member
+      if ts > at then at = ts end
+      if first <= at - p then
+        -- The oldest member does not count: drop what never counts again
+        -- and find the oldest that does.
+        if first <= ts - p then
+          redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', ts - p))
+        end
+        local f = redis.call('ZRANGE', key, '(' .. string.format('%d', at - p), '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+        fm, first = f[1], score(f[2])
+        fh, fl, fk = member(fm)
+        if fm and not (first and fh) then return nil, redis.error_reply(foreign) end
       end
-      local f = redis.call('ZRANGE', key, '(' .. string.format('%d', at - p), '+inf', 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
-      fm, first = f[1], score(f[2])
-      fh, fl, fk = member(fm)
-      if fm and not (first and fh) then return redis.error_reply(foreign) end
-    end
-    if fm then
-      last = ts
-      sum = units(ah, al, fh, fl)
-      local least = tk
-      if fm ~= tm then least = tk + fk end
-      if sum < least or sum > cnt then return redis.error_reply(forged) end
-      if sum + n > cnt and n <= cnt then
-        -- The oldest member x whose expiry frees need = sum + n − cnt
-        -- units: the least rank x with units from the oldest counting
-        -- member's total to the total after x at least need,
-        -- between the oldest counting member's rank and the newest's,
-        -- which qualifies (n ≤ cnt). Probes alternate between
-        -- interpolating on the totals (one or two probes when the costs
-        -- are alike) and bisecting (at most 2·log2 N probes in all).
-        local need = sum + n - cnt
-        local lo, ulo = -1, 0 -- a rank below x and its units
-        if fm ~= low[1] then lo = redis.call('ZRANK', key, fm) - 1 end
-        local hi, uhi = redis.call('ZCARD', key) - 1, sum -- x ≤ hi
-        free = ts
-        local bisect = false
-        while hi - lo > 1 do
-          local mid
-          if bisect then
-            mid = math.floor((lo + hi) / 2)
-          else
-            mid = lo + math.ceil((need - ulo) / (uhi - ulo) * (hi - lo))
-            mid = math.max(lo + 1, math.min(hi - 1, mid))
+      if fm then
+        last = ts
+        sum = units(ah, al, fh, fl)
+        local least = tk
+        if fm ~= tm then least = tk + fk end
+        if sum < least or sum > cnt then return nil, redis.error_reply(forged) end
+        if sum + n > cnt and n <= cnt then
+          -- The oldest member x whose expiry frees need = sum + n − cnt
+          -- units: the least rank x with units from the oldest counting
+          -- member's total to the total after x at least need,
+          -- between the oldest counting member's rank and the newest's,
+          -- which qualifies (n ≤ cnt). Probes alternate between
+          -- interpolating on the totals (one or two probes when the costs
+          -- are alike) and bisecting (at most 2·log2 N probes in all).
+          local need = sum + n - cnt
+          local lo, ulo = -1, 0 -- a rank below x and its units
+          if fm ~= low[1] then lo = redis.call('ZRANK', key, fm) - 1 end
+          local hi, uhi = redis.call('ZCARD', key) - 1, sum -- x ≤ hi
+          free = ts
+          local bisect = false
+          while hi - lo > 1 do
+            local mid
+            if bisect then
+              mid = math.floor((lo + hi) / 2)
+            else
+              mid = lo + math.ceil((need - ulo) / (uhi - ulo) * (hi - lo))
+              mid = math.max(lo + 1, math.min(hi - 1, mid))
+            end
+            bisect = not bisect
+            local x = redis.call('ZRANGE', key, mid, mid, 'WITHSCORES')
+            local xh, xl, xk = member(x[1])
+            local xs = score(x[2])
+            if not (xh and xs) then return nil, redis.error_reply(foreign) end
+            xh, xl = after(xh, xl, xk)
+            local u = units(xh, xl, fh, fl)
+            if u <= ulo or u > uhi then return nil, redis.error_reply(forged) end
+            if u >= need then hi, uhi, free = mid, u, xs else lo, ulo = mid, u end
           end
-          bisect = not bisect
-          local x = redis.call('ZRANGE', key, mid, mid, 'WITHSCORES')
-          local xh, xl, xk = member(x[1])
-          local xs = score(x[2])
-          if not (xh and xs) then return redis.error_reply(foreign) end
-          xh, xl = after(xh, xl, xk)
-          local u = units(xh, xl, fh, fl)
-          if u <= ulo or u > uhi then return redis.error_reply(forged) end
-          if u >= need then hi, uhi, free = mid, u, xs else lo, ulo = mid, u end
         end
       end
     end
+    if sum + n > cnt then denied = true end
+    st[i] = {at, sum, last, free, tm, ts, th, tl, tk, ah, al, p}
   end
-  if sum + n > cnt then denied = true end
-  st[i] = {at, sum, last, free, tm, ts, th, tl, tk, ah, al, p}
+  return denied, st
 end
-local out = {0, now}
-if denied then
-  out[1] = 1
-  for i = 1, nk do
+
+-- deny writes each limit's at, sum, last and free.
+local function deny(nl, out, o, st)
+  for i = 1, nl do
+    local s, x = st[i], o + 4 * i - 2
+    out[x], out[x + 1], out[x + 2], out[x + 3] = s[1], s[2], s[3], s[4]
+  end
+end
+
+-- apply writes each limit's at, sum and last and, when commit is set,
+-- logs the request.
+local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
+  for i = 1, nl do
     local s = st[i]
-    out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = s[1], s[2], s[3], s[4]
-  end
-  return out
-end
-for i = 1, nk do
-  local s = st[i]
-  local at = s[1]
-  if commit then
-    local key = KEYS[i]
-    if s[6] == at then
-      -- The newest member is at the same instant: it takes the cost, as
-      -- the engine's entry of one instant does.
-      redis.call('ZREM', key, s[5])
-      redis.call('ZADD', key, at, string.format('%d:%d:%d', s[7], s[8], s[9] + n))
-    else
-      redis.call('ZADD', key, at, string.format('%d:%d:%d', s[10], s[11], n))
+    local at = s[1]
+    if commit then
+      local key = KEYS[kb + i - 1]
+      if s[6] == at then
+        -- The newest member is at the same instant: it takes the cost, as
+        -- the engine's entry of one instant does.
+        redis.call('ZREM', key, s[5])
+        redis.call('ZADD', key, at, string.format('%d:%d:%d', s[7], s[8], s[9] + n))
+      else
+        redis.call('ZADD', key, at, string.format('%d:%d:%d', s[10], s[11], n))
+      end
+      redis.call('PEXPIRE', key, ms(at + s[12] - now, slack))
     end
-    redis.call('PEXPIRE', key, ms(at + s[12] - now))
+    local x = o + 3 * i - 1
+    out[x], out[x + 1], out[x + 2] = at, s[2], s[3]
   end
-  out[#out + 1], out[#out + 2], out[#out + 3] = at, s[2], s[3]
 end
-return out

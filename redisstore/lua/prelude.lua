@@ -1,10 +1,12 @@
 -- Floodgate's prelude, the start of every script (redisstore/script.go
--- concatenates it with each script's body): the arguments that all the
--- scripts share, the time, exact wide products and the checks on data
--- that a script did not write.
+-- concatenates it with each script's body): exact wide products, the
+-- checks on data that a script did not write, and TTLs. It reads no
+-- arguments: a driver does (lua/single.lua for one decision, the layout
+-- below; lua/batch.lua for several), and hands each strategy's functions
+-- one decision at a time.
 --
--- One argument layout for every script (window, GCRA, moving window,
--- refund):
+-- The layout of one decision (the window, GCRA, moving-window and refund
+-- scripts of lua/single.lua):
 --
 --   KEYS[i]      the state of limit i
 --   ARGV[1]      the cost n, a whole number ≥ 1
@@ -22,20 +24,27 @@
 -- text. Error replies start with 'ERR floodgate: '. Every number handed to redis.call is formatted with %d: Lua's
 -- own conversion keeps only 14 significant digits, and times in
 -- microseconds have 16.
-local n = tonumber(ARGV[1])
-local commit = ARGV[2] == '1'
-local tag = ARGV[3]
--- slack lengthens the TTLs of keys written at a caller's time, so that
--- real time passing between calls (tests, replays) does not expire them.
-local now, slack
-if ARGV[4] == '' then
-  local t = redis.call('TIME')
-  now = t[1] * 1000000 + t[2]
-  slack = 0
-else
-  now = tonumber(ARGV[4])
-  slack = 60000
-end
+--
+-- Each strategy file (window.lua, gcra.lua, moving.lua) defines the same
+-- three functions over one decision, the request of cost n at time now
+-- against nl limits of one key: KEYS[kb], …, KEYS[kb+nl−1], with limit i
+-- as lims[i] = {count, period in µs, burst}, numbers. Its reply section
+-- goes to out from index o: out[o] is the flag (0 allowed, 1 denied),
+-- then the strategy's numbers.
+--
+--   check(tag, kb, lims, nl, n, now, out, o)  reads every limit and decides,
+--       writing nothing (the moving window drops members that can never
+--       count again); returns denied and a state for deny or apply, or
+--       nil and an error reply ({err = …}) for data it did not write.
+--   deny(nl, out, o, st)       completes a denied decision's section.
+--   apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
+--       completes an allowed decision's section and, when commit is
+--       set, writes every limit's new state.
+--
+-- So a driver can decide one request (single.lua), K independent
+-- requests in one call, each checked and applied before the next, or K
+-- requests all or nothing: all checked, then all applied only if none
+-- denies (batch.lua).
 
 -- Wide products. Lua numbers are doubles: whole numbers below 2^53 are
 -- exact, and so is every product below 2^53. A product at or above 2^53
@@ -80,9 +89,9 @@ local function whole(x)
   return x ~= nil and x == x and x >= 0 and x < B and x == math.floor(x)
 end
 
--- ms(us) is a TTL in milliseconds for PX or PEXPIRE: at least us
--- microseconds, rounded up, plus the slack; formatted with %d.
-local function ms(us)
+-- ms(us, slack) is a TTL in milliseconds for PX or PEXPIRE: at least us
+-- microseconds, rounded up, plus slack ms; formatted with %d.
+local function ms(us, slack)
   return string.format('%d', math.min(math.floor(us / 1000) + 1 + slack, 1e15))
 end
 

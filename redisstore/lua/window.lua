@@ -1,9 +1,9 @@
--- The window script: the sliding-window counter ("s:") and the fixed
--- window ("f:"). It judges one request against the counters of one or
--- more limits of one key, and counts it in all of them when every limit
--- allows it. Arguments: see the prelude.
+-- The window strategy: the sliding-window counter ("s:") and the fixed
+-- window ("f:"). check judges one request against the counters of one or
+-- more limits of one key; apply counts it in all of them (see the
+-- prelude for the three functions and their arguments).
 --
--- A counter is a string "epoch prev cur". The script mirrors the
+-- A counter is a string "epoch prev cur". The functions mirror the
 -- engine's load (engine/window.go: the counts rolled forward to the
 -- reading's window, or judged at the start of a newer stored window) and
 -- decide.Window.Fits (internal/decide/window.go: the admission test
@@ -13,81 +13,92 @@
 -- nearly every limit takes the first path, a count near 2^29 on a long
 -- period the second.
 --
--- It returns {0, prev1, cur1, r1, prev2, cur2, r2, …} when every limit
--- allows (cur includes n when counted), or {1, prev1, cur1, r1, …} with
--- every limit as it stands, nothing counted, when any limit denies, so
--- that the caller can compute the wait of the whole call; r is the time
--- into the window in microseconds, or, for a reading older than the
--- stored window (judged at its start), minus the time from the reading to
--- that start. The caller (Store.decode,
+-- A decision's reply section is {0, prev1, cur1, r1, prev2, cur2, r2, …}
+-- when every limit allows (cur includes n when counted), or {1, prev1,
+-- cur1, r1, …} with every limit as it stands, nothing counted, when any
+-- limit denies, so that the caller can compute the wait of the whole
+-- call; r is the time into the window in microseconds, or, for a reading
+-- older than the stored window (judged at its start), minus the time
+-- from the reading to that start. The caller (Store.decode,
 -- redisstore/decode.go) turns these into Decisions with
 -- decide.Window.Decide, the memory engine's arithmetic.
 --
--- The KEYS are distinct: Store.decide drops repeated limits, and
--- Store.key gives distinct limits distinct keys.
-local fixed = tag == 'f:'
-local nk = #KEYS
--- out is the reply: {flag, then prev, cur, r per limit as read}; st
--- holds each limit's cur after the request and the head of its new
--- value, "epoch prev ", so that a write formats only what changed
--- (string.format is among a script's dearest steps: docs/performance.md).
-local out, st = {0}, {}
-local denied = false
-for i = 1, nk do
-  local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
-  local e = math.floor(now / p)
-  local r = now - e * p
-  local prev, cur, head, ahead = 0, 0, nil, 0
-  local v = redis.call('GET', KEYS[i])
-  if v then
-    local h, ce, cp, cc = string.match(v, '^((%d+) (%d+) )(%d+)$')
-    local ccs = cc
-    ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
-    if not (whole(ce) and whole(cp) and whole(cc)) then
-      return redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+-- The KEYS of one decision are distinct: Store.decide drops repeated
+-- limits, and Store.key gives distinct limits distinct keys.
+
+-- check reads each limit's counter into out (prev, cur, r) and returns
+-- whether any limit denies, with st: each limit's cur as read and the
+-- head of its new value, "epoch prev ", so that a write formats only
+-- what changed (string.format is among a script's dearest steps:
+-- docs/performance.md).
+local function check(tag, kb, lims, nl, n, now, out, o)
+  local fixed = tag == 'f:'
+  local st = {}
+  local denied = false
+  for i = 1, nl do
+    local lm = lims[i]
+    local cnt, p = lm[1], lm[2]
+    local e = math.floor(now / p)
+    local r = now - e * p
+    local prev, cur, head, ahead = 0, 0, nil, 0
+    local v = redis.pcall('GET', KEYS[kb + i - 1])
+    if type(v) == 'table' then return nil, v end -- WRONGTYPE
+    if v then
+      local h, ce, cp, cc = string.match(v, '^((%d+) (%d+) )(%d+)$')
+      local ccs = cc
+      ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
+      if not (whole(ce) and whole(cp) and whole(cc)) then
+        return nil, redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+      end
+      if ce == e then
+        prev, cur, head = cp, cc, h
+      elseif ce == e - 1 then
+        prev = cc
+        if not fixed then head = string.format('%d ', e) .. ccs .. ' ' end
+      elseif ce > e then
+        -- A reading older than the stored window: judged at its start.
+        -- The reply's r is then −ahead, the µs from the reading to that
+        -- start, since waits count from the reading (decide.Later).
+        ahead = ce * p - now
+        e, r, prev, cur, head = ce, 0, cp, cc, h
+      end
     end
-    if ce == e then
-      prev, cur, head = cp, cc, h
-    elseif ce == e - 1 then
-      prev = cc
-      if not fixed then head = string.format('%d ', e) .. ccs .. ' ' end
-    elseif ce > e then
-      -- A reading older than the stored window: judged at its start.
-      -- The reply's r is then −ahead, the µs from the reading to that
-      -- start, since waits count from the reading (decide.Later).
-      ahead = ce * p - now
-      e, r, prev, cur, head = ce, 0, cp, cc, h
+    if fixed then prev = 0 end
+    local x = o + 3 * i
+    out[x - 2], out[x - 1], out[x] = prev, cur, r - ahead
+    if cur + n > cnt then
+      denied = true
+    elseif prev > 0 then
+      -- prev·(P−r) ≤ (L−cur−n)·P, on the prelude's fast path when it can.
+      local y, z = prev * (p - r), (cnt - cur - n) * p
+      if y < B or z < B then
+        denied = denied or y > z
+      else
+        denied = denied or not le(prev, p - r, cnt - cur - n, p)
+      end
     end
+    st[i] = head or string.format('%d 0 ', e)
   end
-  if fixed then prev = 0 end
-  out[3 * i - 1], out[3 * i], out[3 * i + 1] = prev, cur, r - ahead
-  if cur + n > cnt then
-    denied = true
-  elseif prev > 0 then
-    -- prev·(P−r) ≤ (L−cur−n)·P, on the prelude's fast path when it can.
-    local x, y = prev * (p - r), (cnt - cur - n) * p
-    if x < B or y < B then
-      denied = denied or x > y
-    else
-      denied = denied or not le(prev, p - r, cnt - cur - n, p)
-    end
-  end
-  if commit then cur = cur + n end
-  st[2 * i - 1], st[2 * i] = cur, head or string.format('%d 0 ', e)
+  return denied, st
 end
-if denied then
-  -- Nothing is counted: every limit as it stands, for the call's wait.
-  out[1] = 1
-  return out
-end
-for i = 1, nk do
-  out[3 * i] = st[2 * i - 1]
-  if commit then
-    local p, r = tonumber(ARGV[3 + 3 * i]), math.max(out[3 * i + 1], 0)
+
+-- deny: check left every limit as it stands, which is the denial's
+-- section.
+local function deny() end
+
+-- apply sets each limit's cur to include n when counted and, if commit,
+-- writes the counters with a TTL of how long they still matter.
+local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
+  if not commit then return end
+  local fixed = tag == 'f:'
+  for i = 1, nl do
+    local x = o + 3 * i
+    local cur = out[x - 1] + n
+    out[x - 1] = cur
+    local p, r = lims[i][2], math.max(out[x], 0)
     local ttl = 2 * p - r
     if fixed then ttl = p - r end
-    redis.call('SET', KEYS[i], st[2 * i] .. string.format('%d', st[2 * i - 1]),
-      'PX', math.floor((ttl + 999) / 1000) + slack)
+    redis.call('SET', KEYS[kb + i - 1], st[i] .. string.format('%d', cur),
+      'PX', string.format('%d', math.floor((ttl + 999) / 1000) + slack))
   end
 end
-return out

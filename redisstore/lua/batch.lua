@@ -1,0 +1,90 @@
+-- The driver of several decisions in one call (Store's coalescing and
+-- Store.AllowAll): the batch scripts are the prelude, the strategy's
+-- functions and this. Its arguments:
+--
+--   ARGV[1]  the strategy's key tag ("s:", "f:", "g:" or "m:")
+--   ARGV[2]  "i": the decisions are independent, each checked and
+--            applied before the next (so two on one key see each
+--            other, as if made one after the other); "a": all or
+--            nothing, every decision checked, then all applied only if
+--            none denies (Store.AllowAll)
+--   ARGV[3]  L, the number of distinct limits of the call
+--   then L triples: count, period in µs and burst, parsed once
+--   then, per decision: its cost n; "1" to count or "0" to look, at the
+--   server's TIME (read once for the whole call), or "1@µs" or "0@µs"
+--   at a time of the caller's; its number of limits nl; and nl indexes
+--   (from 1) into the triples. Its nl KEYS come next in KEYS.
+--
+-- So a decision of one limit is four short arguments.
+--
+-- It returns the decisions' reply sections one after the other, each
+-- that of one decision alone (see the strategy's file), so the caller
+-- decodes each as it would a lone one. In "i", data a script did not
+-- write fails only its decision, whose section is then {2, the error};
+-- in "a" it fails the call, before anything is written.
+local tag, all = ARGV[1], ARGV[2] == 'a'
+local limits = {}
+local a = 4
+for j = 1, tonumber(ARGV[3]) do
+  limits[j] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])}
+  a = a + 3
+end
+local out = {}
+local time
+local k, na = 1, #ARGV
+local lims = {} -- "i": the limits of the decision at hand
+local held = {} -- "a": each decision's section and state, applied at the end
+local denials = false
+while a <= na do
+  local n, when, nl = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  local commit = string.byte(when) == 49 -- '1'
+  local now, slack
+  if #when == 1 then
+    if not time then
+      local t = redis.call('TIME')
+      time = t[1] * 1000000 + t[2]
+    end
+    now, slack = time, 0
+  else
+    -- A caller's time: slack lengthens the TTLs of keys written at it,
+    -- so that real time passing between calls (tests, replays) does
+    -- not expire them.
+    now, slack = tonumber(string.sub(when, 3)), 60000
+  end
+  if all then lims = {} end
+  for i = 1, nl do lims[i] = limits[tonumber(ARGV[a + 2 + i])] end
+  local sec, o = out, #out + 1
+  if all then sec, o = {}, 1 end
+  sec[o] = 0
+  local denied, st = check(tag, k, lims, nl, n, now, sec, o)
+  if all then
+    if denied == nil then return st end
+    denials = denials or denied
+    held[#held + 1] = {sec, denied, st, k, lims, nl, n, commit, now, slack}
+  elseif denied == nil then
+    -- Only this decision fails: its section is {2, the error}.
+    for x = #out, o + 1, -1 do out[x] = nil end
+    out[o + 1] = st.err or 'ERR floodgate: a script error'
+    out[o] = 2
+  elseif denied then
+    out[o] = 1
+    deny(nl, out, o, st)
+  else
+    apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
+  end
+  k, a = k + nl, a + 3 + nl
+end
+if all then
+  for _, h in ipairs(held) do
+    local sec, nl = h[1], h[6]
+    if h[2] then
+      sec[1] = 1
+      deny(nl, sec, 1, h[3])
+    else
+      -- Counted only if no decision denied.
+      apply(tag, h[4], h[5], nl, h[7], h[8] and not denials, h[9], h[10], sec, 1, h[3])
+    end
+    for x = 1, #sec do out[#out + 1] = sec[x] end
+  end
+end
+return out
