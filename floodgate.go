@@ -68,7 +68,9 @@ type Store interface {
 	// denial; a store with an atomic path over several keys decides
 	// them in one step. Each store's doc says which it does. The error
 	// is as AllowN's, for the charge that failed, joined with the error
-	// of any refund that failed (see [AllowEach]).
+	// of any refund that failed (see [AllowEach]). The charges and
+	// their limits belong to the caller, who may reuse them once
+	// AllowAll returns: a store keeps no reference to them.
 	AllowAll(ctx context.Context, charges ...Charge) (limit.Decision, int, error)
 	// Refund gives back n units of key's most recent usage under each of
 	// limits, as if they had never been counted. It is how [AllowEach]

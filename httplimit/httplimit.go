@@ -642,13 +642,17 @@ func (m *Middleware) serve(c *setup, w http.ResponseWriter, r *http.Request, nex
 	if len(ps) == 1 {
 		d, err = m.store.AllowN(ctx, ps[0].key, ps[0].n, ps[0].limits...)
 	} else {
-		var cs [4]floodgate.Charge
+		// The charges go to the store through an interface, so they
+		// escape: a pooled array keeps them off the heap per request.
+		cs := chargePool.Get().(*[4]floodgate.Charge)
 		charges := cs[:0]
 		for _, p := range ps {
 			charges = append(charges, floodgate.Charge{Key: p.key, N: p.n, Limits: p.limits})
 		}
 		d, at, err = m.store.AllowAll(ctx, charges...)
 		at = max(at, 0)
+		*cs = [4]floodgate.Charge{} // hold no request's keys in the pool
+		chargePool.Put(cs)
 	}
 	fallback := false
 	if err != nil {
@@ -659,9 +663,13 @@ func (m *Middleware) serve(c *setup, w http.ResponseWriter, r *http.Request, nex
 		fallback = errors.Is(err, floodgate.ErrStorage)
 	}
 	shadow := c.shadow || (rt != nil && rt.shadow)
+	// A denial by a policy that did not count (failure=closed) has a
+	// backoff to retry after but no window to reset: the limiter could
+	// not decide, which is no rate limit, and the answer is a 503.
+	unavailable := fallback && !d.Allowed && d.RetryAfter != limit.Never && d.ResetAfter == 0
 	if c.hook != nil {
 		c.hook(r, Event{Pattern: pattern, Scope: ps[at].ch.name, Key: ps[at].key, Limits: ps[at].limits,
-			Decision: d, Shadow: shadow, Fallback: fallback, Err: err})
+			Decision: d, Shadow: shadow, Fallback: fallback, Unavailable: unavailable, Err: err})
 	}
 	st := state{d: d, ch: ps[at].ch, set: true, pol: ps[at].ch.policy(d.Limit, ps[at].dyn), unknown: fallback}
 	if shadow {
@@ -669,9 +677,7 @@ func (m *Middleware) serve(c *setup, w http.ResponseWriter, r *http.Request, nex
 		return
 	}
 	if !d.Allowed {
-		if fallback && d.RetryAfter != limit.Never && d.ResetAfter == 0 {
-			// The policy denied without counting (failure=closed): the
-			// limiter could not decide, which is no rate limit.
+		if unavailable {
 			c.unavailable(w, &st)
 			return
 		}
@@ -835,6 +841,10 @@ func (m *setup) deny(w http.ResponseWriter, r *http.Request, st *state, rt *rout
 	}
 	_, _ = w.Write(st.pol.body)
 }
+
+// chargePool holds the arrays of a multi-scope request's charges: four
+// scopes (app, shared, route, AlsoBy) fit without growing.
+var chargePool = sync.Pool{New: func() any { return new([4]floodgate.Charge) }}
 
 // unavailableBody is the body of a denial by the failure policy.
 var unavailableBody = []byte(`{"error":"rate limiter unavailable: the limit cannot be checked now; retry later"}` + "\n")

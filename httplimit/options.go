@@ -275,6 +275,11 @@ type Event struct {
 	// (failure=memory); an allowed response carries no remaining count
 	// or reset time.
 	Fallback bool
+	// Unavailable reports a denial by the failure policy that counted
+	// nothing (failure=closed): the middleware answers it with 503 and
+	// Retry-After set to the policy's backoff, not with 429. It is the
+	// one test for a 503; metrics count it apart from the denials.
+	Unavailable bool
 	// Err is the store's error, if it failed; Decision is then its
 	// failure policy's.
 	Err error

@@ -102,6 +102,7 @@ func TestFailClosedIs503(t *testing.T) {
 			require.Len(t, es, 4, "decision hook events")
 			for i, e := range es {
 				assert.True(t, e.Fallback, "event %d: Fallback", i+1)
+				assert.True(t, e.Unavailable, "event %d: Unavailable (failure=closed: the 503)", i+1)
 				assert.False(t, e.Decision.Allowed, "event %d: Decision.Allowed", i+1)
 				assert.ErrorIs(t, e.Err, floodgate.ErrStorage, "event %d: Err", i+1)
 			}
@@ -135,6 +136,7 @@ func TestFailOpenInventsNothing(t *testing.T) {
 			require.Len(t, es, 8, "decision hook events")
 			for i, e := range es {
 				assert.True(t, e.Fallback, "event %d: Fallback", i+1)
+				assert.False(t, e.Unavailable, "event %d: Unavailable (failure=open: allowed)", i+1)
 				assert.True(t, e.Decision.Allowed, "event %d: Decision.Allowed", i+1)
 			}
 		})
@@ -168,6 +170,7 @@ func TestFailMemoryStillLimits(t *testing.T) {
 	assert.Equal(t, []int{200, 200, 200, 200, 200, 429}, codes, "six logins at 5/minute with Redis down under failure=memory")
 	for i, e := range ev.all() {
 		assert.True(t, e.Fallback, "event %d: Fallback", i+1)
+		assert.False(t, e.Unavailable, "event %d: Unavailable (failure=memory: a 429)", i+1)
 	}
 }
 
@@ -186,5 +189,6 @@ func TestNoFallbackOnSuccess(t *testing.T) {
 	assert.Equal(t, "0", r.h.Get("X-RateLimit-Remaining"))
 	for i, e := range ev.all() {
 		assert.False(t, e.Fallback, "event %d: Fallback with a store that answers", i+1)
+		assert.False(t, e.Unavailable, "event %d: Unavailable (a store that answers)", i+1)
 	}
 }

@@ -183,23 +183,12 @@ func (m *Metrics) DecisionHook(_ *http.Request, e httplimit.Event) {
 	case e.Decision.Allowed:
 	case e.Shadow:
 		k.outcome = "shadow_denied"
-	case unavailable(e):
+	case e.Unavailable:
 		k.outcome = "unavailable"
 	default:
 		k.outcome = "denied"
 	}
 	m.http.Add(context.Background(), 1, m.routes.get(k, newRouteOptions)...)
-}
-
-// unavailable reports whether httplimit answers the denial e with 503
-// rather than 429: the store failed (Fallback) and its failure policy
-// denied without counting, so the Decision has a backoff to retry after
-// but no window to reset (failure=closed). A denial by the policy's own
-// in-memory count (failure=memory) has a reset time and is a 429. This is
-// the test httplimit makes before it writes the 503; TestUnavailable
-// checks the two agree on a real Redis that is down.
-func unavailable(e httplimit.Event) bool {
-	return e.Fallback && e.Decision.RetryAfter != limit.Never && e.Decision.ResetAfter == 0
 }
 
 type callKey struct {

@@ -137,7 +137,7 @@ func (c *Collector) DecisionHook(_ *http.Request, e httplimit.Event) {
 	case e.Decision.Allowed:
 	case e.Shadow:
 		k.outcome = outcomeShadowDenied
-	case unavailable(e):
+	case e.Unavailable:
 		k.outcome = outcomeUnavailable
 	default:
 		k.outcome = outcomeDenied
@@ -234,17 +234,6 @@ const (
 )
 
 var outcomes = [...]string{"allowed", "denied", "shadow_denied", "unavailable"}
-
-// unavailable reports whether httplimit answers the denial e with 503
-// rather than 429: the store failed (Fallback) and its failure policy
-// denied without counting, so the Decision has a backoff to retry after
-// but no window to reset (failure=closed). A denial by the policy's own
-// in-memory count (failure=memory) has a reset time and is a 429. This is
-// the test httplimit makes before it writes the 503; TestUnavailable
-// checks the two agree on a real Redis that is down.
-func unavailable(e httplimit.Event) bool {
-	return e.Fallback && e.Decision.RetryAfter != limit.Never && e.Decision.ResetAfter == 0
-}
 
 func outcome(allowed bool) string {
 	if allowed {
