@@ -32,10 +32,14 @@ func scriptCalls(t *testing.T, servers ...*storetest.Redis) int {
 // on the client, an app-wide limit, the account's limit) with AllowAll
 // on a single Redis, for every strategy: each decision, allowed or
 // denied, is exactly one script call (INFO commandstats), and a denial
-// counts nothing in the other charges, with no refund call.
+// counts nothing in the other charges, with no refund call. It runs at a
+// fixed time (internal/seam).
 func TestAllowAllOneCall(t *testing.T) {
 	r := storetest.StartRedis(t)
-	ctx := context.Background()
+	// A stopped clock: GCRA's ticks and the windows are aligned to the
+	// epoch, so on the server's clock a tick turning between the first
+	// charge and the last Peek would hand a unit back.
+	ctx := seam.WithClock(context.Background(), clock.NewManual(time.Duration(1_700_000_000)*time.Second))
 	for _, strategy := range []string{"sliding-window", "fixed-window", "gcra", "moving-window"} {
 		t.Run("strategy="+strategy, func(t *testing.T) {
 			s := open(t, r, "timeout=2s&strategy="+strategy, redisstore.WithPrefix("aa"+strategy[:1]+":"))
@@ -82,7 +86,8 @@ func TestAllowAllOneCall(t *testing.T) {
 func TestAllowAllCluster(t *testing.T) {
 	nodes := storetest.StartCluster(t, 3)
 	s := openURI(t, "redis+cluster://"+nodes[0].Addr()+"?timeout=2s&prefix=aac:")
-	ctx := context.Background()
+	// A stopped clock: no window turns between the calls.
+	ctx := seam.WithClock(context.Background(), clock.NewManual(time.Duration(1_700_000_000)*time.Second))
 	minute, hour, day := limit.PerMinute(2), limit.PerHour(10), limit.PerDay(100)
 	// Load the script on the master of user 1's slot (a script's first
 	// call on a server is EVALSHA answered NOSCRIPT, then EVAL).
