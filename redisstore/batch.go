@@ -183,13 +183,13 @@ func (s *Store) handoff(ln *lane) {
 // alone decides one request, whose Redis keys are keys, in a call of its
 // own, with ARGV on the stack while the limits fit inlineLimits.
 func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	var argBuf [6 + 4*inlineLimits]string
+	var argBuf [7 + 4*inlineLimits]string
 	args := argBuf[:0]
 	if len(limits) > inlineLimits {
-		args = make([]string, 0, 6+4*len(limits))
+		args = make([]string, 0, 7+4*len(limits))
 	}
 	args = s.header(args, "i", limits)
-	args = appendDecision(args, limits, now, n, commit, limits)
+	args = appendRun(args, limits, 1, now, n, commit, limits)
 	budget, cancel := s.budget(ctx)
 	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
@@ -215,10 +215,19 @@ func (s *Store) batch(c rueidis.Client, b []*pending) {
 		ls = addLimits(ls, p.limits)
 	}
 	keys := make([]string, 0, 2*len(b))
-	args := s.header(make([]string, 0, 6+3*len(ls)+5*len(b)), "i", ls)
-	for _, p := range b {
-		keys = append(keys, p.keys...)
-		args = appendDecision(args, ls, p.now, p.n, p.commit, p.limits)
+	args := s.header(make([]string, 0, 3+3*len(ls)+5*len(b)), "i", ls)
+	for i := 0; i < len(b); {
+		// A run of decisions alike but for their keys is one set of
+		// arguments: under load most of a batch is one run.
+		p, j := b[i], i+1
+		for j < len(b) && b[j].n == p.n && b[j].commit == p.commit && b[j].now == p.now && slices.Equal(b[j].limits, p.limits) {
+			j++
+		}
+		for _, q := range b[i:j] {
+			keys = append(keys, q.keys...)
+		}
+		args = appendRun(args, ls, j-i, p.now, p.n, p.commit, p.limits)
+		i = j
 	}
 	budget, cancel := s.budget(b[0].ctx)
 	reply := s.script.Exec(budget, c, keys, args)
@@ -278,10 +287,11 @@ func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
 	return args
 }
 
-// appendDecision appends one decision's part of the batch script's ARGV:
-// its cost, whether to count and when, and the indexes of its limits in
-// ls, the call's table. Its KEYS, one per limit, go in the same order.
-func appendDecision(args []string, ls []limit.Limit, now string, n int64, commit bool, limits []limit.Limit) []string {
+// appendRun appends a run of c decisions alike but for their keys to the
+// batch script's ARGV: c, their cost, whether to count and when, and the
+// indexes of their limits in ls, the call's table. Their KEYS, one per
+// limit, go in the same order, decision after decision.
+func appendRun(args []string, ls []limit.Limit, c int, now string, n int64, commit bool, limits []limit.Limit) []string {
 	when := "0"
 	if commit {
 		when = "1"
@@ -289,7 +299,7 @@ func appendDecision(args []string, ls []limit.Limit, now string, n int64, commit
 	if now != "" {
 		when += "@" + now // a time of the caller's (tests)
 	}
-	args = append(args, strconv.FormatInt(n, 10), when, strconv.Itoa(len(limits)))
+	args = append(args, strconv.Itoa(c), strconv.FormatInt(n, 10), when, strconv.Itoa(len(limits)))
 	for _, l := range limits {
 		args = append(args, strconv.Itoa(slices.Index(ls, l)+1))
 	}
