@@ -31,6 +31,11 @@
 -- head of its new value, "epoch prev ", so that a write formats only
 -- what changed (string.format is among a script's dearest steps:
 -- docs/performance.md).
+--
+-- What depends only on a limit and the time (the window e, the time r
+-- into it, e as the script writes it) is kept in the limit's table for
+-- the next decision at that time: a batch's decisions share the
+-- server's TIME and mostly one limit, so it is computed once per call.
 local function check(tag, kb, lims, nl, n, now, out, o)
   local fixed = tag == 'f:'
   local st = {}
@@ -38,29 +43,48 @@ local function check(tag, kb, lims, nl, n, now, out, o)
   for i = 1, nl do
     local lm = lims[i]
     local cnt, p = lm[1], lm[2]
-    local e = math.floor(now / p)
-    local r = now - e * p
+    if lm.now ~= now then
+      local e = math.floor(now / p)
+      lm.now, lm.e, lm.r, lm.es, lm.px, lm.slack = now, e, now - e * p, string.format('%d', e), nil, nil
+    end
+    local e, r = lm.e, lm.r
     local prev, cur, head, ahead = 0, 0, nil, 0
     local v = redis.pcall('GET', KEYS[kb + i - 1])
     if type(v) == 'table' then return nil, v end -- WRONGTYPE
     if v then
-      local h, ce, cp, cc = string.match(v, '^((%d+) (%d+) )(%d+)$')
-      local ccs = cc
-      ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
-      if not (whole(ce) and whole(cp) and whole(cc)) then
+      local h, ces, cps, ccs = string.match(v, '^((%d+) (%d+) )(%d+)$')
+      if not h then
         return nil, redis.error_reply('ERR floodgate: a counter key holds a foreign value')
       end
-      if ce == e then
+      -- Each part is digits only, so x + 0 converts it (one strtod,
+      -- where tonumber takes two) to a whole number, exact below 2^53,
+      -- and rounded or infinite, so at least 2^53, above: the scripts
+      -- write only whole numbers below 2^53.
+      local cp, cc = cps + 0, ccs + 0
+      if cp >= B or cc >= B then
+        return nil, redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+      end
+      if ces == lm.es then
+        -- The reading's window, written as the scripts write it (equal
+        -- strings of digits are equal numbers): no epoch to convert.
         prev, cur, head = cp, cc, h
-      elseif ce == e - 1 then
-        prev = cc
-        if not fixed then head = string.format('%d ', e) .. ccs .. ' ' end
-      elseif ce > e then
-        -- A reading older than the stored window: judged at its start.
-        -- The reply's r is then −ahead, the µs from the reading to that
-        -- start, since waits count from the reading (decide.Later).
-        ahead = ce * p - now
-        e, r, prev, cur, head = ce, 0, cp, cc, h
+      else
+        local ce = ces + 0
+        if ce >= B then
+          return nil, redis.error_reply('ERR floodgate: a counter key holds a foreign value')
+        end
+        if ce == e then
+          prev, cur, head = cp, cc, h
+        elseif ce == e - 1 then
+          prev = cc
+          if not fixed then head = lm.es .. ' ' .. ccs .. ' ' end
+        elseif ce > e then
+          -- A reading older than the stored window: judged at its start.
+          -- The reply's r is then −ahead, the µs from the reading to that
+          -- start, since waits count from the reading (decide.Later).
+          ahead = ce * p - now
+          e, r, prev, cur, head = ce, 0, cp, cc, h
+        end
       end
     end
     if fixed then prev = 0 end
@@ -77,7 +101,7 @@ local function check(tag, kb, lims, nl, n, now, out, o)
         denied = denied or not le(prev, p - r, cnt - cur - n, p)
       end
     end
-    st[i] = head or string.format('%d 0 ', e)
+    st[i] = head or lm.es .. ' 0 '
   end
   return denied, st
 end
@@ -87,7 +111,9 @@ end
 local function deny() end
 
 -- apply sets each limit's cur to include n when counted and, if commit,
--- writes the counters with a TTL of how long they still matter.
+-- writes the counters with a TTL of how long they still matter: the
+-- same for every decision of a limit at one time that is not ahead of
+-- its window, so formatted once (kept with check's values).
 local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
   if not commit then return end
   local fixed = tag == 'f:'
@@ -95,10 +121,17 @@ local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
     local x = o + 3 * i
     local cur = out[x - 1] + n
     out[x - 1] = cur
-    local p, r = lims[i][2], math.max(out[x], 0)
-    local ttl = 2 * p - r
-    if fixed then ttl = p - r end
-    redis.call('SET', KEYS[kb + i - 1], st[i] .. string.format('%d', cur),
-      'PX', string.format('%d', math.floor((ttl + 999) / 1000) + slack))
+    local lm = lims[i]
+    local px
+    if out[x] == lm.r and lm.now == now and lm.slack == slack then
+      px = lm.px
+    else
+      local p, r = lm[2], math.max(out[x], 0)
+      local ttl = 2 * p - r
+      if fixed then ttl = p - r end
+      px = string.format('%d', math.floor((ttl + 999) / 1000) + slack)
+      if out[x] == lm.r and lm.now == now then lm.px, lm.slack = px, slack end
+    end
+    redis.call('SET', KEYS[kb + i - 1], st[i] .. string.format('%d', cur), 'PX', px)
   end
 end
