@@ -26,6 +26,11 @@
 -- The KEYS of one decision are distinct: Store.decide drops repeated
 -- limits, and Store.key gives distinct limits distinct keys.
 
+-- The globals of the hot path as locals (upvalues of the functions
+-- below): a global is a table lookup at each use, and these run once
+-- per decision.
+local KEYS, pcall_, call_, match, format = KEYS, redis.pcall, redis.call, string.match, string.format
+
 -- check reads each limit's counter into out (prev, cur, r) and returns
 -- whether any limit denies, with st: each limit's cur as read and the
 -- head of its new value, "epoch prev ", so that a write formats only
@@ -38,21 +43,21 @@
 -- server's TIME and mostly one limit, so it is computed once per call.
 local function check(tag, kb, lims, nl, n, now, out, o)
   local fixed = tag == 'f:'
-  local st = {}
+  local st = {false, false} -- sized for one limit's head and flag
   local denied = false
   for i = 1, nl do
     local lm = lims[i]
     local cnt, p = lm[1], lm[2]
     if lm.now ~= now then
       local e = math.floor(now / p)
-      lm.now, lm.e, lm.r, lm.es, lm.px, lm.slack = now, e, now - e * p, string.format('%d', e), nil, nil
+      lm.now, lm.e, lm.r, lm.es, lm.px, lm.slack = now, e, now - e * p, format('%d', e), nil, nil
     end
     local e, r = lm.e, lm.r
     local prev, cur, head, ahead = 0, 0, nil, 0
-    local v = redis.pcall('GET', KEYS[kb + i - 1])
+    local v = pcall_('GET', KEYS[kb + i - 1])
     if type(v) == 'table' then return nil, v end -- WRONGTYPE
     if v then
-      local h, ces, cps, ccs = string.match(v, '^((%d+) (%d+) )(%d+)$')
+      local h, ces, cps, ccs = match(v, '^((%d+) (%d+) )(%d+)$')
       if not h then
         return nil, redis.error_reply('ERR floodgate: a counter key holds a foreign value')
       end
@@ -130,9 +135,9 @@ local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
     local x = o + 3 * i
     local cur = out[x - 1] + n
     out[x - 1] = cur
-    local v = st[i] .. string.format('%d', cur)
+    local v = format('%s%d', st[i], cur)
     if st[nl + i] and slack == 0 then
-      redis.call('SET', KEYS[kb + i - 1], v, 'KEEPTTL')
+      call_('SET', KEYS[kb + i - 1], v, 'KEEPTTL')
     else
       local lm = lims[i]
       local px
@@ -142,10 +147,10 @@ local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
         local p, r = lm[2], math.max(out[x], 0)
         local ttl = 2 * p - r
         if fixed then ttl = p - r end
-        px = string.format('%d', math.floor((ttl + 999) / 1000) + slack)
+        px = format('%d', math.floor((ttl + 999) / 1000) + slack)
         if out[x] == lm.r and lm.now == now then lm.px, lm.slack = px, slack end
       end
-      redis.call('SET', KEYS[kb + i - 1], v, 'PX', px)
+      call_('SET', KEYS[kb + i - 1], v, 'PX', px)
     end
   end
 end
