@@ -61,23 +61,30 @@ while a <= na do
   for i = 1, nl do lims[i] = limits[tonumber(ARGV[a + 3 + i])] end
   for _ = 1, c do
     local sec, o = out, #out + 1
-    if all then sec, o = {}, 1 end
-    sec[o] = 0
-    local denied, st = check(tag, k, lims, nl, n, now, sec, o)
-    if all then
-      if denied == nil then return st end
-      denials = denials or denied
-      held[#held + 1] = {sec, denied, st, k, lims, nl, n, commit, now, slack}
-    elseif denied == nil then
-      -- Only this decision fails: its section is {2, the error}.
-      for x = #out, o + 1, -1 do out[x] = nil end
-      out[o + 1] = st.err or 'ERR floodgate: a script error'
-      out[o] = 2
-    elseif denied then
-      out[o] = 1
-      deny(nl, out, o, st)
+    if one and nl == 1 and not all then
+      -- The strategy's own path for an independent decision of one
+      -- limit, when it has one: the same decision, fewer steps.
+      local err = one(tag, k, lims[1], n, commit, now, slack, out, o)
+      if err then out[o], out[o + 1] = 2, err.err or 'ERR floodgate: a script error' end
     else
-      apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
+      if all then sec, o = {}, 1 end
+      sec[o] = 0
+      local denied, st = check(tag, k, lims, nl, n, now, sec, o)
+      if all then
+        if denied == nil then return st end
+        denials = denials or denied
+        held[#held + 1] = {sec, denied, st, k, lims, nl, n, commit, now, slack}
+      elseif denied == nil then
+        -- Only this decision fails: its section is {2, the error}.
+        for x = #out, o + 1, -1 do out[x] = nil end
+        out[o + 1] = st.err or 'ERR floodgate: a script error'
+        out[o] = 2
+      elseif denied then
+        out[o] = 1
+        deny(nl, out, o, st)
+      else
+        apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
+      end
     end
     k = k + nl
   end

@@ -45,6 +45,16 @@
 -- requests in one call, each checked and applied before the next, or K
 -- requests all or nothing: all checked, then all applied only if none
 -- denies (batch.lua).
+--
+-- A strategy may also define one, declared here, a fourth function for
+-- the commonest decision, independent and of one limit, which the batch
+-- driver then calls instead of the three:
+--
+--   one(tag, kb, lm, n, commit, now, slack, out, o)  decides it exactly
+--       as check, then deny or apply, would, with lm = lims[1]: writes
+--       its section from out[o] and returns nil, or returns an error
+--       reply, its section left unwritten.
+local one
 
 -- Wide products. Lua numbers are doubles: whole numbers below 2^53 are
 -- exact, and so is every product below 2^53. A product at or above 2^53
