@@ -29,7 +29,7 @@
 -- The globals of the hot path as locals (upvalues of the functions
 -- below): a global is a table lookup at each use, and these run once
 -- per decision.
-local KEYS, pcall_, call_, match, format = KEYS, redis.pcall, redis.call, string.match, string.format
+local KEYS, pcall_, call_, match, format, type = KEYS, redis.pcall, redis.call, string.match, string.format, type
 
 local foreign = 'ERR floodgate: a counter key holds a foreign value'
 
