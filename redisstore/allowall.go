@@ -116,7 +116,7 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 		// When a charge denies, the others that fit were looked at, not
 		// counted; only the first denial's Decision is used then.
 		var used int
-		ds[i], used, err = s.section(arr, buf[:0], charges[i].N, commit, limits[i])
+		ds[i], used, err = s.section(arr, buf[:0], charges[i].N, commit, limits[i], false)
 		if err != nil {
 			return fail(failedIn(ctx, err))
 		}

@@ -200,7 +200,7 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []
 	}
 	buf := replyPool.Get().(*replyInts)
 	defer replyPool.Put(buf)
-	d, _, err := s.section(arr, buf[:0], n, commit, limits)
+	d, _, err := s.section(arr, buf[:0], n, commit, limits, true)
 	if err != nil {
 		return limit.Decision{}, failedIn(ctx, err)
 	}
@@ -240,7 +240,7 @@ func (s *Store) batch(c rueidis.Client, b []*pending) {
 			p.d, p.err = limit.Decision{}, failed(p.ctx, err)
 		} else {
 			var used int
-			p.d, used, p.err = s.section(arr, buf[:0], p.n, p.commit, p.limits)
+			p.d, used, p.err = s.section(arr, buf[:0], p.n, p.commit, p.limits, true)
 			if p.err != nil {
 				p.err = failedIn(p.ctx, p.err)
 			}
@@ -326,8 +326,11 @@ func failedIn(ctx context.Context, err error) error {
 
 // section decodes the first decision's section of a batch reply arr,
 // using buf for its integers, and returns its Decision and how many
-// elements it took.
-func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit bool, limits []limit.Limit) (limit.Decision, int, error) {
+// elements it took. indep says the call decided its requests
+// independently ("i"), where a window decision of one limit has the
+// short section of window.lua's one: {prev, cur, r}, or {−prev−1, cur,
+// r} denied; section reads it as {flag, prev, cur, r}.
+func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit bool, limits []limit.Limit, indep bool) (limit.Decision, int, error) {
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply of %d elements", ErrReply, len(arr)) }
 	if len(arr) == 0 {
 		return limit.Decision{}, 0, bad()
@@ -335,6 +338,26 @@ func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit
 	flag, err := arr[0].AsInt64()
 	if err != nil {
 		return limit.Decision{}, 0, bad()
+	}
+	if indep && len(limits) == 1 && s.cfg.strategy != limit.GCRA && s.cfg.strategy != limit.MovingWindow && (len(arr) < 2 || arr[1].IsInt64()) {
+		// The short section (an error section, {2, its message}, has a
+		// string second).
+		if len(arr) < 3 {
+			return limit.Decision{}, len(arr), bad()
+		}
+		buf = append(buf, 0, flag, 0, 0)
+		if flag < 0 {
+			buf[0], buf[1] = 1, -flag-1
+		}
+		for i := 1; i < 3; i++ {
+			v, err := arr[i].AsInt64()
+			if err != nil {
+				return limit.Decision{}, 3, fmt.Errorf("%w: %w", ErrReply, err)
+			}
+			buf[i+1] = v
+		}
+		d, err := s.decodeAs(buf, n, commit, limits)
+		return d, 3, err
 	}
 	nl := len(limits)
 	size := 1 + 3*nl

@@ -23,8 +23,9 @@
 -- collect (docs/scale.md).
 --
 -- It returns the decisions' reply sections one after the other, each
--- that of one decision alone (see the strategy's file), so the caller
--- decodes each as it would a lone one. In "i", data a script did not
+-- that of one decision alone (see the strategy's file), or, in "i" for
+-- a decision of one limit, that of the strategy's one when it has one
+-- (the window's), so the caller decodes each as it would a lone one. In "i", data a script did not
 -- write fails only its decision, whose section is then {2, the error};
 -- in "a" it fails the call, before anything is written.
 local tag, all = ARGV[1], ARGV[2] == 'a'

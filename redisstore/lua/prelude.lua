@@ -52,7 +52,8 @@
 --
 --   one(tag, kb, lm, n, commit, now, slack, out, o)  decides it exactly
 --       as check, then deny or apply, would, with lm = lims[1]: writes
---       its section from out[o] and returns nil, or returns an error
+--       its section from out[o] (in a form of its own, which the
+--       strategy's file describes) and returns nil, or returns an error
 --       reply, its section left unwritten.
 local one
 
