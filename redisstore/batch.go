@@ -210,25 +210,7 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []
 // batch decides the requests of b in one call and wakes each caller but
 // b[0], the one running it, with its Decision.
 func (s *Store) batch(c rueidis.Client, b []*pending) {
-	var ls []limit.Limit
-	for _, p := range b {
-		ls = addLimits(ls, p.limits)
-	}
-	keys := make([]string, 0, 2*len(b))
-	args := s.header(make([]string, 0, 3+3*len(ls)+5*len(b)), "i", ls)
-	for i := 0; i < len(b); {
-		// A run of decisions alike but for their keys is one set of
-		// arguments: under load most of a batch is one run.
-		p, j := b[i], i+1
-		for j < len(b) && b[j].n == p.n && b[j].commit == p.commit && b[j].now == p.now && slices.Equal(b[j].limits, p.limits) {
-			j++
-		}
-		for _, q := range b[i:j] {
-			keys = append(keys, q.keys...)
-		}
-		args = appendRun(args, ls, j-i, p.now, p.n, p.commit, p.limits)
-		i = j
-	}
+	keys, args := s.batchArgs(b)
 	budget, cancel := s.budget(b[0].ctx)
 	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
@@ -251,6 +233,31 @@ func (s *Store) batch(c rueidis.Client, b []*pending) {
 		}
 	}
 	replyPool.Put(buf)
+}
+
+// batchArgs returns the KEYS and ARGV of the batch script's call that
+// decides the requests of b independently.
+func (s *Store) batchArgs(b []*pending) (keys, args []string) {
+	var ls []limit.Limit
+	for _, p := range b {
+		ls = addLimits(ls, p.limits)
+	}
+	keys = make([]string, 0, 2*len(b))
+	args = s.header(make([]string, 0, 3+3*len(ls)+5*len(b)), "i", ls)
+	for i := 0; i < len(b); {
+		// A run of decisions alike but for their keys is one set of
+		// arguments: under load most of a batch is one run.
+		p, j := b[i], i+1
+		for j < len(b) && b[j].n == p.n && b[j].commit == p.commit && b[j].now == p.now && slices.Equal(b[j].limits, p.limits) {
+			j++
+		}
+		for _, q := range b[i:j] {
+			keys = append(keys, q.keys...)
+		}
+		args = appendRun(args, ls, j-i, p.now, p.n, p.commit, p.limits)
+		i = j
+	}
+	return keys, args
 }
 
 // observe tells the time budget how a call on c went: a reply (even an
