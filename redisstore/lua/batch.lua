@@ -60,14 +60,14 @@ while a <= na do
   -- them).
   local lims = {}
   for i = 1, nl do lims[i] = limits[tonumber(ARGV[a + 3 + i])] end
-  for _ = 1, c do
-    local sec, o = out, #out + 1
-    if one and nl == 1 and not all then
-      -- The strategy's own path for an independent decision of one
-      -- limit, when it has one: the same decision, fewer steps.
-      local err = one(tag, k, lims[1], n, commit, now, slack, out, o)
-      if err then out[o], out[o + 1] = 2, err.err or 'ERR floodgate: a script error' end
-    else
+  if one and nl == 1 and not all then
+    -- The strategy's own path for a run of independent decisions of one
+    -- limit, when it has one: the same decisions, fewer steps.
+    one(tag, k, lims[1], n, commit, now, slack, out, c)
+    k = k + c
+  else
+    for _ = 1, c do
+      local sec, o = out, #out + 1
       if all then sec, o = {}, 1 end
       sec[o] = 0
       local denied, st = check(tag, k, lims, nl, n, now, sec, o)
@@ -86,8 +86,8 @@ while a <= na do
       else
         apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
       end
+      k = k + nl
     end
-    k = k + nl
   end
   a = a + 4 + nl
 end
