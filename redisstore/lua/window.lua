@@ -35,7 +35,7 @@
 -- The globals of the hot path as locals (upvalues of the functions
 -- below): a global is a table lookup at each use, and these run once
 -- per decision.
-local KEYS, pcall_, call_, match, format, type = KEYS, redis.pcall, redis.call, string.match, string.format, type
+local KEYS, pcall_, call_, match, format = KEYS, redis.pcall, redis.call, string.match, string.format
 
 local foreign = 'ERR floodgate: a counter key holds a foreign value'
 
@@ -60,8 +60,10 @@ local function judge(fixed, kx, lm, n, now)
   local e, r = lm.e, lm.r
   local prev, cur, head, ahead, current = 0, 0, nil, 0, false
   local v = pcall_('GET', KEYS[kx])
-  if type(v) == 'table' then return nil, v end -- WRONGTYPE
   if v then
+    -- A string, or an error reply, {err = …} (WRONGTYPE); a string's
+    -- err is string.err, nil (cheaper than type(v), a call).
+    if v.err then return nil, v end
     local h, ces, cps, ccs = match(v, '^((%d+) (%d+) )(%d+)$')
     if not h then return nil, redis.error_reply(foreign) end
     -- Each part is digits only, so x + 0 converts it (one strtod, where
