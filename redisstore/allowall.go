@@ -83,14 +83,14 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 		ls = addLimits(ls, limits[i])
 	}
 	keys := make([]string, 0, 2*stop)
-	args := s.header(make([]string, 0, 6+3*len(ls)+5*stop), "a", ls)
+	args := s.header(make([]string, 0, 3+3*len(ls)+5*stop), "a", ls)
 	commit := stop == len(charges)
 	for i := range stop {
 		for _, l := range limits[i] {
 			keys = append(keys, s.key(charges[i].Key, l))
 		}
 		if len(limits[i]) > 0 {
-			args = appendDecision(args, ls, now, charges[i].N, commit, limits[i])
+			args = appendRun(args, ls, 1, now, charges[i].N, commit, limits[i])
 		}
 	}
 	if s.cfg.evaler != nil || repeats(keys) || !oneSlot(c, charges[:stop], limits) {
@@ -116,7 +116,7 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 		// When a charge denies, the others that fit were looked at, not
 		// counted; only the first denial's Decision is used then.
 		var used int
-		ds[i], used, err = s.section(arr, buf[:0], charges[i].N, commit, limits[i])
+		ds[i], used, err = s.section(arr, buf[:0], charges[i].N, commit, limits[i], false)
 		if err != nil {
 			return fail(failedIn(ctx, err))
 		}

@@ -191,13 +191,13 @@ func (s *Store) handoff(ln *lane) {
 // alone decides one request, whose Redis keys are keys, in a call of its
 // own, with ARGV on the stack while the limits fit inlineLimits.
 func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	var argBuf [6 + 4*inlineLimits]string
+	var argBuf [7 + 4*inlineLimits]string
 	args := argBuf[:0]
 	if len(limits) > inlineLimits {
-		args = make([]string, 0, 6+4*len(limits))
+		args = make([]string, 0, 7+4*len(limits))
 	}
 	args = s.header(args, "i", limits)
-	args = appendDecision(args, limits, now, n, commit, limits)
+	args = appendRun(args, limits, 1, now, n, commit, limits)
 	budget, cancel := s.budget(ctx)
 	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
@@ -208,7 +208,7 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []
 	}
 	buf := replyPool.Get().(*replyInts)
 	defer replyPool.Put(buf)
-	d, _, err := s.section(arr, buf[:0], n, commit, limits)
+	d, _, err := s.section(arr, buf[:0], n, commit, limits, true)
 	if err != nil {
 		return limit.Decision{}, failedIn(ctx, err)
 	}
@@ -218,16 +218,7 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []
 // batch decides the requests of b in one call and wakes each caller but
 // b[0], the one running it, with its Decision.
 func (s *Store) batch(c rueidis.Client, b []*pending) {
-	var ls []limit.Limit
-	for _, p := range b {
-		ls = addLimits(ls, p.limits)
-	}
-	keys := make([]string, 0, 2*len(b))
-	args := s.header(make([]string, 0, 6+3*len(ls)+5*len(b)), "i", ls)
-	for _, p := range b {
-		keys = append(keys, p.keys...)
-		args = appendDecision(args, ls, p.now, p.n, p.commit, p.limits)
-	}
+	keys, args := s.batchArgs(b)
 	budget, cancel := s.budget(b[0].ctx)
 	reply := s.script.Exec(budget, c, keys, args)
 	cancel()
@@ -239,7 +230,7 @@ func (s *Store) batch(c rueidis.Client, b []*pending) {
 			p.d, p.err = limit.Decision{}, failed(p.ctx, err)
 		} else {
 			var used int
-			p.d, used, p.err = s.section(arr, buf[:0], p.n, p.commit, p.limits)
+			p.d, used, p.err = s.section(arr, buf[:0], p.n, p.commit, p.limits, true)
 			if p.err != nil {
 				p.err = failedIn(p.ctx, p.err)
 			}
@@ -250,6 +241,31 @@ func (s *Store) batch(c rueidis.Client, b []*pending) {
 		}
 	}
 	replyPool.Put(buf)
+}
+
+// batchArgs returns the KEYS and ARGV of the batch script's call that
+// decides the requests of b independently.
+func (s *Store) batchArgs(b []*pending) (keys, args []string) {
+	var ls []limit.Limit
+	for _, p := range b {
+		ls = addLimits(ls, p.limits)
+	}
+	keys = make([]string, 0, 2*len(b))
+	args = s.header(make([]string, 0, 3+3*len(ls)+5*len(b)), "i", ls)
+	for i := 0; i < len(b); {
+		// A run of decisions alike but for their keys is one set of
+		// arguments: under load most of a batch is one run.
+		p, j := b[i], i+1
+		for j < len(b) && b[j].n == p.n && b[j].commit == p.commit && b[j].now == p.now && slices.Equal(b[j].limits, p.limits) {
+			j++
+		}
+		for _, q := range b[i:j] {
+			keys = append(keys, q.keys...)
+		}
+		args = appendRun(args, ls, j-i, p.now, p.n, p.commit, p.limits)
+		i = j
+	}
+	return keys, args
 }
 
 // observe tells the time budget how a call on c went: a reply (even an
@@ -286,10 +302,11 @@ func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
 	return args
 }
 
-// appendDecision appends one decision's part of the batch script's ARGV:
-// its cost, whether to count and when, and the indexes of its limits in
-// ls, the call's table. Its KEYS, one per limit, go in the same order.
-func appendDecision(args []string, ls []limit.Limit, now string, n int64, commit bool, limits []limit.Limit) []string {
+// appendRun appends a run of c decisions alike but for their keys to the
+// batch script's ARGV: c, their cost, whether to count and when, and the
+// indexes of their limits in ls, the call's table. Their KEYS, one per
+// limit, go in the same order, decision after decision.
+func appendRun(args []string, ls []limit.Limit, c int, now string, n int64, commit bool, limits []limit.Limit) []string {
 	when := "0"
 	if commit {
 		when = "1"
@@ -297,7 +314,7 @@ func appendDecision(args []string, ls []limit.Limit, now string, n int64, commit
 	if now != "" {
 		when += "@" + now // a time of the caller's (tests)
 	}
-	args = append(args, strconv.FormatInt(n, 10), when, strconv.Itoa(len(limits)))
+	args = append(args, strconv.Itoa(c), strconv.FormatInt(n, 10), when, strconv.Itoa(len(limits)))
 	for _, l := range limits {
 		args = append(args, strconv.Itoa(slices.Index(ls, l)+1))
 	}
@@ -324,8 +341,11 @@ func failedIn(ctx context.Context, err error) error {
 
 // section decodes the first decision's section of a batch reply arr,
 // using buf for its integers, and returns its Decision and how many
-// elements it took.
-func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit bool, limits []limit.Limit) (limit.Decision, int, error) {
+// elements it took. indep says the call decided its requests
+// independently ("i"), where a window decision of one limit has the
+// short section of window.lua's one: {prev, cur, r}, or {−prev−1, cur,
+// r} denied; section reads it as {flag, prev, cur, r}.
+func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit bool, limits []limit.Limit, indep bool) (limit.Decision, int, error) {
 	bad := func() error { return fmt.Errorf("%w: unexpected script reply of %d elements", ErrReply, len(arr)) }
 	if len(arr) == 0 {
 		return limit.Decision{}, 0, bad()
@@ -333,6 +353,26 @@ func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit
 	flag, err := arr[0].AsInt64()
 	if err != nil {
 		return limit.Decision{}, 0, bad()
+	}
+	if indep && len(limits) == 1 && s.cfg.strategy != limit.GCRA && s.cfg.strategy != limit.MovingWindow && (len(arr) < 2 || arr[1].IsInt64()) {
+		// The short section (an error section, {2, its message}, has a
+		// string second).
+		if len(arr) < 3 {
+			return limit.Decision{}, len(arr), bad()
+		}
+		buf = append(buf, 0, flag, 0, 0)
+		if flag < 0 {
+			buf[0], buf[1] = 1, -flag-1
+		}
+		for i := 1; i < 3; i++ {
+			v, err := arr[i].AsInt64()
+			if err != nil {
+				return limit.Decision{}, 3, fmt.Errorf("%w: %w", ErrReply, err)
+			}
+			buf[i+1] = v
+		}
+		d, err := s.decodeAs(buf, n, commit, limits)
+		return d, 3, err
 	}
 	nl := len(limits)
 	size := 1 + 3*nl

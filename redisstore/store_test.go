@@ -246,6 +246,35 @@ func TestKeysAndTTL(t *testing.T) {
 	}
 }
 
+// TestWindowTTLKept checks the TTL of a window counter written again in
+// its window, at the server's clock: the write keeps the TTL that the
+// window's first write set (SET … KEEPTTL), here shortened by hand, and
+// the counter still counts.
+func TestWindowTTLKept(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	for _, strategy := range []string{"sliding-window", "fixed-window"} {
+		t.Run(strategy, func(t *testing.T) {
+			prefix := "kept" + strategy + ":"
+			s := open(t, r, "timeout=2s&strategy="+strategy, redisstore.WithPrefix(prefix))
+			// A day's window: the two calls share it but in the last
+			// milliseconds of a UTC day.
+			l := limit.PerDay(100)
+			key := prefix + "{u}:" + strategy[:1] + ":100/86400"
+			_, err := s.AllowN(ctx, "u", 1, l)
+			require.NoError(t, err)
+			r.CLI(t, "PEXPIRE", key, "500000") // shorter than any the script sets
+			d, err := s.AllowN(ctx, "u", 1, l)
+			require.NoError(t, err)
+			assert.Equal(t, int64(98), d.Remaining, "the second decision counts the first")
+			ttl, err := strconv.Atoi(r.CLI(t, "PTTL", key))
+			require.NoError(t, err)
+			assert.Positive(t, ttl, "PTTL %s", key)
+			assert.LessOrEqual(t, ttl, 500000, "PTTL %s: the write kept the window's TTL", key)
+		})
+	}
+}
+
 // TestForeignValues puts values of the wrong kind where GCRA and
 // moving-window state lives: the request gets ErrReply, others go on.
 func TestForeignValues(t *testing.T) {

@@ -10,16 +10,22 @@
 --            none denies (Store.AllowAll)
 --   ARGV[3]  L, the number of distinct limits of the call
 --   then L triples: count, period in µs and burst, parsed once
---   then, per decision: its cost n; "1" to count or "0" to look, at the
+--   then runs of decisions alike but for their keys, each: the number
+--   of decisions c; their cost n; "1" to count or "0" to look, at the
 --   server's TIME (read once for the whole call), or "1@µs" or "0@µs"
---   at a time of the caller's; its number of limits nl; and nl indexes
---   (from 1) into the triples. Its nl KEYS come next in KEYS.
+--   at a time of the caller's; their number of limits nl; and nl
+--   indexes (from 1) into the triples. Each decision's nl KEYS come
+--   next in KEYS, decision after decision.
 --
--- So a decision of one limit is four short arguments.
+-- So a call of decisions alike (the common case: cost 1, counted, one
+-- limit) has a few arguments in all and one key per decision: every
+-- argument costs Redis about a microsecond to parse, hand to Lua and
+-- collect (docs/scale.md).
 --
 -- It returns the decisions' reply sections one after the other, each
--- that of one decision alone (see the strategy's file), so the caller
--- decodes each as it would a lone one. In "i", data a script did not
+-- that of one decision alone (see the strategy's file), or, in "i" for
+-- a decision of one limit, that of the strategy's one when it has one
+-- (the window's), so the caller decodes each as it would a lone one. In "i", data a script did not
 -- write fails only its decision, whose section is then {2, the error};
 -- in "a" it fails the call, before anything is written.
 local tag, all = ARGV[1], ARGV[2] == 'a'
@@ -32,11 +38,10 @@ end
 local out = {}
 local time
 local k, na = 1, #ARGV
-local lims = {} -- "i": the limits of the decision at hand
 local held = {} -- "a": each decision's section and state, applied at the end
 local denials = false
 while a <= na do
-  local n, when, nl = tonumber(ARGV[a]), ARGV[a + 1], tonumber(ARGV[a + 2])
+  local c, n, when, nl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])
   local commit = string.byte(when) == 49 -- '1'
   local now, slack
   if #when == 1 then
@@ -51,28 +56,40 @@ while a <= na do
     -- not expire them.
     now, slack = tonumber(string.sub(when, 3)), 60000
   end
-  if all then lims = {} end
-  for i = 1, nl do lims[i] = limits[tonumber(ARGV[a + 2 + i])] end
-  local sec, o = out, #out + 1
-  if all then sec, o = {}, 1 end
-  sec[o] = 0
-  local denied, st = check(tag, k, lims, nl, n, now, sec, o)
-  if all then
-    if denied == nil then return st end
-    denials = denials or denied
-    held[#held + 1] = {sec, denied, st, k, lims, nl, n, commit, now, slack}
-  elseif denied == nil then
-    -- Only this decision fails: its section is {2, the error}.
-    for x = #out, o + 1, -1 do out[x] = nil end
-    out[o + 1] = st.err or 'ERR floodgate: a script error'
-    out[o] = 2
-  elseif denied then
-    out[o] = 1
-    deny(nl, out, o, st)
+  -- The run's limits, shared by its decisions (the functions only read
+  -- them).
+  local lims = {}
+  for i = 1, nl do lims[i] = limits[tonumber(ARGV[a + 3 + i])] end
+  if one and nl == 1 and not all then
+    -- The strategy's own path for a run of independent decisions of one
+    -- limit, when it has one: the same decisions, fewer steps.
+    one(tag, k, lims[1], n, commit, now, slack, out, c)
+    k = k + c
   else
-    apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
+    for _ = 1, c do
+      local sec, o = out, #out + 1
+      if all then sec, o = {}, 1 end
+      sec[o] = 0
+      local denied, st = check(tag, k, lims, nl, n, now, sec, o)
+      if all then
+        if denied == nil then return st end
+        denials = denials or denied
+        held[#held + 1] = {sec, denied, st, k, lims, nl, n, commit, now, slack}
+      elseif denied == nil then
+        -- Only this decision fails: its section is {2, the error}.
+        for x = #out, o + 1, -1 do out[x] = nil end
+        out[o + 1] = st.err or 'ERR floodgate: a script error'
+        out[o] = 2
+      elseif denied then
+        out[o] = 1
+        deny(nl, out, o, st)
+      else
+        apply(tag, k, lims, nl, n, commit, now, slack, out, o, st)
+      end
+      k = k + nl
+    end
   end
-  k, a = k + nl, a + 3 + nl
+  a = a + 4 + nl
 end
 if all then
   for _, h in ipairs(held) do

@@ -45,6 +45,18 @@
 -- requests in one call, each checked and applied before the next, or K
 -- requests all or nothing: all checked, then all applied only if none
 -- denies (batch.lua).
+--
+-- A strategy may also define one, declared here, a fourth function for
+-- the commonest decisions, independent and of one limit, which the batch
+-- driver then calls for a run of them instead of the three:
+--
+--   one(tag, kb, lm, n, commit, now, slack, out, c)  decides the c
+--       requests of KEYS[kb] to KEYS[kb+c−1] under limit lm, each
+--       exactly as check, then deny or apply, would, and appends their
+--       sections to out (in a form of its own, which the strategy's file
+--       describes), or {2, the error} for one whose data the script did
+--       not write.
+local one
 
 -- Wide products. Lua numbers are doubles: whole numbers below 2^53 are
 -- exact, and so is every product below 2^53. A product at or above 2^53

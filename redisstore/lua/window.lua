@@ -23,38 +23,67 @@
 -- redisstore/decode.go) turns these into Decisions with
 -- decide.Window.Decide, the memory engine's arithmetic.
 --
+-- one, the batch driver's path for independent decisions of one
+-- limit, replies in three numbers, not four: {prev, cur, r} when it
+-- allows and {−prev−1, cur, r} when it denies (a reply number costs
+-- Redis about 800 instructions, a fortieth of a decision; Store.section,
+-- redisstore/batch.go, reads it back as the section above).
+--
 -- The KEYS of one decision are distinct: Store.decide drops repeated
 -- limits, and Store.key gives distinct limits distinct keys.
 
--- check reads each limit's counter into out (prev, cur, r) and returns
--- whether any limit denies, with st: each limit's cur as read and the
--- head of its new value, "epoch prev ", so that a write formats only
--- what changed (string.format is among a script's dearest steps:
--- docs/performance.md).
-local function check(tag, kb, lims, nl, n, now, out, o)
-  local fixed = tag == 'f:'
-  local st = {}
-  local denied = false
-  for i = 1, nl do
-    local lm = lims[i]
-    local cnt, p = lm[1], lm[2]
+-- The globals of the hot path as locals (upvalues of the functions
+-- below): a global is a table lookup at each use, and these run once
+-- per decision.
+local KEYS, pcall_, call_, match, format = KEYS, redis.pcall, redis.call, string.match, string.format
+
+local foreign = 'ERR floodgate: a counter key holds a foreign value'
+
+-- judge reads the counter of one limit lm at KEYS[kx] and judges the
+-- request of cost n at time now against it. It returns whether the
+-- limit denies; prev, cur and r for the reply; the head of the
+-- counter's new value, "epoch prev ", so that a write formats only what
+-- changed (string.format is among a script's dearest steps:
+-- docs/performance.md); and whether the counter is the reading's window
+-- (see write). Or nil and an error reply for data it did not write.
+--
+-- What depends only on a limit and the time (the window e, the time r
+-- into it, e as the script writes it) is kept in the limit's table for
+-- the next decision at that time: a batch's decisions share the
+-- server's TIME and mostly one limit, so it is computed once per call.
+local function judge(fixed, kx, lm, n, now)
+  local cnt, p = lm[1], lm[2]
+  if lm.now ~= now then
     local e = math.floor(now / p)
-    local r = now - e * p
-    local prev, cur, head, ahead = 0, 0, nil, 0
-    local v = redis.pcall('GET', KEYS[kb + i - 1])
-    if type(v) == 'table' then return nil, v end -- WRONGTYPE
-    if v then
-      local h, ce, cp, cc = string.match(v, '^((%d+) (%d+) )(%d+)$')
-      local ccs = cc
-      ce, cp, cc = tonumber(ce), tonumber(cp), tonumber(cc)
-      if not (whole(ce) and whole(cp) and whole(cc)) then
-        return nil, redis.error_reply('ERR floodgate: a counter key holds a foreign value')
-      end
+    lm.now, lm.e, lm.r, lm.es, lm.px, lm.slack = now, e, now - e * p, format('%d', e), nil, nil
+  end
+  local e, r = lm.e, lm.r
+  local prev, cur, head, ahead, current = 0, 0, nil, 0, false
+  local v = pcall_('GET', KEYS[kx])
+  if v then
+    -- A string, or an error reply, {err = …} (WRONGTYPE); a string's
+    -- err is string.err, nil (cheaper than type(v), a call).
+    if v.err then return nil, v end
+    local h, ces, cps, ccs = match(v, '^((%d+) (%d+) )(%d+)$')
+    if not h then return nil, redis.error_reply(foreign) end
+    -- Each part is digits only, so x + 0 converts it (one strtod, where
+    -- tonumber takes two) to a whole number, exact below 2^53, and
+    -- rounded or infinite, so at least 2^53, above: the scripts write
+    -- only whole numbers below 2^53.
+    local cp, cc = cps + 0, ccs + 0
+    if cp >= B or cc >= B then return nil, redis.error_reply(foreign) end
+    if ces == lm.es then
+      -- The reading's window, written as the scripts write it (equal
+      -- strings of digits are equal numbers): no epoch to convert.
+      prev, cur, head, current = cp, cc, h, true
+    else
+      local ce = ces + 0
+      if ce >= B then return nil, redis.error_reply(foreign) end
       if ce == e then
-        prev, cur, head = cp, cc, h
+        prev, cur, head, current = cp, cc, h, true
       elseif ce == e - 1 then
         prev = cc
-        if not fixed then head = string.format('%d ', e) .. ccs .. ' ' end
+        if not fixed then head = lm.es .. ' ' .. ccs .. ' ' end
       elseif ce > e then
         -- A reading older than the stored window: judged at its start.
         -- The reply's r is then −ahead, the µs from the reading to that
@@ -63,21 +92,69 @@ local function check(tag, kb, lims, nl, n, now, out, o)
         e, r, prev, cur, head = ce, 0, cp, cc, h
       end
     end
-    if fixed then prev = 0 end
-    local x = o + 3 * i
-    out[x - 2], out[x - 1], out[x] = prev, cur, r - ahead
-    if cur + n > cnt then
-      denied = true
-    elseif prev > 0 then
-      -- prev·(P−r) ≤ (L−cur−n)·P, on the prelude's fast path when it can.
-      local y, z = prev * (p - r), (cnt - cur - n) * p
-      if y < B or z < B then
-        denied = denied or y > z
-      else
-        denied = denied or not le(prev, p - r, cnt - cur - n, p)
-      end
+  end
+  if fixed then prev = 0 end
+  local denied = false
+  if cur + n > cnt then
+    denied = true
+  elseif prev > 0 then
+    -- prev·(P−r) ≤ (L−cur−n)·P, on the prelude's fast path when it can.
+    local y, z = prev * (p - r), (cnt - cur - n) * p
+    if y < B or z < B then
+      denied = y > z
+    else
+      denied = not le(prev, p - r, cnt - cur - n, p)
     end
-    st[i] = head or string.format('%d 0 ', e)
+  end
+  return denied, prev, cur, r - ahead, head or lm.es .. ' 0 ', current
+end
+
+-- write sets the counter of limit lm at KEYS[kx] to head and cur, with
+-- a TTL of how long it still matters: until the end of the next window
+-- (sliding) or of this one (fixed), a time that depends only on the
+-- window. So a counter read in the reading's window (current) keeps the
+-- TTL that the write which started that window set (KEEPTTL), at the
+-- server's clock: it ends no earlier than this write's would (the same
+-- end, and either TTL rounded up to the millisecond), and SET without
+-- PX, which neither parses a TTL nor removes and re-adds the key's
+-- expiry, saves Redis about 5 000 of its 40 000 instructions per
+-- decision (docs/scale.md). A caller's time (slack) writes the TTL
+-- every time, so that real time passing between its calls does not
+-- expire counters. ro is the reply's r: the TTL of a limit at one time,
+-- not ahead of its window, is formatted once (kept with judge's values).
+local function write(fixed, kx, lm, head, cur, current, ro, now, slack)
+  local v = format('%s%d', head, cur)
+  if current and slack == 0 then
+    call_('SET', KEYS[kx], v, 'KEEPTTL')
+    return
+  end
+  local px
+  if ro == lm.r and lm.now == now and lm.slack == slack then
+    px = lm.px
+  else
+    local p, r = lm[2], math.max(ro, 0)
+    local ttl = 2 * p - r
+    if fixed then ttl = p - r end
+    px = format('%d', math.floor((ttl + 999) / 1000) + slack)
+    if ro == lm.r and lm.now == now then lm.px, lm.slack = px, slack end
+  end
+  call_('SET', KEYS[kx], v, 'PX', px)
+end
+
+-- check reads each limit's counter into out (prev, cur, r) and returns
+-- whether any limit denies, with st: each limit's head and, at nl + i,
+-- whether its counter is the reading's window.
+local function check(tag, kb, lims, nl, n, now, out, o)
+  local fixed = tag == 'f:'
+  local st = {}
+  local denied = false
+  for i = 1, nl do
+    local d, prev, cur, r, head, current = judge(fixed, kb + i - 1, lims[i], n, now)
+    if d == nil then return nil, prev end
+    local x = o + 3 * i
+    out[x - 2], out[x - 1], out[x] = prev, cur, r
+    st[i], st[nl + i] = head, current
+    denied = denied or d
   end
   return denied, st
 end
@@ -87,7 +164,7 @@ end
 local function deny() end
 
 -- apply sets each limit's cur to include n when counted and, if commit,
--- writes the counters with a TTL of how long they still matter.
+-- writes the counters (see write).
 local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
   if not commit then return end
   local fixed = tag == 'f:'
@@ -95,10 +172,40 @@ local function apply(tag, kb, lims, nl, n, commit, now, slack, out, o, st)
     local x = o + 3 * i
     local cur = out[x - 1] + n
     out[x - 1] = cur
-    local p, r = lims[i][2], math.max(out[x], 0)
-    local ttl = 2 * p - r
-    if fixed then ttl = p - r end
-    redis.call('SET', KEYS[kb + i - 1], st[i] .. string.format('%d', cur),
-      'PX', string.format('%d', math.floor((ttl + 999) / 1000) + slack))
+    write(fixed, kb + i - 1, lims[i], st[i], cur, st[nl + i], out[x], now, slack)
+  end
+end
+
+-- one decides c independent requests of one limit lm, those of KEYS[kb]
+-- to KEYS[kb+c−1], each as check, then deny or apply, would, appending
+-- their sections to out (in three numbers: see the top); data it did not
+-- write fails only its request, whose section is then {2, the error}.
+-- The batch driver's path for a run of such decisions: no state table,
+-- a call per decision instead of three, a shorter reply.
+one = function(tag, kb, lm, n, commit, now, slack, out, c)
+  local fixed = tag == 'f:'
+  local o = #out + 1
+  for kx = kb, kb + c - 1 do
+    local d, prev, cur, r, head, current = judge(fixed, kx, lm, n, now)
+    if d == nil then
+      out[o], out[o + 1] = 2, prev.err or 'ERR floodgate: a script error'
+      o = o + 2
+    else
+      if d then
+        out[o] = -prev - 1 -- denied: the flag in prev's sign
+      else
+        out[o] = prev
+        if commit then
+          cur = cur + n
+          if current and slack == 0 then
+            call_('SET', KEYS[kx], format('%s%d', head, cur), 'KEEPTTL') -- write's commonest case
+          else
+            write(fixed, kx, lm, head, cur, current, r, now, slack)
+          end
+        end
+      end
+      out[o + 1], out[o + 2] = cur, r
+      o = o + 3
+    end
   end
 end
