@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,21 +112,46 @@ func serverDown(re *rueidis.RedisError) bool {
 // memory pressure, and a flood of new keys could evict other clients'
 // counters. Servers that refuse CONFIG GET (managed services, ACLs) are
 // not checked, silently.
+//
+// It also logs an Error when the server is older than Redis 6.0, whose
+// SET … KEEPTTL the window scripts use: every window decision there fails
+// with an error reply (ErrReply), so the limit cannot be applied.
 func (s *Store) checkPolicy(c rueidis.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.dialTimeout)
 	defer cancel()
+	log := s.cfg.logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if info, err := c.Do(ctx, c.B().Info().Section("server").Build()).ToString(); err == nil {
+		if v, ok := tooOld(info); ok {
+			log.Error("redisstore: the Redis server is older than 6.0, which the scripts need (SET KEEPTTL): decisions will fail with an error reply; upgrade Redis (see docs/redis.md)",
+				"redis_version", v)
+		}
+	}
 	m, err := c.Do(ctx, c.B().ConfigGet().Parameter("maxmemory-policy").Build()).AsStrMap()
 	if err != nil {
 		return
 	}
 	if p := m["maxmemory-policy"]; evicts(p) {
-		log := s.cfg.logger
-		if log == nil {
-			log = slog.Default()
-		}
 		log.Warn("redisstore: the Redis maxmemory-policy evicts keys; under memory pressure rate-limit counters are dropped and a flood of keys can evict other clients' counters: use noeviction (see docs/redis.md)",
 			"maxmemory-policy", p)
 	}
+}
+
+// tooOld reports the redis_version of an INFO server reply when it is
+// older than 6.0; a reply without one (another server) is not judged.
+func tooOld(info string) (string, bool) {
+	for line := range strings.Lines(info) {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:")
+		if !ok {
+			continue
+		}
+		major, _, _ := strings.Cut(v, ".")
+		n, err := strconv.Atoi(major)
+		return v, err == nil && n < 6
+	}
+	return "", false
 }
 
 // evicts reports whether maxmemory-policy p evicts keys.
