@@ -18,6 +18,7 @@ import (
 
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/engine"
+	"github.com/floodgate-go/floodgate/internal/logtest"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -36,26 +37,9 @@ func snapClock(t *testing.T, start time.Duration) *clock.Manual {
 }
 
 // logBuf is a logger that records its lines, and the buffer.
-func logBuf() (*slog.Logger, *syncBuf) {
-	var b syncBuf
+func logBuf() (*slog.Logger, *logtest.Buffer) {
+	var b logtest.Buffer
 	return slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})), &b
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // snapEngine returns an engine of strategy s on c with a snapshot at

@@ -1,7 +1,6 @@
 package grpclimit_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,13 +9,13 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/clock"
 	"github.com/floodgate-go/floodgate/grpclimit"
+	"github.com/floodgate-go/floodgate/internal/logtest"
 	"github.com/floodgate-go/floodgate/limit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -263,7 +262,7 @@ func TestCheck(t *testing.T) {
 // TestCheckWarning checks that calls served before Check passed are
 // logged, once.
 func TestCheckWarning(t *testing.T) {
-	var buf syncBuffer
+	var buf logtest.Buffer
 	st := floodgate.NewMemory()
 	t.Cleanup(func() { _ = st.Close() })
 	lim, err := grpclimit.New(st, grpclimit.WithMethod(check, "5/minute"),
@@ -433,7 +432,7 @@ func TestStoreErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var buf syncBuffer
+			var buf logtest.Buffer
 			e := serveStore(t, failing{Store: floodgate.NewMemory(), d: tt.d, err: tt.err},
 				grpclimit.WithMethod(check, "5/minute"), grpclimit.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 			for n := 1; n <= 3; n++ {
@@ -477,23 +476,4 @@ type ctxErr struct{ floodgate.Store }
 
 func (ctxErr) AllowN(ctx context.Context, _ string, _ int64, _ ...limit.Limit) (limit.Decision, error) {
 	return limit.Decision{}, ctx.Err()
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger used by server
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

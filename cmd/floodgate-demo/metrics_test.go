@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,12 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/floodgate-go/floodgate/internal/logtest"
 )
 
 // TestMetricsAfterADenial: after a 429, GET /metrics shows the request
@@ -43,24 +43,6 @@ func TestMetricsAfterADenial(t *testing.T) {
 	assert.NotContains(t, body, `route="GET /metrics"`, "/metrics must be exempt")
 }
 
-// syncBuffer collects run's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLogFormatJSON: with -log-format json, a store outage (Redis on a
 // port where nothing listens) is logged once, as one JSON object with
 // structured attributes, however many requests it answers; its retry
@@ -73,7 +55,7 @@ func TestLogFormatJSON(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &logtest.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-log-format", "json",

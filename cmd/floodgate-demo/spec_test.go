@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/internal/logtest"
 	"github.com/floodgate-go/floodgate/internal/redistest"
 )
 
@@ -180,7 +181,7 @@ func TestNoSecretPrinted(t *testing.T) {
 				if how == "env" {
 					args, env = nil, map[string]string{"FLOODGATE_STORAGE": uri}
 				}
-				out := &syncBuffer{}
+				out := &logtest.Buffer{}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, out, out)
@@ -192,7 +193,7 @@ func TestNoSecretPrinted(t *testing.T) {
 		}
 	}
 	t.Run("usage", func(t *testing.T) {
-		out := &syncBuffer{}
+		out := &logtest.Buffer{}
 		_, err := parseConfig([]string{"-nope"}, func(k string) string {
 			if k == "FLOODGATE_STORAGE" {
 				return "redis://u:" + secret + "@h"
@@ -206,7 +207,7 @@ func TestNoSecretPrinted(t *testing.T) {
 	t.Run("outage", func(t *testing.T) {
 		srv := redistest.Start(t)
 		srv.Kill()
-		stdout, stderr := &syncBuffer{}, &syncBuffer{}
+		stdout, stderr := &logtest.Buffer{}, &logtest.Buffer{}
 		base := startDemoLogs(t, stdout, stderr, "-storage", "redis://u:"+secret+"@"+srv.Addr()+"?timeout=100ms")
 		for range 5 {
 			resp, err := http.Get(base + "/api/v1/groups")
