@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/floodgate-go/floodgate"
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -306,7 +305,7 @@ func (i *Interceptor) decide(ctx context.Context, method string, setHeader func(
 	md := metadata.MD{
 		mdLimit:     {strconv.FormatInt(d.Limit.Count(), 10)},
 		mdRemaining: {strconv.FormatInt(max(d.Remaining, 0), 10)},
-		mdReset:     {strconv.FormatInt(ceilSeconds(d.ResetAfter), 10)},
+		mdReset:     {strconv.FormatInt(decide.CeilSeconds(d.ResetAfter), 10)},
 	}
 	if d.Allowed {
 		_ = setHeader(md) // fails only once headers are sent, which no handler has done yet
@@ -317,24 +316,13 @@ func (i *Interceptor) decide(ctx context.Context, method string, setHeader func(
 		return status.Errorf(codes.ResourceExhausted,
 			"grpclimit: the call's cost exceeds the limit and can never be allowed: %s", d.Limit.Human())
 	}
-	md[mdRetryAfter] = []string{strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10)}
+	md[mdRetryAfter] = []string{strconv.FormatInt(max(decide.CeilSeconds(d.RetryAfter), 1), 10)}
 	_ = setHeader(md)
 	st := status.New(codes.ResourceExhausted, "grpclimit: rate limit exceeded: "+d.Limit.Human())
 	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d.RetryAfter)}); err == nil {
 		st = withInfo
 	}
 	return st.Err()
-}
-
-// ceilSeconds rounds d up to whole seconds.
-func ceilSeconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	if d > math.MaxInt64-time.Second {
-		return int64(d / time.Second)
-	}
-	return int64((d + time.Second - 1) / time.Second)
 }
 
 // noCopy makes go vet report copies of the structs that embed it.

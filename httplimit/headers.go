@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -101,7 +102,7 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 			return
 		}
 	}
-	reset := ceilSeconds(d.ResetAfter)
+	reset := decide.CeilSeconds(d.ResetAfter)
 	retry := int64(0)
 	if retries {
 		retry = retryAfter(d)
@@ -236,7 +237,7 @@ func (m *setup) writeKnownHeaders(h http.Header, st *state, retries bool) {
 // retryAfter is the Retry-After of a denial in whole seconds, at least
 // one.
 func retryAfter(d *limit.Decision) int64 {
-	return max(ceilSeconds(d.RetryAfter), 1)
+	return max(decide.CeilSeconds(d.RetryAfter), 1)
 }
 
 // existingRemaining reads the remaining count an outer layer wrote.

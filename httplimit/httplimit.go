@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
@@ -860,17 +858,6 @@ func (m *setup) unavailable(w http.ResponseWriter, st *state) {
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	w.WriteHeader(http.StatusServiceUnavailable)
 	_, _ = w.Write(unavailableBody)
-}
-
-// ceilSeconds rounds d up to whole seconds.
-func ceilSeconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	if d > math.MaxInt64-time.Second {
-		return int64(d / time.Second)
-	}
-	return int64((d + time.Second - 1) / time.Second)
 }
 
 // noCopy makes go vet report copies of the structs that embed it.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/floodgate-go/floodgate/internal/decide"
 	"github.com/floodgate-go/floodgate/limit"
 )
 
@@ -76,7 +77,7 @@ func (c *check) newPolicy(l limit.Limit) policy {
 	return policy{
 		l:          l,
 		count:      count,
-		ietfPolicy: q + ";q=" + count + ";w=" + strconv.FormatInt(ceilSeconds(l.Period()), 10),
+		ietfPolicy: q + ";q=" + count + ";w=" + strconv.FormatInt(decide.CeilSeconds(l.Period()), 10),
 		ietfPrefix: q + ";r=",
 		body:       []byte(`{"error":"rate limit exceeded: ` + l.Human() + "\"}\n"),
 		neverBody:  []byte(`{"error":"request cost exceeds the limit, so no retry can succeed: ` + l.Human() + "\"}\n"),
