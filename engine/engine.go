@@ -518,6 +518,7 @@ func (e *Engine) addState(l limit.Limit) *limitState {
 		st.logs = shard.NewObjects[movingLog](e.cfg)
 	case wideCell(st.gcra, st.cnt, st.burst, st.p):
 		st.w = wide.New(e.cfg)
+		st.casGCRA = st.gcra && st.burst <= gcraLead*st.cnt
 	}
 	// hw and swept start at window 0: hw is the newest window a request or
 	// sweep has used, and a first request far from 0 sweeps the (empty)

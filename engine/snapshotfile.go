@@ -250,11 +250,12 @@ func (st *limitState) appendEntry(b []byte, scratch []entry, i, h uint64) ([]byt
 		}
 		return put(tat), scratch, true
 	case kindWideGCRA:
-		f, w, ok := st.readWide(h)
-		if !ok || f == 0 && w == 0 {
+		head, tail, ok := st.readWide(h)
+		tat := unpackGCRA(head, tail)
+		if !ok || tat == (decide.WideTick{}) {
 			return b, scratch, false
 		}
-		return put(w, f), scratch, true
+		return put(tat.W, tat.F), scratch, true
 	}
 	lg := st.logs.Load(h)
 	if lg == nil {
@@ -581,7 +582,8 @@ func (e *Engine) decodeEntry(d *decoder, fl *fileLimit, h, now uint64, shift int
 		if !st.wticks.Tick(now).Less(tat) {
 			return scratch, false
 		}
-		return scratch, st.putWide(h, tat.F, tat.W)
+		head, tail := packGCRA(tat)
+		return scratch, st.putWide(h, head, tail)
 	}
 	// kindMoving: the log as the writer kept it, which may still hold
 	// entries that stopped counting at its newest; those that count at

@@ -14,13 +14,17 @@ import (
 // key table and the two window numbers that let a cell store its window
 // in five bits.
 type limitState struct {
-	l       limit.Limit
-	p       uint64           // period in nanoseconds
-	cnt     uint64           // count
-	burst   uint64           // GCRA bucket size
-	ticks   decide.Ticks     // GCRA: converts nanoseconds and ticks
-	wticks  decide.WideTicks // GCRA on the wide path: the same, past 64 bits
-	gcra    bool
+	l      limit.Limit
+	p      uint64           // period in nanoseconds
+	cnt    uint64           // count
+	burst  uint64           // GCRA bucket size
+	ticks  decide.Ticks     // GCRA: converts nanoseconds and ticks
+	wticks decide.WideTicks // GCRA on the wide path: the same, past 64 bits
+	gcra   bool
+	// casGCRA: a wide GCRA cell whose tat stays in its window is updated
+	// by a compare-and-swap of its head, without the lock (wideGCRAAllow):
+	// burst ≤ gcraLead·Count.
+	casGCRA bool
 	sliding bool // the sliding window, whose cells matter one window longer
 	t       *shard.Table
 	logs    *shard.Objects[movingLog] // moving window only; t is then unused

@@ -35,14 +35,34 @@ import (
 //
 // A wide GCRA cell holds its tat as a decide.WideTick, exactly:
 //
+//	head bits 61..53  gen: W modulo 2^9
 //	head bits 52..0   F: ticks into window W (< Count ≤ 2^53−1)
 //	tail              W: the window number of the tat
 //
-// The zero cell is nothing counted, and tick 0 (a full bucket).
+// The zero cell is nothing counted, and tick 0 (a full bucket). gen lets
+// a request whose tat stays in window W swap the head alone, without the
+// lock (wideGCRAAllow explains why that is safe).
 const (
 	wideCountBits = 53
 	wideCountMask = 1<<wideCountBits - 1
+	gcraGenBits   = 62 - wideCountBits // the head's bits above F
+	gcraGenMask   = 1<<gcraGenBits - 1
+	// gcraLead is the most whole periods by which a tat may run ahead of
+	// the current tick (⌊burst/Count⌋) for GCRA to take the lock-free
+	// path: below half the gen ring, so that a head seen again with the
+	// same gen is never the same head a whole ring later (wideGCRAAllow).
+	gcraLead = 1<<(gcraGenBits-1) - 1
 )
+
+// packGCRA returns the words of a wide GCRA cell holding tat.
+func packGCRA(tat decide.WideTick) (head, tail uint64) {
+	return (tat.W&gcraGenMask)<<wideCountBits | tat.F, tat.W
+}
+
+// unpackGCRA returns the tat a wide GCRA cell's words hold.
+func unpackGCRA(head, tail uint64) decide.WideTick {
+	return decide.WideTick{W: tail, F: head & wideCountMask}
+}
 
 // loadWide is load for a wide window cell: its counts as seen in window
 // e at offset r.
@@ -159,10 +179,57 @@ func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
 func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
 	k := st.wticks.Tick(now)
 	c := st.w.Find(h)
-	for {
-		f, w, ok := c.TryLock() // Lock's free case, inlined
+	// The common case takes no lock, as the window strategies' (wideAllow):
+	// a snapshot of the two words (Read: head, tail, head again), a deny
+	// writing nothing, and, when the new tat stays in the tat's window W
+	// (the tail), one compare-and-swap of the head: gen and F+1 for F.
+	// A tat that leaves W (the first request of a window on a full bucket,
+	// or a bucket drawn down past a window boundary) moves the tail, under
+	// the lock below.
+	//
+	// Why the head alone suffices. The swap succeeds only if the head
+	// holds the same gen and F as the snapshot, and no lock bit (every
+	// locked write sets it, then publishes the head with a releasing
+	// store after the tail: a swap that finds the head the locked writer
+	// published also finds its tail, by the acquire of the swap). A head
+	// equal to the snapshot's with a different tail would hold a tat a
+	// whole number j ≠ 0 of gen rings (2^9 windows) away from the
+	// snapshot's tat T, with the same F:
+	//   - j > 0: tats only grow by allowed requests, each to at most its
+	//     own tick plus burst, and burst ≤ gcraLead·Count (casGCRA), while
+	//     T ≥ k − Count. Some caller's tick would then lie more than
+	//     512 − 1 − gcraLead = 256 periods after this caller's k, read
+	//     before this caller's two loads: a stall between a clock reading
+	//     and a swap eight times longer than the one the window cells'
+	//     five epoch bits already rule out (sweepBarrier, window.go).
+	//   - j < 0: only refunds lower a tat, and to this end more than
+	//     2^9 − 1 − gcraLead windows before k, a bucket full for every
+	//     request whose reading is within 256 periods of k; the swap then
+	//     leaves it one tick higher, which is the refunds applied after
+	//     this request linearized at its snapshot, and a full bucket too.
+	// A retired cell's head carries its frozen bit forever, so a swap on
+	// a cell that a rebuild moved or a sweep evicted fails, and the
+	// locked path below finds the key again.
+	for st.casGCRA {
+		head, w, ok := c.Read()
 		if !ok {
-			f, w, ok = c.Lock()
+			break
+		}
+		b := decide.WideBucket{K: k, Base: maxTick(unpackGCRA(head, w), k)}
+		if !b.Fits(st.wticks, 1, st.burst) {
+			return false
+		}
+		if b.Base.W != w || b.Base.F+1 == st.cnt {
+			break // the tat leaves window w: the tail moves, under the lock
+		}
+		if c.CompareAndSwapHead(head, (w&gcraGenMask)<<wideCountBits|(b.Base.F+1)) {
+			return true
+		}
+	}
+	for {
+		head, w, ok := c.TryLock() // Lock's free case, inlined
+		if !ok {
+			head, w, ok = c.Lock()
 		}
 		if !ok {
 			var err error
@@ -172,13 +239,12 @@ func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
 			}
 			continue
 		}
-		b := decide.WideBucket{K: k, Base: maxTick(decide.WideTick{W: w, F: f}, k)}
+		b := decide.WideBucket{K: k, Base: maxTick(unpackGCRA(head, w), k)}
 		if !b.Fits(st.wticks, 1, st.burst) {
-			c.Unlock(f, w)
+			c.Unlock(head, w)
 			return false
 		}
-		tat := st.wticks.Add(b.Base, 1)
-		c.Unlock(tat.F, tat.W)
+		c.Unlock(packGCRA(st.wticks.Add(b.Base, 1)))
 		return true
 	}
 }
@@ -236,7 +302,7 @@ func (e *Engine) wideGCRATake(st *limitState, h, now, n uint64, m mode) (limit.D
 		return b.Decide(m == peek && b.Fits(st.wticks, n, st.burst), n, now, st.burst, st.wticks, st.l), mark{}
 	}
 	for {
-		f, w, ok := c.Lock()
+		head, w, ok := c.Lock()
 		if !ok {
 			var err error
 			if c, err = st.w.Get(h); err != nil {
@@ -245,18 +311,17 @@ func (e *Engine) wideGCRATake(st *limitState, h, now, n uint64, m mode) (limit.D
 			}
 			continue
 		}
-		prev := decide.WideTick{W: w, F: f}
+		prev := unpackGCRA(head, w)
 		b := decide.WideBucket{K: k, Base: maxTick(prev, k)}
 		mk := mark{a: prev.W, b: prev.F}
 		if m == look || !b.Fits(st.wticks, n, st.burst) {
-			c.Unlock(f, w)
+			c.Unlock(head, w)
 			return b.Decide(false, n, now, st.burst, st.wticks, st.l), mk
 		}
 		if m == commit {
-			tat := st.wticks.Add(b.Base, n)
-			c.Unlock(tat.F, tat.W)
+			c.Unlock(packGCRA(st.wticks.Add(b.Base, n)))
 		} else {
-			c.Unlock(f, w)
+			c.Unlock(head, w)
 		}
 		return b.Decide(true, n, now, st.burst, st.wticks, st.l), mk
 	}
@@ -271,8 +336,8 @@ func maxTick(x, y decide.WideTick) decide.WideTick {
 
 // wideGCRAIdle is gcraIdle for a wide cell: its bucket has been full for
 // a whole period (tat + Count ≤ k).
-func (st *limitState) wideGCRAIdle(f, w uint64, k decide.WideTick) bool {
-	return !k.Less(st.wticks.Add(decide.WideTick{W: w, F: f}, st.cnt))
+func (st *limitState) wideGCRAIdle(head, tail uint64, k decide.WideTick) bool {
+	return !k.Less(st.wticks.Add(unpackGCRA(head, tail), st.cnt))
 }
 
 // sweepWide is sweepCells for wide window cells: it evicts those whose
@@ -310,7 +375,7 @@ func (st *limitState) wideRefund(h, n uint64, mk mark, now uint64) {
 			return ce<<wideCountBits | cur, prev
 		}
 		tk := st.wticks
-		tat := decide.WideTick{W: tail, F: head}
+		tat := unpackGCRA(head, tail)
 		if tk.Diff(tat, decide.WideTick{}) < n {
 			return head, tail // less than n: reset or evicted since
 		}
@@ -319,7 +384,7 @@ func (st *limitState) wideRefund(h, n uint64, mk mark, now uint64) {
 		if next == maxTick(prev, k) {
 			next = prev // nothing but our own units sat on our base
 		}
-		return next.F, next.W
+		return packGCRA(next)
 	})
 }
 
@@ -332,9 +397,8 @@ func (st *limitState) wideRefundNewest(h, n, now uint64) {
 		st.wideRefund(h, n, mark{a: ep}, now)
 		return
 	}
-	st.wideUpdate(h, func(f, w uint64) (uint64, uint64) {
-		tat := st.wticks.Sub(decide.WideTick{W: w, F: f}, n)
-		return tat.F, tat.W
+	st.wideUpdate(h, func(head, tail uint64) (uint64, uint64) {
+		return packGCRA(st.wticks.Sub(unpackGCRA(head, tail), n))
 	})
 }
 
