@@ -118,11 +118,14 @@ func (e *Engine) allow(h uint64, l limit.Limit, now uint64) bool {
 			return false
 		}
 	}
+	if e.gcra {
+		if st.w != nil {
+			return e.wideGCRAAllow(st, h, now)
+		}
+		return e.gcraAllow(st, h, now)
+	}
 	if st.w != nil {
 		return e.wideAllow(st, h, now)
-	}
-	if e.gcra {
-		return e.gcraAllow(st, h, now)
 	}
 	if st.logs != nil {
 		d, _ := e.movingTake(st, h, now, 1, commit)

@@ -54,6 +54,23 @@ func (st *limitState) inWindow(now uint64) (e, r uint64, ok bool) {
 	return e, r, r < st.p
 }
 
+// wideTick is st.wticks.Tick(now), without its division by the period
+// when now lies in window hw (the common case, which wideGCRAAllow
+// inlines with inWindow). GCRA keeps no window in its cells, so for a
+// GCRA limit hw only remembers the newest window a request has seen,
+// moved forward once per period.
+func (st *limitState) wideTick(now uint64) decide.WideTick {
+	w, r, ok := st.inWindow(now)
+	if ok {
+		return st.wticks.TickIn(w, r)
+	}
+	k := st.wticks.Tick(now)
+	if k.W > w {
+		st.hw.CompareAndSwap(w, k.W) // lost to a newer window: as good
+	}
+	return k
+}
+
 // clamp returns the window number and the offset into it at which a
 // reading now is judged: its own window, or the start of window hw when
 // the reading is older (a goroutine that read the clock before another

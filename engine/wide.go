@@ -105,12 +105,10 @@ func (e *Engine) loadWide(head, tail, ep, r uint64) window {
 	return w
 }
 
-// wideAllow is Allow on the wide path: the window strategies' loop of
-// Engine.allow with the cell's lock in place of its compare-and-swap.
+// wideAllow is Allow on the wide path for the window strategies: the
+// loop of Engine.allow with the cell's lock in place of its
+// compare-and-swap where the tail changes.
 func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
-	if st.gcra {
-		return e.wideGCRAAllow(st, h, now)
-	}
 	ep, r, ok := st.inWindow(now) // clamp's common case, inlined (see allow)
 	if !ok {
 		ep, r = st.clamp(now)
@@ -177,7 +175,12 @@ func (e *Engine) wideAllow(st *limitState, h, now uint64) bool {
 
 // wideGCRAAllow is gcraAllow on the wide path.
 func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
-	k := st.wticks.Tick(now)
+	var k decide.WideTick
+	if w, r, ok := st.inWindow(now); ok { // wideTick's common case, inlined
+		k = st.wticks.TickIn(w, r)
+	} else {
+		k = st.wideTick(now)
+	}
 	c := st.w.Find(h)
 	// The common case takes no lock, as the window strategies' (wideAllow):
 	// a snapshot of the two words (Read: head, tail, head again), a deny
@@ -210,19 +213,32 @@ func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
 	// A retired cell's head carries its frozen bit forever, so a swap on
 	// a cell that a rebuild moved or a sweep evicted fails, and the
 	// locked path below finds the key again.
+fast:
 	for st.casGCRA {
 		head, w, ok := c.Read()
 		if !ok {
 			break
 		}
-		b := decide.WideBucket{K: k, Base: maxTick(unpackGCRA(head, w), k)}
-		if !b.Fits(st.wticks, 1, st.burst) {
-			return false
+		f := head & wideCountMask
+		var base uint64 // max(tat, k), ticks into window w
+		switch {
+		case w == k.W: // both in one window: over = base − k.F
+			base = max(f, k.F)
+			if base-k.F >= st.burst {
+				return false // over + 1 > burst
+			}
+		case w > k.W: // a tat windows ahead of k
+			if !(decide.WideBucket{K: k, Base: decide.WideTick{W: w, F: f}}).Fits(st.wticks, 1, st.burst) {
+				return false
+			}
+			base = f
+		default: // a tat in a window before k's: the new tat k+1 is not in w
+			break fast
 		}
-		if b.Base.W != w || b.Base.F+1 == st.cnt {
-			break // the tat leaves window w: the tail moves, under the lock
+		if base+1 == st.cnt {
+			break // the new tat starts window w+1: the tail moves, under the lock
 		}
-		if c.CompareAndSwapHead(head, (w&gcraGenMask)<<wideCountBits|(b.Base.F+1)) {
+		if c.CompareAndSwapHead(head, head-f+base+1) { // gen kept, F = base+1
 			return true
 		}
 	}
@@ -295,7 +311,7 @@ func (e *Engine) wideTake(st *limitState, h, now, n uint64, m mode) (limit.Decis
 // ticks (decide.WideBucket). The mark is the tat the request found, for
 // refunds.
 func (e *Engine) wideGCRATake(st *limitState, h, now, n uint64, m mode) (limit.Decision, mark) {
-	k := st.wticks.Tick(now)
+	k := st.wideTick(now)
 	c := st.w.Find(h)
 	if m != commit && c == nil {
 		b := decide.WideBucket{K: k, Base: k} // an unknown key's bucket is full

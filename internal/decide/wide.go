@@ -53,7 +53,13 @@ func NewWideTicks(cnt, p uint64) WideTicks {
 // Tick returns the tick that contains time t: window ⌊t/p⌋ and
 // ⌊(t mod p)·cnt/p⌋ ticks into it.
 func (tk WideTicks) Tick(t uint64) WideTick {
-	w, r := t/tk.p, t%tk.p
+	return tk.TickIn(t/tk.p, t%tk.p)
+}
+
+// TickIn is [WideTicks.Tick] of the time w·Period + r, for r < Period:
+// Tick without its division by the period, for a caller that knows the
+// window of t.
+func (tk WideTicks) TickIn(w, r uint64) WideTick {
 	switch {
 	case tk.per != 0:
 		return WideTick{W: w, F: r * tk.per} // r·per < p·per = cnt: no overflow
