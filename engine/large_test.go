@@ -139,14 +139,29 @@ func TestLargeCountsSweepAndCap(t *testing.T) {
 
 // TestLargeCountsHammer: goroutines count on one hot key of a large limit
 // through every path of its two-word cell at once (Allow's lock-free
-// swap of the head, AllowN and Refund under the cell's lock), while
-// others insert keys (rebuilding the shards under the hot key) and sweep
-// (locking every cell); no unit is lost or counted twice.
+// swap of the head, AllowN, Peek and Refund under the cell's lock),
+// while others insert keys (rebuilding the shards under the hot key) and
+// sweep (locking every cell); no unit is lost or counted twice. Under
+// GCRA the limit's burst is 200 periods, and each AllowN costs a whole
+// period and more, so its tat crosses into another window (a locked
+// write of both words) on every AllowN and back on every Refund, while
+// Allow swaps the head without the lock within a window.
 func TestLargeCountsHammer(t *testing.T) {
 	for _, s := range []limit.Strategy{limit.SlidingWindow, limit.FixedWindow, limit.GCRA} {
 		t.Run("strategy="+s.String(), func(t *testing.T) {
-			e, _ := newEngine(t, s, time.Hour, engine.WithShards(1))
+			// A clock 3 ms before a window's end: GCRA's current tick is
+			// then about 900 ticks before its window's last, so Allow's
+			// lock-free swaps reach that last tick and hand the crossing
+			// to the lock.
+			e, _ := newEngine(t, s, 2*time.Hour-3*time.Millisecond, engine.WithShards(1))
 			l := limit.PerHour(1 << 30)
+			big := int64(3) // AllowN's cost; a Refund gives back big − 2
+			if s == limit.GCRA {
+				var err error
+				l, err = l.WithBurst(200 << 30)
+				require.NoError(t, err, "WithBurst")
+				big = 1<<30 + 3
+			}
 			const workers, calls = 4, 3000
 			var wg sync.WaitGroup
 			for range workers {
@@ -157,11 +172,17 @@ func TestLargeCountsHammer(t *testing.T) {
 							return
 						}
 						if i%10 == 0 {
-							if d := e.AllowN("hot", 3, l); !d.Allowed {
-								t.Errorf("AllowN(hot, 3) denied: %+v", d)
+							if d := e.AllowN("hot", big, l); !d.Allowed {
+								t.Errorf("AllowN(hot, %d) denied: %+v", big, d)
 								return
 							}
-							e.Refund("hot", 1, l)
+							e.Refund("hot", big-2, l)
+						}
+						if i%50 == 0 {
+							if d := e.Peek("hot", l); !d.Allowed {
+								t.Errorf("Peek(hot) denied: %+v", d)
+								return
+							}
 						}
 					}
 				})
@@ -177,7 +198,11 @@ func TestLargeCountsHammer(t *testing.T) {
 			wg.Wait()
 			want := int64(workers * (calls + calls/10*2))
 			d := e.Peek("hot", l)
-			assert.Equal(t, l.Count()-want-1, d.Remaining, "Remaining after %d units (Peek counts one more)", want)
+			room := l.Count()
+			if s == limit.GCRA {
+				room = l.Burst()
+			}
+			assert.Equal(t, room-want-1, d.Remaining, "Remaining after %d units (Peek counts one more)", want)
 		})
 	}
 }
