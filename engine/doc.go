@@ -118,8 +118,10 @@
 // keep a two-word cell per key (53-bit counts, or GCRA's tat as a wide
 // tick), in the slots of a table like the one-word cells' (internal/wide)
 // and updated under a lock bit of the cell itself: one compare-and-swap
-// and one store per decision (an Allow within a window: one
-// compare-and-swap and no lock), no mutex and no allocation per key
+// and one store per decision (an Allow that keeps the second word: one
+// compare-and-swap and no lock; for the window strategies every Allow but
+// a window's first, for GCRA with a burst of at most 255 periods every
+// one whose tat stays in its window), no mutex and no allocation per key
 // (engine/wide.go). The path is chosen once per limit when the engine
 // first meets it.
 //

@@ -13,9 +13,11 @@ import (
 // nanosecond), in a wide.Table (internal/wide): a two-word cell in each
 // 24-byte slot, updated under the cell's own lock bit (one
 // compare-and-swap to take it, one store to publish the new words and
-// release it). A window request that keeps the tail as it is, every one
-// but a window's first, takes no lock (wideAllow): a snapshot of both
-// words and one compare-and-swap of the head. The limit's state picks the
+// release it). An Allow that keeps the tail as it is takes no lock: a
+// snapshot of both words and one compare-and-swap of the head. For the
+// window strategies that is every one but a window's first (wideAllow);
+// for GCRA, with a burst of at most gcraLead periods, every one whose tat
+// stays in its window (wideGCRAAllow). The limit's state picks the
 // path once, when it is created (Engine.addState), so a limit's keys all
 // take one path and small limits keep the lock-free one-word cell.
 // Nothing is allocated per key.
@@ -190,26 +192,32 @@ func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
 	// or a bucket drawn down past a window boundary) moves the tail, under
 	// the lock below.
 	//
-	// Why the head alone suffices. The swap succeeds only if the head
-	// holds the same gen and F as the snapshot, and no lock bit (every
-	// locked write sets it, then publishes the head with a releasing
-	// store after the tail: a swap that finds the head the locked writer
-	// published also finds its tail, by the acquire of the swap). A head
-	// equal to the snapshot's with a different tail would hold a tat a
-	// whole number j ≠ 0 of gen rings (2^9 windows) away from the
-	// snapshot's tat T, with the same F:
-	//   - j > 0: tats only grow by allowed requests, each to at most its
-	//     own tick plus burst, and burst ≤ gcraLead·Count (casGCRA), while
-	//     T ≥ k − Count. Some caller's tick would then lie more than
-	//     512 − 1 − gcraLead = 256 periods after this caller's k, read
-	//     before this caller's two loads: a stall between a clock reading
-	//     and a swap eight times longer than the one the window cells'
-	//     five epoch bits already rule out (sweepBarrier, window.go).
-	//   - j < 0: only refunds lower a tat, and to this end more than
-	//     2^9 − 1 − gcraLead windows before k, a bucket full for every
-	//     request whose reading is within 256 periods of k; the swap then
-	//     leaves it one tick higher, which is the refunds applied after
-	//     this request linearized at its snapshot, and a full bucket too.
+	// Why the head alone suffices. Go's atomics are sequentially
+	// consistent. Every write of the tail is made under the lock, between
+	// a compare-and-swap that sets the head's lock bit and the store that
+	// publishes the new head after the tail (Cell.Unlock), so the swap
+	// below, which expects the snapshot's unlocked head, fails while a
+	// writer holds the cell, and a Read whose two loads of the head agree
+	// returns a head and a tail that the cell held together. The swap can
+	// then succeed on a changed cell only if the head came back to the
+	// same gen and F with a different tail: a tat exactly j ≠ 0 gen rings
+	// (j·2^9 windows) away from the snapshot's tat T, T ≥ k − Count (its
+	// window w is k's or later) and T < k + burst (it fitted).
+	//   - j > 0: a tat grows only by an allowed request, to at most that
+	//     request's tick plus burst, and burst ≤ gcraLead·Count (casGCRA),
+	//     so some request whose reading is more than 2^9 − 1 − gcraLead =
+	//     256 periods after this one's k wrote the cell between this
+	//     caller's snapshot and its swap. The engine's clock is monotonic:
+	//     that takes a caller stalled for 256 periods (256 ms at the
+	//     shortest period) between its clock reading and its swap, with
+	//     writes landing on the same F. The window cells' lock-free swap
+	//     (wideAllow, and the one-word cells' compare-and-swap) rests on
+	//     the same kind of bound with 32 windows.
+	//   - j < 0: only refunds (and a snapshot's restore) lower a tat,
+	//     here to more than 256 periods before k: a full bucket for every
+	//     request whose reading is within 256 periods of k. The swap
+	//     leaves it a full bucket one tick later, the result of this
+	//     request decided at its snapshot, before those refunds.
 	// A retired cell's head carries its frozen bit forever, so a swap on
 	// a cell that a rebuild moved or a sweep evicted fails, and the
 	// locked path below finds the key again.
