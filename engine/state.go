@@ -35,7 +35,9 @@ type limitState struct {
 
 	// hw is the newest window any caller or sweep of this limit has used.
 	// Readings in older windows are judged at the start of window hw, so no
-	// cell is ever newer than hw. Written once per period.
+	// cell is ever newer than hw. Written once per period. A GCRA limit
+	// keeps no window in its cells; for it hw is only wideTick's memory
+	// of the newest window.
 	hw atomic.Uint64
 	// swept is the window of the last completed sweep. clamp never lets hw
 	// run more than sweepBarrier windows past it, so no live cell is more
