@@ -210,9 +210,9 @@ func (e *Engine) wideGCRAAllow(st *limitState, h, now uint64) bool {
 	//     caller's snapshot and its swap. The engine's clock is monotonic:
 	//     that takes a caller stalled for 256 periods (256 ms at the
 	//     shortest period) between its clock reading and its swap, with
-	//     writes landing on the same F. The window cells' lock-free swap
-	//     (wideAllow, and the one-word cells' compare-and-swap) rests on
-	//     the same kind of bound with 32 windows.
+	//     writes landing on the same F. The wide window cells' lock-free
+	//     swap (wideAllow) rests on the same kind of bound with 32
+	//     windows: its head's five epoch bits.
 	//   - j < 0: only refunds (and a snapshot's restore) lower a tat,
 	//     here to more than 256 periods before k: a full bucket for every
 	//     request whose reading is within 256 periods of k. The swap
