@@ -49,9 +49,12 @@ func TestAllowAllOneCall(t *testing.T) {
 				{Key: "app", N: 1, Limits: []limit.Limit{app}},
 				{Key: "account:bob", N: 1, Limits: []limit.Limit{account}},
 			}
-			// The script's first call on a server is EVALSHA answered
-			// NOSCRIPT, then EVAL: load it first.
+			// A script's first call on a server is EVALSHA answered
+			// NOSCRIPT, then EVAL: load both first, the single script
+			// (a lone decision) and the batch script (AllowAll).
 			_, err := s.Peek(ctx, "warm", route)
+			require.NoError(t, err)
+			_, _, err = s.AllowAll(ctx, floodgate.Charge{Key: "warm", N: 1, Limits: []limit.Limit{route}})
 			require.NoError(t, err)
 			for i := range 3 {
 				before := scriptCalls(t, r)
@@ -89,9 +92,12 @@ func TestAllowAllCluster(t *testing.T) {
 	// A stopped clock: no window turns between the calls.
 	ctx := seam.WithClock(context.Background(), clock.NewManual(time.Duration(1_700_000_000)*time.Second))
 	minute, hour, day := limit.PerMinute(2), limit.PerHour(10), limit.PerDay(100)
-	// Load the script on the master of user 1's slot (a script's first
-	// call on a server is EVALSHA answered NOSCRIPT, then EVAL).
+	// Load the scripts on the master of user 1's slot (a script's first
+	// call on a server is EVALSHA answered NOSCRIPT, then EVAL): the
+	// single script (a lone decision) and the batch script (AllowAll).
 	_, err := s.Peek(ctx, "user 1", limit.PerDay(1))
+	require.NoError(t, err)
+	_, _, err = s.AllowAll(ctx, floodgate.Charge{Key: "user 1", N: 1, Limits: []limit.Limit{limit.PerDay(1)}})
 	require.NoError(t, err)
 	same := []floodgate.Charge{
 		{Key: "user 1", N: 1, Limits: []limit.Limit{minute}},
