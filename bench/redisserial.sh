@@ -11,8 +11,9 @@
 #  1. the client's instructions per decision: redisloop under valgrind
 #     --tool=callgrind (GOMAXPROCS=1, the whole Go process, every
 #     goroutine; asynchronous preemption off: callgrind fails on its
-#     signals), N1 and N2 decisions, (Ir(N2) − Ir(N1)) / (N2 − N1), so
-#     start-up and connecting cancel; with its heap allocations per
+#     signals), N1 and N2 decisions (the median of 3 runs each),
+#     (Ir(N2) − Ir(N1)) / (N2 − N1), so start-up and connecting cancel;
+#     with its heap allocations per
 #     decision (runtime.MemStats);
 #  2. Redis's instructions per decision: redis-server under callgrind, the
 #     same two runs of redisloop, counters zeroed before and dumped after
@@ -109,8 +110,10 @@ if [ "${SKIP_CALLGRIND:-}" != 1 ]; then
 	declare -A client allocs
 	for t in old new; do
 		"$tmp/$t.loop" "127.0.0.1:$port" 0 >/dev/null # keys and script in place
+		# the median of 3 runs each: the Go runtime's background work
+		# (GC, timers) moves a run by a few percent
 		for n in "$n1" "$n2"; do
-			client[$t.$n]=$(clientir "$tmp/$t.loop" "$n")
+			client[$t.$n]=$(for _ in 1 2 3; do clientir "$tmp/$t.loop" "$n"; done | sort -n | sed -n 2p)
 		done
 		# allocations outside valgrind, over more decisions
 		allocs[$t]=$("$tmp/$t.loop" "127.0.0.1:$port" 20000 | awk '{print $2 ", " $4}')

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
@@ -279,11 +280,14 @@ func (s *Store) allowAllSlots(ctx context.Context, c rueidis.Client, now string,
 	return d, at, err
 }
 
-// scriptSHA holds the SHA-1 of the scripts that execMulti sends.
-var scriptSHA = map[*rueidis.Lua]string{
-	windowLua: sha1Hex(windowBatch), gcraLua: sha1Hex(gcraBatch), movingLua: sha1Hex(movingBatch),
-	refundLua: sha1Hex(refundScript),
-}
+// scriptSHA returns the SHA-1 of the scripts that execMulti sends, made
+// on first use (hashing them costs a program start about a millisecond).
+var scriptSHA = sync.OnceValue(func() map[*rueidis.Lua]string {
+	return map[*rueidis.Lua]string{
+		windowLua: sha1Hex(windowBatch), gcraLua: sha1Hex(gcraBatch), movingLua: sha1Hex(movingBatch),
+		refundLua: sha1Hex(refundScript),
+	}
+})
 
 func sha1Hex(src string) string {
 	sum := sha1.Sum([]byte(src))
@@ -296,7 +300,7 @@ func sha1Hex(src string) string {
 // first on that master) goes again by script.Exec, which sends the
 // script.
 func (s *Store) execMulti(ctx context.Context, c rueidis.Client, script *rueidis.Lua, calls []scriptCall) []rueidis.RedisResult {
-	sha := scriptSHA[script]
+	sha := scriptSHA()[script]
 	cmds := make(rueidis.Commands, len(calls))
 	for i, k := range calls {
 		cmds[i] = c.B().Evalsha().Sha1(sha).Numkeys(int64(len(k.keys))).Key(k.keys...).Arg(k.args...).Build()

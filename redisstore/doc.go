@@ -104,9 +104,11 @@
 // counting and counts them all only if none denies, so a denial takes no
 // units and needs no refund. That holds on a single Redis and, on a
 // cluster, when every charge's key lives in one hash slot (the user key
-// is the hash tag, so: one user key under several limits). Keys of
-// several slots are decided charge by charge with refunds
-// (floodgate.AllowEach); docs/scale.md has the trade-off.
+// is the hash tag, so: one user key under several limits). Charges on
+// keys of several slots are one such call per slot, all sent at once
+// (one round trip of latency); when a slot denies, the charges that the
+// other slots counted are refunded, all at once, with the refund window
+// that floodgate.AllowEach describes; docs/scale.md has the trade-off.
 //
 // The arithmetic is the engine's, in microseconds (Redis's TIME
 // resolution): the script compares prev·(P−r) with (L−cur−n)·P exactly,
