@@ -235,6 +235,50 @@ func TestAllowAllCluster(t *testing.T) {
 	assert.True(t, d.Allowed, "AllowAll over three slots after the pause = %+v", d)
 }
 
+// TestAllowAllClusterSlotDown runs AllowAll over keys on three masters
+// of a cluster after the master of the last charge's key was killed: its
+// call fails, so AllowAll denies at that charge with an error wrapping
+// floodgate.ErrUnavailable, and the charges that the two live masters
+// allowed are refunded: nothing stays held.
+func TestAllowAllClusterSlotDown(t *testing.T) {
+	nodes := storetest.StartCluster(t, 3)
+	for _, n := range nodes {
+		n.CLI(t, "CONFIG", "SET", "cluster-require-full-coverage", "no")
+	}
+	owners := slotOwners(t, nodes[0])
+	// One key on each master, in the nodes' order.
+	keys := make([]string, len(nodes))
+	for i, found := 0, 0; found < len(nodes); i++ {
+		k := "k" + strconv.Itoa(i)
+		for j, n := range nodes {
+			if keys[j] == "" && owners[keySlot(k)] == n.Port {
+				keys[j] = k
+				found++
+			}
+		}
+	}
+	s := openURI(t, "redis+cluster://"+nodes[0].Addr()+","+nodes[1].Addr()+"?timeout=2s&prefix=aad:")
+	ctx := seam.WithClock(context.Background(), clock.NewManual(time.Duration(1_700_000_000)*time.Second))
+	hour := limit.PerHour(10)
+	var charges []floodgate.Charge
+	for _, k := range keys {
+		charges = append(charges, floodgate.Charge{Key: k, N: 1, Limits: []limit.Limit{hour}})
+	}
+	d, _, err := s.AllowAll(ctx, charges...)
+	require.NoError(t, err)
+	require.True(t, d.Allowed, "AllowAll before the kill = %+v", d)
+	nodes[2].Kill(t)
+	d, at, err := s.AllowAll(ctx, charges...)
+	require.ErrorIs(t, err, floodgate.ErrUnavailable, "AllowAll with the last charge's master down")
+	assert.False(t, d.Allowed, "AllowAll with the last charge's master down = %+v", d)
+	assert.Equal(t, 2, at, "the failed charge")
+	for _, c := range charges[:2] {
+		p, err := s.Peek(ctx, c.Key, hour)
+		require.NoError(t, err)
+		assert.EqualValues(t, 10-1-1, p.Remaining, "Peek(%s): the first AllowAll's unit, none of the failed one's", c.Key)
+	}
+}
+
 // TestAllowAllMatchesAllowEach runs random requests of several charges
 // (some on shared keys, some repeating a key, some without limits, of
 // cost 0 or with a zero Limit) through the store's AllowAll and through
