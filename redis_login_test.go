@@ -69,8 +69,11 @@ func TestRedisLoginOneCall(t *testing.T) {
 			one, oneURL := instance()
 			_, twoURL := instance()
 			// A script's first call on a server is EVALSHA answered
-			// NOSCRIPT, then EVAL: load it first.
+			// NOSCRIPT, then EVAL: load both first, the single script (a
+			// lone decision) and the batch script (AllowAll).
 			_, err := one.Peek(context.Background(), "warm", limit.PerHour(1))
+			require.NoError(t, err)
+			_, _, err = one.AllowAll(context.Background(), floodgate.Charge{Key: "warm", N: 1, Limits: []limit.Limit{limit.PerHour(1)}})
 			require.NoError(t, err)
 			post := func(base string) (status, calls int) {
 				before := scriptCalls(t, r)

@@ -2,7 +2,12 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/floodgate-go/floodgate"
 	"github.com/floodgate-go/floodgate/limit"
@@ -22,13 +27,19 @@ import (
 // takes nothing, needs no refund, and no concurrent request ever sees
 // units that a denied request took. On a cluster that holds when every
 // charge's key lives in one hash slot. Charges whose keys lie in several
-// slots of a cluster, charges that name one Redis key twice (the same
-// key under the same limit), and a store with an Evaler are decided
-// charge by charge with refunds (floodgate.AllowEach): one round trip
-// per charge and one per refund, with the refund window that
-// floodgate.AllowEach describes. It fails like AllowN: when the one call
-// fails, the Decision denies, the index is the first charge that needed
-// Redis, and nothing was counted.
+// slots of a cluster are grouped by slot: each slot's charges are one
+// such call, and the calls go at once, to their masters concurrently
+// (one round trip of latency); when every call allows, all are counted,
+// and when any denies, the charges of the calls that allowed are
+// refunded, all at once (one more round trip), with the refund window
+// that floodgate.AllowEach describes. Charges that name one Redis key
+// twice (the same key under the same limit), and a store with an Evaler,
+// are decided charge by charge with refunds (floodgate.AllowEach): one
+// round trip per charge and one per refund. It fails like AllowN: when
+// the one call fails, the Decision denies, the index is the first charge
+// that needed Redis, and nothing was counted; when one of a cluster's
+// calls fails, the Decision denies at the first charge of that call,
+// with its error, and the other calls' counted charges are refunded.
 func (s *Store) AllowAll(ctx context.Context, charges ...floodgate.Charge) (limit.Decision, int, error) {
 	return s.allowAllAt(ctx, testNow(ctx), charges)
 }
@@ -61,16 +72,16 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 		}
 		limits[i] = dedup(c.Limits)
 	}
-	first := -1 // the first charge that needs Redis
+	idx := make([]int, 0, stop) // the charges that need Redis
 	for i := range stop {
 		if len(limits[i]) > 0 {
-			first = i
-			break
+			idx = append(idx, i)
 		}
 	}
-	if first < 0 {
+	if len(idx) == 0 {
 		return combine(make([]limit.Decision, stop), stop < len(charges), stopD)
 	}
+	first := idx[0]
 	if err := ctx.Err(); err != nil {
 		return limit.Decision{Limit: limits[first][0], RetryAfter: limit.Never}, first, err
 	}
@@ -78,49 +89,21 @@ func (s *Store) allowAllAt(ctx context.Context, now string, charges []floodgate.
 	if err != nil {
 		return limit.Decision{Limit: limits[first][0], RetryAfter: limit.Never}, first, err
 	}
-	var ls []limit.Limit
-	for i := range stop {
-		ls = addLimits(ls, limits[i])
-	}
-	keys := make([]string, 0, 2*stop)
-	args := s.header(make([]string, 0, 3+3*len(ls)+5*stop), "a", ls)
 	commit := stop == len(charges)
-	for i := range stop {
-		for _, l := range limits[i] {
-			keys = append(keys, s.key(charges[i].Key, l))
-		}
-		if len(limits[i]) > 0 {
-			args = appendRun(args, ls, 1, now, charges[i].N, commit, limits[i])
-		}
-	}
-	if s.cfg.evaler != nil || repeats(keys) || !oneSlot(c, charges[:stop], limits) {
+	call := s.allCall(now, charges, limits, idx, commit)
+	if s.cfg.evaler != nil || repeats(call.keys) {
 		return floodgate.AllowEach(ctx, s, charges...)
 	}
+	if groups := slotGroups(c, charges, idx); len(groups) > 1 {
+		return s.allowAllSlots(ctx, c, now, charges, limits, stop, stopD, groups)
+	}
 	budget, cancel := s.budget(ctx)
-	reply := s.script.Exec(budget, c, keys, args)
+	reply := s.script.Exec(budget, c, call.keys, call.args)
 	cancel()
 	s.observe(c, budget, reply.Error())
-	fail := func(err error) (limit.Decision, int, error) {
-		return limit.Decision{Limit: limits[first][0], RetryAfter: limit.Never}, first, err
-	}
-	arr, err := reply.ToArray()
-	if err != nil {
-		return fail(failed(ctx, err))
-	}
 	ds := make([]limit.Decision, stop)
-	buf := make([]int64, 0, 16)
-	for i := range stop {
-		if len(limits[i]) == 0 {
-			continue // allowed, Remaining 0
-		}
-		// When a charge denies, the others that fit were looked at, not
-		// counted; only the first denial's Decision is used then.
-		var used int
-		ds[i], used, err = s.section(arr, buf[:0], charges[i].N, commit, limits[i], false)
-		if err != nil {
-			return fail(failedIn(ctx, err))
-		}
-		arr = arr[used:]
+	if err := s.decodeAll(ctx, reply, ds, charges, limits, idx, commit); err != nil {
+		return limit.Decision{Limit: limits[first][0], RetryAfter: limit.Never}, first, err
 	}
 	return combine(ds, stop < len(charges), stopD)
 }
@@ -160,23 +143,173 @@ func repeats(keys []string) bool {
 	return false
 }
 
-// oneSlot reports whether one script call on c may take the keys of
-// every charge that has limits: always on a single Redis, when they
-// share a hash slot on a cluster.
-func oneSlot(c rueidis.Client, charges []floodgate.Charge, limits [][]limit.Limit) bool {
-	if c.Mode() != rueidis.ClientModeCluster {
-		return true
+// scriptCall is the KEYS and ARGV of one script call.
+type scriptCall struct{ keys, args []string }
+
+// allCall returns the call of the batch script that decides the charges
+// idx (each with limits) all or nothing, counting them if commit.
+func (s *Store) allCall(now string, charges []floodgate.Charge, limits [][]limit.Limit, idx []int, commit bool) scriptCall {
+	var ls []limit.Limit
+	for _, i := range idx {
+		ls = addLimits(ls, limits[i])
 	}
-	slot := -1
-	for i, ch := range charges {
-		if len(limits[i]) == 0 {
+	keys := make([]string, 0, 2*len(idx))
+	args := s.header(make([]string, 0, 3+3*len(ls)+5*len(idx)), "a", ls)
+	for _, i := range idx {
+		for _, l := range limits[i] {
+			keys = append(keys, s.key(charges[i].Key, l))
+		}
+		args = appendRun(args, ls, 1, now, charges[i].N, commit, limits[i])
+	}
+	return scriptCall{keys, args}
+}
+
+// decodeAll decodes the reply of an all-or-nothing call of the charges
+// idx into their Decisions in ds, or returns the call's error as
+// AllowAll returns it. When a charge denies, the others that fit were
+// looked at, not counted; only the first denial's Decision is used then.
+func (s *Store) decodeAll(ctx context.Context, reply rueidis.RedisResult, ds []limit.Decision, charges []floodgate.Charge, limits [][]limit.Limit, idx []int, commit bool) error {
+	arr, err := reply.ToArray()
+	if err != nil {
+		return failed(ctx, err)
+	}
+	buf := make([]int64, 0, 16)
+	for _, i := range idx {
+		var used int
+		ds[i], used, err = s.section(arr, buf[:0], charges[i].N, commit, limits[i], false)
+		if err != nil {
+			return failedIn(ctx, err)
+		}
+		arr = arr[used:]
+	}
+	return nil
+}
+
+// slotGroups returns the charges idx grouped by the hash slot of their
+// keys, each group in charge order and the groups in the order of their
+// first charge, on a cluster; nil on a single Redis (one group).
+func slotGroups(c rueidis.Client, charges []floodgate.Charge, idx []int) [][]int {
+	if c.Mode() != rueidis.ClientModeCluster {
+		return nil
+	}
+	var slots []uint16
+	var groups [][]int
+	for _, i := range idx {
+		sl := crc16(hashTag(charges[i].Key)) & 16383
+		g := slices.Index(slots, sl)
+		if g < 0 {
+			slots, groups = append(slots, sl), append(groups, nil)
+			g = len(groups) - 1
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+// allowAllSlots is AllowAll on a cluster for charges whose keys lie in
+// several hash slots; groups holds the charges of each slot. Each slot's
+// charges go as one all-or-nothing call of the batch script, all the
+// calls at once (rueidis sends each to its slot's master, concurrently):
+// one round trip of latency. When every call allows, every charge is
+// counted. When any denies or fails, the charges of the calls that
+// allowed (and counted) are refunded, as floodgate.AllowEach refunds the
+// charges counted before a denial, with its refund window: between the
+// calls and the refunds (one call per charge, all at once: one more
+// round trip), a concurrent request may see those units taken. A call
+// that fails is refunded nothing (it may or may not have counted, as
+// AllowEach's failed AllowN); AllowAll then denies at the first charge
+// of the first failed call, with its error.
+func (s *Store) allowAllSlots(ctx context.Context, c rueidis.Client, now string, charges []floodgate.Charge, limits [][]limit.Limit, stop int, stopD limit.Decision, groups [][]int) (limit.Decision, int, error) {
+	commit := stop == len(charges)
+	calls := make([]scriptCall, len(groups))
+	for g, idx := range groups {
+		calls[g] = s.allCall(now, charges, limits, idx, commit)
+	}
+	budget, cancel := s.budget(ctx)
+	replies := s.execMulti(budget, c, s.script, calls)
+	cancel()
+	ds := make([]limit.Decision, stop)
+	failAt, failErr := -1, error(nil)
+	counted := make([]bool, len(groups))
+	for g, idx := range groups {
+		s.observe(c, budget, replies[g].Error())
+		if err := s.decodeAll(ctx, replies[g], ds, charges, limits, idx, commit); err != nil {
+			if failAt < 0 || idx[0] < failAt {
+				failAt, failErr = idx[0], err
+			}
 			continue
 		}
-		sl := int(crc16(hashTag(ch.Key)) & 16383)
-		if slot >= 0 && sl != slot {
-			return false
-		}
-		slot = sl
+		counted[g] = commit && !slices.ContainsFunc(idx, func(i int) bool { return !ds[i].Allowed })
 	}
-	return true
+	d, at, err := combine(ds, stop < len(charges), stopD)
+	if failAt >= 0 {
+		d, at, err = limit.Decision{Limit: limits[failAt][0], RetryAfter: limit.Never}, failAt, failErr
+	}
+	if d.Allowed {
+		return d, at, err
+	}
+	var refunds []scriptCall
+	for g, idx := range groups {
+		if !counted[g] {
+			continue
+		}
+		for _, i := range idx {
+			keys := make([]string, len(limits[i]))
+			for j, l := range limits[i] {
+				keys[j] = s.key(charges[i].Key, l)
+			}
+			refunds = append(refunds, scriptCall{keys, s.singleArgs(nil, now, charges[i].N, true, limits[i])})
+		}
+	}
+	if len(refunds) == 0 {
+		return d, at, err
+	}
+	// Refunds run even when ctx has ended, as AllowEach's do, so that a
+	// hung-up caller leaves nothing counted that it was denied.
+	rctx := context.WithoutCancel(ctx)
+	budget, cancel = s.budget(rctx)
+	replies = s.execMulti(budget, c, refundLua, refunds)
+	cancel()
+	for _, r := range replies {
+		s.observe(c, budget, r.Error())
+		if e := r.Error(); e != nil {
+			// The charge stays counted: say so.
+			err = errors.Join(err, failed(rctx, e))
+		}
+	}
+	return d, at, err
+}
+
+// scriptSHA returns the SHA-1 of the scripts that execMulti sends, made
+// on first use (hashing them costs a program start about a millisecond).
+var scriptSHA = sync.OnceValue(func() map[*rueidis.Lua]string {
+	return map[*rueidis.Lua]string{
+		windowLua: sha1Hex(windowBatch), gcraLua: sha1Hex(gcraBatch), movingLua: sha1Hex(movingBatch),
+		refundLua: sha1Hex(refundScript),
+	}
+})
+
+func sha1Hex(src string) string {
+	sum := sha1.Sum([]byte(src))
+	return hex.EncodeToString(sum[:])
+}
+
+// execMulti makes the calls of script at once, by EVALSHA: on a cluster
+// rueidis sends each to its slot's master, the masters concurrently, and
+// a master's calls in one write. A call answered NOSCRIPT (the script's
+// first on that master) goes again by script.Exec, which sends the
+// script.
+func (s *Store) execMulti(ctx context.Context, c rueidis.Client, script *rueidis.Lua, calls []scriptCall) []rueidis.RedisResult {
+	sha := scriptSHA()[script]
+	cmds := make(rueidis.Commands, len(calls))
+	for i, k := range calls {
+		cmds[i] = c.B().Evalsha().Sha1(sha).Numkeys(int64(len(k.keys))).Key(k.keys...).Arg(k.args...).Build()
+	}
+	replies := c.DoMulti(ctx, cmds...)
+	for i, r := range replies {
+		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
+			replies[i] = script.Exec(ctx, c, calls[i].keys, calls[i].args)
+		}
+	}
+	return replies
 }

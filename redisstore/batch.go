@@ -19,8 +19,13 @@ import (
 // queue, and the next call to finish on that lane sends up to maxBatch
 // queued decisions together as one call of the batch script
 // (lua/batch.lua), which decides each independently, in queue order. So
-// a lone decision pays no added latency, and under load one EVALSHA, one
-// TIME and one reply serve many decisions. Each caller gets the Decision
+// under load one EVALSHA, one TIME and one reply serve many decisions,
+// and a lone decision pays no added latency: it goes from the caller's
+// goroutine, as one call of the single script (lua/single.lua, fewer
+// arguments and steps than the batch script's for one decision), past
+// an uncontended mutex taken twice; no goroutine is woken, no timer is
+// started and nothing is allocated for it beyond what its call needs
+// (bench/redisserial.sh measures it against the code before coalescing). Each caller gets the Decision
 // it would have got alone: the script is atomic and decides the requests
 // one after the other.
 //
@@ -189,17 +194,20 @@ func (s *Store) handoff(ln *lane) {
 }
 
 // alone decides one request, whose Redis keys are keys, in a call of its
-// own, with ARGV on the stack while the limits fit inlineLimits.
+// own: the single script (lua/single.lua), whose arguments are fewer and
+// whose run is shorter than the batch script's for one decision, so that
+// a lone decision costs Redis what it did before coalescing
+// (bench/redisserial.sh). KEYS and ARGV stay on the stack while the
+// limits fit inlineLimits.
 func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	var argBuf [7 + 4*inlineLimits]string
+	var argBuf [4 + 3*inlineLimits]string
 	args := argBuf[:0]
 	if len(limits) > inlineLimits {
-		args = make([]string, 0, 7+4*len(limits))
+		args = make([]string, 0, 4+3*len(limits))
 	}
-	args = s.header(args, "i", limits)
-	args = appendRun(args, limits, 1, now, n, commit, limits)
+	args = s.singleArgs(args, now, n, commit, limits)
 	budget, cancel := s.budget(ctx)
-	reply := s.script.Exec(budget, c, keys, args)
+	reply := s.single.Exec(budget, c, keys, args)
 	cancel()
 	s.observe(c, budget, reply.Error())
 	arr, err := reply.ToArray()
@@ -208,6 +216,8 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []
 	}
 	buf := replyPool.Get().(*replyInts)
 	defer replyPool.Put(buf)
+	// The single script answers a window decision of one limit in the
+	// short section, as the batch script does an independent one.
 	d, _, err := s.section(arr, buf[:0], n, commit, limits, true)
 	if err != nil {
 		return limit.Decision{}, failedIn(ctx, err)
@@ -215,9 +225,30 @@ func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []
 	return d, nil
 }
 
+// singleArgs appends the single script's ARGV (the layout at the top of
+// lua/prelude.lua) for a decision of cost n under limits to args.
+func (s *Store) singleArgs(args []string, now string, n int64, commit bool, limits []limit.Limit) []string {
+	commitArg := "0"
+	if commit {
+		commitArg = "1"
+	}
+	args = append(args, strconv.FormatInt(n, 10), commitArg, s.tag, now)
+	for _, l := range limits {
+		a := s.limitArgs(l)
+		args = append(args, a[0], a[1], a[2])
+	}
+	return args
+}
+
 // batch decides the requests of b in one call and wakes each caller but
-// b[0], the one running it, with its Decision.
+// b[0], the one running it, with its Decision. A batch of one is a lone
+// call.
 func (s *Store) batch(c rueidis.Client, b []*pending) {
+	if len(b) == 1 {
+		p := b[0]
+		p.d, p.err = s.alone(p.ctx, c, p.now, p.keys, p.n, p.commit, p.limits)
+		return
+	}
 	keys, args := s.batchArgs(b)
 	budget, cancel := s.budget(b[0].ctx)
 	reply := s.script.Exec(budget, c, keys, args)
@@ -354,24 +385,19 @@ func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit
 	if err != nil {
 		return limit.Decision{}, 0, bad()
 	}
-	if indep && len(limits) == 1 && s.cfg.strategy != limit.GCRA && s.cfg.strategy != limit.MovingWindow && (len(arr) < 2 || arr[1].IsInt64()) {
+	if indep && s.short(limits) && (len(arr) < 2 || arr[1].IsInt64()) {
 		// The short section (an error section, {2, its message}, has a
 		// string second).
 		if len(arr) < 3 {
 			return limit.Decision{}, len(arr), bad()
 		}
-		buf = append(buf, 0, flag, 0, 0)
-		if flag < 0 {
-			buf[0], buf[1] = 1, -flag-1
-		}
-		for i := 1; i < 3; i++ {
-			v, err := arr[i].AsInt64()
-			if err != nil {
+		var v [2]int64
+		for i := range v {
+			if v[i], err = arr[i+1].AsInt64(); err != nil {
 				return limit.Decision{}, 3, fmt.Errorf("%w: %w", ErrReply, err)
 			}
-			buf[i+1] = v
 		}
-		d, err := s.decodeAs(buf, n, commit, limits)
+		d, err := s.decodeAs(widen(buf, flag, v[0], v[1]), n, commit, limits)
 		return d, 3, err
 	}
 	nl := len(limits)
@@ -403,6 +429,23 @@ func (s *Store) section(arr []rueidis.RedisMessage, buf []int64, n int64, commit
 	}
 	d, err := s.decodeAs(buf, n, commit, limits)
 	return d, size, err
+}
+
+// short reports whether an independent decision of limits is answered
+// in the short section of window.lua's one (by the batch script in "i"
+// mode, and by the single script).
+func (s *Store) short(limits []limit.Limit) bool {
+	return len(limits) == 1 && s.cfg.strategy != limit.GCRA && s.cfg.strategy != limit.MovingWindow
+}
+
+// widen appends the short section {prev, cur, r}, or {−prev−1, cur, r}
+// denied (first is prev or −prev−1), to buf as the long one, {flag,
+// prev, cur, r}.
+func widen(buf []int64, first, cur, r int64) []int64 {
+	if first < 0 {
+		return append(buf, 1, -first-1, cur, r)
+	}
+	return append(buf, 0, first, cur, r)
 }
 
 // decodeAs decodes one decision's section with the store's strategy.

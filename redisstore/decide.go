@@ -136,20 +136,16 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	// Through an Evaler, one call of the single script per decision: an
 	// Evaler runs one script call at a time for its caller.
 	keys := make([]string, 0, len(limits))
-	args := make([]string, 0, 4+3*len(limits))
-	commitArg := "0"
-	if commit {
-		commitArg = "1"
-	}
-	args = append(args, strconv.FormatInt(n, 10), commitArg, s.tag, now)
 	for _, l := range limits {
 		keys = append(keys, s.key(key, l))
-		a := s.limitArgs(l)
-		args = append(args, a[0], a[1], a[2])
 	}
+	args := s.singleArgs(make([]string, 0, 4+3*len(limits)), now, n, commit, limits)
 	vals, err := s.evalVia(ctx, s.src, keys, args)
 	if err != nil {
 		return limit.Decision{}, err
+	}
+	if s.short(limits) && len(vals) == 3 {
+		vals = widen(make([]int64, 0, 4), vals[0], vals[1], vals[2])
 	}
 	return s.decodeAs(vals, n, commit, limits)
 }

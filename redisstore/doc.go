@@ -80,8 +80,11 @@
 // decisions queued meanwhile, which go together, up to 32, as one call of
 // the batch script: one EVALSHA, one TIME, one reply, each decision
 // checked and written in queue order as if it were alone (two on one key
-// see each other, one after the other). So a lone decision pays no added
-// latency, and Redis's cost per call (reading, parsing, the script's
+// see each other, one after the other). A lone decision goes in the
+// caller's goroutine, as one call of the single script, whose arguments
+// and run are shorter than the batch script's: it pays no added latency,
+// and Redis's own cost for it is what it was before coalescing. Redis's
+// cost per call (reading, parsing, the script's
 // entry, the reply) is shared by up to 32 decisions; the numbers are in
 // docs/scale.md. Each caller gets its own Decision and its own error: a
 // call that fails fails each of its decisions as it would have failed
@@ -101,9 +104,11 @@
 // counting and counts them all only if none denies, so a denial takes no
 // units and needs no refund. That holds on a single Redis and, on a
 // cluster, when every charge's key lives in one hash slot (the user key
-// is the hash tag, so: one user key under several limits). Keys of
-// several slots are decided charge by charge with refunds
-// (floodgate.AllowEach); docs/scale.md has the trade-off.
+// is the hash tag, so: one user key under several limits). Charges on
+// keys of several slots are one such call per slot, all sent at once
+// (one round trip of latency); when a slot denies, the charges that the
+// other slots counted are refunded, all at once, with the refund window
+// that floodgate.AllowEach describes; docs/scale.md has the trade-off.
 //
 // The arithmetic is the engine's, in microseconds (Redis's TIME
 // resolution): the script compares prev·(P−r) with (L−cur−n)·P exactly,
@@ -123,8 +128,8 @@
 // moving.lua), after one shared prelude.lua that holds the exact wide
 // arithmetic and the checks on foreign data, and a driver applies them:
 // batch.lua to the K decisions of a call, independent or all or nothing
-// (the Store's scripts), single.lua to one decision (an Evaler's
-// scripts, and refund.lua's layout). The arithmetic of each strategy is
+// (a batch, AllowAll), single.lua to one decision (a lone decision, every
+// decision through an Evaler, and refund.lua's layout). The arithmetic of each strategy is
 // written once, whichever driver runs it. The one-decision layout,
 // documented at the top of prelude.lua:
 //

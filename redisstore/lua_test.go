@@ -132,13 +132,16 @@ func (c bigCase) args(tag string) []string {
 	return []string{f(c.n), "1", tag, f(c.now), f(c.cnt), f(c.p), f(c.burst)}
 }
 
-// TestWindowScriptLargeCounts runs the sliding-window script on random
-// counters of large limits and checks its admission, reply and write
-// against decide.Window.Fits, the engine's 128-bit test.
+// TestWindowScriptLargeCounts runs the sliding-window scripts on random
+// counters of large limits and checks their admission, reply and write
+// against decide.Window.Fits, the engine's 128-bit test: the single
+// script (a decision of one limit goes through window.lua's one, whose
+// reply is the short section) and the batch script all or nothing
+// (check, then deny or apply, the long section).
 func TestWindowScriptLargeCounts(t *testing.T) {
 	c := luaClient(t)
 	ctx := context.Background()
-	script := rueidis.NewLuaScript(windowScript)
+	single, batch := rueidis.NewLuaScript(windowScript), rueidis.NewLuaScript(windowBatch)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 3000 {
 		bc := newBigCase(rng)
@@ -147,11 +150,7 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			cur = 0
 		}
-		key := "w" + strconv.Itoa(i)
 		state := fmt.Sprintf("%d %d %d", e, prev, cur)
-		require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(state).Build()).Error())
-		got, err := script.Exec(ctx, c, []string{key}, bc.args("s:")).AsIntSlice()
-		require.NoError(t, err, "%+v on %q", bc, state)
 		w := decide.Window{R: r, Prev: prev, Cur: cur}
 		fits := w.Fits(true, bc.n, bc.cnt, bc.p)
 		want := []int64{1, int64(prev), int64(cur), int64(r)}
@@ -160,11 +159,37 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 			want = []int64{0, int64(prev), int64(cur + bc.n), int64(r)}
 			wantState = fmt.Sprintf("%d %d %d", e, prev, cur+bc.n)
 		}
-		assert.Equal(t, want, got, "%+v on %q: reply", bc, state)
-		stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
-		require.NoError(t, err)
-		assert.Equal(t, wantState, stored, "%+v on %q: the counter after", bc, state)
+		f := func(v uint64) string { return strconv.FormatUint(v, 10) }
+		batchArgs := []string{"s:", "a", "1", f(bc.cnt), f(bc.p), f(bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
+		for _, tc := range []struct {
+			name   string
+			script *rueidis.Lua
+			args   []string
+			want   []int64
+		}{
+			{"single", single, bc.args("s:"), short(want)},
+			{"batch, all or nothing", batch, batchArgs, want},
+		} {
+			key := "w" + strconv.Itoa(i) + tc.name
+			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(state).Build()).Error())
+			got, err := tc.script.Exec(ctx, c, []string{key}, tc.args).AsIntSlice()
+			require.NoError(t, err, "%s: %+v on %q", tc.name, bc, state)
+			assert.Equal(t, tc.want, got, "%s: %+v on %q: reply", tc.name, bc, state)
+			stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+			require.NoError(t, err)
+			assert.Equal(t, wantState, stored, "%s: %+v on %q: the counter after", tc.name, bc, state)
+		}
 	}
+}
+
+// short returns a window decision's section {flag, prev, cur, r} as
+// window.lua's one replies it: {prev, cur, r}, or {−prev−1, cur, r}
+// denied.
+func short(long []int64) []int64 {
+	if long[0] == 1 {
+		return []int64{-long[1] - 1, long[2], long[3]}
+	}
+	return long[1:]
 }
 
 // TestGCRAScriptLargeCounts runs the GCRA script on random buckets of

@@ -22,12 +22,16 @@ import (
 // wrap floodgate.ErrUnavailable instead.
 var ErrReply = errors.New("redisstore: redis error reply")
 
-// The batch scripts (lua/batch.lua), one per family of strategies; a
-// Store uses one.
+// The batch scripts (lua/batch.lua) and the single ones (lua/single.lua),
+// one of each per family of strategies; a Store uses one pair.
 var (
 	windowLua = rueidis.NewLuaScript(windowBatch)
 	gcraLua   = rueidis.NewLuaScript(gcraBatch)
 	movingLua = rueidis.NewLuaScript(movingBatch)
+
+	windowSingle = rueidis.NewLuaScript(windowScript)
+	gcraSingle   = rueidis.NewLuaScript(gcraScript)
+	movingSingle = rueidis.NewLuaScript(movingScript)
 )
 
 func init() {
@@ -52,6 +56,7 @@ type Store struct {
 	sliding bool
 	tag     string       // the strategy's part of each key: "s:", "f:", "g:" or "m:"
 	script  *rueidis.Lua // the batch script (lua/batch.lua)
+	single  *rueidis.Lua // the single script (lua/single.lua), for a lone decision
 	src     string       // the single script's Lua source, for an Evaler
 	opt     rueidis.ClientOption
 	owned   bool // the Store made the client, and closes it
@@ -125,13 +130,13 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	}
 	switch c.strategy {
 	case limit.SlidingWindow:
-		s.tag, s.script, s.src = "s:", windowLua, windowScript
+		s.tag, s.script, s.single, s.src = "s:", windowLua, windowSingle, windowScript
 	case limit.FixedWindow:
-		s.tag, s.script, s.src = "f:", windowLua, windowScript
+		s.tag, s.script, s.single, s.src = "f:", windowLua, windowSingle, windowScript
 	case limit.GCRA:
-		s.tag, s.script, s.src = "g:", gcraLua, gcraScript
+		s.tag, s.script, s.single, s.src = "g:", gcraLua, gcraSingle, gcraScript
 	case limit.MovingWindow:
-		s.tag, s.script, s.src = "m:", movingLua, movingScript
+		s.tag, s.script, s.single, s.src = "m:", movingLua, movingSingle, movingScript
 	}
 	s.args.Store(new(map[limit.Limit][3]string))
 	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain

@@ -12,10 +12,11 @@ import _ "embed" // the scripts
 // call, independent or all or nothing. So each strategy's arithmetic is
 // written once, whichever script runs it.
 //
-// A Store runs one batch script for every AllowN, Peek and AllowAll
-// (windowBatch, gcraBatch, movingBatch), the single scripts through an
-// Evaler (windowScript, gcraScript, movingScript), and refundScript for
-// Refund.
+// A Store runs one batch script for the batches of coalesced AllowN and
+// Peek decisions and for AllowAll (windowBatch, gcraBatch, movingBatch),
+// the single script for a lone decision and for every decision through
+// an Evaler (windowScript, gcraScript, movingScript), and refundScript
+// for Refund.
 var (
 	//go:embed lua/prelude.lua
 	preludeLua string
