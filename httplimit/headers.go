@@ -58,18 +58,30 @@ func parseHeaders(families []string) (headerSet, error) {
 	return hs, nil
 }
 
-// headerBlock holds the values of one response's rate-limit headers and
-// the digits they are cut from: one allocation per response.
-type headerBlock struct {
-	vals [6]string // X-RateLimit-Limit, -Remaining, -Reset, Retry-After, RateLimit-Policy, RateLimit
-	buf  [64]byte  // numbers of smallNums or more, and the RateLimit value
-}
+// The blocks that hold one response's rate-limit header values and the
+// digits they are cut from: one allocation per response, sized to what
+// the response needs, since the bytes a request allocates set how often
+// the collector runs. headers3 fits the default X-RateLimit family when
+// every number comes from the small table, headers3d when one or two do
+// not, and headerBlock any set of families (six values: X-RateLimit-Limit,
+// -Remaining, -Reset, Retry-After, RateLimit-Policy, RateLimit).
+type (
+	headers3  [3]string // 48 bytes
+	headers3d struct {  // 80 bytes
+		vals [3]string
+		buf  [32]byte
+	}
+	headerBlock struct { // 160 bytes
+		vals [6]string
+		buf  [64]byte
+	}
+)
 
-// writeHeaders sets the rate-limit headers for st's decision. All values
-// live in one headerBlock, numbers below smallNums come from a static
-// table, and the others point into the block's buf, so a response costs
-// one allocation here (two when the RateLimit value outgrows buf, with a
-// long policy name).
+// writeHeaders sets the rate-limit headers for st's decision. Numbers
+// below smallNums come from a static table; the others, and the RateLimit
+// value, are written to a buffer on the stack and copied into the block
+// that holds the values, so a response costs one allocation here (two
+// when the digits outgrow the largest block, with a long policy name).
 //
 // When an outer Middleware layer already set headers for a limit closer
 // to exhaustion, an allowed decision leaves them alone.
@@ -108,28 +120,26 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		retry = retryAfter(d)
 	}
 
-	// Numbers below smallNums come from a static table; the others and
-	// the RateLimit value are appended to blk.buf and cut from one string.
-	blk := new(headerBlock)
-	b := blk.buf[:0]
-	type span struct{ i, lo, hi int }
-	var spans [4]span
-	ns := 0
-	vals := blk.vals[:n]
+	// First the values as strings, or spans of the digits in b.
+	var (
+		strs  [6]string
+		spans [6]struct{ lo, hi int } // hi > 0: the value is b[lo:hi]
+		digs  [64]byte
+	)
+	b := digs[:0]
 	i := 0
 	num := func(v int64) {
 		if v < smallNums {
-			vals[i] = small(v)
+			strs[i] = small(v)
 		} else {
 			lo := len(b)
 			b = strconv.AppendInt(b, v, 10)
-			spans[ns] = span{i, lo, len(b)}
-			ns++
+			spans[i].lo, spans[i].hi = lo, len(b)
 		}
 		i++
 	}
 	if hs&xRateLimit != 0 {
-		vals[i] = p.count
+		strs[i] = p.count
 		i++
 		num(rem)
 		num(reset)
@@ -138,23 +148,45 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		num(retry)
 	}
 	if hs&ietf != 0 {
-		vals[i] = p.ietfPolicy
+		strs[i] = p.ietfPolicy
 		i++
 		lo := len(b)
 		b = append(b, p.ietfPrefix...)
 		b = strconv.AppendInt(b, rem, 10)
 		b = append(b, ";t="...)
 		b = strconv.AppendInt(b, reset, 10)
-		spans[ns] = span{i, lo, len(b)}
-		ns++
+		spans[i].lo, spans[i].hi = lo, len(b)
 		i++
 	}
-	if ns > 0 {
-		// b is blk.buf, or the array append moved it to; neither is
-		// written again, so the string may share its bytes.
-		s := unsafe.String(unsafe.SliceData(b), len(b))
-		for _, sp := range spans[:ns] {
-			vals[sp.i] = s[sp.lo:sp.hi]
+
+	// Then the block, which the header slices point into.
+	var vals []string
+	var dst []byte
+	switch {
+	case n <= 3 && len(b) == 0:
+		blk := new(headers3)
+		vals = blk[:n]
+	case n <= 3 && len(b) <= len(headers3d{}.buf):
+		blk := new(headers3d)
+		vals, dst = blk.vals[:n], blk.buf[:len(b)]
+	default:
+		blk := new(headerBlock)
+		vals = blk.vals[:n]
+		if len(b) <= len(blk.buf) {
+			dst = blk.buf[:len(b)]
+		} else {
+			dst = append([]byte(nil), b...) // a long policy name: a second allocation
+		}
+	}
+	copy(vals, strs[:n])
+	if len(b) > 0 {
+		copy(dst, b)
+		// dst is never written again, so the strings may share its bytes.
+		s := unsafe.String(unsafe.SliceData(dst), len(dst))
+		for j, sp := range spans[:n] {
+			if sp.hi > 0 {
+				vals[j] = s[sp.lo:sp.hi]
+			}
 		}
 	}
 

@@ -48,6 +48,7 @@ type Middleware struct {
 	unplacedLimit atomic.Bool // the same, for Limit
 	misplaced     atomic.Bool // a ServeMux serving declared patterns otherwise was logged
 	noRefund      atomic.Bool // CountWhen on a store that cannot refund was logged
+	keys          *keyCache   // storage keys of recent requests, for every configuration
 
 	mu       sync.Mutex        // serialises Reload, Handler and Limit; guards what follows
 	handlers []*appHandler     // made by Handler, which Reload checks a new configuration against
@@ -77,6 +78,7 @@ type setup struct {
 	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
 	shared     map[string]*check // Shared budgets of the routes, by name
 	log        *slog.Logger
+	keys       *keyCache // the Middleware's
 }
 
 // New returns a Middleware that counts requests in s, configured by opts.
@@ -92,7 +94,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if s == nil {
 		return nil, configError("nil Store")
 	}
-	m := &Middleware{store: s, shared: map[string]*check{}}
+	m := &Middleware{store: s, shared: map[string]*check{}, keys: newKeyCache()}
 	c, err := m.build(opts)
 	if err != nil {
 		return nil, err
@@ -162,6 +164,7 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		headers:    xRateLimit,
 		denied:     c.denied,
 		log:        c.log,
+		keys:       m.keys,
 	}
 	var err error
 	if c.headersSet {
@@ -765,7 +768,8 @@ type state struct {
 }
 
 // storageKey returns the key under which a scope counts a client:
-// scope pattern|client.
+// scope pattern|client. Its bytes are built on the stack; the string
+// comes from the key cache, so a client's next request allocates none.
 func (m *setup) storageKey(ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) string {
 	var buf [192]byte
 	b := buf[:0]
@@ -773,7 +777,7 @@ func (m *setup) storageKey(ch *check, pattern string, k Key, r *http.Request, ip
 	b = append(b, pattern...)
 	b = append(b, '|')
 	b = m.appendKey(b, k, r, ip)
-	return string(b)
+	return m.keys.key(b)
 }
 
 // report logs the first store error, once: failures are the store's to
