@@ -178,15 +178,19 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 			dst = append([]byte(nil), b...) // a long policy name: a second allocation
 		}
 	}
-	copy(vals, strs[:n])
+	// One write per value: a copy of strs would be a bulk write barrier
+	// over the block while the collector marks, which it often does.
+	var digits string
 	if len(b) > 0 {
 		copy(dst, b)
 		// dst is never written again, so the strings may share its bytes.
-		s := unsafe.String(unsafe.SliceData(dst), len(dst))
-		for j, sp := range spans[:n] {
-			if sp.hi > 0 {
-				vals[j] = s[sp.lo:sp.hi]
-			}
+		digits = unsafe.String(unsafe.SliceData(dst), len(dst))
+	}
+	for j := range vals {
+		if sp := spans[j]; sp.hi > 0 {
+			vals[j] = digits[sp.lo:sp.hi]
+		} else {
+			vals[j] = strs[j]
 		}
 	}
 
