@@ -62,12 +62,17 @@ func parseHeaders(families []string) (headerSet, error) {
 // digits they are cut from: one allocation per response, sized to what
 // the response needs, since the bytes a request allocates set how often
 // the collector runs. headers3 fits the default X-RateLimit family when
-// every number comes from the small table, headers3d when one or two do
-// not, and headerBlock any set of families (six values: X-RateLimit-Limit,
-// -Remaining, -Reset, Retry-After, RateLimit-Policy, RateLimit).
+// every number comes from the small table, headers3d16 and headers3d32
+// when some do not, and headerBlock any set of families (six values:
+// X-RateLimit-Limit, -Remaining, -Reset, Retry-After, RateLimit-Policy,
+// RateLimit).
 type (
-	headers3  [3]string // 48 bytes
-	headers3d struct {  // 80 bytes
+	headers3    [3]string // 48 bytes
+	headers3d16 struct {  // 64 bytes
+		vals [3]string
+		buf  [16]byte
+	}
+	headers3d32 struct { // 80 bytes
 		vals [3]string
 		buf  [32]byte
 	}
@@ -133,7 +138,7 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 			strs[i] = small(v)
 		} else {
 			lo := len(b)
-			b = strconv.AppendInt(b, v, 10)
+			b = appendDec(b, v)
 			spans[i].lo, spans[i].hi = lo, len(b)
 		}
 		i++
@@ -152,9 +157,9 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		i++
 		lo := len(b)
 		b = append(b, p.ietfPrefix...)
-		b = strconv.AppendInt(b, rem, 10)
+		b = appendDec(b, rem)
 		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, reset, 10)
+		b = appendDec(b, reset)
 		spans[i].lo, spans[i].hi = lo, len(b)
 		i++
 	}
@@ -166,8 +171,11 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 	case n <= 3 && len(b) == 0:
 		blk := new(headers3)
 		vals = blk[:n]
-	case n <= 3 && len(b) <= len(headers3d{}.buf):
-		blk := new(headers3d)
+	case n <= 3 && len(b) <= len(headers3d16{}.buf):
+		blk := new(headers3d16)
+		vals, dst = blk.vals[:n], blk.buf[:len(b)]
+	case n <= 3 && len(b) <= len(headers3d32{}.buf):
+		blk := new(headers3d32)
 		vals, dst = blk.vals[:n], blk.buf[:len(b)]
 	default:
 		blk := new(headerBlock)
@@ -313,6 +321,37 @@ var smallDigits, smallEnds = func() (string, [smallNums]uint16) {
 	}
 	return string(b), ends
 }()
+
+// digitPairs holds the decimal forms of 00..99.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendDec appends the decimal form of v: strconv.AppendInt's digits,
+// two at a time from a table, in half its time for the large counts a
+// header often carries.
+func appendDec(b []byte, v int64) []byte {
+	if v < 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	u := uint64(v)
+	var t [20]byte
+	i := len(t)
+	for u >= 100 {
+		q := u / 100
+		d := (u - q*100) * 2
+		i -= 2
+		t[i], t[i+1] = digitPairs[d], digitPairs[d+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		t[i], t[i+1] = digitPairs[u*2], digitPairs[u*2+1]
+	} else {
+		i--
+		t[i] = byte('0' + u)
+	}
+	return append(b, t[i:]...)
+}
 
 // small returns the decimal form of v, 0 ≤ v < smallNums, without
 // allocating.

@@ -6,9 +6,9 @@ import (
 	"unsafe"
 )
 
-// keySlots is the number of storage keys a keyCache remembers: a power
-// of two. Its slots take 32 KiB, and the keys they hold at most 4096
-// times 64 or 128 bytes.
+// keySlots is the number of storage keys each table of a keyCache
+// remembers: a power of two. Its two tables of slots take 32 KiB each,
+// and the keys they hold at most 4096 times 64 or 128 bytes each.
 const keySlots = 4096
 
 // keyCache hands out storage keys: a request builds its key's bytes on
@@ -24,9 +24,60 @@ const keySlots = 4096
 // its bytes whatever the cache holds. Keys go to the store, which may
 // keep them: strings are immutable, so sharing one between requests is
 // safe.
+//
+// Its second table serves the default key, the connection's address,
+// without building the key at all: it maps a scope (a check), a pattern
+// and r.RemoteAddr to the storage key they make, which depends on
+// nothing else when no proxies are trusted. A hit costs a hash of the
+// address and three comparisons; the address is not parsed, and the key
+// is neither built nor hashed.
 type keyCache struct {
 	seed  maphash.Seed
 	slots [keySlots]atomic.Pointer[string]
+	addrs [keySlots]atomic.Pointer[addrKey]
+}
+
+// addrKey is the storage key of one scope, pattern and RemoteAddr, with
+// the key's bytes in the same allocation when they fit.
+type addrKey struct {
+	ch      *check
+	pattern string
+	addr    string
+	key     string
+	b       [72]byte // 128 bytes in all
+}
+
+// addrSlot returns the slot of ch, pattern and addr. Pointers stand for
+// ch and pattern: a check lives as long as an entry holds it, and a
+// pattern is usually one string, the declared or the router's; a pattern
+// with the same text elsewhere only takes another slot.
+func (c *keyCache) addrSlot(ch *check, pattern, addr string) *atomic.Pointer[addrKey] {
+	h := maphash.String(c.seed, addr)
+	h ^= uint64(uintptr(unsafe.Pointer(ch))) * 0x9e3779b97f4a7c15
+	h ^= uint64(uintptr(unsafe.Pointer(unsafe.StringData(pattern)))) * 0xc2b2ae3d27d4eb4f
+	return &c.addrs[(h^h>>32)&(keySlots-1)]
+}
+
+// byAddr returns the key remembered for ch, pattern and addr.
+func (c *keyCache) byAddr(slot *atomic.Pointer[addrKey], ch *check, pattern, addr string) (string, bool) {
+	if e := slot.Load(); e != nil && e.ch == ch && e.addr == addr && e.pattern == pattern {
+		return e.key, true
+	}
+	return "", false
+}
+
+// rememberAddr stores in slot the key b that ch, pattern and addr make,
+// and returns it as a string: one allocation.
+func (c *keyCache) rememberAddr(slot *atomic.Pointer[addrKey], ch *check, pattern, addr string, b []byte) string {
+	e := &addrKey{ch: ch, pattern: pattern, addr: addr}
+	if len(b) > 0 && len(b) <= len(e.b) {
+		n := copy(e.b[:], b)
+		e.key = unsafe.String(&e.b[0], n) // e.b is never written again
+	} else {
+		e.key = string(b)
+	}
+	slot.Store(e)
+	return e.key
 }
 
 func newKeyCache() *keyCache { return &keyCache{seed: maphash.MakeSeed()} }
