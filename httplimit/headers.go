@@ -120,6 +120,10 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		}
 	}
 	reset := decide.CeilSeconds(d.ResetAfter)
+	if hs == xRateLimit && !retries {
+		writeX(h, p, rem, reset)
+		return
+	}
 	retry := int64(0)
 	if retries {
 		retry = retryAfter(d)
@@ -164,36 +168,10 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		i++
 	}
 
-	// Then the block, which the header slices point into.
-	var vals []string
-	var dst []byte
-	switch {
-	case n <= 3 && len(b) == 0:
-		blk := new(headers3)
-		vals = blk[:n]
-	case n <= 3 && len(b) <= len(headers3d16{}.buf):
-		blk := new(headers3d16)
-		vals, dst = blk.vals[:n], blk.buf[:len(b)]
-	case n <= 3 && len(b) <= len(headers3d32{}.buf):
-		blk := new(headers3d32)
-		vals, dst = blk.vals[:n], blk.buf[:len(b)]
-	default:
-		blk := new(headerBlock)
-		vals = blk.vals[:n]
-		if len(b) <= len(blk.buf) {
-			dst = blk.buf[:len(b)]
-		} else {
-			dst = append([]byte(nil), b...) // a long policy name: a second allocation
-		}
-	}
-	// One write per value: a copy of strs would be a bulk write barrier
-	// over the block while the collector marks, which it often does.
-	var digits string
-	if len(b) > 0 {
-		copy(dst, b)
-		// dst is never written again, so the strings may share its bytes.
-		digits = unsafe.String(unsafe.SliceData(dst), len(dst))
-	}
+	// Then the block, which the header slices point into. One write per
+	// value: a copy of strs would be a bulk write barrier over the block
+	// while the collector marks, which it often does.
+	vals, digits := newBlock(n, b)
 	for j := range vals {
 		if sp := spans[j]; sp.hi > 0 {
 			vals[j] = digits[sp.lo:sp.hi]
@@ -224,6 +202,70 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 	if hs&(retryDate|resetUnix) != 0 {
 		writeTimes(h, hs, d, retries)
 	}
+}
+
+// writeX sets X-RateLimit-Limit, -Remaining and -Reset, the default
+// headers of an allowed request: writeHeaders' general path with its
+// choices made, since every request runs it.
+func writeX(h http.Header, p *policy, rem, reset int64) {
+	var digs [40]byte
+	b := digs[:0]
+	remS, resetS := "", ""
+	if rem < smallNums {
+		remS = small(rem)
+	} else {
+		b = appendDec(b, rem)
+	}
+	mid := len(b)
+	if reset < smallNums {
+		resetS = small(reset)
+	} else {
+		b = appendDec(b, reset)
+	}
+	vals, digits := newBlock(3, b)
+	if remS == "" {
+		remS = digits[:mid]
+	}
+	if resetS == "" {
+		resetS = digits[mid:]
+	}
+	vals[0], vals[1], vals[2] = p.count, remS, resetS
+	// Each header gets a one-element slice of vals with capacity one, so
+	// a later Add copies instead of writing into its neighbour.
+	h[hLimit], h[hRemaining], h[hReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+}
+
+// newBlock returns the values of n headers and a copy of digits, in one
+// allocation sized to them (two when digits outgrow the largest block).
+// The block's bytes are never written again, so the values may share
+// them.
+func newBlock(n int, digits []byte) ([]string, string) {
+	var vals []string
+	var dst []byte
+	switch {
+	case n <= 3 && len(digits) == 0:
+		blk := new(headers3)
+		vals = blk[:n]
+	case n <= 3 && len(digits) <= len(headers3d16{}.buf):
+		blk := new(headers3d16)
+		vals, dst = blk.vals[:n], blk.buf[:len(digits)]
+	case n <= 3 && len(digits) <= len(headers3d32{}.buf):
+		blk := new(headers3d32)
+		vals, dst = blk.vals[:n], blk.buf[:len(digits)]
+	default:
+		blk := new(headerBlock)
+		vals = blk.vals[:n]
+		if len(digits) <= len(blk.buf) {
+			dst = blk.buf[:len(digits)]
+		} else {
+			dst = make([]byte, len(digits)) // a long policy name
+		}
+	}
+	if len(digits) == 0 {
+		return vals, ""
+	}
+	copy(dst, digits)
+	return vals, unsafe.String(unsafe.SliceData(dst), len(dst))
 }
 
 // writeTimes rewrites Retry-After as an HTTP date and X-RateLimit-Reset as
