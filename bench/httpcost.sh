@@ -12,10 +12,17 @@
 #   COUNT=10 BENCHTIME=2s ./httpcost.sh quiet
 #   BASE=/path/to/other/checkout ./httpcost.sh ab   # interleaved A/B: base, new, base, ...
 #   CALLGRIND=1 ./httpcost.sh final          # adds instructions per request
+#   CPU=1 ./httpcost.sh final                # adds the serving thread's CPU time (cmd/httpcpu)
 #
 # BASE: a checkout (its repository root) whose bench/httpbench runs
 # before each pass of this one; benchstat then compares base with new.
-# BENCH: the -bench regexp (default BenchmarkAllowed$).
+# BENCH: the -bench regexp (default BenchmarkAllowed$). CPU=1 also
+# measures every column by the CPU time of the thread that serves it
+# (cmd/httpcpu, CPU_N requests per column and pass, default 500000),
+# which the load of other processes moves far less than the wall clock:
+# the numbers to trust on a shared machine. With BASE, cmd/httpcpu is
+# built into the base checkout through an overlay, so the base needs no
+# copy of it.
 set -euo pipefail
 cd "$(dirname "$0")"
 NAME=${1:?usage: httpcost.sh NAME}
@@ -29,8 +36,15 @@ mkdir -p results
 
 go test -c -o "$tmp/new.test" ./httpbench
 go build -o "$tmp/benchstat" golang.org/x/perf/cmd/benchstat
+if [[ "${CPU:-0}" == 1 ]]; then
+	go build -o "$tmp/new.cpu" ./cmd/httpcpu
+fi
 if [[ -n "${BASE:-}" ]]; then
 	(cd "$BASE/bench" && go test -c -o "$tmp/base.test" ./httpbench)
+	if [[ "${CPU:-0}" == 1 ]]; then
+		printf '{"Replace": {"%s": "%s"}}\n' "$(cd "$BASE/bench" && pwd)/cmd/httpcpu/main.go" "$PWD/cmd/httpcpu/main.go" >"$tmp/overlay.json"
+		(cd "$BASE/bench" && go build -overlay "$tmp/overlay.json" -o "$tmp/base.cpu" ./cmd/httpcpu)
+	fi
 fi
 pass() { # binary, output file
 	"$1" -test.run '^$' -test.bench "$BENCH" -test.benchmem -test.count 1 -test.benchtime "$BENCHTIME" >>"$2"
@@ -41,6 +55,12 @@ for i in $(seq "$COUNT"); do
 		pass "$tmp/base.test" "$tmp/base.txt"
 	fi
 	pass "$tmp/new.test" "$tmp/new.txt"
+	if [[ "${CPU:-0}" == 1 ]]; then
+		if [[ -n "${BASE:-}" ]]; then
+			"$tmp/base.cpu" -n "${CPU_N:-500000}" -rounds 1 >>"$tmp/base.cpu.txt"
+		fi
+		"$tmp/new.cpu" -n "${CPU_N:-500000}" -rounds 1 >>"$tmp/new.cpu.txt"
+	fi
 done
 
 cg=""
@@ -59,6 +79,9 @@ fi
 	echo "## Middleware cost as a share of sethvargo's (cmd/httpratio)"
 	echo
 	go run ./cmd/httpratio "$tmp/new.txt"
+	if [[ "${CPU:-0}" == 1 ]]; then
+		go run ./cmd/httpratio "$tmp/new.cpu.txt"
+	fi
 	if [[ -n "$cg" ]]; then
 		echo "$cg" | go run ./cmd/httpratio
 		echo "## Instructions per request (httpcallgrind.sh)"
@@ -70,22 +93,39 @@ fi
 	echo
 	if [[ -n "${BASE:-}" ]]; then
 		(cd "$tmp" && ./benchstat base.txt new.txt)
+		if [[ "${CPU:-0}" == 1 ]]; then
+			echo
+			(cd "$tmp" && ./benchstat base.cpu.txt new.cpu.txt)
+		fi
 	else
 		(cd "$tmp" && ./benchstat new.txt)
+		if [[ "${CPU:-0}" == 1 ]]; then
+			echo
+			(cd "$tmp" && ./benchstat new.cpu.txt)
+		fi
 	fi
 	echo
 	if [[ -n "${BASE:-}" ]]; then
 		echo "## base: share of sethvargo's"
 		echo
 		go run ./cmd/httpratio "$tmp/base.txt"
+		if [[ "${CPU:-0}" == 1 ]]; then
+			go run ./cmd/httpratio "$tmp/base.cpu.txt"
+		fi
 		echo "## raw: base"
 		echo
 		cat "$tmp/base.txt"
+		if [[ "${CPU:-0}" == 1 ]]; then
+			cat "$tmp/base.cpu.txt"
+		fi
 		echo
 	fi
 	echo "## raw"
 	echo
 	cat "$tmp/new.txt"
+	if [[ "${CPU:-0}" == 1 ]]; then
+		cat "$tmp/new.cpu.txt"
+	fi
 } >"$out"
 sed -n '/^## Middleware cost/,/^## benchstat/p' "$out" | sed '$d'
 echo "httpcost.sh: wrote bench/$out" >&2
