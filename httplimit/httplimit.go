@@ -207,7 +207,6 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		if err != nil {
 			return nil, err
 		}
-		rt.pattern = s.pattern
 		st.routes[s.pattern] = rt
 	}
 	if c.def != nil {
