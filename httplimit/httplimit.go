@@ -786,12 +786,12 @@ type state struct {
 // key by the address before anything is built.
 func (m *setup) storageKey(ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) string {
 	if k == nil && m.proxyHdr == "" {
-		slot := m.keys.addrSlot(ch, pattern, r.RemoteAddr)
-		if key, ok := m.keys.byAddr(slot, ch, pattern, r.RemoteAddr); ok {
+		h := m.keys.addrHash(ch, pattern, r.RemoteAddr)
+		if key, ok := m.keys.byAddr(h, ch, pattern, r.RemoteAddr); ok {
 			return key
 		}
 		var buf [192]byte
-		return m.keys.rememberAddr(slot, ch, pattern, r.RemoteAddr, m.appendStorageKey(buf[:0], ch, pattern, k, r, ip))
+		return m.keys.rememberAddr(h, ch, pattern, r.RemoteAddr, m.appendStorageKey(buf[:0], ch, pattern, k, r, ip))
 	}
 	var buf [192]byte
 	return m.keys.key(m.appendStorageKey(buf[:0], ch, pattern, k, r, ip))

@@ -7,7 +7,7 @@ import (
 )
 
 // keySlots is the number of storage keys each table of a keyCache
-// remembers: a power of two. Its two tables of slots take 32 KiB each,
+// remembers: a power of two. Its two tables of slots take 64 KiB each,
 // and the keys they hold at most 4096 times 64 or 128 bytes each.
 const keySlots = 4096
 
@@ -31,10 +31,37 @@ const keySlots = 4096
 // nothing else when no proxies are trusted. A hit costs a hash of the
 // address and three comparisons; the address is not parsed, and the key
 // is neither built nor hashed.
+//
+// Each slot keeps the hash that chose it beside its entry: a lookup whose
+// hash differs misses without reading the entry, which for a client not
+// seen lately (a busy service's many addresses) would be a cache miss of
+// its own. The hash only filters; a hit is decided by comparing the
+// entry, so a hash and an entry stored at different moments by two
+// requests cost at most a miss.
 type keyCache struct {
 	seed  maphash.Seed
-	slots [keySlots]atomic.Pointer[string]
-	addrs [keySlots]atomic.Pointer[addrKey]
+	slots [keySlots]slot[string]
+	addrs [keySlots]slot[addrKey]
+}
+
+// slot is one entry of a keyCache table and the hash of its key.
+type slot[T any] struct {
+	hash atomic.Uint64
+	p    atomic.Pointer[T]
+}
+
+// load returns the entry of s when it was stored under hash h.
+func (s *slot[T]) load(h uint64) *T {
+	if s.hash.Load() != h {
+		return nil
+	}
+	return s.p.Load()
+}
+
+// store makes e the entry of s, under hash h.
+func (s *slot[T]) store(h uint64, e *T) {
+	s.p.Store(e)
+	s.hash.Store(h)
 }
 
 // addrKey is the storage key of one scope, pattern and RemoteAddr, with
@@ -47,28 +74,30 @@ type addrKey struct {
 	b       [72]byte // 128 bytes in all
 }
 
-// addrSlot returns the slot of ch, pattern and addr. Pointers stand for
-// ch and pattern: a check lives as long as an entry holds it, and a
-// pattern is usually one string, the declared or the router's; a pattern
-// with the same text elsewhere only takes another slot.
-func (c *keyCache) addrSlot(ch *check, pattern, addr string) *atomic.Pointer[addrKey] {
+// addrHash returns the hash of ch, pattern and addr, which chooses their
+// slot. Pointers stand for ch and pattern: a check lives as long as an
+// entry holds it, and a pattern is usually one string, the declared or
+// the router's; a pattern with the same text elsewhere only takes
+// another slot.
+func (c *keyCache) addrHash(ch *check, pattern, addr string) uint64 {
 	h := maphash.String(c.seed, addr)
 	h ^= uint64(uintptr(unsafe.Pointer(ch))) * 0x9e3779b97f4a7c15
 	h ^= uint64(uintptr(unsafe.Pointer(unsafe.StringData(pattern)))) * 0xc2b2ae3d27d4eb4f
-	return &c.addrs[(h^h>>32)&(keySlots-1)]
+	return h ^ h>>32
 }
 
-// byAddr returns the key remembered for ch, pattern and addr.
-func (c *keyCache) byAddr(slot *atomic.Pointer[addrKey], ch *check, pattern, addr string) (string, bool) {
-	if e := slot.Load(); e != nil && e.ch == ch && e.addr == addr && e.pattern == pattern {
+// byAddr returns the key remembered for ch, pattern and addr, whose hash
+// is h.
+func (c *keyCache) byAddr(h uint64, ch *check, pattern, addr string) (string, bool) {
+	if e := c.addrs[h&(keySlots-1)].load(h); e != nil && e.ch == ch && e.addr == addr && e.pattern == pattern {
 		return e.key, true
 	}
 	return "", false
 }
 
-// rememberAddr stores in slot the key b that ch, pattern and addr make,
-// and returns it as a string: one allocation.
-func (c *keyCache) rememberAddr(slot *atomic.Pointer[addrKey], ch *check, pattern, addr string, b []byte) string {
+// rememberAddr remembers b as the key of ch, pattern and addr, whose
+// hash is h, and returns it as a string: one allocation.
+func (c *keyCache) rememberAddr(h uint64, ch *check, pattern, addr string, b []byte) string {
 	e := &addrKey{ch: ch, pattern: pattern, addr: addr}
 	if len(b) > 0 && len(b) <= len(e.b) {
 		n := copy(e.b[:], b)
@@ -76,7 +105,7 @@ func (c *keyCache) rememberAddr(slot *atomic.Pointer[addrKey], ch *check, patter
 	} else {
 		e.key = string(b)
 	}
-	slot.Store(e)
+	c.addrs[h&(keySlots-1)].store(h, e)
 	return e.key
 }
 
@@ -84,12 +113,13 @@ func newKeyCache() *keyCache { return &keyCache{seed: maphash.MakeSeed()} }
 
 // key returns string(b), from the cache when it holds it.
 func (c *keyCache) key(b []byte) string {
-	slot := &c.slots[maphash.Bytes(c.seed, b)&(keySlots-1)]
-	if p := slot.Load(); p != nil && *p == string(b) { // compared in place, not converted
+	h := maphash.Bytes(c.seed, b)
+	s := &c.slots[h&(keySlots-1)]
+	if p := s.load(h); p != nil && *p == string(b) { // compared in place, not converted
 		return *p
 	}
 	p := newKey(b)
-	slot.Store(p)
+	s.store(h, p)
 	return *p
 }
 
