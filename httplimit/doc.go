@@ -123,10 +123,16 @@
 //
 // # Cost
 //
-// An allowed request costs two allocations in the Middleware with the
-// default headers (the storage key and the header values), three when a
-// header number reaches 4096 or the IETF fields are on (one string shared
-// by those values). Constant header strings are computed once per limit.
+// An allowed request of a client seen recently costs one allocation in
+// the Middleware: a block holding the response's header values and the
+// digits they are cut from, sized to them: 48 bytes for the default
+// headers when every number is below 4096, 64 or 80 when one is not, 160
+// with the IETF fields or Retry-After. Storage keys come from
+// a cache of the keys of recent requests in each Middleware (4096 slots,
+// found for the default key by the connection's address without building
+// the key): a client's first request, or one whose slot another client
+// took, allocates its key too. Constant header strings are computed once
+// per limit.
 //
 // # Concurrency
 //

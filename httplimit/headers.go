@@ -58,18 +58,35 @@ func parseHeaders(families []string) (headerSet, error) {
 	return hs, nil
 }
 
-// headerBlock holds the values of one response's rate-limit headers and
-// the digits they are cut from: one allocation per response.
-type headerBlock struct {
-	vals [6]string // X-RateLimit-Limit, -Remaining, -Reset, Retry-After, RateLimit-Policy, RateLimit
-	buf  [64]byte  // numbers of smallNums or more, and the RateLimit value
-}
+// The blocks that hold one response's rate-limit header values and the
+// digits they are cut from: one allocation per response, sized to what
+// the response needs, since the bytes a request allocates set how often
+// the collector runs. headers3 fits the default X-RateLimit family when
+// every number comes from the small table, headers3d16 and headers3d32
+// when some do not, and headerBlock any set of families (six values:
+// X-RateLimit-Limit, -Remaining, -Reset, Retry-After, RateLimit-Policy,
+// RateLimit).
+type (
+	headers3    [3]string // 48 bytes
+	headers3d16 struct {  // 64 bytes
+		vals [3]string
+		buf  [16]byte
+	}
+	headers3d32 struct { // 80 bytes
+		vals [3]string
+		buf  [32]byte
+	}
+	headerBlock struct { // 160 bytes
+		vals [6]string
+		buf  [64]byte
+	}
+)
 
-// writeHeaders sets the rate-limit headers for st's decision. All values
-// live in one headerBlock, numbers below smallNums come from a static
-// table, and the others point into the block's buf, so a response costs
-// one allocation here (two when the RateLimit value outgrows buf, with a
-// long policy name).
+// writeHeaders sets the rate-limit headers for st's decision. Numbers
+// below smallNums come from a static table; the others, and the RateLimit
+// value, are written to a buffer on the stack and copied into the block
+// that holds the values, so a response costs one allocation here (two
+// when the digits outgrow the largest block, with a long policy name).
 //
 // When an outer Middleware layer already set headers for a limit closer
 // to exhaustion, an allowed decision leaves them alone.
@@ -103,33 +120,35 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		}
 	}
 	reset := decide.CeilSeconds(d.ResetAfter)
+	if hs == xRateLimit && !retries {
+		writeX(h, p, rem, reset)
+		return
+	}
 	retry := int64(0)
 	if retries {
 		retry = retryAfter(d)
 	}
 
-	// Numbers below smallNums come from a static table; the others and
-	// the RateLimit value are appended to blk.buf and cut from one string.
-	blk := new(headerBlock)
-	b := blk.buf[:0]
-	type span struct{ i, lo, hi int }
-	var spans [4]span
-	ns := 0
-	vals := blk.vals[:n]
+	// First the values as strings, or spans of the digits in b.
+	var (
+		strs  [6]string
+		spans [6]struct{ lo, hi int } // hi > 0: the value is b[lo:hi]
+		digs  [64]byte
+	)
+	b := digs[:0]
 	i := 0
 	num := func(v int64) {
 		if v < smallNums {
-			vals[i] = small(v)
+			strs[i] = small(v)
 		} else {
 			lo := len(b)
-			b = strconv.AppendInt(b, v, 10)
-			spans[ns] = span{i, lo, len(b)}
-			ns++
+			b = appendDec(b, v)
+			spans[i].lo, spans[i].hi = lo, len(b)
 		}
 		i++
 	}
 	if hs&xRateLimit != 0 {
-		vals[i] = p.count
+		strs[i] = p.count
 		i++
 		num(rem)
 		num(reset)
@@ -138,23 +157,26 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 		num(retry)
 	}
 	if hs&ietf != 0 {
-		vals[i] = p.ietfPolicy
+		strs[i] = p.ietfPolicy
 		i++
 		lo := len(b)
 		b = append(b, p.ietfPrefix...)
-		b = strconv.AppendInt(b, rem, 10)
+		b = appendDec(b, rem)
 		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, reset, 10)
-		spans[ns] = span{i, lo, len(b)}
-		ns++
+		b = appendDec(b, reset)
+		spans[i].lo, spans[i].hi = lo, len(b)
 		i++
 	}
-	if ns > 0 {
-		// b is blk.buf, or the array append moved it to; neither is
-		// written again, so the string may share its bytes.
-		s := unsafe.String(unsafe.SliceData(b), len(b))
-		for _, sp := range spans[:ns] {
-			vals[sp.i] = s[sp.lo:sp.hi]
+
+	// Then the block, which the header slices point into. One write per
+	// value: a copy of strs would be a bulk write barrier over the block
+	// while the collector marks, which it often does.
+	vals, digits := newBlock(n, b)
+	for j := range vals {
+		if sp := spans[j]; sp.hi > 0 {
+			vals[j] = digits[sp.lo:sp.hi]
+		} else {
+			vals[j] = strs[j]
 		}
 	}
 
@@ -180,6 +202,70 @@ func (m *setup) writeHeaders(h http.Header, st *state, denied bool) {
 	if hs&(retryDate|resetUnix) != 0 {
 		writeTimes(h, hs, d, retries)
 	}
+}
+
+// writeX sets X-RateLimit-Limit, -Remaining and -Reset, the default
+// headers of an allowed request: writeHeaders' general path with its
+// choices made, since every request runs it.
+func writeX(h http.Header, p *policy, rem, reset int64) {
+	var digs [40]byte
+	b := digs[:0]
+	remS, resetS := "", ""
+	if rem < smallNums {
+		remS = small(rem)
+	} else {
+		b = appendDec(b, rem)
+	}
+	mid := len(b)
+	if reset < smallNums {
+		resetS = small(reset)
+	} else {
+		b = appendDec(b, reset)
+	}
+	vals, digits := newBlock(3, b)
+	if remS == "" {
+		remS = digits[:mid]
+	}
+	if resetS == "" {
+		resetS = digits[mid:]
+	}
+	vals[0], vals[1], vals[2] = p.count, remS, resetS
+	// Each header gets a one-element slice of vals with capacity one, so
+	// a later Add copies instead of writing into its neighbour.
+	h[hLimit], h[hRemaining], h[hReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+}
+
+// newBlock returns the values of n headers and a copy of digits, in one
+// allocation sized to them (two when digits outgrow the largest block).
+// The block's bytes are never written again, so the values may share
+// them.
+func newBlock(n int, digits []byte) ([]string, string) {
+	var vals []string
+	var dst []byte
+	switch {
+	case n <= 3 && len(digits) == 0:
+		blk := new(headers3)
+		vals = blk[:n]
+	case n <= 3 && len(digits) <= len(headers3d16{}.buf):
+		blk := new(headers3d16)
+		vals, dst = blk.vals[:n], blk.buf[:len(digits)]
+	case n <= 3 && len(digits) <= len(headers3d32{}.buf):
+		blk := new(headers3d32)
+		vals, dst = blk.vals[:n], blk.buf[:len(digits)]
+	default:
+		blk := new(headerBlock)
+		vals = blk.vals[:n]
+		if len(digits) <= len(blk.buf) {
+			dst = blk.buf[:len(digits)]
+		} else {
+			dst = make([]byte, len(digits)) // a long policy name
+		}
+	}
+	if len(digits) == 0 {
+		return vals, ""
+	}
+	copy(dst, digits)
+	return vals, unsafe.String(unsafe.SliceData(dst), len(dst))
 }
 
 // writeTimes rewrites Retry-After as an HTTP date and X-RateLimit-Reset as
@@ -277,6 +363,37 @@ var smallDigits, smallEnds = func() (string, [smallNums]uint16) {
 	}
 	return string(b), ends
 }()
+
+// digitPairs holds the decimal forms of 00..99.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// appendDec appends the decimal form of v: strconv.AppendInt's digits,
+// two at a time from a table, in half its time for the large counts a
+// header often carries.
+func appendDec(b []byte, v int64) []byte {
+	if v < 0 {
+		return strconv.AppendInt(b, v, 10)
+	}
+	u := uint64(v)
+	var t [20]byte
+	i := len(t)
+	for u >= 100 {
+		q := u / 100
+		d := (u - q*100) * 2
+		i -= 2
+		t[i], t[i+1] = digitPairs[d], digitPairs[d+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		t[i], t[i+1] = digitPairs[u*2], digitPairs[u*2+1]
+	} else {
+		i--
+		t[i] = byte('0' + u)
+	}
+	return append(b, t[i:]...)
+}
 
 // small returns the decimal form of v, 0 ≤ v < smallNums, without
 // allocating.

@@ -48,6 +48,7 @@ type Middleware struct {
 	unplacedLimit atomic.Bool // the same, for Limit
 	misplaced     atomic.Bool // a ServeMux serving declared patterns otherwise was logged
 	noRefund      atomic.Bool // CountWhen on a store that cannot refund was logged
+	keys          *keyCache   // storage keys of recent requests, for every configuration
 
 	mu       sync.Mutex        // serialises Reload, Handler and Limit; guards what follows
 	handlers []*appHandler     // made by Handler, which Reload checks a new configuration against
@@ -58,11 +59,12 @@ type Middleware struct {
 // setup is one configuration of a Middleware, built by New or Reload
 // from options and never modified afterwards.
 type setup struct {
-	app        *check            // nil: no application-wide limits
-	routes     map[string]*route // by pattern
-	def        *route            // nil: no default limits
-	exempt     map[string]string // pattern to itself
-	needRoute  bool              // Handler must look up the route
+	app        *check                   // nil: no application-wide limits
+	routes     map[string]*route        // by pattern
+	byPath     map[string][]methodRoute // route and exempt patterns with a method, by what follows it
+	def        *route                   // nil: no default limits
+	exempt     map[string]string        // pattern to itself
+	needRoute  bool                     // Handler must look up the route
 	routeFunc  func(*http.Request) string
 	hook       func(*http.Request, Event)
 	shadow     bool
@@ -77,6 +79,7 @@ type setup struct {
 	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
 	shared     map[string]*check // Shared budgets of the routes, by name
 	log        *slog.Logger
+	keys       *keyCache // the Middleware's
 }
 
 // New returns a Middleware that counts requests in s, configured by opts.
@@ -92,7 +95,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if s == nil {
 		return nil, configError("nil Store")
 	}
-	m := &Middleware{store: s, shared: map[string]*check{}}
+	m := &Middleware{store: s, shared: map[string]*check{}, keys: newKeyCache()}
 	c, err := m.build(opts)
 	if err != nil {
 		return nil, err
@@ -162,6 +165,7 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		headers:    xRateLimit,
 		denied:     c.denied,
 		log:        c.log,
+		keys:       m.keys,
 	}
 	var err error
 	if c.headersSet {
@@ -203,7 +207,6 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		if err != nil {
 			return nil, err
 		}
-		rt.pattern = s.pattern
 		st.routes[s.pattern] = rt
 	}
 	if c.def != nil {
@@ -212,6 +215,7 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		}
 	}
 	st.needRoute = len(st.routes) > 0 || st.def != nil || len(st.exempt) > 0
+	st.indexByPath()
 	st.routeFunc = c.routeFunc
 	st.hook, st.shadow = c.hook, c.shadow
 	return st, nil
@@ -488,20 +492,12 @@ func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route
 	}
 	if _, path, ok := strings.Cut(pattern, " "); !ok || path == "" {
 		// A router pattern without a method ("/login", from chi or
-		// gin) also names the route declared with one ("POST /login").
-		// The declared pattern is looked up without building a string.
-		var buf [128]byte
-		if len(r.Method)+1+len(pattern) <= len(buf) {
-			k := append(append(append(buf[:0], r.Method...), ' '), pattern...)
-			if rt := m.routes[string(k)]; rt != nil {
-				pattern = rt.pattern
-			} else if p, ok := m.exempt[string(k)]; ok {
-				pattern = p
+		// gin) also names the route declared with one ("POST /login"),
+		// found by its path in one lookup, without building a string.
+		for _, e := range m.byPath[pattern] {
+			if e.method == r.Method {
+				return e.pattern, e.rt, e.rt == nil, next
 			}
-		} else if withMethod := r.Method + " " + pattern; m.routes[withMethod] != nil {
-			pattern = withMethod
-		} else if _, ok := m.exempt[withMethod]; ok {
-			pattern = withMethod
 		}
 	}
 	if _, ok := m.exempt[pattern]; ok {
@@ -511,6 +507,25 @@ func (h *appHandler) place(m *setup, r *http.Request) (pattern string, rt *route
 		rt = m.def
 	}
 	return pattern, rt, false, next
+}
+
+// methodRoute is a declared pattern with a method, as byPath finds it.
+type methodRoute struct {
+	method  string // "POST"
+	pattern string // "POST /login"
+	rt      *route // nil: exempt
+}
+
+// indexByPath fills m.byPath from the declared patterns.
+func (m *setup) indexByPath() {
+	m.byPath = map[string][]methodRoute{}
+	for _, p := range m.declared() {
+		method, path, ok := strings.Cut(p, " ")
+		if !ok {
+			continue
+		}
+		m.byPath[path] = append(m.byPath[path], methodRoute{method: method, pattern: p, rt: m.routes[p]})
+	}
 }
 
 // muxReuse reports whether a handler that *http.ServeMux's Handler method
@@ -765,15 +780,29 @@ type state struct {
 }
 
 // storageKey returns the key under which a scope counts a client:
-// scope pattern|client.
+// scope pattern|client. Its bytes are built on the stack; the string
+// comes from the key cache, so a client's next request allocates none.
+// For the default key, the connection's address, the cache finds the
+// key by the address before anything is built.
 func (m *setup) storageKey(ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) string {
+	if k == nil && m.proxyHdr == "" {
+		h := m.keys.addrHash(ch, pattern, r.RemoteAddr)
+		if key, ok := m.keys.byAddr(h, ch, pattern, r.RemoteAddr); ok {
+			return key
+		}
+		var buf [192]byte
+		return m.keys.rememberAddr(h, ch, pattern, r.RemoteAddr, m.appendStorageKey(buf[:0], ch, pattern, k, r, ip))
+	}
 	var buf [192]byte
-	b := buf[:0]
+	return m.keys.key(m.appendStorageKey(buf[:0], ch, pattern, k, r, ip))
+}
+
+// appendStorageKey appends the bytes of storageKey's key.
+func (m *setup) appendStorageKey(b []byte, ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) []byte {
 	b = append(b, ch.scope...)
 	b = append(b, pattern...)
 	b = append(b, '|')
-	b = m.appendKey(b, k, r, ip)
-	return string(b)
+	return m.appendKey(b, k, r, ip)
 }
 
 // report logs the first store error, once: failures are the store's to

@@ -2,6 +2,7 @@ package httplimit
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 )
 
@@ -33,6 +34,17 @@ func TestCanonicalIPv4PortTakesPeers(t *testing.T) {
 	for _, s := range []string{"198.51.100.1:40000", "0.0.0.0:0", "255.255.255.255:65535", "127.0.0.1:8080"} {
 		if _, ok := canonicalIPv4Port(s); !ok {
 			t.Errorf("canonicalIPv4Port(%q) refused a peer address", s)
+		}
+	}
+}
+
+// TestAppendDec: the header digits are strconv's, at the edges of each
+// table step and of int64.
+func TestAppendDec(t *testing.T) {
+	for _, v := range []int64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 4095, 4096, 7199, 99999, 536870910,
+		1<<31 - 1, 1 << 32, 1<<63 - 1, -1, -100, -1 << 63} {
+		if got, want := string(appendDec([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
+			t.Errorf("appendDec(%d) = %q, want %q", v, got, want)
 		}
 	}
 }

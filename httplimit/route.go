@@ -31,7 +31,6 @@ type policy struct {
 
 // route is one route's checks.
 type route struct {
-	pattern    string // WithRoute's pattern; "" for the default and Limit
 	own        *check // nil: no static limits
 	shared     []*check
 	cost       func(*http.Request) int64

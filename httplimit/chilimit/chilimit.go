@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -81,20 +82,28 @@ func RouteFunc(router chi.Routes) func(*http.Request) string {
 // maxStatic bounds the paths a route function remembers.
 const maxStatic = 1024
 
-type staticKey struct{ method, path string }
-
-// staticRoutes remembers the paths that are their route's pattern, by
-// method: a map never modified once published, replaced whole on the
-// rare add, so that a lookup takes no lock.
+// staticRoutes remembers the paths that are their route's pattern, with
+// the methods chi serves them for: a table never modified once
+// published, replaced whole on the rare add, so that a lookup takes no
+// lock. It is keyed by the path alone, a string, which hashes faster
+// than a method and path together.
 type staticRoutes struct {
-	m  atomic.Pointer[map[staticKey]string]
+	t  atomic.Pointer[staticTable]
 	mu sync.Mutex // serialises add
 }
 
+type staticTable struct {
+	methods map[string][]string // path → methods
+	n       int                 // method and path pairs
+}
+
 func (s *staticRoutes) find(method, path string) (string, bool) {
-	if m := s.m.Load(); m != nil {
-		p, ok := (*m)[staticKey{method, path}]
-		return p, ok
+	if t := s.t.Load(); t != nil {
+		for _, m := range t.methods[path] {
+			if m == method {
+				return path, true
+			}
+		}
 	}
 	return "", false
 }
@@ -102,14 +111,16 @@ func (s *staticRoutes) find(method, path string) (string, bool) {
 func (s *staticRoutes) add(method, path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.m.Load()
-	if old != nil && (len(*old) >= maxStatic || (*old)[staticKey{method, path}] != "") {
+	old := s.t.Load()
+	if old != nil && (old.n >= maxStatic || slices.Contains(old.methods[path], method)) {
 		return
 	}
-	m := make(map[staticKey]string, 1)
+	t := &staticTable{methods: map[string][]string{}, n: 1}
 	if old != nil {
-		m = maps.Clone(*old)
+		t.methods, t.n = maps.Clone(old.methods), old.n+1
 	}
-	m[staticKey{method, path}] = path
-	s.m.Store(&m)
+	// Clip: the appended method goes to a new array, never into one an
+	// earlier table still reads.
+	t.methods[path] = append(slices.Clip(t.methods[path]), method)
+	s.t.Store(t)
 }
