@@ -26,7 +26,7 @@ func BenchmarkAllowedClients(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := m.Limit(strconv.Itoa(limit.MaxCount) + "/hour")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			h := m.Limit(strconv.FormatInt(limit.MaxCount, 10) + "/hour")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			rs := make([]*http.Request, clients)
 			for i := range rs {
 				rs[i] = httptest.NewRequest("GET", "/", nil)
