@@ -88,19 +88,11 @@ func (s *snapshotter) add(h uint64, key string) {
 func (e *Engine) snapshotLoop() {
 	s := e.snap
 	defer close(s.done)
-	if s.every < 0 {
-		tick := time.NewTicker(10 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-e.stop:
-				return
-			case <-tick.C:
-				e.pruneKeys()
-			}
-		}
+	every, write := s.every, true
+	if every < 0 {
+		every, write = 10*time.Second, false
 	}
-	tick := time.NewTicker(s.every)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -108,7 +100,9 @@ func (e *Engine) snapshotLoop() {
 			return
 		case <-tick.C:
 		}
-		if err := e.writeSnapshot(); err != nil {
+		if !write {
+			e.pruneKeys()
+		} else if err := e.writeSnapshot(); err != nil {
 			s.log.Error("floodgate: snapshot not written; the previous one stays", "path", s.path, "err", err)
 		}
 	}
