@@ -128,9 +128,10 @@
 // digits they are cut from, sized to them: 48 bytes for the default
 // headers when every number is below 4096, 64 or 80 when one is not, 160
 // with the IETF fields or Retry-After. Storage keys come from
-// a cache of the keys of recent requests in each Middleware (4096 slots,
-// found for the default key by the connection's address without building
-// the key): a client's first request, or one whose slot another client
+// a cache of the keys of recent requests in each configuration of a
+// Middleware (4096 slots, found for the default key by the connection's
+// address without building the key; Reload starts an empty one): a
+// client's first request, or one whose slot another client
 // took, allocates its key too. Constant header strings are computed once
 // per limit.
 //

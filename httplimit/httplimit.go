@@ -48,7 +48,6 @@ type Middleware struct {
 	unplacedLimit atomic.Bool // the same, for Limit
 	misplaced     atomic.Bool // a ServeMux serving declared patterns otherwise was logged
 	noRefund      atomic.Bool // CountWhen on a store that cannot refund was logged
-	keys          *keyCache   // storage keys of recent requests, for every configuration
 
 	mu       sync.Mutex        // serialises Reload, Handler and Limit; guards what follows
 	handlers []*appHandler     // made by Handler, which Reload checks a new configuration against
@@ -79,7 +78,7 @@ type setup struct {
 	denied     func(http.ResponseWriter, *http.Request, limit.Decision)
 	shared     map[string]*check // Shared budgets of the routes, by name
 	log        *slog.Logger
-	keys       *keyCache // the Middleware's
+	keys       *keyCache // storage keys of recent requests under this configuration
 }
 
 // New returns a Middleware that counts requests in s, configured by opts.
@@ -95,7 +94,7 @@ func New(s floodgate.Store, opts ...Option) (*Middleware, error) {
 	if s == nil {
 		return nil, configError("nil Store")
 	}
-	m := &Middleware{store: s, shared: map[string]*check{}, keys: newKeyCache()}
+	m := &Middleware{store: s, shared: map[string]*check{}}
 	c, err := m.build(opts)
 	if err != nil {
 		return nil, err
@@ -165,7 +164,7 @@ func (m *Middleware) build(opts []Option) (*setup, error) {
 		headers:    xRateLimit,
 		denied:     c.denied,
 		log:        c.log,
-		keys:       m.keys,
+		keys:       newKeyCache(),
 	}
 	var err error
 	if c.headersSet {

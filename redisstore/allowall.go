@@ -281,7 +281,8 @@ func (s *Store) allowAllSlots(ctx context.Context, c rueidis.Client, now string,
 }
 
 // scriptSHA returns the SHA-1 of the scripts that execMulti sends, made
-// on first use (hashing them costs a program start about a millisecond).
+// on first use: a program that never calls AllowAll on a cluster with
+// charges in several slots never hashes them.
 var scriptSHA = sync.OnceValue(func() map[*rueidis.Lua]string {
 	return map[*rueidis.Lua]string{
 		windowLua: sha1Hex(windowBatch), gcraLua: sha1Hex(gcraBatch), movingLua: sha1Hex(movingBatch),
