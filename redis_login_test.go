@@ -36,6 +36,31 @@ func scriptCalls(t *testing.T, r *storetest.Redis) int {
 	return n
 }
 
+// serveLogin serves the demo's login (an app-wide limit, the route's
+// limit per client address and an AlsoBy limit per account) through
+// httplimit over floodgate.Open(uri) on a real HTTP server, and mux's
+// other routes (nil: none) under opts; it returns the store and the
+// server's URL.
+func serveLogin(t *testing.T, uri string, mux *http.ServeMux, opts ...httplimit.Option) (floodgate.Store, string) {
+	t.Helper()
+	store, err := floodgate.Open(uri)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	account := httplimit.Key(func(r *http.Request) (string, bool) { return r.PostFormValue("account"), true })
+	m, err := httplimit.New(store, append([]httplimit.Option{
+		httplimit.WithAppLimits("1000/hour"),
+		httplimit.WithRoute(login.Pattern, "3/hour", httplimit.AlsoBy("account", account, "100/hour")),
+	}, opts...)...)
+	require.NoError(t, err)
+	if mux == nil {
+		mux = http.NewServeMux()
+	}
+	mux.HandleFunc(login.Pattern, login.Handler)
+	srv := httptest.NewServer(m.Handler(mux))
+	t.Cleanup(srv.Close)
+	return store, srv.URL
+}
+
 // TestRedisLoginOneCall serves the demo's login through httplimit over
 // floodgate.Open("redis://…") on a real redis-server, from two instances
 // with real HTTP clients: an app-wide limit, the route's limit per
@@ -51,23 +76,8 @@ func TestRedisLoginOneCall(t *testing.T) {
 			uri := redisURI("redis", r.Addr(), s, "")
 			prefix := uri[strings.Index(uri, "prefix=")+7:]
 			prefix = prefix[:strings.IndexByte(prefix, '&')]
-			account := httplimit.Key(func(r *http.Request) (string, bool) { return r.PostFormValue("account"), true })
-			instance := func() (floodgate.Store, string) {
-				store, err := floodgate.Open(uri)
-				require.NoError(t, err)
-				t.Cleanup(func() { store.Close() })
-				m, err := httplimit.New(store,
-					httplimit.WithAppLimits("1000/hour"),
-					httplimit.WithRoute(login.Pattern, "3/hour", httplimit.AlsoBy("account", account, "100/hour")))
-				require.NoError(t, err)
-				mux := http.NewServeMux()
-				mux.HandleFunc(login.Pattern, login.Handler)
-				srv := httptest.NewServer(m.Handler(mux))
-				t.Cleanup(srv.Close)
-				return store, srv.URL
-			}
-			one, oneURL := instance()
-			_, twoURL := instance()
+			one, oneURL := serveLogin(t, uri, nil)
+			_, twoURL := serveLogin(t, uri, nil)
 			// A script's first call on a server is EVALSHA answered
 			// NOSCRIPT, then EVAL: load both first, the single script (a
 			// lone decision) and the batch script (AllowAll).
@@ -111,4 +121,81 @@ func TestRedisLoginOneCall(t *testing.T) {
 			assert.Equal(t, 2, counted, "the app's and the account's keys among %q", keys)
 		})
 	}
+}
+
+// TestRedisClusterRequestOneCall serves requests through httplimit over
+// floodgate.Open("redis+cluster://…") on a real 3-master cluster, from two
+// instances with real HTTP clients, and counts the script calls on every
+// master (INFO commandstats):
+//   - a request with app-wide, shared and route limits is exactly one
+//     call, allowed or denied, with no refund: its storage keys carry the
+//     client's hash tag, so they share a slot;
+//   - the demo's login, whose account limit (AlsoBy) is keyed by the
+//     account, is one call per slot of {client, account}, sent at once.
+func TestRedisClusterRequestOneCall(t *testing.T) {
+	nodes := storetest.StartCluster(t, 3)
+	uri := redisURI("redis+cluster", nodes[0].Addr(), limit.SlidingWindow, "")
+	instance := func() (floodgate.Store, string) {
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /api/items", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
+		return serveLogin(t, uri, mux, httplimit.WithRoute("POST /api/items", "3/hour", httplimit.Shared("api", "500/hour")))
+	}
+	one, oneURL := instance()
+	_, twoURL := instance()
+	calls := func() int {
+		n := 0
+		for _, r := range nodes {
+			n += scriptCalls(t, r)
+		}
+		return n
+	}
+	// Load the scripts on every master (a script's first call on a
+	// server is EVALSHA answered NOSCRIPT, then EVAL): the single, batch
+	// and refund scripts, on keys whose tags span the masters' slots.
+	for i := range 64 {
+		k := "{" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "}warm"
+		_, err := one.Peek(context.Background(), k, limit.PerHour(1))
+		require.NoError(t, err)
+		_, _, err = one.AllowAll(context.Background(),
+			floodgate.Charge{Key: k, N: 1, Limits: []limit.Limit{limit.PerHour(1)}},
+			floodgate.Charge{Key: "other" + k, N: 1, Limits: []limit.Limit{limit.PerHour(1)}})
+		require.NoError(t, err)
+	}
+	post := func(base, path string, form url.Values) (status, n int) {
+		before := calls()
+		resp, err := http.PostForm(base+path, form)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode, calls() - before
+	}
+
+	t.Run("app, shared and route", func(t *testing.T) {
+		for i := range 3 {
+			status, n := post(oneURL, "/api/items", nil)
+			assert.Equal(t, http.StatusCreated, status, "request %d of 3/hour", i)
+			assert.Equal(t, 1, n, "script calls of allowed request %d", i)
+		}
+		for i := range 2 {
+			status, n := post(twoURL, "/api/items", nil)
+			assert.Equal(t, http.StatusTooManyRequests, status, "request %d of 3/hour through the other instance", 4+i)
+			assert.Equal(t, 1, n, "script calls of request %d, denied by Redis: one, no refund", 4+i)
+		}
+	})
+
+	t.Run("login by address and account", func(t *testing.T) {
+		// The client's storage keys are tagged {i127.0.0.1}, the
+		// account's {vbob}: one call per slot.
+		slots := 2
+		if nodes[0].CLI(t, "CLUSTER", "KEYSLOT", "{i127.0.0.1}") == nodes[0].CLI(t, "CLUSTER", "KEYSLOT", "{vbob}") {
+			slots = 1
+		}
+		form := url.Values{"password": {login.Password}, "account": {"bob"}}
+		for i := range 3 {
+			status, n := post(oneURL, login.Path, form)
+			assert.Equal(t, http.StatusOK, status, "login %d of 3/hour", i)
+			assert.Equal(t, slots, n, "script calls of allowed login %d: one per slot", i)
+		}
+		status, _ := post(twoURL, login.Path, form)
+		assert.Equal(t, http.StatusTooManyRequests, status, "login 4 of 3/hour through the other instance")
+	})
 }

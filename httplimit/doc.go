@@ -36,11 +36,15 @@
 // logins"), and [Shadow] decides and reports without denying.
 // [WithDecisionHook] sees every decision.
 //
-// The storage key of a check is the scope (route pattern, shared budget
-// name, the limits string and route of [Middleware.Limit], …) followed by
-// the client [Key]: what was declared, never registration order, so
-// routes never share budgets by accident and instances that register
-// routes in different orders share them on one Redis.
+// The storage key of a check is the client [Key] in braces followed by
+// the scope (route pattern, shared budget name, the limits string and
+// route of [Middleware.Limit], …): what was declared, never registration
+// order, so routes never share budgets by accident and instances that
+// register routes in different orders share them on one Redis. The
+// braced client is the key's hash tag on Redis Cluster: the scopes of
+// one client (app-wide, shared, the route's own) share a hash slot, so
+// the Redis store decides them in one call, while clients spread over
+// the cluster; an [AlsoBy] key is its own client, in a slot of its own.
 //
 // # Reloading
 //

@@ -779,7 +779,11 @@ type state struct {
 }
 
 // storageKey returns the key under which a scope counts a client:
-// scope pattern|client. Its bytes are built on the stack; the string
+// {client}scope pattern. The client in braces is the key's hash tag
+// (Redis Cluster's, which redisstore honours), so on a cluster a
+// request's scopes of one client lie in one hash slot and are one
+// all-or-nothing call; clients, and so the load, still spread over the
+// slots. The client part holds no braces (see appendValue). Its bytes are built on the stack; the string
 // comes from the key cache, so a client's next request allocates none.
 // For the default key, the connection's address, the cache finds the
 // key by the address before anything is built.
@@ -798,10 +802,10 @@ func (m *setup) storageKey(ch *check, pattern string, k Key, r *http.Request, ip
 
 // appendStorageKey appends the bytes of storageKey's key.
 func (m *setup) appendStorageKey(b []byte, ch *check, pattern string, k Key, r *http.Request, ip *clientAddr) []byte {
+	b = append(b, '{')
+	b = append(m.appendKey(b, k, r, ip), '}')
 	b = append(b, ch.scope...)
-	b = append(b, pattern...)
-	b = append(b, '|')
-	return m.appendKey(b, k, r, ip)
+	return append(b, pattern...)
 }
 
 // report logs the first store error, once: failures are the store's to

@@ -28,8 +28,9 @@ import (
 //
 // To key by a value and the address together, join them in the function
 // with [Middleware.ClientIP]. Values longer than 64 bytes or holding bytes
-// outside printable ASCII are replaced by a SHA-256 digest, so an enormous
-// header cannot blow up storage keys. A Key must be safe for concurrent
+// outside printable ASCII, '|' or a brace are replaced by a SHA-256
+// digest, so an enormous header cannot blow up storage keys nor move a
+// key's hash tag. A Key must be safe for concurrent
 // use; a Key value may be copied.
 type Key func(r *http.Request) (string, bool)
 
@@ -87,7 +88,8 @@ func group(a netip.Addr) netip.Addr {
 }
 
 // appendValue appends "v" and s, or "#" and a digest of s when s is long
-// or holds bytes that could be confused with separators.
+// or holds bytes that could be confused with separators: '|', and the
+// braces that delimit the client part of a storage key (its hash tag).
 func appendValue(dst []byte, s string) []byte {
 	if len(s) <= maxKeyPart && printable(s) {
 		return append(append(dst, 'v'), s...)
@@ -98,7 +100,7 @@ func appendValue(dst []byte, s string) []byte {
 
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c > '~' || c == '|' {
+		if c := s[i]; c <= ' ' || c > '~' || c == '|' || c == '{' || c == '}' {
 			return false
 		}
 	}

@@ -258,7 +258,7 @@ type Event struct {
 	// to. Its cardinality is that of the configuration, fit for a metric
 	// label.
 	Scope string
-	// Key is the storage key that was counted: scope, route and client
+	// Key is the storage key that was counted: client in braces, scope and route
 	// key. It holds client data: never use it as a metric label.
 	Key string
 	// Limits are the limits of the deciding check.

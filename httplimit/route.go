@@ -13,7 +13,7 @@ import (
 // check is one scope of limits: the counters it names and the header and
 // body strings precomputed for each of its limits.
 type check struct {
-	scope  string // storage key prefix, such as "r:POST /login"
+	scope  string // the storage key after its client, such as "r:POST /login"
 	name   string // policy name in the IETF headers
 	limits []limit.Limit
 	pols   []policy

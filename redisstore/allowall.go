@@ -195,7 +195,7 @@ func slotGroups(c rueidis.Client, charges []floodgate.Charge, idx []int) [][]int
 	var slots []uint16
 	var groups [][]int
 	for _, i := range idx {
-		sl := crc16(hashTag(charges[i].Key)) & 16383
+		sl := slot(charges[i].Key)
 		g := slices.Index(slots, sl)
 		if g < 0 {
 			slots, groups = append(slots, sl), append(groups, nil)

@@ -121,6 +121,33 @@ func TestAllowAllCluster(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 100-10-1, p.Remaining, "the day's units after two allowed of 5 and a denial")
 
+	// User keys that share a hash tag of their own, as httplimit's
+	// scopes of one client do: one slot, so one call, and a denial
+	// counts nothing and refunds nothing.
+	tagged := []floodgate.Charge{
+		{Key: "{i10.0.0.1}a:", N: 1, Limits: []limit.Limit{day}},
+		{Key: "{i10.0.0.1}s:api", N: 1, Limits: []limit.Limit{hour}},
+		{Key: "{i10.0.0.1}r:POST /login", N: 1, Limits: []limit.Limit{minute}},
+	}
+	_, _, err = s.AllowAll(ctx, floodgate.Charge{Key: "{i10.0.0.1}warm", N: 1, Limits: []limit.Limit{limit.PerDay(1)}})
+	require.NoError(t, err)
+	for i, want := range []bool{true, true, false} {
+		before := scriptCalls(t, nodes...)
+		d, at, err := s.AllowAll(ctx, tagged...)
+		require.NoError(t, err)
+		assert.Equal(t, want, d.Allowed, "AllowAll #%d on keys of one hash tag = %+v", i+1, d)
+		if !want {
+			assert.Equal(t, 2, at, "the route's minute denies the third")
+		}
+		assert.Equal(t, 1, scriptCalls(t, nodes...)-before, "script calls of AllowAll #%d on keys of one hash tag", i+1)
+	}
+	for i, c := range tagged {
+		p, err := s.Peek(ctx, c.Key, c.Limits[0])
+		require.NoError(t, err)
+		// A Peek's Remaining is after a request of 1.
+		assert.EqualValues(t, max(c.Limits[0].Count()-2-1, 0), p.Remaining, "charge %d (%s): two allowed, the denial counted nothing", i, c.Key)
+	}
+
 	// A login's scopes: the client's route, the app, the account, on
 	// keys of three slots. Each slot's charges are one call on its master,
 	// all at once; a denial refunds the slots that allowed.

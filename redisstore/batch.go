@@ -88,7 +88,7 @@ func (s *Store) lane(c rueidis.Client, key string) *lane {
 		return &s.lanes.one
 	}
 	s.lanes.once.Do(func() { s.lanes.slots = make([]atomic.Pointer[lane], 16384) })
-	p := &s.lanes.slots[crc16(hashTag(key))&16383]
+	p := &s.lanes.slots[slot(key)]
 	if l := p.Load(); l != nil {
 		return l
 	}

@@ -103,8 +103,9 @@
 // batch script, all or nothing: the script checks every charge without
 // counting and counts them all only if none denies, so a denial takes no
 // units and needs no refund. That holds on a single Redis and, on a
-// cluster, when every charge's key lives in one hash slot (the user key
-// is the hash tag, so: one user key under several limits). Charges on
+// cluster, when every charge's key lives in one hash slot (one user key
+// under several limits, or keys that share a hash tag, as httplimit's
+// scopes of one client do). Charges on
 // keys of several slots are one such call per slot, all sent at once
 // (one round trip of latency); when a slot denies, the charges that the
 // other slots counted are refunded, all at once, with the refund window
@@ -224,7 +225,13 @@
 // decisions of its slot). Keys longer than 128 bytes,
 // keys holding a brace and keys starting with '#' are replaced by '#' and
 // 40 hex digits of their SHA-256, so a 1 MiB key costs 60 bytes in Redis
-// and no user key can break the hash tag.
+// and no user key can break the hash tag. A user key that holds a hash
+// tag of its own, as Redis Cluster reads one (the text of its first
+// "{…}", when not empty), is placed by that tag instead, the user key (or
+// its digest) following in the Redis key: keys that share a tag share a
+// slot, so one AllowAll over them is one call on a cluster. httplimit
+// tags each storage key with its client. A tag that many keys share puts
+// them all on one master.
 //
 // # When Redis fails
 //

@@ -20,16 +20,30 @@ const maxPlainKey = 128
 // limit's burst differs from its count (limits that differ only in burst
 // are different limits, as in the engine). The hash tag is the user key,
 // so every limit of one key lives in one cluster slot; keys that are
-// long, hold a brace or start with '#' are replaced by '#' and 40 hex
-// digits of their SHA-256.
+// long, start with '#' or hold a brace but no hash tag of their own are
+// replaced by '#' and 40 hex digits of their SHA-256.
+//
+// A user key that holds a hash tag of its own, as Redis Cluster reads
+// one (the text between its first '{' and the first '}' after it, when
+// not empty), is placed by that tag instead, so that keys which share it
+// share a slot (httplimit puts the client first in braces: a request's
+// scopes of one client are one call on a cluster):
+// prefix{tag}:=key:strategy:count/seconds…, the user key verbatim after
+// '=' (which no strategy starts with) or, when long or '#'-led, '#' and
+// its digest. A tag longer than maxPlainKey is replaced by its digest.
 func (s *Store) key(key string, l limit.Limit) string {
 	var b strings.Builder
-	tag := hashTag(key)
-	b.Grow(len(s.cfg.prefix) + len(tag) + 32)
+	tag, own := placement(key)
+	b.Grow(len(s.cfg.prefix) + len(tag) + len(key) + 34)
 	b.WriteString(s.cfg.prefix)
 	b.WriteByte('{')
 	b.WriteString(tag)
 	b.WriteString("}:")
+	if own {
+		b.WriteByte('=')
+		b.WriteString(plainKey(key))
+		b.WriteByte(':')
+	}
 	b.WriteString(s.tag)
 	var num [20]byte
 	b.Write(strconv.AppendInt(num[:0], l.Count(), 10))
@@ -50,15 +64,48 @@ func (s *Store) key(key string, l limit.Limit) string {
 	return b.String()
 }
 
+// placement returns the hash tag that places key's Redis keys, and
+// whether it is key's own: the text of key's first "{…}" when it is not
+// empty (Redis Cluster's rule), as is or digested when longer than
+// maxPlainKey; else hashTag(key).
+func placement(key string) (tag string, own bool) {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return plainKey(key[i+1 : i+1+j]), true
+		}
+	}
+	return hashTag(key), false
+}
+
+// slot returns the cluster hash slot of key's Redis keys.
+func slot(key string) uint16 {
+	tag, _ := placement(key)
+	return crc16(tag) & 16383
+}
+
 // hashTag returns the hash tag of key's Redis keys: key itself, or, for
 // a key that is long, holds a brace or starts with '#', '#' and 40 hex
 // digits of its SHA-256.
 func hashTag(key string) string {
-	if len(key) > maxPlainKey || strings.ContainsAny(key, "{}") || strings.HasPrefix(key, "#") {
-		sum := sha256.Sum256([]byte(key))
-		return "#" + hex.EncodeToString(sum[:20])
+	if strings.ContainsAny(key, "{}") {
+		return digest(key)
 	}
-	return key
+	return plainKey(key)
+}
+
+// plainKey returns s, or, when s is longer than maxPlainKey or starts
+// with '#', '#' and 40 hex digits of its SHA-256: a verbatim part never
+// looks like a digest.
+func plainKey(s string) string {
+	if len(s) > maxPlainKey || strings.HasPrefix(s, "#") {
+		return digest(s)
+	}
+	return s
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "#" + hex.EncodeToString(sum[:20])
 }
 
 // limitArgs returns l's count, period in microseconds and burst as

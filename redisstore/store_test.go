@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -243,6 +244,53 @@ func TestKeysAndTTL(t *testing.T) {
 			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":100/3600")
 			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":5/60/2", "a burst other than the count is part of the key")
 		})
+	}
+}
+
+// TestKeysHashTag checks the Redis keys of user keys that hold a hash
+// tag of their own, as Redis Cluster reads one (the text of the first
+// "{…}", when not empty): placed by that tag, the user key after '=',
+// each key its own counter; braces without such a tag keep the hashed
+// layout.
+func TestKeysHashTag(t *testing.T) {
+	r := storetest.StartRedis(t)
+	ctx := context.Background()
+	s := open(t, r, "timeout=2s", redisstore.WithPrefix("ht:"))
+	long := strings.Repeat("x", 200)
+	l := limit.PerMinute(5)
+	for _, tc := range []struct {
+		key, want string // want: the Redis key; "#" for some digest
+	}{
+		{"{ia}r:GET /x/{id}", "ht:{ia}:={ia}r:GET /x/{id}:s:5/60"},
+		{"{ia}a:", "ht:{ia}:={ia}a::s:5/60"},
+		{"x{ia}", "ht:{ia}:=x{ia}:s:5/60"},
+		{"{ia}}", "ht:{ia}:={ia}}:s:5/60"},
+		{"{{ia}", "ht:{{ia}:={{ia}:s:5/60"},
+		{"#{ia}", "ht:{ia}:=#"},
+		{"{ia}" + long, "ht:{ia}:=#"},
+		{"{" + long + "}", "ht:{#"},
+		{"{}{ia}", "ht:{#"}, // an empty first tag: no tag, as in Redis
+		{"a{b", "ht:{#"},
+		{"a}b{", "ht:{#"},
+		{"ia", "ht:{ia}:s:5/60"},
+	} {
+		before := strings.Split(r.CLI(t, "--scan", "--pattern", "ht:*"), "\n")
+		d, err := s.AllowN(ctx, tc.key, 2, l)
+		require.NoError(t, err, "key %q", tc.key)
+		require.EqualValues(t, 3, d.Remaining, "key %q: a counter of its own", tc.key)
+		var added []string
+		for _, k := range strings.Split(r.CLI(t, "--scan", "--pattern", "ht:*"), "\n") {
+			if !slices.Contains(before, k) {
+				added = append(added, k)
+			}
+		}
+		require.Len(t, added, 1, "key %q: Redis keys added %q", tc.key, added)
+		if strings.HasSuffix(tc.want, "#") {
+			assert.True(t, strings.HasPrefix(added[0], tc.want), "key %q: Redis key %q, want a digest after %q", tc.key, added[0], tc.want)
+			assert.Less(t, len(added[0]), 100, "key %q: Redis key %q is short", tc.key, added[0])
+		} else {
+			assert.Equal(t, tc.want, added[0], "key %q", tc.key)
+		}
 	}
 }
 

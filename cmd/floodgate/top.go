@@ -246,9 +246,10 @@ func redisOptions(uri string) (rueidis.ClientOption, string, error) {
 // strategies names the strategy letters of redisstore's keys.
 var strategies = map[string]string{"s": "sliding-window", "f": "fixed-window", "g": "gcra", "m": "moving-window"}
 
-// counterKey is a parsed redisstore key: prefix{tag}:X:count/period[/burst].
+// counterKey is a parsed redisstore key: prefix{tag}:X:count/period[/burst],
+// or prefix{tag}:=key:X:… for a user key with a hash tag of its own.
 type counterKey struct {
-	tag, strategy string
+	tag, strategy string // tag: the user key, or its digest ('#' and hex)
 	count         int64
 	period        time.Duration
 	limit         string      // as -limit takes it, " burst N" appended
@@ -265,19 +266,26 @@ func isWindow(strategy string) bool {
 }
 
 // parseKey parses a redisstore key under prefix; ok is false for a key
-// of another layout.
+// of another layout. Its user key is the hash tag, prefix{key}:x:spec,
+// or, for a user key with a hash tag of its own, follows '=' after the
+// tag: prefix{tag}:=key:x:spec (the tag holds no '}', the spec no ':').
 func parseKey(k, prefix string) (ck counterKey, ok bool) {
 	rest, ok := strings.CutPrefix(k, prefix+"{")
 	if !ok {
 		return ck, false
 	}
-	i := strings.LastIndex(rest, "}:")
-	if i < 0 {
+	if ck.tag, rest, ok = strings.Cut(rest, "}:"); !ok {
 		return ck, false
 	}
-	ck.tag, rest = rest[:i], rest[i+2:]
-	x, spec, ok := strings.Cut(rest, ":")
-	if !ok {
+	var x, spec string
+	if own, isOwn := strings.CutPrefix(rest, "="); isOwn {
+		j := strings.LastIndexByte(own, ':')
+		i := strings.LastIndexByte(own[:max(j, 0)], ':')
+		if i < 0 {
+			return ck, false
+		}
+		ck.tag, x, spec = own[:i], own[i+1:j], own[j+1:]
+	} else if x, spec, ok = strings.Cut(rest, ":"); !ok {
 		return ck, false
 	}
 	if ck.strategy, ok = strategies[x]; !ok {
