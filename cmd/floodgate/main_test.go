@@ -158,11 +158,12 @@ func TestTopGCRAMovingWindow(t *testing.T) {
 		n              int
 	}
 	keys := []key{
-		{"dee", "gcra", limit.PerMinute(5), 5},                             // 5 of 5: denied
-		{"eve", "moving-window", limit.MustParse("4/hour"), 3},             // 3 of 4
-		{"fay", "gcra", limit.MustParse("10/hour"), 2},                     // 2 of 10
-		{"gus", "gcra", mustLimit(t, 2, time.Minute, 6), 1},                // 1 of a burst of 6
-		{strings.Repeat("h", 200), "gcra", limit.MustParse("3/minute"), 3}, // hashed: skipped
+		{"dee", "gcra", limit.PerMinute(5), 5},                               // 5 of 5: denied
+		{"eve", "moving-window", limit.MustParse("4/hour"), 3},               // 3 of 4
+		{"fay", "gcra", limit.MustParse("10/hour"), 2},                       // 2 of 10
+		{"gus", "gcra", mustLimit(t, 2, time.Minute, 6), 1},                  // 1 of a burst of 6
+		{strings.Repeat("h", 200), "gcra", limit.MustParse("3/minute"), 3},   // hashed: skipped
+		{"{i10.0.0.1}r:/x", "moving-window", limit.MustParse("100/hour"), 1}, // a hash tag of its own
 	}
 	for _, k := range keys {
 		lockOutCtx(t, ctx, uri+"?strategy="+k.strategy, k.name, k.n, k.l)
@@ -201,12 +202,12 @@ func TestTopGCRAMovingWindow(t *testing.T) {
 			t.Errorf("top skipped %v, want one hashed gcra key", top.Skipped)
 		}
 	}
-	check("dee 5", "eve 3", "fay 2", "gus 1")
+	check("dee 5", "eve 3", "fay 2", "gus 1", "{i10.0.0.1}r:/x 1")
 	// 30 s later dee's bucket (5/minute, a unit each 12 s) has two units
 	// back, and gus's (2/minute) its one: eve's log, which keeps its
 	// requests for the hour, is now nearest its limit.
 	clk.Advance(30 * time.Second)
-	check("eve 3", "dee 3", "fay 2", "gus 0")
+	check("eve 3", "dee 3", "fay 2", "{i10.0.0.1}r:/x 1", "gus 0")
 
 	r := runCmdCtx(t, ctx, nil, "top", "-storage", uri, "-n", "2")
 	if r.code != 0 || !strings.Contains(r.stdout, "REMAINING") || !strings.Contains(r.stdout, "RETRY AFTER") ||
