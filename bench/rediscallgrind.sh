@@ -5,6 +5,8 @@
 # TestCallgrindWorkload writes it: 300 calls of the batch script with 18
 # sliding-window decisions each, arguments as Store.batch builds them, and
 # the same decisions as 5 400 calls of the INCR+PEXPIRE reference script).
+# STRATEGY=gcra (or fixed-window, moving-window) makes the batch's
+# decisions of that strategy instead.
 # Callgrind's counters are zeroed after the warm-up and dumped after the
 # workload, so start-up and warm-up cancel. User-space instructions only:
 # system calls (one read and write per call) are not counted.
@@ -15,7 +17,8 @@ for c in valgrind callgrind_control redis-server redis-cli; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-FLOODGATE_CALLGRIND_DIR=$tmp go test -count=1 -run '^TestCallgrindWorkload$' ./redisstore >/dev/null
+strategy=${STRATEGY:-sliding-window}
+FLOODGATE_CALLGRIND_DIR=$tmp FLOODGATE_CALLGRIND_STRATEGY=$strategy go test -count=1 -run '^TestCallgrindWorkload$' ./redisstore >/dev/null
 port=${PORT:-17999}
 
 ir() { # args: warm-up file, workload file; prints the workload's instructions
@@ -35,7 +38,7 @@ ir() { # args: warm-up file, workload file; prints the workload's instructions
 }
 
 printf '| script | instructions | decisions | instructions per decision |\n|---|--:|--:|--:|\n'
-for c in "batch, 18 sliding-window decisions per call:warm.resp:work.resp" "INCR+PEXPIRE reference, one per call:refwarm.resp:ref.resp"; do
+for c in "batch, 18 $strategy decisions per call:warm.resp:work.resp" "INCR+PEXPIRE reference, one per call:refwarm.resp:ref.resp"; do
 	IFS=: read -r name warm work <<<"$c"
 	n=$(ir "$warm" "$work")
 	awk -v name="$name" -v n="$n" 'BEGIN { printf "| %s | %d | 5400 | %.0f |\n", name, n, n / 5400 }'

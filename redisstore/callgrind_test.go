@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
@@ -93,9 +94,14 @@ func TestBatchArgsRuns(t *testing.T) {
 // the same 5 400 decisions as calls of the INCR+PEXPIRE reference script.
 // It checks the calls' shape and, when FLOODGATE_CALLGRIND_DIR names a
 // directory, writes them there as RESP for redis-cli --pipe.
+// FLOODGATE_CALLGRIND_STRATEGY names another strategy than the sliding
+// window for the batch's decisions.
 func TestCallgrindWorkload(t *testing.T) {
 	const nkeys, calls, per = 2000, 300, 18
-	s, err := Open("redis://127.0.0.1:1?strategy=sliding-window")
+	strategy := cmp.Or(os.Getenv("FLOODGATE_CALLGRIND_STRATEGY"), "sliding-window")
+	script := map[string]string{"sliding-window": windowBatch, "fixed-window": windowBatch, "gcra": gcraBatch, "moving-window": movingBatch}[strategy]
+	require.NotEmpty(t, script, "FLOODGATE_CALLGRIND_STRATEGY=%s", strategy)
+	s, err := Open("redis://127.0.0.1:1?strategy=" + strategy)
 	require.NoError(t, err)
 	defer s.Close()
 	ls := []limit.Limit{limit.PerHour(limit.MaxCount)} // as bench/redisbench
@@ -109,7 +115,7 @@ func TestCallgrindWorkload(t *testing.T) {
 		c := append([]string{"EVALSHA", sha(src), strconv.Itoa(len(keys))}, keys...)
 		return append(c, args...)
 	}
-	files := map[string][][]string{"load.resp": {{"SCRIPT", "LOAD", windowBatch}, {"SCRIPT", "LOAD", ref}}}
+	files := map[string][][]string{"load.resp": {{"SCRIPT", "LOAD", script}, {"SCRIPT", "LOAD", ref}}}
 	for i := 0; i < nkeys; i += per {
 		var us []string
 		for j := i; j < min(i+per, nkeys); j++ {
@@ -117,7 +123,7 @@ func TestCallgrindWorkload(t *testing.T) {
 			files["refwarm.resp"] = append(files["refwarm.resp"], evalsha(ref, []string{refKey(user(j))}, nil))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
-		files["warm.resp"] = append(files["warm.resp"], evalsha(windowBatch, keys, args))
+		files["warm.resp"] = append(files["warm.resp"], evalsha(script, keys, args))
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range calls {
@@ -130,7 +136,7 @@ func TestCallgrindWorkload(t *testing.T) {
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
 		require.Len(t, args, 3+3+4+1, "one run of %d decisions", per)
 		require.Len(t, keys, per)
-		files["work.resp"] = append(files["work.resp"], evalsha(windowBatch, keys, args))
+		files["work.resp"] = append(files["work.resp"], evalsha(script, keys, args))
 	}
 	require.Len(t, files["ref.resp"], calls*per)
 	dir := os.Getenv("FLOODGATE_CALLGRIND_DIR")

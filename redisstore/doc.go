@@ -205,19 +205,22 @@
 // by themselves:
 //
 //	X  strategy        value                                    TTL
-//	s  sliding window  string "epoch prev cur"                  2P − r
-//	f  fixed window    string "epoch prev cur"                  P − r
+//	s  sliding window  21 bytes: epoch, prev, cur               2P − r
+//	f  fixed window    21 bytes: epoch, prev, cur               P − r
 //	g  GCRA            string "e j" (tat = e·L+j)               until full again
 //	m  moving window   sorted set, one member "h:l:n" per       newest member + P
 //	                   request (at most count members)
 //
-// The first three are one short string per key whatever the traffic; a
-// moving-window key grows with its requests, up to count members: choose
-// it for small counts, or for few requests of large costs. Sizes per key
-// and Redis's time per decision are in docs/performance.md. The moving
-// window's time grows with the logarithm of the members per key, not
-// with the cost of a request; throughput through the client is bound by
-// the round trip, not by the script.
+// A window counter's three numbers are 7-byte little-endian unsigned
+// integers (Lua's struct.pack '<I7I7I7'); the text "epoch prev cur" of
+// earlier versions is still read, and rewritten in binary by the next
+// write. The first three are one short string per key whatever the
+// traffic; a moving-window key grows with its requests, up to count
+// members: choose it for small counts, or for few requests of large
+// costs. Sizes per key and Redis's time per decision are in
+// docs/performance.md. The moving window's time grows with the logarithm
+// of the members per key, not with the cost of a request; throughput
+// through the client is bound by the round trip, not by the script.
 //
 // The user key is the hash tag, so all limits
 // of one key share a cluster slot and a multi-limit decision is one

@@ -2,11 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/big"
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/floodgate-go/floodgate/internal/decide"
@@ -132,12 +135,30 @@ func (c bigCase) args(tag string) []string {
 	return []string{f(c.n), "1", tag, f(c.now), f(c.cnt), f(c.p), f(c.burst)}
 }
 
+// windowBinary returns a window counter as the scripts store it
+// (window.lua): epoch, prev and cur, each 7 bytes, unsigned, little
+// endian.
+func windowBinary(e, prev, cur uint64) string {
+	var b [21]byte
+	for i, x := range [3]uint64{e, prev, cur} {
+		for j := range 7 {
+			b[7*i+j] = byte(x >> (8 * j))
+		}
+	}
+	return string(b[:])
+}
+
+// windowText returns a window counter in the text form "epoch prev cur"
+// that the scripts still read.
+func windowText(e, prev, cur uint64) string { return fmt.Sprintf("%d %d %d", e, prev, cur) }
+
 // TestWindowScriptLargeCounts runs the sliding-window scripts on random
 // counters of large limits and checks their admission, reply and write
 // against decide.Window.Fits, the engine's 128-bit test: the single
 // script (a decision of one limit goes through window.lua's one, whose
 // reply is the short section) and the batch script all or nothing
-// (check, then deny or apply, the long section).
+// (check, then deny or apply, the long section). Every other counter is
+// in the text form, which a write replaces with the binary one.
 func TestWindowScriptLargeCounts(t *testing.T) {
 	c := luaClient(t)
 	ctx := context.Background()
@@ -150,14 +171,17 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			cur = 0
 		}
-		state := fmt.Sprintf("%d %d %d", e, prev, cur)
+		state := windowBinary(e, prev, cur)
+		if i%2 == 0 {
+			state = windowText(e, prev, cur)
+		}
 		w := decide.Window{R: r, Prev: prev, Cur: cur}
 		fits := w.Fits(true, bc.n, bc.cnt, bc.p)
 		want := []int64{1, int64(prev), int64(cur), int64(r)}
 		wantState := state
 		if fits {
 			want = []int64{0, int64(prev), int64(cur + bc.n), int64(r)}
-			wantState = fmt.Sprintf("%d %d %d", e, prev, cur+bc.n)
+			wantState = windowBinary(e, prev, cur+bc.n)
 		}
 		f := func(v uint64) string { return strconv.FormatUint(v, 10) }
 		batchArgs := []string{"s:", "a", "1", f(bc.cnt), f(bc.p), f(bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
@@ -190,6 +214,255 @@ func short(long []int64) []int64 {
 		return []int64{-long[1] - 1, long[2], long[3]}
 	}
 	return long[1:]
+}
+
+// windowCase is a window counter and a request on it, for
+// TestWindowTextForm: the counter's window ce, its prev and cur, and the
+// request's cost n under count cnt.
+type windowCase struct {
+	ce, cp, cc, n, cnt uint64
+}
+
+// expect returns the reply section (long) of the decision of wc at now
+// under period p, as decide.Window judges it, and the counter after it:
+// its epoch, prev and cur, and whether it is written.
+func (wc windowCase) expect(fixed, commit bool, p, now uint64) (reply []int64, e, prev, cur uint64, written bool) {
+	e = now / p
+	r := now % p
+	rr := int64(r)
+	switch {
+	case wc.ce == e:
+		prev, cur = wc.cp, wc.cc
+	case wc.ce+1 == e:
+		prev = wc.cc
+	case wc.ce > e: // ahead: judged at the start of its window
+		e, prev, cur, r, rr = wc.ce, wc.cp, wc.cc, 0, -int64(wc.ce*p-now)
+	}
+	if fixed {
+		prev = 0
+	}
+	fits := decide.Window{R: r, Prev: prev, Cur: cur}.Fits(!fixed, wc.n, wc.cnt, p)
+	if fits && commit {
+		cur += wc.n
+	}
+	reply = []int64{1, int64(prev), int64(cur), rr}
+	if fits {
+		reply[0] = 0
+	}
+	return reply, e, prev, cur, fits && commit
+}
+
+// TestWindowTextForm checks that the window scripts read a counter in
+// the text form "epoch prev cur", which they wrote before the binary
+// one, as they read the same counter in binary: the same replies, which
+// are decide.Window's, and the same counter after, in binary (a denial or
+// a look leaves each as it was), for each tag, each place of the stored
+// window against the reading's (the same, the one before, older,
+// ahead), requests allowed and denied, counted or looked at, at the
+// server's clock and at a caller's, through the single script and both
+// batch paths. A write at the server's clock in the reading's window
+// keeps the key's TTL; any other write sets a new one. Refunds read both
+// forms too.
+func TestWindowTextForm(t *testing.T) {
+	c := luaClient(t)
+	ctx := context.Background()
+	single, batch, refund := rueidis.NewLuaScript(windowScript), rueidis.NewLuaScript(windowBatch), rueidis.NewLuaScript(refundScript)
+	serverNow := func() uint64 {
+		tm, err := c.Do(ctx, c.B().Time().Build()).AsStrSlice()
+		require.NoError(t, err)
+		sec, err1 := strconv.ParseUint(tm[0], 10, 64)
+		us, err2 := strconv.ParseUint(tm[1], 10, 64)
+		require.NoError(t, errors.Join(err1, err2))
+		return sec*1_000_000 + us
+	}
+	t0 := serverNow()
+	// A period of about 22 years that puts the server's clock in the
+	// middle of window 2 for the whole test.
+	p := t0 * 2 / 5
+	const e, ttl = 2, 123_456_789 // the reading's window; the TTL set before each decision
+	f := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	var cases []windowCase
+	for _, ce := range []uint64{e, e - 1, e - 2, e + 1} {
+		cases = append(cases,
+			windowCase{ce, 4, 3, 1, 10},
+			windowCase{ce, 4, 10, 1, 10}, // cur denies
+			windowCase{ce, 20, 0, 1, 10}, // prev denies (sliding) at the reading's window
+			windowCase{ce, 0, 0, 10, 10}, // all of it
+			windowCase{ce, maxWhole - 7, maxWhole / 2, 3, maxWhole},
+			windowCase{ce, 1 << 52, 1<<52 - 1, 1, maxWhole},
+		)
+	}
+	k := 0
+	for _, tag := range []string{"s:", "f:"} {
+		fixed := tag == "f:"
+		for _, wc := range cases {
+			for _, commit := range []bool{true, false} {
+				for _, server := range []bool{true, false} {
+					flag, when, now := "0", "", e*p+p/3
+					if commit {
+						flag = "1"
+					}
+					if !server {
+						when = f(now)
+					}
+					batchWhen := flag
+					if !server {
+						batchWhen += "@" + when
+					}
+					lim := []string{f(wc.cnt), f(p), f(wc.cnt)}
+					for _, drv := range []struct {
+						name   string
+						script *rueidis.Lua
+						args   []string
+						long   bool
+					}{
+						{"single", single, append([]string{f(wc.n), flag, tag, when}, lim...), false},
+						{"batch, independent", batch, append(append([]string{tag, "i", "1"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), false},
+						{"batch, all or nothing", batch, append(append([]string{tag, "a", "1"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), true},
+					} {
+						what := fmt.Sprintf("%s %+v commit=%v server=%v %s", tag, wc, commit, server, drv.name)
+						var replies [2][]int64
+						var after [2]string
+						var wrote bool
+						for form, v := range []string{windowText(wc.ce, wc.cp, wc.cc), windowBinary(wc.ce, wc.cp, wc.cc)} {
+							k++
+							key := "tf" + strconv.Itoa(k)
+							require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(v).PxMilliseconds(ttl).Build()).Error())
+							got, err := drv.script.Exec(ctx, c, []string{key}, drv.args).AsIntSlice()
+							require.NoError(t, err, "%s on %q", what, v)
+							replies[form] = got
+							if server { // the script's TIME, from its reply's r
+								r := got[len(got)-1]
+								if wc.ce > e {
+									now = uint64(int64(wc.ce*p) + r)
+								} else {
+									now = uint64(int64(e*p) + r)
+								}
+								require.True(t, now >= t0 && now < t0+600_000_000, "%s: the script's time %d, the test's %d", what, now, t0)
+							}
+							long, we, wp, wcur, written := wc.expect(fixed, commit, p, now)
+							wrote = written
+							want := long
+							if !drv.long {
+								want = short(long)
+							}
+							assert.Equal(t, want, got, "%s on %q: reply", what, v)
+							stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+							require.NoError(t, err)
+							after[form] = stored
+							pttl, err := c.Do(ctx, c.B().Pttl().Key(key).Build()).AsInt64()
+							require.NoError(t, err)
+							if !written {
+								assert.Equal(t, v, stored, "%s on %q: a counter not written", what, v)
+								assert.LessOrEqual(t, pttl, int64(ttl), "%s on %q: its TTL", what, v)
+								continue
+							}
+							require.Len(t, stored, 21, "%s on %q: written in binary", what, v)
+							se, sp, sc := binary.LittleEndian.Uint64([]byte(stored[0:7]+"\x00")), binary.LittleEndian.Uint64([]byte(stored[7:14]+"\x00")), binary.LittleEndian.Uint64([]byte(stored[14:21]+"\x00"))
+							assert.Equal(t, [2]uint64{we, wcur}, [2]uint64{se, sc}, "%s on %q: epoch and cur after", what, v)
+							if !fixed {
+								assert.Equal(t, wp, sp, "%s on %q: prev after", what, v)
+							}
+							if server && wc.ce == e {
+								assert.True(t, pttl <= ttl && pttl > ttl-60_000, "%s on %q: PTTL %d, the key's %d kept", what, v, pttl, ttl)
+							} else {
+								assert.Greater(t, pttl, int64(ttl), "%s on %q: a new TTL", what, v)
+							}
+						}
+						if !server { // at the server's clock, r differs by the time between the calls
+							assert.Equal(t, replies[0], replies[1], "%s: text and binary replies", what)
+						}
+						// Written alike, but for a fixed window's prev, which
+						// a write in place (binary, the reading's window, the
+						// server's clock) leaves as stored.
+						if wrote && !(fixed && server && wc.ce == e) {
+							assert.Equal(t, after[1], after[0], "%s: text and binary after", what)
+						}
+					}
+				}
+			}
+		}
+	}
+
+	// Refund: cur drops by n in the reading's window, never below 0, the
+	// TTL kept; an older window is left as it is.
+	for _, rc := range []struct{ ce, cp, cc, n, want uint64 }{
+		{e, 4, 7, 3, 4}, {e, 4, 2, 3, 0}, {e - 1, 4, 7, 3, 7},
+	} {
+		for _, v := range []string{windowText(rc.ce, rc.cp, rc.cc), windowBinary(rc.ce, rc.cp, rc.cc)} {
+			k++
+			key := "tf" + strconv.Itoa(k)
+			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(v).PxMilliseconds(ttl).Build()).Error())
+			require.NoError(t, refund.Exec(ctx, c, []string{key}, []string{f(rc.n), "1", "s:", "", "10", f(p), "10"}).Error())
+			stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+			require.NoError(t, err)
+			want := v
+			if rc.ce == e {
+				want = windowBinary(rc.ce, rc.cp, rc.want)
+			}
+			assert.Equal(t, want, stored, "refund %d on %q", rc.n, v)
+			pttl, err := c.Do(ctx, c.B().Pttl().Key(key).Build()).AsInt64()
+			require.NoError(t, err)
+			assert.True(t, pttl <= ttl && pttl > ttl-60_000, "refund on %q: PTTL %d, the key's %d kept", v, pttl, ttl)
+		}
+	}
+}
+
+// TestWindowForeign checks which stored values the window scripts take
+// for counters: 21 bytes in binary with numbers below 2^53, or the text
+// form (of any length, 21 bytes too); anything else is a foreign value,
+// an error reply, and stays as it was.
+func TestWindowForeign(t *testing.T) {
+	c := luaClient(t)
+	ctx := context.Background()
+	single, batch := rueidis.NewLuaScript(windowScript), rueidis.NewLuaScript(windowBatch)
+	bin := windowBinary(28, 1, 2)
+	for i, tc := range []struct {
+		value string
+		ok    bool
+	}{
+		{bin, true},
+		{windowText(28, 1, 2), true},
+		{"123456789 12345 12345", true}, // text of 21 bytes
+		{windowBinary(1000, maxWhole, maxWhole), true},
+		{windowBinary(1<<53, 0, 0), false},
+		{windowBinary(0, 1<<53, 0), false},
+		{windowBinary(0, 0, 1<<55), false},
+		{bin[:20], false},
+		{bin + "\x00", false},
+		{strings.Repeat("x", 21), false},
+		{"1 2 99999999999999999999", false},
+		{"-1 2 3", false},
+		{"1 2 3 ", false},
+		{"1.5 2 3", false},
+		{"", false},
+	} {
+		for _, drv := range []struct {
+			name   string
+			script *rueidis.Lua
+			args   []string
+		}{
+			{"single", single, []string{"1", "1", "s:", "1000000000", "10", "1000000", "10"}},
+			{"batch", batch, []string{"s:", "i", "1", "10", "1000000", "10", "1", "1", "1@1000000000", "1", "1"}},
+		} {
+			key := "fv" + strconv.Itoa(i) + drv.name
+			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(tc.value).Build()).Error())
+			got, err := drv.script.Exec(ctx, c, []string{key}, drv.args).ToArray()
+			if drv.name == "batch" && err == nil && len(got) == 2 { // {2, the error}
+				msg, _ := got[1].ToString()
+				err = errors.New(msg)
+			}
+			stored, gerr := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
+			require.NoError(t, gerr)
+			if tc.ok {
+				assert.NoError(t, err, "%s on %q", drv.name, tc.value)
+				assert.Len(t, stored, 21, "%s on %q: written in binary, or left as it was", drv.name, tc.value)
+				continue
+			}
+			assert.ErrorContains(t, err, "foreign value", "%s on %q", drv.name, tc.value)
+			assert.Equal(t, tc.value, stored, "%s on %q: left as it was", drv.name, tc.value)
+		}
+	}
 }
 
 // TestGCRAScriptLargeCounts runs the GCRA script on random buckets of

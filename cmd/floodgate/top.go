@@ -480,20 +480,43 @@ func (r topRow) fromPeek() topRow {
 	return r
 }
 
-// windowRow reads a window counter "epoch prev cur" as the window
-// script would at now (microseconds on the server's clock).
-func windowRow(ck counterKey, key, v string, now int64) (topRow, bool) {
+// windowCounter reads a window counter's epoch, prev and cur as the
+// window script stores them (redisstore/lua/window.lua): 21 bytes, each
+// number 7 of them, unsigned, little endian; or the text "epoch prev
+// cur" that the script wrote before and still reads. ok is false for
+// anything else, and for numbers of 2^53 or more, which the script
+// never writes.
+func windowCounter(v string) (nums [3]int64, ok bool) {
+	if len(v) == 21 {
+		for i := range nums {
+			for j := 7*i + 6; j >= 7*i; j-- {
+				nums[i] = nums[i]<<8 | int64(v[j])
+			}
+		}
+		if max(nums[0], nums[1], nums[2]) < 1<<53 {
+			return nums, true
+		}
+	}
 	f := strings.Fields(v)
 	if len(f) != 3 {
-		return topRow{}, false
+		return nums, false
 	}
-	var nums [3]int64
 	for i, s := range f {
 		x, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || x < 0 {
-			return topRow{}, false
+		if err != nil || x < 0 || x >= 1<<53 {
+			return nums, false
 		}
 		nums[i] = x
+	}
+	return nums, true
+}
+
+// windowRow reads a window counter (see windowCounter) as the window
+// script would at now (microseconds on the server's clock).
+func windowRow(ck counterKey, key, v string, now int64) (topRow, bool) {
+	nums, ok := windowCounter(v)
+	if !ok {
+		return topRow{}, false
 	}
 	ce, cp, cc := nums[0], nums[1], nums[2]
 	p := ck.period.Microseconds()

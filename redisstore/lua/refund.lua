@@ -4,8 +4,10 @@
 -- ignored; ARGV[3] names the strategy). It mirrors engine.RefundAt
 -- (engine/refund.go):
 --
---   - window ("epoch prev cur"): cur drops by n, never below zero, when
---     the stored window is the current one; older windows stay counted;
+--   - window (epoch, prev and cur, in binary or the text form "epoch
+--     prev cur": see window.lua): cur drops by n, never below zero, when
+--     the stored window is the current one, and the counter is written
+--     in binary; older windows stay counted;
 --   - GCRA ("e j", the tat in ticks split as e·L + j): the tat drops by
 --     n ticks, with a borrow from e; a tat at or below now means full
 --     (gcraRefundNewest);
@@ -74,13 +76,17 @@ for i = 1, #KEYS do
         if e < 0 then e, j = 0, 0 end
         redis.call('SET', KEYS[i], string.format('%d %d', e, j), 'KEEPTTL')
       else
-        local e, prev, cur = string.match(v, '^(%d+) (%d+) (%d+)$')
-        if not (whole(tonumber(e)) and whole(tonumber(prev)) and whole(tonumber(cur))) then
-          return redis.error_reply('ERR floodgate: not a window counter: ' .. KEYS[i])
+        local e, prev, cur
+        if #v == 21 then e, prev, cur = struct.unpack('<I7I7I7', v) end
+        if not (whole(e) and whole(prev) and whole(cur)) then
+          e, prev, cur = string.match(v, '^(%d+) (%d+) (%d+)$')
+          e, prev, cur = tonumber(e), tonumber(prev), tonumber(cur)
+          if not (whole(e) and whole(prev) and whole(cur)) then
+            return redis.error_reply('ERR floodgate: not a window counter: ' .. KEYS[i])
+          end
         end
-        if tonumber(e) == math.floor(now / p) then
-          cur = math.max(0, tonumber(cur) - n)
-          redis.call('SET', KEYS[i], string.format('%s %s %d', e, prev, cur), 'KEEPTTL')
+        if e == math.floor(now / p) then
+          redis.call('SET', KEYS[i], struct.pack('<I7I7I7', e, prev, math.max(0, cur - n)), 'KEEPTTL')
         end
       end
     end
