@@ -37,7 +37,9 @@ func scriptCalls(t *testing.T, r *storetest.Redis) int {
 }
 
 // serveLogin serves the demo's login (an app-wide limit, the route's
-// limit per client address and an AlsoBy limit per account) through
+// limit per client address and an AlsoBy limit per account, all over
+// 1000 days, so that the server's clock turns a window once in 1000 days,
+// not during a test) through
 // httplimit over floodgate.Open(uri) on a real HTTP server, and mux's
 // other routes (nil: none) under opts; it returns the store and the
 // server's URL.
@@ -48,8 +50,8 @@ func serveLogin(t *testing.T, uri string, mux *http.ServeMux, opts ...httplimit.
 	t.Cleanup(func() { store.Close() })
 	account := httplimit.Key(func(r *http.Request) (string, bool) { return r.PostFormValue("account"), true })
 	m, err := httplimit.New(store, append([]httplimit.Option{
-		httplimit.WithAppLimits("1000/hour"),
-		httplimit.WithRoute(login.Pattern, "3/hour", httplimit.AlsoBy("account", account, "100/hour")),
+		httplimit.WithAppLimits("1000/1000 days"),
+		httplimit.WithRoute(login.Pattern, "3/1000 days", httplimit.AlsoBy("account", account, "100/1000 days")),
 	}, opts...)...)
 	require.NoError(t, err)
 	if mux == nil {
@@ -94,15 +96,15 @@ func TestRedisLoginOneCall(t *testing.T) {
 			}
 			for i := range 3 {
 				status, calls := post(oneURL)
-				assert.Equal(t, http.StatusOK, status, "request %d of 3/hour", i)
+				assert.Equal(t, http.StatusOK, status, "request %d of 3", i)
 				assert.Equal(t, 1, calls, "Redis script calls of allowed request %d", i)
 			}
 			status, calls := post(oneURL)
-			assert.Equal(t, http.StatusTooManyRequests, status, "request 4 of 3/hour, same instance")
+			assert.Equal(t, http.StatusTooManyRequests, status, "request 4 of 3, same instance")
 			assert.Zero(t, calls, "Redis script calls of a request the instance's local count denies")
 			for i := range 2 {
 				status, calls := post(twoURL)
-				assert.Equal(t, http.StatusTooManyRequests, status, "request %d of 3/hour through the other instance", 5+i)
+				assert.Equal(t, http.StatusTooManyRequests, status, "request %d of 3 through the other instance", 5+i)
 				assert.Equal(t, 1, calls, "Redis script calls of request %d, denied by Redis: one, no refund", 5+i)
 			}
 			if s != limit.SlidingWindow {
@@ -113,7 +115,7 @@ func TestRedisLoginOneCall(t *testing.T) {
 			keys := strings.Split(r.CLI(t, "--scan", "--pattern", prefix+"*"), "\n")
 			counted := 0
 			for _, k := range keys {
-				if strings.HasSuffix(k, ":s:1000/3600") || strings.HasSuffix(k, ":s:100/3600") {
+				if strings.HasSuffix(k, ":s:1000/86400000") || strings.HasSuffix(k, ":s:100/86400000") {
 					counted++
 					// The counter's cur, its last 7 bytes (redisstore/lua/window.lua).
 					cur := r.CLI(t, "EVAL", "return struct.unpack('<I7', redis.call('GET', KEYS[1]), 15)", "1", k)
@@ -140,7 +142,7 @@ func TestRedisClusterRequestOneCall(t *testing.T) {
 	instance := func() (floodgate.Store, string) {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /api/items", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
-		return serveLogin(t, uri, mux, httplimit.WithRoute("POST /api/items", "3/hour", httplimit.Shared("api", "500/hour")))
+		return serveLogin(t, uri, mux, httplimit.WithRoute("POST /api/items", "3/1000 days", httplimit.Shared("api", "500/1000 days")))
 	}
 	one, oneURL := instance()
 	_, twoURL := instance()
@@ -174,12 +176,12 @@ func TestRedisClusterRequestOneCall(t *testing.T) {
 	t.Run("app, shared and route", func(t *testing.T) {
 		for i := range 3 {
 			status, n := post(oneURL, "/api/items", nil)
-			assert.Equal(t, http.StatusCreated, status, "request %d of 3/hour", i)
+			assert.Equal(t, http.StatusCreated, status, "request %d of 3", i)
 			assert.Equal(t, 1, n, "script calls of allowed request %d", i)
 		}
 		for i := range 2 {
 			status, n := post(twoURL, "/api/items", nil)
-			assert.Equal(t, http.StatusTooManyRequests, status, "request %d of 3/hour through the other instance", 4+i)
+			assert.Equal(t, http.StatusTooManyRequests, status, "request %d of 3 through the other instance", 4+i)
 			assert.Equal(t, 1, n, "script calls of request %d, denied by Redis: one, no refund", 4+i)
 		}
 	})
@@ -194,10 +196,10 @@ func TestRedisClusterRequestOneCall(t *testing.T) {
 		form := url.Values{"password": {login.Password}, "account": {"bob"}}
 		for i := range 3 {
 			status, n := post(oneURL, login.Path, form)
-			assert.Equal(t, http.StatusOK, status, "login %d of 3/hour", i)
+			assert.Equal(t, http.StatusOK, status, "login %d of 3", i)
 			assert.Equal(t, slots, n, "script calls of allowed login %d: one per slot", i)
 		}
 		status, _ := post(twoURL, login.Path, form)
-		assert.Equal(t, http.StatusTooManyRequests, status, "login 4 of 3/hour through the other instance")
+		assert.Equal(t, http.StatusTooManyRequests, status, "login 4 of 3 through the other instance")
 	})
 }
