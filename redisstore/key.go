@@ -34,14 +34,18 @@ const maxPlainKey = 128
 func (s *Store) key(key string, l limit.Limit) string {
 	var b strings.Builder
 	tag, own := placement(key)
-	b.Grow(len(s.cfg.prefix) + len(tag) + len(key) + 34)
+	var k string // the user key after '=', for an own tag
+	if own {
+		k = plainKey(key)
+	}
+	b.Grow(len(s.cfg.prefix) + len(tag) + len(k) + 34)
 	b.WriteString(s.cfg.prefix)
 	b.WriteByte('{')
 	b.WriteString(tag)
 	b.WriteString("}:")
 	if own {
 		b.WriteByte('=')
-		b.WriteString(plainKey(key))
+		b.WriteString(k)
 		b.WriteByte(':')
 	}
 	b.WriteString(s.tag)
