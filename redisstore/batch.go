@@ -200,10 +200,10 @@ func (s *Store) handoff(ln *lane) {
 // (bench/redisserial.sh). KEYS and ARGV stay on the stack while the
 // limits fit inlineLimits.
 func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	var argBuf [4 + 3*inlineLimits]string
+	var argBuf [4 + inlineLimits]string
 	args := argBuf[:0]
 	if len(limits) > inlineLimits {
-		args = make([]string, 0, 4+3*len(limits))
+		args = make([]string, 0, 4+len(limits))
 	}
 	args = s.singleArgs(args, now, n, commit, limits)
 	budget, cancel := s.budget(ctx)
@@ -234,8 +234,7 @@ func (s *Store) singleArgs(args []string, now string, n int64, commit bool, limi
 	}
 	args = append(args, strconv.FormatInt(n, 10), commitArg, s.tag, now)
 	for _, l := range limits {
-		a := s.limitArgs(l)
-		args = append(args, a[0], a[1], a[2])
+		args = append(args, s.limitArg(l))
 	}
 	return args
 }
@@ -282,7 +281,7 @@ func (s *Store) batchArgs(b []*pending) (keys, args []string) {
 		ls = addLimits(ls, p.limits)
 	}
 	keys = make([]string, 0, 2*len(b))
-	args = s.header(make([]string, 0, 3+3*len(ls)+5*len(b)), "i", ls)
+	args = s.header(make([]string, 0, 3+len(ls)+5*len(b)), "i", ls)
 	for i := 0; i < len(b); {
 		// A run of decisions alike but for their keys is one set of
 		// arguments: under load most of a batch is one run.
@@ -327,8 +326,7 @@ func addLimits(ls, limits []limit.Limit) []limit.Limit {
 func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
 	args = append(args, s.tag, mode, strconv.Itoa(len(ls)))
 	for _, l := range ls {
-		a := s.limitArgs(l)
-		args = append(args, a[0], a[1], a[2])
+		args = append(args, s.limitArg(l))
 	}
 	return args
 }

@@ -35,7 +35,7 @@ func pendingsOf(s *Store, n int64, limits []limit.Limit, users ...string) []*pen
 
 // TestBatchArgsRuns checks that a batch sends decisions alike but for
 // their keys as one run of arguments, and that the script decides each:
-// 18 one-limit decisions are 11 arguments and 18 keys.
+// 18 one-limit decisions are 9 arguments and 18 keys.
 func TestBatchArgsRuns(t *testing.T) {
 	r := storetest.StartRedis(t)
 	s, err := Open("redis://" + r.Addr() + "?timeout=2s&prefix=runs:")
@@ -57,11 +57,11 @@ func TestBatchArgsRuns(t *testing.T) {
 		b          []*pending
 		args, keys int
 	}{
-		{"18 alike", pendingsOf(s, 1, []limit.Limit{hour}, users(0, 18)...), 3 + 3 + 4 + 1, 18},
-		{"two limits", pendingsOf(s, 1, []limit.Limit{hour, minute}, users(20, 24)...), 3 + 6 + 4 + 2, 8},
+		{"18 alike", pendingsOf(s, 1, []limit.Limit{hour}, users(0, 18)...), 3 + 1 + 4 + 1, 18},
+		{"two limits", pendingsOf(s, 1, []limit.Limit{hour, minute}, users(20, 24)...), 3 + 2 + 4 + 2, 8},
 		{"three runs", append(append(pendingsOf(s, 1, []limit.Limit{hour}, users(30, 32)...),
 			pendingsOf(s, 2, []limit.Limit{hour}, "u32")...), pendingsOf(s, 1, []limit.Limit{hour}, "u33")...),
-			3 + 3 + 3*(4+1), 4},
+			3 + 1 + 3*(4+1), 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, args := s.batchArgs(tc.b)
@@ -134,7 +134,7 @@ func TestCallgrindWorkload(t *testing.T) {
 			files["ref.resp"] = append(files["ref.resp"], evalsha(ref, []string{refKey(u)}, nil))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
-		require.Len(t, args, 3+3+4+1, "one run of %d decisions", per)
+		require.Len(t, args, 3+1+4+1, "one run of %d decisions", per)
 		require.Len(t, keys, per)
 		files["work.resp"] = append(files["work.resp"], evalsha(script, keys, args))
 	}

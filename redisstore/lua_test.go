@@ -132,7 +132,7 @@ func newBigCase(rng *rand.Rand) bigCase {
 
 func (c bigCase) args(tag string) []string {
 	f := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	return []string{f(c.n), "1", tag, f(c.now), f(c.cnt), f(c.p), f(c.burst)}
+	return []string{f(c.n), "1", tag, f(c.now), packLimit(c.cnt, c.p, c.burst)}
 }
 
 // windowBinary returns a window counter as the scripts store it
@@ -184,7 +184,7 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 			wantState = windowBinary(e, prev, cur+bc.n)
 		}
 		f := func(v uint64) string { return strconv.FormatUint(v, 10) }
-		batchArgs := []string{"s:", "a", "1", f(bc.cnt), f(bc.p), f(bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
+		batchArgs := []string{"s:", "a", "1", packLimit(bc.cnt, bc.p, bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
 		for _, tc := range []struct {
 			name   string
 			script *rueidis.Lua
@@ -309,7 +309,7 @@ func TestWindowTextForm(t *testing.T) {
 					if !server {
 						batchWhen += "@" + when
 					}
-					lim := []string{f(wc.cnt), f(p), f(wc.cnt)}
+					lim := []string{packLimit(wc.cnt, p, wc.cnt)}
 					for _, drv := range []struct {
 						name   string
 						script *rueidis.Lua
@@ -393,7 +393,7 @@ func TestWindowTextForm(t *testing.T) {
 			k++
 			key := "tf" + strconv.Itoa(k)
 			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(v).PxMilliseconds(ttl).Build()).Error())
-			require.NoError(t, refund.Exec(ctx, c, []string{key}, []string{f(rc.n), "1", "s:", "", "10", f(p), "10"}).Error())
+			require.NoError(t, refund.Exec(ctx, c, []string{key}, []string{f(rc.n), "1", "s:", "", packLimit(10, p, 10)}).Error())
 			stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
 			require.NoError(t, err)
 			want := v
@@ -442,8 +442,8 @@ func TestWindowForeign(t *testing.T) {
 			script *rueidis.Lua
 			args   []string
 		}{
-			{"single", single, []string{"1", "1", "s:", "1000000000", "10", "1000000", "10"}},
-			{"batch", batch, []string{"s:", "i", "1", "10", "1000000", "10", "1", "1", "1@1000000000", "1", "1"}},
+			{"single", single, []string{"1", "1", "s:", "1000000000", packLimit(10, 1000000, 10)}},
+			{"batch", batch, []string{"s:", "i", "1", packLimit(10, 1000000, 10), "1", "1", "1@1000000000", "1", "1"}},
 		} {
 			key := "fv" + strconv.Itoa(i) + drv.name
 			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(tc.value).Build()).Error())
@@ -565,8 +565,7 @@ func TestMovingScriptLargeCounts(t *testing.T) {
 			if rng.IntN(20) == 0 {
 				n = cnt + 1 + edgy(rng)%1000
 			}
-			args := []string{strconv.FormatUint(n, 10), "1", "m:", strconv.FormatUint(now, 10),
-				strconv.FormatUint(cnt, 10), strconv.FormatUint(p, 10), strconv.FormatUint(cnt, 10)}
+			args := []string{strconv.FormatUint(n, 10), "1", "m:", strconv.FormatUint(now, 10), packLimit(cnt, p, cnt)}
 			what := fmt.Sprintf("round %d step %d: n=%d cnt=%d p=%d now=%d", round, step, n, cnt, p, now)
 			if rng.IntN(6) == 0 {
 				// Refund n units from the newest entries.

@@ -65,9 +65,9 @@ type Store struct {
 	ready   chan struct{}                  // closed after the first connection attempt
 	lastErr atomic.Pointer[error]          // why the last connection attempt failed
 
-	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
-	lanes     lanes                                     // coalescing of concurrent decisions (batch.go)
-	deadlines deadlines                                 // the shared time budgets of round trips
+	args      atomic.Pointer[map[limit.Limit]string] // cached limit arguments (limitArg)
+	lanes     lanes                                  // coalescing of concurrent decisions (batch.go)
+	deadlines deadlines                              // the shared time budgets of round trips
 
 	probing atomic.Bool // a PING measures the latency after an overrun (budget.go)
 
@@ -138,7 +138,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	case limit.MovingWindow:
 		s.tag, s.script, s.single, s.src = "m:", movingLua, movingSingle, movingScript
 	}
-	s.args.Store(new(map[limit.Limit][3]string))
+	s.args.Store(new(map[limit.Limit]string))
 	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain
 	if c.evaler != nil {
 		close(s.ready) // never dials: every round trip goes through the Evaler

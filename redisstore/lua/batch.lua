@@ -9,12 +9,15 @@
 --            nothing, every decision checked, then all applied only if
 --            none denies (Store.AllowAll)
 --   ARGV[3]  L, the number of distinct limits of the call
---   then L triples: count, period in µs and burst, parsed once
+--   then L limits, each one argument of 21 bytes: its count, period
+--            in µs and burst, each an unsigned little-endian integer of
+--            7 bytes (struct.pack '<I7I7I7'), unpacked once per call
+--            (Store.limitArg, redisstore/key.go)
 --   then runs of decisions alike but for their keys, each: the number
 --   of decisions c; their cost n; "1" to count or "0" to look, at the
 --   server's TIME (read once for the whole call), or "1@µs" or "0@µs"
 --   at a time of the caller's; their number of limits nl; and nl
---   indexes (from 1) into the triples. Each decision's nl KEYS come
+--   indexes (from 1) into the limits. Each decision's nl KEYS come
 --   next in KEYS, decision after decision.
 --
 -- So a call of decisions alike (the common case: cost 1, counted, one
@@ -32,8 +35,9 @@ local tag, all = ARGV[1], ARGV[2] == 'a'
 local limits = {}
 local a = 4
 for j = 1, tonumber(ARGV[3]) do
-  limits[j] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])}
-  a = a + 3
+  local cnt, p, b = struct.unpack('<I7I7I7', ARGV[a])
+  limits[j] = {cnt, p, b}
+  a = a + 1
 end
 local out = {}
 local time
