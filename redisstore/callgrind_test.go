@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
@@ -35,7 +36,7 @@ func pendingsOf(s *Store, n int64, limits []limit.Limit, users ...string) []*pen
 
 // TestBatchArgsRuns checks that a batch sends decisions alike but for
 // their keys as one run of arguments, and that the script decides each:
-// 18 one-limit decisions are 9 arguments and 18 keys.
+// 18 one-limit decisions are 7 arguments and 18 keys.
 func TestBatchArgsRuns(t *testing.T) {
 	r := storetest.StartRedis(t)
 	s, err := Open("redis://" + r.Addr() + "?timeout=2s&prefix=runs:")
@@ -57,11 +58,11 @@ func TestBatchArgsRuns(t *testing.T) {
 		b          []*pending
 		args, keys int
 	}{
-		{"18 alike", pendingsOf(s, 1, []limit.Limit{hour}, users(0, 18)...), 3 + 1 + 4 + 1, 18},
-		{"two limits", pendingsOf(s, 1, []limit.Limit{hour, minute}, users(20, 24)...), 3 + 2 + 4 + 2, 8},
+		{"18 alike", pendingsOf(s, 1, []limit.Limit{hour}, users(0, 18)...), 1 + 1 + 4 + 1, 18},
+		{"two limits", pendingsOf(s, 1, []limit.Limit{hour, minute}, users(20, 24)...), 1 + 2 + 4 + 2, 8},
 		{"three runs", append(append(pendingsOf(s, 1, []limit.Limit{hour}, users(30, 32)...),
 			pendingsOf(s, 2, []limit.Limit{hour}, "u32")...), pendingsOf(s, 1, []limit.Limit{hour}, "u33")...),
-			3 + 1 + 3*(4+1), 4},
+			1 + 1 + 3*(4+1), 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, args := s.batchArgs(tc.b)
@@ -83,6 +84,25 @@ func TestBatchArgsRuns(t *testing.T) {
 			}
 			assert.Empty(t, arr, "reply elements left over")
 		})
+	}
+}
+
+// TestBatchRunArgsShort checks what the batch script relies on to find
+// the end of the limits (lua/batch.lua): every argument of a run is
+// shorter than a limit's, even at the largest cost, time, number of
+// decisions and index.
+func TestBatchRunArgsShort(t *testing.T) {
+	l := limit.PerHour(limit.MaxCount)
+	assert.Len(t, packLimit(limit.MaxCount, uint64(limit.MaxPeriod/time.Microsecond), limit.MaxCount), 21)
+	ls := make([]limit.Limit, 999)
+	ls[998] = l
+	const maxMicros = "9007199254740991" // 2^53 − 1 µs since the epoch, the year 2255
+	for _, now := range []string{"", maxMicros} {
+		args := appendRun(nil, ls, 1_000_000, now, limit.MaxCount, true, []limit.Limit{l})
+		require.Len(t, args, 5)
+		for _, a := range args {
+			assert.Less(t, len(a), 21, "run argument %q", a)
+		}
 	}
 }
 
@@ -134,7 +154,7 @@ func TestCallgrindWorkload(t *testing.T) {
 			files["ref.resp"] = append(files["ref.resp"], evalsha(ref, []string{refKey(u)}, nil))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
-		require.Len(t, args, 3+1+4+1, "one run of %d decisions", per)
+		require.Len(t, args, 1+1+4+1, "one run of %d decisions", per)
 		require.Len(t, keys, per)
 		files["work.resp"] = append(files["work.resp"], evalsha(script, keys, args))
 	}

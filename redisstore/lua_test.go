@@ -184,7 +184,7 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 			wantState = windowBinary(e, prev, cur+bc.n)
 		}
 		f := func(v uint64) string { return strconv.FormatUint(v, 10) }
-		batchArgs := []string{"s:", "a", "1", packLimit(bc.cnt, bc.p, bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
+		batchArgs := []string{"s:a", packLimit(bc.cnt, bc.p, bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
 		for _, tc := range []struct {
 			name   string
 			script *rueidis.Lua
@@ -317,8 +317,8 @@ func TestWindowTextForm(t *testing.T) {
 						long   bool
 					}{
 						{"single", single, append([]string{f(wc.n), flag, tag, when}, lim...), false},
-						{"batch, independent", batch, append(append([]string{tag, "i", "1"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), false},
-						{"batch, all or nothing", batch, append(append([]string{tag, "a", "1"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), true},
+						{"batch, independent", batch, append(append([]string{tag + "i"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), false},
+						{"batch, all or nothing", batch, append(append([]string{tag + "a"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), true},
 					} {
 						what := fmt.Sprintf("%s %+v commit=%v server=%v %s", tag, wc, commit, server, drv.name)
 						var replies [2][]int64
@@ -443,7 +443,7 @@ func TestWindowForeign(t *testing.T) {
 			args   []string
 		}{
 			{"single", single, []string{"1", "1", "s:", "1000000000", packLimit(10, 1000000, 10)}},
-			{"batch", batch, []string{"s:", "i", "1", packLimit(10, 1000000, 10), "1", "1", "1@1000000000", "1", "1"}},
+			{"batch", batch, []string{"s:i", packLimit(10, 1000000, 10), "1", "1", "1@1000000000", "1", "1"}},
 		} {
 			key := "fv" + strconv.Itoa(i) + drv.name
 			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(tc.value).Build()).Error())

@@ -55,6 +55,7 @@ type Store struct {
 	cfg     config
 	sliding bool
 	tag     string       // the strategy's part of each key: "s:", "f:", "g:" or "m:"
+	heads   [2]string    // the batch script's first argument: tag and mode "i", tag and "a"
 	script  *rueidis.Lua // the batch script (lua/batch.lua)
 	single  *rueidis.Lua // the single script (lua/single.lua), for a lone decision
 	src     string       // the single script's Lua source, for an Evaler
@@ -138,6 +139,7 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	case limit.MovingWindow:
 		s.tag, s.script, s.single, s.src = "m:", movingLua, movingSingle, movingScript
 	}
+	s.heads = [2]string{s.tag + "i", s.tag + "a"}
 	s.args.Store(new(map[limit.Limit]string))
 	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain
 	if c.evaler != nil {
