@@ -137,16 +137,8 @@ func (c bigCase) args(tag string) []string {
 
 // windowBinary returns a window counter as the scripts store it
 // (window.lua): epoch, prev and cur, each 7 bytes, unsigned, little
-// endian.
-func windowBinary(e, prev, cur uint64) string {
-	var b [21]byte
-	for i, x := range [3]uint64{e, prev, cur} {
-		for j := range 7 {
-			b[7*i+j] = byte(x >> (8 * j))
-		}
-	}
-	return string(b[:])
-}
+// endian, the layout of a limit's argument (packLimit).
+func windowBinary(e, prev, cur uint64) string { return packLimit(e, prev, cur) }
 
 // windowText returns a window counter in the text form "epoch prev cur"
 // that the scripts still read.
