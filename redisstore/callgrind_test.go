@@ -111,11 +111,12 @@ func TestBatchRunArgsShort(t *testing.T) {
 // keys warmed with one decision each, then 300 calls of the batch script
 // with 18 sliding-window decisions each (the batch size BenchmarkAllowN
 // measures under load), its arguments as Store.batch builds them, and
-// the same 5 400 decisions as calls of the INCR+PEXPIRE reference script.
-// It checks the calls' shape and, when FLOODGATE_CALLGRIND_DIR names a
-// directory, writes them there as RESP for redis-cli --pipe.
-// FLOODGATE_CALLGRIND_STRATEGY names another strategy than the sliding
-// window for the batch's decisions.
+// the same 5 400 decisions as calls of the INCR+PEXPIRE reference script,
+// and as lone calls of the single script, arguments as Store.alone
+// builds them. It checks the calls' shape and, when
+// FLOODGATE_CALLGRIND_DIR names a directory, writes them there as RESP
+// for redis-cli --pipe. FLOODGATE_CALLGRIND_STRATEGY names another
+// strategy than the sliding window for the batch's and lone decisions.
 func TestCallgrindWorkload(t *testing.T) {
 	const nkeys, calls, per = 2000, 300, 18
 	strategy := cmp.Or(os.Getenv("FLOODGATE_CALLGRIND_STRATEGY"), "sliding-window")
@@ -135,12 +136,16 @@ func TestCallgrindWorkload(t *testing.T) {
 		c := append([]string{"EVALSHA", sha(src), strconv.Itoa(len(keys))}, keys...)
 		return append(c, args...)
 	}
-	files := map[string][][]string{"load.resp": {{"SCRIPT", "LOAD", script}, {"SCRIPT", "LOAD", ref}}}
+	files := map[string][][]string{"load.resp": {{"SCRIPT", "LOAD", script}, {"SCRIPT", "LOAD", ref}, {"SCRIPT", "LOAD", s.src}}}
+	lone := func(u string) []string {
+		return evalsha(s.src, []string{s.key(u, ls[0])}, s.singleArgs(nil, "", 1, true, ls))
+	}
 	for i := 0; i < nkeys; i += per {
 		var us []string
 		for j := i; j < min(i+per, nkeys); j++ {
 			us = append(us, user(j))
 			files["refwarm.resp"] = append(files["refwarm.resp"], evalsha(ref, []string{refKey(user(j))}, nil))
+			files["lonewarm.resp"] = append(files["lonewarm.resp"], lone(user(j)))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
 		files["warm.resp"] = append(files["warm.resp"], evalsha(script, keys, args))
@@ -152,6 +157,7 @@ func TestCallgrindWorkload(t *testing.T) {
 			u := user(rng.IntN(nkeys))
 			us = append(us, u)
 			files["ref.resp"] = append(files["ref.resp"], evalsha(ref, []string{refKey(u)}, nil))
+			files["lone.resp"] = append(files["lone.resp"], lone(u))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
 		require.Len(t, args, 1+1+4+1, "one run of %d decisions", per)
@@ -159,6 +165,7 @@ func TestCallgrindWorkload(t *testing.T) {
 		files["work.resp"] = append(files["work.resp"], evalsha(script, keys, args))
 	}
 	require.Len(t, files["ref.resp"], calls*per)
+	require.Len(t, files["lone.resp"], calls*per)
 	dir := os.Getenv("FLOODGATE_CALLGRIND_DIR")
 	if dir == "" {
 		return
