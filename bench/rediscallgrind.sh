@@ -4,9 +4,10 @@
 # fed a fixed workload with redis-cli --pipe (redisstore's
 # TestCallgrindWorkload writes it: 300 calls of the batch script with 18
 # sliding-window decisions each, arguments as Store.batch builds them, and
-# the same decisions as 5 400 calls of the INCR+PEXPIRE reference script).
+# the same decisions as 5 400 calls of the INCR+PEXPIRE reference script,
+# and as 5 400 lone calls of the single script, as Store.alone makes them).
 # STRATEGY=gcra (or fixed-window, moving-window) makes the batch's
-# decisions of that strategy instead.
+# decisions (batch and lone) of that strategy instead.
 # Callgrind's counters are zeroed after the warm-up and dumped after the
 # workload, so start-up and warm-up cancel. User-space instructions only:
 # system calls (one read and write per call) are not counted.
@@ -38,7 +39,8 @@ ir() { # args: warm-up file, workload file; prints the workload's instructions
 }
 
 printf '| script | instructions | decisions | instructions per decision |\n|---|--:|--:|--:|\n'
-for c in "batch, 18 $strategy decisions per call:warm.resp:work.resp" "INCR+PEXPIRE reference, one per call:refwarm.resp:ref.resp"; do
+for c in "batch, 18 $strategy decisions per call:warm.resp:work.resp" "INCR+PEXPIRE reference, one per call:refwarm.resp:ref.resp" \
+	"lone $strategy decisions, one per call:lonewarm.resp:lone.resp"; do
 	IFS=: read -r name warm work <<<"$c"
 	n=$(ir "$warm" "$work")
 	awk -v name="$name" -v n="$n" 'BEGIN { printf "| %s | %d | 5400 | %.0f |\n", name, n, n / 5400 }'

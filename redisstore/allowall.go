@@ -154,7 +154,7 @@ func (s *Store) allCall(now string, charges []floodgate.Charge, limits [][]limit
 		ls = addLimits(ls, limits[i])
 	}
 	keys := make([]string, 0, 2*len(idx))
-	args := s.header(make([]string, 0, 3+3*len(ls)+5*len(idx)), "a", ls)
+	args := s.header(make([]string, 0, 1+len(ls)+5*len(idx)), "a", ls)
 	for _, i := range idx {
 		for _, l := range limits[i] {
 			keys = append(keys, s.key(charges[i].Key, l))

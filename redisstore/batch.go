@@ -200,10 +200,10 @@ func (s *Store) handoff(ln *lane) {
 // (bench/redisserial.sh). KEYS and ARGV stay on the stack while the
 // limits fit inlineLimits.
 func (s *Store) alone(ctx context.Context, c rueidis.Client, now string, keys []string, n int64, commit bool, limits []limit.Limit) (limit.Decision, error) {
-	var argBuf [4 + 3*inlineLimits]string
+	var argBuf [4 + inlineLimits]string
 	args := argBuf[:0]
 	if len(limits) > inlineLimits {
-		args = make([]string, 0, 4+3*len(limits))
+		args = make([]string, 0, 4+len(limits))
 	}
 	args = s.singleArgs(args, now, n, commit, limits)
 	budget, cancel := s.budget(ctx)
@@ -234,8 +234,7 @@ func (s *Store) singleArgs(args []string, now string, n int64, commit bool, limi
 	}
 	args = append(args, strconv.FormatInt(n, 10), commitArg, s.tag, now)
 	for _, l := range limits {
-		a := s.limitArgs(l)
-		args = append(args, a[0], a[1], a[2])
+		args = append(args, s.limitArg(l))
 	}
 	return args
 }
@@ -282,7 +281,7 @@ func (s *Store) batchArgs(b []*pending) (keys, args []string) {
 		ls = addLimits(ls, p.limits)
 	}
 	keys = make([]string, 0, 2*len(b))
-	args = s.header(make([]string, 0, 3+3*len(ls)+5*len(b)), "i", ls)
+	args = s.header(make([]string, 0, 1+len(ls)+5*len(b)), "i", ls)
 	for i := 0; i < len(b); {
 		// A run of decisions alike but for their keys is one set of
 		// arguments: under load most of a batch is one run.
@@ -322,13 +321,18 @@ func addLimits(ls, limits []limit.Limit) []limit.Limit {
 }
 
 // header appends the start of the batch script's ARGV (lua/batch.lua):
-// the strategy, the mode ("i" independent, "a" all or nothing) and the
-// table of the call's distinct limits ls.
+// the strategy's tag and the mode ("i" independent, "a" all or nothing)
+// as one argument, then the call's distinct limits ls, one argument
+// each, which the script tells from the runs after them by their length
+// (21 bytes; see appendRun).
 func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
-	args = append(args, s.tag, mode, strconv.Itoa(len(ls)))
+	h := s.heads[0]
+	if mode == "a" {
+		h = s.heads[1]
+	}
+	args = append(args, h)
 	for _, l := range ls {
-		a := s.limitArgs(l)
-		args = append(args, a[0], a[1], a[2])
+		args = append(args, s.limitArg(l))
 	}
 	return args
 }
@@ -336,7 +340,10 @@ func (s *Store) header(args []string, mode string, ls []limit.Limit) []string {
 // appendRun appends a run of c decisions alike but for their keys to the
 // batch script's ARGV: c, their cost, whether to count and when, and the
 // indexes of their limits in ls, the call's table. Their KEYS, one per
-// limit, go in the same order, decision after decision.
+// limit, go in the same order, decision after decision. Each argument is
+// shorter than a limit's 21 bytes (a cost has 16 digits at most, a
+// caller's time "1@" and 16), which is how the script finds where the
+// limits end.
 func appendRun(args []string, ls []limit.Limit, c int, now string, n int64, commit bool, limits []limit.Limit) []string {
 	when := "0"
 	if commit {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/floodgate-go/floodgate/internal/storetest"
 	"github.com/floodgate-go/floodgate/limit"
@@ -35,7 +36,7 @@ func pendingsOf(s *Store, n int64, limits []limit.Limit, users ...string) []*pen
 
 // TestBatchArgsRuns checks that a batch sends decisions alike but for
 // their keys as one run of arguments, and that the script decides each:
-// 18 one-limit decisions are 11 arguments and 18 keys.
+// 18 one-limit decisions are 7 arguments and 18 keys.
 func TestBatchArgsRuns(t *testing.T) {
 	r := storetest.StartRedis(t)
 	s, err := Open("redis://" + r.Addr() + "?timeout=2s&prefix=runs:")
@@ -57,11 +58,11 @@ func TestBatchArgsRuns(t *testing.T) {
 		b          []*pending
 		args, keys int
 	}{
-		{"18 alike", pendingsOf(s, 1, []limit.Limit{hour}, users(0, 18)...), 3 + 3 + 4 + 1, 18},
-		{"two limits", pendingsOf(s, 1, []limit.Limit{hour, minute}, users(20, 24)...), 3 + 6 + 4 + 2, 8},
+		{"18 alike", pendingsOf(s, 1, []limit.Limit{hour}, users(0, 18)...), 1 + 1 + 4 + 1, 18},
+		{"two limits", pendingsOf(s, 1, []limit.Limit{hour, minute}, users(20, 24)...), 1 + 2 + 4 + 2, 8},
 		{"three runs", append(append(pendingsOf(s, 1, []limit.Limit{hour}, users(30, 32)...),
 			pendingsOf(s, 2, []limit.Limit{hour}, "u32")...), pendingsOf(s, 1, []limit.Limit{hour}, "u33")...),
-			3 + 3 + 3*(4+1), 4},
+			1 + 1 + 3*(4+1), 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, args := s.batchArgs(tc.b)
@@ -86,16 +87,36 @@ func TestBatchArgsRuns(t *testing.T) {
 	}
 }
 
+// TestBatchRunArgsShort checks what the batch script relies on to find
+// the end of the limits (lua/batch.lua): every argument of a run is
+// shorter than a limit's, even at the largest cost, time, number of
+// decisions and index.
+func TestBatchRunArgsShort(t *testing.T) {
+	l := limit.PerHour(limit.MaxCount)
+	assert.Len(t, packLimit(limit.MaxCount, uint64(limit.MaxPeriod/time.Microsecond), limit.MaxCount), 21)
+	ls := make([]limit.Limit, 999)
+	ls[998] = l
+	const maxMicros = "9007199254740991" // 2^53 − 1 µs since the epoch, the year 2255
+	for _, now := range []string{"", maxMicros} {
+		args := appendRun(nil, ls, 1_000_000, now, limit.MaxCount, true, []limit.Limit{l})
+		require.Len(t, args, 5)
+		for _, a := range args {
+			assert.Less(t, len(a), 21, "run argument %q", a)
+		}
+	}
+}
+
 // TestCallgrindWorkload builds the fixed workload of bench/rediscallgrind.sh,
 // which counts Redis's instructions per decision under callgrind: 2 000
 // keys warmed with one decision each, then 300 calls of the batch script
 // with 18 sliding-window decisions each (the batch size BenchmarkAllowN
 // measures under load), its arguments as Store.batch builds them, and
-// the same 5 400 decisions as calls of the INCR+PEXPIRE reference script.
-// It checks the calls' shape and, when FLOODGATE_CALLGRIND_DIR names a
-// directory, writes them there as RESP for redis-cli --pipe.
-// FLOODGATE_CALLGRIND_STRATEGY names another strategy than the sliding
-// window for the batch's decisions.
+// the same 5 400 decisions as calls of the INCR+PEXPIRE reference script,
+// and as lone calls of the single script, arguments as Store.alone
+// builds them. It checks the calls' shape and, when
+// FLOODGATE_CALLGRIND_DIR names a directory, writes them there as RESP
+// for redis-cli --pipe. FLOODGATE_CALLGRIND_STRATEGY names another
+// strategy than the sliding window for the batch's and lone decisions.
 func TestCallgrindWorkload(t *testing.T) {
 	const nkeys, calls, per = 2000, 300, 18
 	strategy := cmp.Or(os.Getenv("FLOODGATE_CALLGRIND_STRATEGY"), "sliding-window")
@@ -115,12 +136,16 @@ func TestCallgrindWorkload(t *testing.T) {
 		c := append([]string{"EVALSHA", sha(src), strconv.Itoa(len(keys))}, keys...)
 		return append(c, args...)
 	}
-	files := map[string][][]string{"load.resp": {{"SCRIPT", "LOAD", script}, {"SCRIPT", "LOAD", ref}}}
+	files := map[string][][]string{"load.resp": {{"SCRIPT", "LOAD", script}, {"SCRIPT", "LOAD", ref}, {"SCRIPT", "LOAD", s.src}}}
+	lone := func(u string) []string {
+		return evalsha(s.src, []string{s.key(u, ls[0])}, s.singleArgs(nil, "", 1, true, ls))
+	}
 	for i := 0; i < nkeys; i += per {
 		var us []string
 		for j := i; j < min(i+per, nkeys); j++ {
 			us = append(us, user(j))
 			files["refwarm.resp"] = append(files["refwarm.resp"], evalsha(ref, []string{refKey(user(j))}, nil))
+			files["lonewarm.resp"] = append(files["lonewarm.resp"], lone(user(j)))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
 		files["warm.resp"] = append(files["warm.resp"], evalsha(script, keys, args))
@@ -132,13 +157,15 @@ func TestCallgrindWorkload(t *testing.T) {
 			u := user(rng.IntN(nkeys))
 			us = append(us, u)
 			files["ref.resp"] = append(files["ref.resp"], evalsha(ref, []string{refKey(u)}, nil))
+			files["lone.resp"] = append(files["lone.resp"], lone(u))
 		}
 		keys, args := s.batchArgs(pendingsOf(s, 1, ls, us...))
-		require.Len(t, args, 3+3+4+1, "one run of %d decisions", per)
+		require.Len(t, args, 1+1+4+1, "one run of %d decisions", per)
 		require.Len(t, keys, per)
 		files["work.resp"] = append(files["work.resp"], evalsha(script, keys, args))
 	}
 	require.Len(t, files["ref.resp"], calls*per)
+	require.Len(t, files["lone.resp"], calls*per)
 	dir := os.Getenv("FLOODGATE_CALLGRIND_DIR")
 	if dir == "" {
 		return

@@ -139,7 +139,7 @@ func (s *Store) eval(ctx context.Context, now, key string, n int64, commit bool,
 	for _, l := range limits {
 		keys = append(keys, s.key(key, l))
 	}
-	args := s.singleArgs(make([]string, 0, 4+3*len(limits)), now, n, commit, limits)
+	args := s.singleArgs(make([]string, 0, 4+len(limits)), now, n, commit, limits)
 	vals, err := s.evalVia(ctx, s.src, keys, args)
 	if err != nil {
 		return limit.Decision{}, err

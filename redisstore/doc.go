@@ -139,9 +139,8 @@
 //	ARGV[2]      "1" to count an allowed request, "0" to only look
 //	ARGV[3]      the strategy's key tag: "s:", "f:", "g:" or "m:"
 //	ARGV[4]      now in µs since the Unix epoch, or "" for TIME
-//	ARGV[2+3i]   count, period in µs and burst of limit i
-//	ARGV[3+3i]
-//	ARGV[4+3i]
+//	ARGV[4+i]    limit i: count, period in µs and burst, 7 bytes each,
+//	             unsigned little-endian (struct.pack '<I7I7I7')
 //
 // Each file names the engine and internal/decide functions it mirrors.
 //

@@ -22,7 +22,9 @@ type Evaler interface {
 	// Eval runs the Lua source script with keys as KEYS and args as ARGV,
 	// by EVALSHA of its cached SHA-1, sending it by EVAL once when the
 	// server answers NOSCRIPT. script is one of a few constant strings,
-	// so an implementation may cache per script. The keys of one call
+	// so an implementation may cache per script. args are bytes, not
+	// all text (each limit is one binary argument), to be sent as they
+	// are, as go-redis and rueidis send strings. The keys of one call
 	// share a cluster hash slot. The reply is an array of integers, or
 	// one integer, returned as a slice of one; any other reply, like an
 	// error reply about the request (WRONGTYPE), is an error wrapping

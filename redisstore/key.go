@@ -112,18 +112,16 @@ func digest(s string) string {
 	return "#" + hex.EncodeToString(sum[:20])
 }
 
-// limitArgs returns l's count, period in microseconds and burst as
-// script arguments, cached in a copy-on-write map: applications use a
-// handful of limits.
-func (s *Store) limitArgs(l limit.Limit) [3]string {
+// limitArg returns l as one script argument (packLimit), cached in a
+// copy-on-write map: applications use a handful of limits.
+func (s *Store) limitArg(l limit.Limit) string {
 	m := s.args.Load()
 	if a, ok := (*m)[l]; ok {
 		return a
 	}
-	a := [3]string{strconv.FormatInt(l.Count(), 10), strconv.FormatInt(int64(l.Period()/time.Microsecond), 10),
-		strconv.FormatInt(l.Burst(), 10)}
+	a := packLimit(uint64(l.Count()), uint64(l.Period()/time.Microsecond), uint64(l.Burst()))
 	if len(*m) < 64 {
-		next := make(map[limit.Limit][3]string, len(*m)+1)
+		next := make(map[limit.Limit]string, len(*m)+1)
 		for k, v := range *m {
 			next[k] = v
 		}
@@ -131,4 +129,21 @@ func (s *Store) limitArgs(l limit.Limit) [3]string {
 		s.args.CompareAndSwap(m, &next)
 	}
 	return a
+}
+
+// packLimit returns a limit's count, period in microseconds and burst as
+// the scripts read a limit from one argument: 21 bytes, each number an
+// unsigned little-endian integer of 7 bytes (struct.unpack '<I7I7I7').
+// One argument and one unpack per limit, not three of each with three
+// tonumbers: Redis parses, copies and collects each argument of a call
+// (docs/scale.md). Every count, burst (below 2^53) and period (below
+// 2^49 µs) fits, exactly.
+func packLimit(count, period, burst uint64) string {
+	var b [21]byte
+	for i, v := range [3]uint64{count, period, burst} {
+		for j := range 7 {
+			b[7*i+j] = byte(v >> (8 * j))
+		}
+	}
+	return string(b[:])
 }

@@ -132,21 +132,13 @@ func newBigCase(rng *rand.Rand) bigCase {
 
 func (c bigCase) args(tag string) []string {
 	f := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	return []string{f(c.n), "1", tag, f(c.now), f(c.cnt), f(c.p), f(c.burst)}
+	return []string{f(c.n), "1", tag, f(c.now), packLimit(c.cnt, c.p, c.burst)}
 }
 
 // windowBinary returns a window counter as the scripts store it
 // (window.lua): epoch, prev and cur, each 7 bytes, unsigned, little
-// endian.
-func windowBinary(e, prev, cur uint64) string {
-	var b [21]byte
-	for i, x := range [3]uint64{e, prev, cur} {
-		for j := range 7 {
-			b[7*i+j] = byte(x >> (8 * j))
-		}
-	}
-	return string(b[:])
-}
+// endian, the layout of a limit's argument (packLimit).
+func windowBinary(e, prev, cur uint64) string { return packLimit(e, prev, cur) }
 
 // windowText returns a window counter in the text form "epoch prev cur"
 // that the scripts still read.
@@ -184,7 +176,7 @@ func TestWindowScriptLargeCounts(t *testing.T) {
 			wantState = windowBinary(e, prev, cur+bc.n)
 		}
 		f := func(v uint64) string { return strconv.FormatUint(v, 10) }
-		batchArgs := []string{"s:", "a", "1", f(bc.cnt), f(bc.p), f(bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
+		batchArgs := []string{"s:a", packLimit(bc.cnt, bc.p, bc.burst), "1", f(bc.n), "1@" + f(bc.now), "1", "1"}
 		for _, tc := range []struct {
 			name   string
 			script *rueidis.Lua
@@ -309,7 +301,7 @@ func TestWindowTextForm(t *testing.T) {
 					if !server {
 						batchWhen += "@" + when
 					}
-					lim := []string{f(wc.cnt), f(p), f(wc.cnt)}
+					lim := []string{packLimit(wc.cnt, p, wc.cnt)}
 					for _, drv := range []struct {
 						name   string
 						script *rueidis.Lua
@@ -317,8 +309,8 @@ func TestWindowTextForm(t *testing.T) {
 						long   bool
 					}{
 						{"single", single, append([]string{f(wc.n), flag, tag, when}, lim...), false},
-						{"batch, independent", batch, append(append([]string{tag, "i", "1"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), false},
-						{"batch, all or nothing", batch, append(append([]string{tag, "a", "1"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), true},
+						{"batch, independent", batch, append(append([]string{tag + "i"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), false},
+						{"batch, all or nothing", batch, append(append([]string{tag + "a"}, lim...), "1", f(wc.n), batchWhen, "1", "1"), true},
 					} {
 						what := fmt.Sprintf("%s %+v commit=%v server=%v %s", tag, wc, commit, server, drv.name)
 						var replies [2][]int64
@@ -393,7 +385,7 @@ func TestWindowTextForm(t *testing.T) {
 			k++
 			key := "tf" + strconv.Itoa(k)
 			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(v).PxMilliseconds(ttl).Build()).Error())
-			require.NoError(t, refund.Exec(ctx, c, []string{key}, []string{f(rc.n), "1", "s:", "", "10", f(p), "10"}).Error())
+			require.NoError(t, refund.Exec(ctx, c, []string{key}, []string{f(rc.n), "1", "s:", "", packLimit(10, p, 10)}).Error())
 			stored, err := c.Do(ctx, c.B().Get().Key(key).Build()).ToString()
 			require.NoError(t, err)
 			want := v
@@ -442,8 +434,8 @@ func TestWindowForeign(t *testing.T) {
 			script *rueidis.Lua
 			args   []string
 		}{
-			{"single", single, []string{"1", "1", "s:", "1000000000", "10", "1000000", "10"}},
-			{"batch", batch, []string{"s:", "i", "1", "10", "1000000", "10", "1", "1", "1@1000000000", "1", "1"}},
+			{"single", single, []string{"1", "1", "s:", "1000000000", packLimit(10, 1000000, 10)}},
+			{"batch", batch, []string{"s:i", packLimit(10, 1000000, 10), "1", "1", "1@1000000000", "1", "1"}},
 		} {
 			key := "fv" + strconv.Itoa(i) + drv.name
 			require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(tc.value).Build()).Error())
@@ -565,8 +557,7 @@ func TestMovingScriptLargeCounts(t *testing.T) {
 			if rng.IntN(20) == 0 {
 				n = cnt + 1 + edgy(rng)%1000
 			}
-			args := []string{strconv.FormatUint(n, 10), "1", "m:", strconv.FormatUint(now, 10),
-				strconv.FormatUint(cnt, 10), strconv.FormatUint(p, 10), strconv.FormatUint(cnt, 10)}
+			args := []string{strconv.FormatUint(n, 10), "1", "m:", strconv.FormatUint(now, 10), packLimit(cnt, p, cnt)}
 			what := fmt.Sprintf("round %d step %d: n=%d cnt=%d p=%d now=%d", round, step, n, cnt, p, now)
 			if rng.IntN(6) == 0 {
 				// Refund n units from the newest entries.

@@ -55,6 +55,7 @@ type Store struct {
 	cfg     config
 	sliding bool
 	tag     string       // the strategy's part of each key: "s:", "f:", "g:" or "m:"
+	heads   [2]string    // the batch script's first argument: tag and mode "i", tag and "a"
 	script  *rueidis.Lua // the batch script (lua/batch.lua)
 	single  *rueidis.Lua // the single script (lua/single.lua), for a lone decision
 	src     string       // the single script's Lua source, for an Evaler
@@ -65,9 +66,9 @@ type Store struct {
 	ready   chan struct{}                  // closed after the first connection attempt
 	lastErr atomic.Pointer[error]          // why the last connection attempt failed
 
-	args      atomic.Pointer[map[limit.Limit][3]string] // cached count, period and burst arguments
-	lanes     lanes                                     // coalescing of concurrent decisions (batch.go)
-	deadlines deadlines                                 // the shared time budgets of round trips
+	args      atomic.Pointer[map[limit.Limit]string] // cached limit arguments (limitArg)
+	lanes     lanes                                  // coalescing of concurrent decisions (batch.go)
+	deadlines deadlines                              // the shared time budgets of round trips
 
 	probing atomic.Bool // a PING measures the latency after an overrun (budget.go)
 
@@ -138,7 +139,8 @@ func Open(uri string, opts ...Option) (*Store, error) {
 	case limit.MovingWindow:
 		s.tag, s.script, s.single, s.src = "m:", movingLua, movingSingle, movingScript
 	}
-	s.args.Store(new(map[limit.Limit][3]string))
+	s.heads = [2]string{s.tag + "i", s.tag + "a"}
+	s.args.Store(new(map[limit.Limit]string))
 	s.deadlines.timeout, s.deadlines.grain = c.timeout, c.timeout/budgetGrain
 	if c.evaler != nil {
 		close(s.ready) // never dials: every round trip goes through the Evaler

@@ -41,12 +41,11 @@ func (s *Store) refund(ctx context.Context, now, key string, n int64, limits []l
 		return err
 	}
 	keys := make([]string, len(ls))
-	args := make([]string, 4, 4+3*len(ls))
+	args := make([]string, 4, 4+len(ls))
 	args[0], args[1], args[2], args[3] = strconv.FormatInt(n, 10), "1", s.tag, now
 	for i, l := range ls {
 		keys[i] = s.key(key, l)
-		a := s.limitArgs(l)
-		args = append(args, a[0], a[1], a[2])
+		args = append(args, s.limitArg(l))
 	}
 	if s.cfg.evaler != nil {
 		_, err := s.evalVia(ctx, refundScript, keys, args)

@@ -2,19 +2,25 @@
 -- Store.AllowAll): the batch scripts are the prelude, the strategy's
 -- functions and this. Its arguments:
 --
---   ARGV[1]  the strategy's key tag ("s:", "f:", "g:" or "m:")
---   ARGV[2]  "i": the decisions are independent, each checked and
---            applied before the next (so two on one key see each
---            other, as if made one after the other); "a": all or
---            nothing, every decision checked, then all applied only if
---            none denies (Store.AllowAll)
---   ARGV[3]  L, the number of distinct limits of the call
---   then L triples: count, period in µs and burst, parsed once
+--   ARGV[1]  the strategy's key tag ("s:", "f:", "g:" or "m:") and
+--            the mode: "i", the decisions are independent, each
+--            checked and applied before the next (so two on one key
+--            see each other, as if made one after the other); "a", all
+--            or nothing, every decision checked, then all applied only
+--            if none denies (Store.AllowAll); so "s:i", "g:a"…
+--   then the L distinct limits of the call, each one argument of 21
+--            bytes: its count, period in µs and burst, each an
+--            unsigned little-endian integer of 7 bytes (struct.pack
+--            '<I7I7I7'), unpacked once per call (Store.limitArg,
+--            redisstore/key.go). The script counts them by their
+--            length: a run's arguments below are decimal numbers
+--            (below 2^53, so 16 digits at most) or "1@µs" (18 bytes at
+--            most), never 21 bytes.
 --   then runs of decisions alike but for their keys, each: the number
 --   of decisions c; their cost n; "1" to count or "0" to look, at the
 --   server's TIME (read once for the whole call), or "1@µs" or "0@µs"
 --   at a time of the caller's; their number of limits nl; and nl
---   indexes (from 1) into the triples. Each decision's nl KEYS come
+--   indexes (from 1) into the limits. Each decision's nl KEYS come
 --   next in KEYS, decision after decision.
 --
 -- So a call of decisions alike (the common case: cost 1, counted, one
@@ -28,12 +34,15 @@
 -- (the window's), so the caller decodes each as it would a lone one. In "i", data a script did not
 -- write fails only its decision, whose section is then {2, the error};
 -- in "a" it fails the call, before anything is written.
-local tag, all = ARGV[1], ARGV[2] == 'a'
+local head = ARGV[1]
+local tag, all = string.sub(head, 1, 2), string.byte(head, 3) == 97 -- 'a'
 local limits = {}
-local a = 4
-for j = 1, tonumber(ARGV[3]) do
-  limits[j] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])}
-  a = a + 3
+local a, v = 2, ARGV[2]
+while v and #v == 21 do
+  local cnt, p, b = struct.unpack('<I7I7I7', v)
+  limits[a - 1] = {cnt, p, b}
+  a = a + 1
+  v = ARGV[a]
 end
 local out = {}
 local time

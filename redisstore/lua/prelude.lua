@@ -16,9 +16,12 @@
 --                window, "g:" GCRA, "m:" moving window
 --   ARGV[4]      now in microseconds since the Unix epoch, or "" for the
 --                server clock (TIME)
---   ARGV[2+3i]   the count of limit i
---   ARGV[3+3i]   the period of limit i in microseconds
---   ARGV[4+3i]   the burst of limit i (GCRA; the others ignore it)
+--   ARGV[4+i]    limit i, 21 bytes: its count, period in microseconds
+--                and burst (GCRA's; the others ignore it), each an
+--                unsigned little-endian integer of 7 bytes
+--                (struct.pack '<I7I7I7'; Store.limitArg,
+--                redisstore/key.go), so one argument and one
+--                struct.unpack per limit
 --
 -- User input reaches the scripts only as KEYS and ARGV, never as script
 -- text. Error replies start with 'ERR floodgate: '. Every number handed to redis.call is formatted with %d: Lua's

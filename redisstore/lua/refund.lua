@@ -24,7 +24,7 @@
 -- count), or a moving-window member that is not "h:l:n" (its score is
 -- not read).
 for i = 1, #KEYS do
-  local cnt, p = tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  local cnt, p = struct.unpack('<I7I7I7', ARGV[4 + i])
   if tag == 'm:' then
     local key = KEYS[i]
     local top = redis.call('ZRANGE', key, -1, -1)

@@ -14,7 +14,8 @@
 local nk = #KEYS
 if one and nk == 1 then
   local out = {}
-  one(tag, 1, {tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])}, n, commit, now, slack, out, 1)
+  local cnt, p, b = struct.unpack('<I7I7I7', ARGV[5])
+  one(tag, 1, {cnt, p, b}, n, commit, now, slack, out, 1)
   -- one's section is three numbers, or {2, the error} for data the
   -- script did not write.
   if out[3] == nil then return redis.error_reply(out[2]) end
@@ -23,8 +24,8 @@ end
 local out = {0}
 local lims = {}
 for i = 1, nk do
-  local a = 2 + 3 * i
-  lims[i] = {tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])}
+  local cnt, p, b = struct.unpack('<I7I7I7', ARGV[4 + i])
+  lims[i] = {cnt, p, b}
 end
 local denied, st = check(tag, 1, lims, nk, n, now, out, 1)
 if denied == nil then return st end
