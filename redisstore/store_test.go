@@ -225,6 +225,7 @@ func TestKeysAndTTL(t *testing.T) {
 		t.Run(tc.strategy, func(t *testing.T) {
 			prefix := "ttl" + tc.strategy + ":"
 			s := open(t, r, "timeout=2s&strategy="+tc.strategy, redisstore.WithPrefix(prefix))
+			pastMinuteEnd(t, r)
 			_, err := s.AllowN(ctx, "user 1", 1, limit.PerMinute(5), limit.PerHour(100), burst)
 			require.NoError(t, err)
 			_, err = s.AllowN(ctx, strings.Repeat("x", 1<<20), 1, limit.PerMinute(5))
@@ -244,6 +245,23 @@ func TestKeysAndTTL(t *testing.T) {
 			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":100/3600")
 			assert.Contains(t, keys, prefix+"{user 1}:"+tc.strategy[:1]+":5/60/2", "a burst other than the count is part of the key")
 		})
+	}
+}
+
+// pastMinuteEnd waits, when the server's clock is in the last 2 s of a
+// minute, until that minute has ended: a fixed window's counter lives
+// until its window ends, so one written in the last milliseconds of a
+// minute (or hour) could expire before the test reads its TTL.
+func pastMinuteEnd(t *testing.T, r *storetest.Redis) {
+	t.Helper()
+	now := strings.Fields(r.CLI(t, "TIME"))
+	require.Len(t, now, 2, "TIME")
+	sec, err := strconv.ParseInt(now[0], 10, 64)
+	require.NoError(t, err)
+	us, err := strconv.ParseInt(now[1], 10, 64)
+	require.NoError(t, err)
+	if left := time.Minute - time.Duration(sec%60)*time.Second - time.Duration(us)*time.Microsecond; left < 2*time.Second {
+		time.Sleep(left + 50*time.Millisecond)
 	}
 }
 
