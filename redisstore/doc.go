@@ -83,7 +83,7 @@
 // see each other, one after the other). A lone decision goes in the
 // caller's goroutine, as one call of the single script, whose arguments
 // and run are shorter than the batch script's: it pays no added latency,
-// and Redis's own cost for it is what it was before coalescing. Redis's
+// and Redis runs no batch driver for it. Redis's
 // cost per call (reading, parsing, the script's
 // entry, the reply) is shared by up to 32 decisions; the numbers are in
 // docs/scale.md. Each caller gets its own Decision and its own error: a

@@ -35,7 +35,7 @@ func TestMovingForgedLog(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
 			key := "forged:{" + strings.ReplaceAll(tc.name, " ", "-") + "}:m:5/60"
-			now := serverMicros(t, r)
+			now := r.Time(t).Microseconds()
 			for i, m := range tc.members {
 				r.CLI(t, "ZADD", key, strconv.FormatInt(now-int64(len(tc.members)-i)*1000, 10), m)
 			}
@@ -54,16 +54,4 @@ func TestMovingForgedLog(t *testing.T) {
 			assert.Equal(t, before, r.CLI(t, "ZRANGE", key, "0", "-1", "WITHSCORES"), "the forged log was changed")
 		})
 	}
-}
-
-// serverMicros returns the Redis server's TIME in microseconds.
-func serverMicros(t *testing.T, r *storetest.Redis) int64 {
-	t.Helper()
-	f := strings.Fields(r.CLI(t, "TIME"))
-	require.Len(t, f, 2, "TIME")
-	sec, err := strconv.ParseInt(f[0], 10, 64)
-	require.NoError(t, err)
-	us, err := strconv.ParseInt(f[1], 10, 64)
-	require.NoError(t, err)
-	return sec*1_000_000 + us
 }

@@ -194,6 +194,22 @@ func (r *Redis) CLI(t testing.TB, args ...string) string {
 	return out
 }
 
+// Time returns the server's clock (TIME) since the Unix epoch, to the
+// microsecond.
+func (r *Redis) Time(t testing.TB) time.Duration {
+	t.Helper()
+	f := strings.Fields(r.CLI(t, "TIME"))
+	if len(f) != 2 {
+		t.Fatalf("TIME: %q", f)
+	}
+	sec, err1 := strconv.ParseInt(f[0], 10, 64)
+	us, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("TIME: %q", f)
+	}
+	return time.Duration(sec)*time.Second + time.Duration(us)*time.Microsecond
+}
+
 // StartCluster starts n redis-server processes in cluster mode, joins
 // them with redis-cli --cluster create (no replicas), and waits until
 // every node reports cluster_state:ok.
