@@ -71,30 +71,26 @@ func (s *Store) key(key string, l limit.Limit) string {
 // placement returns the hash tag that places key's Redis keys, and
 // whether it is key's own: the text of key's first "{…}" when it is not
 // empty (Redis Cluster's rule), as is or digested when longer than
-// maxPlainKey; else hashTag(key).
+// maxPlainKey; else key itself, or, for a key that is long, holds a
+// brace or starts with '#', '#' and 40 hex digits of its SHA-256.
 func placement(key string) (tag string, own bool) {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			return plainKey(key[i+1 : i+1+j]), true
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		if strings.IndexByte(key, '}') >= 0 {
+			return digest(key), false
 		}
+		return plainKey(key), false
 	}
-	return hashTag(key), false
+	if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+		return plainKey(key[i+1 : i+1+j]), true
+	}
+	return digest(key), false
 }
 
 // slot returns the cluster hash slot of key's Redis keys.
 func slot(key string) uint16 {
 	tag, _ := placement(key)
 	return crc16(tag) & 16383
-}
-
-// hashTag returns the hash tag of key's Redis keys: key itself, or, for
-// a key that is long, holds a brace or starts with '#', '#' and 40 hex
-// digits of its SHA-256.
-func hashTag(key string) string {
-	if strings.ContainsAny(key, "{}") {
-		return digest(key)
-	}
-	return plainKey(key)
 }
 
 // plainKey returns s, or, when s is longer than maxPlainKey or starts
@@ -107,6 +103,7 @@ func plainKey(s string) string {
 	return s
 }
 
+// digest returns '#' and 40 hex digits of the SHA-256 of s.
 func digest(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "#" + hex.EncodeToString(sum[:20])
